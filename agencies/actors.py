@@ -1,0 +1,105 @@
+"""The actor: who acts, for which agency, over which channel, with which request id. Passed to every service."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from tsunagu.errors import Forbidden
+
+from .models import SHARE_MANAGER_ROLES, Agency, Staff
+
+CHANNELS = frozenset({"web", "api", "task", "cli", "admin"})
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: object | None  # a User, or None for the system
+    agency: Agency | None
+    role: str
+    is_privacy_officer: bool
+    channel: str
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    ip: str | None = None
+    user_agent: str = ""
+    api_key_id: str = ""
+
+    def __post_init__(self):
+        if self.channel not in CHANNELS:
+            raise ValueError(f"unknown channel {self.channel!r}")
+
+    # --- the audit.AuditActor protocol -------------------------------------------------------------
+    @property
+    def user_id(self) -> int | None:
+        return self.user.pk if self.user is not None else None
+
+    @property
+    def username(self) -> str:
+        if self.user is not None:
+            return self.user.get_username()
+        # No user: a system job (task, command), or an unauthenticated caller on the web or the API.
+        return "anonymous" if self.channel in ("web", "api") else "system"
+
+    @property
+    def agency_code(self) -> str:
+        return self.agency.code if self.agency is not None else ""
+
+    # --- roles -----------------------------------------------------------------------------------
+    @property
+    def is_system(self) -> bool:
+        return self.user is None
+
+    @property
+    def can_manage_shares(self) -> bool:
+        return self.role in SHARE_MANAGER_ROLES
+
+    @classmethod
+    def for_user(
+        cls,
+        user,
+        *,
+        channel: str,
+        request_id: str | None = None,
+        ip: str | None = None,
+        user_agent: str = "",
+        api_key_id: str = "",
+    ) -> Actor:
+        """The actor for an authenticated staff user. Users without an agency act for none and see nothing."""
+        staff = _staff_of(user)
+        return cls(
+            user=user,
+            agency=staff.agency if staff else None,
+            role=staff.role if staff else "",
+            is_privacy_officer=bool(staff and staff.is_privacy_officer),
+            channel=channel,
+            request_id=request_id or uuid.uuid4().hex,
+            ip=ip,
+            user_agent=user_agent,
+            api_key_id=api_key_id,
+        )
+
+    @classmethod
+    def system(cls, *, channel: str, request_id: str | None = None) -> Actor:
+        """The actor for scheduled tasks and commands acting on nobody's behalf."""
+        return cls(
+            user=None,
+            agency=None,
+            role="",
+            is_privacy_officer=False,
+            channel=channel,
+            request_id=request_id or uuid.uuid4().hex,
+        )
+
+    def require_agency(self) -> Agency:
+        if self.agency is None:
+            raise Forbidden("所属機関が設定されていません。")
+        return self.agency
+
+
+def _staff_of(user) -> Staff | None:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    try:
+        return Staff.objects.select_related("agency").get(user=user)
+    except Staff.DoesNotExist:
+        return None

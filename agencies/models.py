@@ -1,0 +1,83 @@
+"""Agencies (関係機関), their staff and API keys."""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+
+
+class AgencyKind(models.TextChoices):
+    CITY_DIVISION = "city_division", "市役所の課"
+    WELFARE_COUNCIL = "welfare_council", "社会福祉協議会"
+    SUPPORT_CENTER = "support_center", "地域包括支援センター・相談支援事業所"
+    FACILITY = "facility", "施設"
+    OTHER = "other", "その他"
+
+
+class Role(models.TextChoices):
+    CASEWORKER = "caseworker", "担当者"
+    SUPERVISOR = "supervisor", "管理職・主任"
+    AGENCY_ADMIN = "agency_admin", "機関管理者"
+    INTEGRATION = "integration", "連携システム"
+
+
+# Roles that may decide with whom a client is shared (PRODUCT §4.3).
+SHARE_MANAGER_ROLES = frozenset({Role.SUPERVISOR, Role.AGENCY_ADMIN})
+
+
+class Agency(models.Model):
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=AgencyKind.choices)
+    group = models.OneToOneField(Group, on_delete=models.PROTECT, related_name="agency")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = "関係機関"
+        verbose_name_plural = "関係機関"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Staff(models.Model):
+    """A user's membership of exactly one agency, with a role."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="staff")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    display_name = models.CharField(max_length=100, blank=True)
+    is_privacy_officer = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "職員"
+        verbose_name_plural = "職員"
+
+    def __str__(self) -> str:
+        return self.display_name or self.user.get_username()
+
+
+class ApiKey(models.Model):
+    """An API key acting as its user. Only a hash of the secret is stored; the key is shown once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "APIキー"
+        verbose_name_plural = "APIキー"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

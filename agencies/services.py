@@ -1,0 +1,180 @@
+"""Agencies, staff and API keys: the audited write path."""
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import audit_denied, audit_record
+from tsunagu.errors import Forbidden, InvalidInput, NotFound
+
+from .actors import Actor
+from .models import Agency, AgencyKind, ApiKey, Role, Staff
+
+KEY_PREFIX = "tsg_"
+
+
+def agency_create(*, actor: Actor, code: str, name: str, kind: str) -> Agency:
+    errors: dict[str, list[str]] = {}
+    if kind not in AgencyKind.values:
+        errors["kind"] = [f"種別が不正です: {kind}（{', '.join(AgencyKind.values)}）"]
+    if not name.strip():
+        errors["name"] = ["名称を入力してください。"]
+    try:
+        Agency._meta.get_field("code").run_validators(code)
+    except ValidationError:
+        errors["code"] = [f"コードは英数字・ハイフン・下線のみ使えます: {code}"]
+    if errors:
+        raise InvalidInput(errors)
+    with transaction.atomic():
+        if Agency.objects.filter(code=code).exists():
+            raise InvalidInput({"code": [f"コード {code} の機関は既に存在します。"]})
+        group, _ = Group.objects.get_or_create(name=f"agency:{code}")
+        agency = Agency.objects.create(code=code, name=name.strip(), kind=kind, group=group)
+        audit_record(actor=actor, action="agency.create", target_type="agency", target_id=agency.code)
+    return agency
+
+
+def staff_create(
+    *,
+    actor: Actor,
+    username: str,
+    agency_code: str,
+    role: str,
+    display_name: str = "",
+    password: str | None = None,
+    is_privacy_officer: bool = False,
+) -> Staff:
+    """Create a staff user. Without a password the account cannot log in (API-only integration users)."""
+    user_model = get_user_model()
+    errors: dict[str, list[str]] = {}
+    if role not in Role.values:
+        errors["role"] = [f"役割が不正です: {role}（{', '.join(Role.values)}）"]
+    agency = Agency.objects.filter(code=agency_code).first()
+    if agency is None:
+        errors["agency"] = [f"機関 {agency_code} は存在しません。"]
+    if not username or user_model.objects.filter(username=username).exists():
+        errors["username"] = [f"ユーザー名 {username} は既に使われているか、空です。"]
+    if password is not None:
+        try:
+            validate_password(password, user_model(username=username))
+        except ValidationError as exc:
+            errors["password"] = list(exc.messages)
+    if errors:
+        raise InvalidInput(errors)
+    try:
+        with transaction.atomic():
+            user = user_model.objects.create_user(username=username, password=password)
+            if password is None:
+                user.set_unusable_password()
+                user.save(update_fields=["password"])
+            user.groups.add(agency.group)
+            staff = Staff.objects.create(
+                user=user,
+                agency=agency,
+                role=role,
+                display_name=display_name or username,
+                is_privacy_officer=is_privacy_officer,
+            )
+            audit_record(
+                actor=actor,
+                action="staff.create",
+                target_type="user",
+                target_id=user.pk,
+                details={"agency": agency.code, "role": role, "privacy_officer": is_privacy_officer},
+            )
+    except IntegrityError:
+        raise InvalidInput({"username": [f"ユーザー名 {username} は既に使われています。"]}) from None
+    return staff
+
+
+def _hash_secret(secret: str) -> str:
+    # Keys carry 256 bits of randomness, so a fast hash is enough (a slow KDF would only slow every request).
+    return hashlib.sha256(secret.encode("ascii")).hexdigest()
+
+
+def apikey_issue(*, actor: Actor, user, name: str, expires_in_days: int | None = None) -> tuple[ApiKey, str]:
+    """Issue a key for ``user``; returns the key row and the plain key, which is never stored."""
+    if not name.strip():
+        raise InvalidInput({"name": ["キーの名前を入力してください。"]})
+    if expires_in_days is not None and expires_in_days < 1:
+        raise InvalidInput({"expires_in_days": ["有効期限は1日以上で指定してください。"]})
+    if not Staff.objects.filter(user=user).exists():
+        raise InvalidInput({"user": ["所属機関のないユーザーにはキーを発行できません。"]})
+    if not actor.is_system and actor.user != user:
+        admin_agency = actor.require_agency()
+        if actor.role != Role.AGENCY_ADMIN or user.staff.agency_id != admin_agency.pk:
+            raise Forbidden()
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)
+    expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
+    with transaction.atomic():
+        key = ApiKey.objects.create(
+            user=user, name=name.strip(), prefix=prefix, secret_hash=_hash_secret(secret), expires_at=expires_at
+        )
+        audit_record(
+            actor=actor,
+            action="apikey.issue",
+            target_type="apikey",
+            target_id=key.pk,
+            details={"user": user.get_username(), "expires_at": expires_at.isoformat() if expires_at else None},
+        )
+    return key, f"{KEY_PREFIX}{prefix}_{secret}"
+
+
+def apikey_revoke(*, actor: Actor, key_id) -> ApiKey:
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().select_related("user__staff").filter(pk=key_id).first()
+        allowed = key is not None and (
+            actor.is_system
+            or actor.user == key.user
+            or (actor.role == Role.AGENCY_ADMIN and actor.agency and key.user.staff.agency_id == actor.agency.pk)
+        )
+        if not allowed:
+            key = None
+        if key is not None:
+            if key.revoked_at is None:
+                key.revoked_at = timezone.now()
+                key.save(update_fields=["revoked_at"])
+            audit_record(actor=actor, action="apikey.revoke", target_type="apikey", target_id=key.pk)
+            return key
+    audit_denied(actor=actor, action="apikey.revoke", reason="not_found", target_type="apikey", target_id=key_id)
+    raise NotFound()
+
+
+class KeyRejected(Exception):
+    """The presented key is malformed, unknown, expired or revoked. ``reason`` says which (for the audit)."""
+
+    def __init__(self, reason: str, key_id: str = ""):
+        self.reason = reason
+        self.key_id = key_id
+        super().__init__(reason)
+
+
+def apikey_authenticate(raw: str) -> ApiKey:
+    """The active key for ``raw`` (with its user), or ``KeyRejected``. Constant-time on the secret."""
+    if not raw.startswith(KEY_PREFIX) or raw.count("_") < 2:
+        raise KeyRejected("malformed")
+    prefix, _, secret = raw[len(KEY_PREFIX) :].partition("_")
+    key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+    if key is None or not hmac.compare_digest(key.secret_hash, _hash_secret(secret)):
+        raise KeyRejected("unknown")
+    now = timezone.now()
+    if key.revoked_at is not None:
+        raise KeyRejected("revoked", str(key.pk))
+    if key.expires_at is not None and key.expires_at <= now:
+        raise KeyRejected("expired", str(key.pk))
+    if not key.user.is_active:
+        raise KeyRejected("inactive_user", str(key.pk))
+    # last_used_at at minute granularity: one write a minute per key, not one per request.
+    if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key

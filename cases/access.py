@@ -1,0 +1,126 @@
+"""Who may see which client: the single place where case permissions are decided.
+
+An agency sees a client only while it holds an active share (not revoked, not expired: expiry is checked here, at
+access time, not only by the sweep) *and* the matching django-guardian object permissions on its group. Anything
+else is "not found", the same as a client that does not exist.
+"""
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+from guardian.shortcuts import get_group_perms, get_objects_for_group
+
+from agencies.actors import Actor
+from agencies.models import Agency
+from audit.services import audit_denied
+from tsunagu.errors import Forbidden, NotFound
+
+from .models import LEVEL_RANK, Client, Share, ShareLevel
+
+
+@dataclass(frozen=True)
+class Access:
+    client: Client
+    share: Share
+    level: str
+
+    def at_least(self, level: str) -> bool:
+        return LEVEL_RANK[self.level] >= LEVEL_RANK[level]
+
+
+class Denied(Exception):
+    """Internal: why access was refused. Adapters only ever see NotFound or Forbidden."""
+
+    def __init__(self, reason: str, error: Exception):
+        self.reason = reason
+        self.error = error
+        super().__init__(reason)
+
+
+def parse_uuid(value) -> uuid.UUID | None:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def active_shares(agency: Agency, now=None) -> QuerySet[Share]:
+    now = now or timezone.now()
+    return Share.objects.filter(agency=agency, revoked_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+
+
+def visible_clients(agency: Agency) -> QuerySet[Client]:
+    """Clients the agency may see, annotated with ``my_level`` and ``share_id`` of the authorising share."""
+    share = active_shares(agency).filter(client=OuterRef("pk"))
+    guarded = get_objects_for_group(agency.group, "cases.view_client", klass=Client, accept_global_perms=False)
+    return guarded.filter(Exists(share)).annotate(
+        my_level=Subquery(share.values("level")[:1]), share_id=Subquery(share.values("id")[:1])
+    )
+
+
+def _level_from_perms(codenames: set[str]) -> str | None:
+    if "view_client" not in codenames:
+        return None
+    if "manage_client" in codenames and "append_client" in codenames:
+        return ShareLevel.MANAGE
+    if "append_client" in codenames:
+        return ShareLevel.APPEND
+    return ShareLevel.READ
+
+
+def check_access(actor: Actor, client_id, need: str, *, lock: bool = False) -> Access:
+    """The client and the share that lets ``actor`` act on it at ``need`` level, or ``Denied``."""
+    agency = actor.agency
+    if agency is None:
+        raise Denied("no_agency", NotFound())
+    pk = parse_uuid(client_id)
+    if pk is None:
+        raise Denied("not_found", NotFound())
+    clients = Client.objects.select_related("owner_agency")
+    if lock:
+        clients = clients.select_for_update(of=("self",))
+    client = clients.filter(pk=pk).first()
+    if client is None:
+        raise Denied("not_found", NotFound())
+    share = active_shares(agency).filter(client=client).first()
+    if share is None:
+        lapsed = Share.objects.filter(client=client, agency=agency).order_by("-granted_at").first()
+        reason = "no_share"
+        if lapsed is not None:
+            reason = "share_revoked" if lapsed.revoked_at else "share_expired"
+        raise Denied(reason, NotFound())
+    guardian_level = _level_from_perms(set(get_group_perms(agency.group, client)))
+    if guardian_level is None:
+        raise Denied("no_permission", NotFound())
+    # The share row and the object permissions are written together; if they ever disagree, the lower one wins.
+    level = min(guardian_level, share.level, key=LEVEL_RANK.__getitem__)
+    access = Access(client=client, share=share, level=level)
+    if not access.at_least(need):
+        raise Denied("insufficient_level", Forbidden())
+    return access
+
+
+@contextmanager
+def client_access(*, actor: Actor, client_id, need: str, action: str, lock: bool = False) -> Iterator[Access]:
+    """Check access and run the block in one transaction; a refusal is audited (denied) and re-raised."""
+    try:
+        with transaction.atomic():
+            yield check_access(actor, client_id, need, lock=lock)
+    except Denied as denied:
+        audit_denied(
+            actor=actor,
+            action=action,
+            reason=denied.reason,
+            target_type="client",
+            target_id=str(client_id)[:64],
+        )
+        raise denied.error from None

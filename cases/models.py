@@ -1,0 +1,173 @@
+"""Clients (支援対象者), shares (情報共有) and the shared timeline (支援記録).
+
+Read and written only through ``cases.selectors`` and ``cases.services``, which check permissions and write the
+audit event in the same transaction.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from agencies.models import Agency
+
+
+class ClientStatus(models.TextChoices):
+    ACTIVE = "active", "支援中"
+    CLOSED = "closed", "終結"
+
+
+class ShareLevel(models.TextChoices):
+    READ = "read", "閲覧"
+    APPEND = "append", "閲覧・追記"
+    MANAGE = "manage", "閲覧・追記・共有管理"
+
+
+LEVEL_RANK = {ShareLevel.READ: 1, ShareLevel.APPEND: 2, ShareLevel.MANAGE: 3}
+# The guardian object permissions each level grants to the agency's group.
+LEVEL_PERMS = {
+    ShareLevel.READ: ("view_client",),
+    ShareLevel.APPEND: ("view_client", "append_client"),
+    ShareLevel.MANAGE: ("view_client", "append_client", "manage_client"),
+}
+ALL_CLIENT_PERMS = LEVEL_PERMS[ShareLevel.MANAGE]
+
+
+class ShareBasis(models.TextChoices):
+    CONSENT = "consent", "本人同意"
+    SUPPORT_MEETING = "support_meeting", "支援会議（社会福祉法第106条の6）"
+    STATUTORY = "statutory", "法令に基づく"
+    EMERGENCY = "emergency", "緊急（生命・身体の保護）"
+
+
+class EntryKind(models.TextChoices):
+    CONSULTATION = "consultation", "相談"
+    VISIT = "visit", "訪問"
+    CALL = "call", "電話"
+    MEETING = "meeting", "会議"
+    LIAISON = "liaison", "連絡調整"
+    SERVICE = "service", "サービス提供"
+    NOTE = "note", "メモ"
+    # System kinds, written by the services themselves.
+    SHARE_CHANGE = "share_change", "共有設定の変更"
+    STATUS_CHANGE = "status_change", "状態の変更"
+    BREAK_GLASS = "break_glass", "緊急アクセス"
+
+
+USER_ENTRY_KINDS = (
+    EntryKind.CONSULTATION,
+    EntryKind.VISIT,
+    EntryKind.CALL,
+    EntryKind.MEETING,
+    EntryKind.LIAISON,
+    EntryKind.SERVICE,
+    EntryKind.NOTE,
+)
+
+
+class CaseNumberCounter(models.Model):
+    """The last case number issued per year (row-locked while a number is taken)."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+
+class Client(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case_number = models.CharField(max_length=24, unique=True)
+    name = models.CharField(max_length=100)
+    name_kana = models.CharField(max_length=100)
+    birth_date = models.DateField()
+    address = models.CharField(max_length=255, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=8, choices=ClientStatus.choices, default=ClientStatus.ACTIVE)
+    owner_agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="owned_clients")
+    address_confidential = models.BooleanField(default=False)
+    # Normalised 氏名 + フリガナ + case number, for one substring search (see cases.text.normalize).
+    search_key = models.TextField(editable=False)
+    # Tags as "|高齢|8050|", so one portable substring filter finds a tag on PostgreSQL and SQLite alike.
+    tag_key = models.TextField(editable=False, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "支援対象者"
+        verbose_name_plural = "支援対象者"
+        permissions = [
+            ("append_client", "支援記録を追記できる"),
+            ("manage_client", "共有と基本情報を管理できる"),
+        ]
+        indexes = [models.Index(fields=["name_kana", "id"], name="client_kana_id")]
+
+    def __str__(self) -> str:
+        return self.case_number
+
+
+class ClientUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Client, on_delete=models.CASCADE)
+
+
+class ClientGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Client, on_delete=models.CASCADE)
+
+
+class Share(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="shares")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="shares")
+    level = models.CharField(max_length=8, choices=ShareLevel.choices)
+    basis = models.CharField(max_length=16, choices=ShareBasis.choices)
+    basis_note = models.TextField(blank=True)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    granted_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    revoke_reason = models.CharField(max_length=16, blank=True)  # revoked / expired / replaced
+
+    class Meta:
+        verbose_name = "情報共有"
+        verbose_name_plural = "情報共有"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "agency"], condition=Q(revoked_at__isnull=True), name="one_open_share_per_agency"
+            )
+        ]
+        indexes = [models.Index(fields=["agency", "client"], name="share_agency_client")]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} → {self.agency_id} ({self.level})"
+
+    def is_active(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class TimelineEntry(models.Model):
+    """One record of support. Append-only (database triggers reject UPDATE and DELETE)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=16, choices=EntryKind.choices)
+    occurred_at = models.DateTimeField()
+    body = models.TextField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, null=True, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    corrects = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="corrections")
+
+    class Meta:
+        verbose_name = "支援記録"
+        verbose_name_plural = "支援記録"
+        indexes = [models.Index(fields=["client", "-occurred_at", "-id"], name="entry_client_time")]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} {self.kind} {self.occurred_at:%Y-%m-%d}"

@@ -1,0 +1,139 @@
+"""Reads of case data. Each checks access and records the audit event in the same transaction.
+
+Adapters (web views, API views, commands, tasks) call these and nothing else to read clients, timelines and
+shares; they never query the case models themselves.
+"""
+
+from django.db import transaction
+from django.db.models import Prefetch
+
+from agencies.actors import Actor
+from agencies.models import Staff
+from audit.services import audit_record, terms_hash
+from tsunagu.errors import InvalidInput
+from tsunagu.keyset import Page, keyset_page
+
+from .access import client_access, visible_clients
+from .models import ClientStatus, EntryKind, Share, ShareLevel, TimelineEntry
+from .text import normalize
+from .views_model import ClientView, EntryView, ShareView
+
+CLIENT_ORDER = [("name_kana", False), ("id", False)]
+ENTRY_ORDER = [("occurred_at", True), ("id", True)]
+
+
+def client_list(
+    *,
+    actor: Actor,
+    q: str = "",
+    status: str = "",
+    tag: str = "",
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    """The clients the actor's agency may see (五十音順), one page. Audited as ``client.list`` or, with ``q``,
+    ``client.search``, with the ids of every client on the page (they were exposed)."""
+    q = (q or "").strip()
+    if status and status not in ClientStatus.values:
+        raise InvalidInput({"status": [f"状態が不正です: {status}"]})
+    if len(q) > 100:
+        raise InvalidInput({"q": ["検索語は100文字以内で入力してください。"]})
+    action = "client.search" if q else "client.list"
+    with transaction.atomic():
+        if actor.agency is None:
+            page = Page(items=[], next_cursor=None, prev_cursor=None)
+        else:
+            qs = visible_clients(actor.agency).select_related("owner_agency")
+            if q:
+                qs = qs.filter(search_key__contains=normalize(q))
+            if status:
+                qs = qs.filter(status=status)
+            if tag:
+                qs = qs.filter(tag_key__contains=f"|{tag}|")
+            page = keyset_page(qs, order=CLIENT_ORDER, limit=limit, cursor=cursor)
+            agency_id = actor.agency.pk
+            page = Page(
+                items=[ClientView.of(c, level=c.my_level, viewer_agency_id=agency_id) for c in page.items],
+                next_cursor=page.next_cursor,
+                prev_cursor=page.prev_cursor,
+            )
+        details = {"count": len(page.items), "filters": {k: v for k, v in (("status", status), ("tag", tag)) if v}}
+        if q:
+            details["q_hash"] = terms_hash(normalize(q))
+        audit_record(actor=actor, action=action, client_ids=[c.id for c in page.items], details=details)
+    return page
+
+
+def client_get(*, actor: Actor, client_id) -> ClientView:
+    """One client's profile, address masked for agencies other than the owner when confidential."""
+    with client_access(actor=actor, client_id=client_id, need=ShareLevel.READ, action="client.view") as access:
+        view = ClientView.of(access.client, level=access.level, viewer_agency_id=actor.agency.pk)
+        audit_record(
+            actor=actor,
+            action="client.view",
+            client_ids=[access.client.pk],
+            target_type="client",
+            target_id=access.client.pk,
+            authorised_by=access.share.pk,
+        )
+    return view
+
+
+def timeline_list(
+    *,
+    actor: Actor,
+    client_id,
+    kind: str = "",
+    agency_code: str = "",
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    """The client's timeline, newest first, each entry with the ids of the entries that correct it."""
+    if kind and kind not in EntryKind.values:
+        raise InvalidInput({"kind": [f"記録の種類が不正です: {kind}"]})
+    with client_access(actor=actor, client_id=client_id, need=ShareLevel.READ, action="timeline.view") as access:
+        qs = TimelineEntry.objects.filter(client=access.client).select_related("agency", "author")
+        qs = qs.prefetch_related(Prefetch("author__staff", queryset=Staff.objects.all()))
+        if kind:
+            qs = qs.filter(kind=kind)
+        if agency_code:
+            qs = qs.filter(agency__code=agency_code)
+        page = keyset_page(qs, order=ENTRY_ORDER, limit=limit, cursor=cursor)
+        corrected_by: dict = {}
+        for corrects_id, entry_id in (
+            TimelineEntry.objects.filter(corrects__in=[e.pk for e in page.items])
+            .order_by("recorded_at")
+            .values_list("corrects_id", "id")
+        ):
+            corrected_by.setdefault(corrects_id, []).append(entry_id)
+        items = [EntryView.of(e, corrected_by.get(e.pk, [])) for e in page.items]
+        audit_record(
+            actor=actor,
+            action="timeline.view",
+            client_ids=[access.client.pk],
+            target_type="client",
+            target_id=access.client.pk,
+            authorised_by=access.share.pk,
+            details={"count": len(items), "filters": {k: v for k, v in (("kind", kind), ("agency", agency_code)) if v}},
+        )
+    return Page(items=items, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)
+
+
+def share_list(*, actor: Actor, client_id) -> list[ShareView]:
+    """Every share of the client, current and past (the history of who could see it and why)."""
+    with client_access(actor=actor, client_id=client_id, need=ShareLevel.READ, action="share.list") as access:
+        shares = (
+            Share.objects.filter(client=access.client)
+            .select_related("agency", "granted_by")
+            .order_by("revoked_at", "-granted_at")
+        )
+        views = [ShareView.of(s, owner_agency_id=access.client.owner_agency_id) for s in shares]
+        audit_record(
+            actor=actor,
+            action="share.list",
+            client_ids=[access.client.pk],
+            target_type="client",
+            target_id=access.client.pk,
+            authorised_by=access.share.pk,
+        )
+    return views

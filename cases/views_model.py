@@ -1,0 +1,143 @@
+"""Read models handed to adapters: plain data, already masked, never a model instance to save."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from uuid import UUID
+
+from .models import Client, ClientStatus, EntryKind, Share, ShareBasis, ShareLevel, TimelineEntry
+
+
+@dataclass(frozen=True)
+class ClientView:
+    id: UUID
+    case_number: str
+    name: str
+    name_kana: str
+    birth_date: date
+    address: str | None  # None when confidential and the viewer's agency is not the owner
+    address_masked: bool
+    phone: str
+    tags: list[str]
+    status: str
+    owner_agency_code: str
+    owner_agency_name: str
+    address_confidential: bool
+    my_level: str
+    updated_at: datetime
+    created_at: datetime
+
+    @property
+    def status_label(self) -> str:
+        return ClientStatus(self.status).label
+
+    @property
+    def my_level_label(self) -> str:
+        return ShareLevel(self.my_level).label
+
+    @classmethod
+    def of(cls, client: Client, *, level: str, viewer_agency_id: int) -> "ClientView":
+        masked = client.address_confidential and client.owner_agency_id != viewer_agency_id
+        return cls(
+            id=client.id,
+            case_number=client.case_number,
+            name=client.name,
+            name_kana=client.name_kana,
+            birth_date=client.birth_date,
+            address=None if masked else client.address,
+            address_masked=masked,
+            phone=client.phone,
+            tags=list(client.tags or []),
+            status=client.status,
+            owner_agency_code=client.owner_agency.code,
+            owner_agency_name=client.owner_agency.name,
+            address_confidential=client.address_confidential,
+            my_level=level,
+            updated_at=client.updated_at,
+            created_at=client.created_at,
+        )
+
+
+@dataclass(frozen=True)
+class EntryView:
+    id: UUID
+    client_id: UUID
+    kind: str
+    occurred_at: datetime
+    recorded_at: datetime
+    body: str
+    author_username: str
+    author_display_name: str
+    agency_code: str
+    agency_name: str
+    corrects: UUID | None
+    corrected_by: list[UUID]
+
+    @property
+    def kind_label(self) -> str:
+        return EntryKind(self.kind).label
+
+    @property
+    def is_system(self) -> bool:
+        return self.kind in (EntryKind.SHARE_CHANGE, EntryKind.STATUS_CHANGE, EntryKind.BREAK_GLASS)
+
+    @classmethod
+    def of(cls, entry: TimelineEntry, corrected_by: list[UUID]) -> "EntryView":
+        author = entry.author
+        staff = getattr(author, "staff", None) if author is not None else None
+        return cls(
+            id=entry.id,
+            client_id=entry.client_id,
+            kind=entry.kind,
+            occurred_at=entry.occurred_at,
+            recorded_at=entry.recorded_at,
+            body=entry.body,
+            author_username=author.get_username() if author else "system",
+            author_display_name=(staff.display_name if staff else "") or ("システム" if author is None else ""),
+            agency_code=entry.agency.code if entry.agency else "",
+            agency_name=entry.agency.name if entry.agency else "",
+            corrects=entry.corrects_id,
+            corrected_by=corrected_by,
+        )
+
+
+@dataclass(frozen=True)
+class ShareView:
+    id: UUID
+    client_id: UUID
+    agency_code: str
+    agency_name: str
+    level: str
+    basis: str
+    basis_note: str
+    granted_by: str
+    granted_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    is_owner: bool
+    is_active: bool
+
+    @property
+    def level_label(self) -> str:
+        return ShareLevel(self.level).label
+
+    @property
+    def basis_label(self) -> str:
+        return ShareBasis(self.basis).label
+
+    @classmethod
+    def of(cls, share: Share, *, owner_agency_id: int) -> "ShareView":
+        return cls(
+            id=share.id,
+            client_id=share.client_id,
+            agency_code=share.agency.code,
+            agency_name=share.agency.name,
+            level=share.level,
+            basis=share.basis,
+            basis_note=share.basis_note,
+            granted_by=share.granted_by.get_username() if share.granted_by else "system",
+            granted_at=share.granted_at,
+            expires_at=share.expires_at,
+            revoked_at=share.revoked_at,
+            is_owner=share.agency_id == owner_agency_id,
+            is_active=share.is_active(),
+        )
