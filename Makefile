@@ -1,0 +1,49 @@
+# Tsunagu: `make run` (app with demo data on SQLite) and `make test` (the whole suite on PostgreSQL and SQLite).
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Django 6.1 needs Python >= 3.12: take the first interpreter that is new enough.
+PYTHON ?= $(shell for c in python3.13 python3.12 python3 $$HOME/.pyenv/versions/3.13*/bin/python3.13 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do \
+	$$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { echo $$c; break; }; done)
+PG_URL ?= postgres://postgres@127.0.0.1:5432/tsunagu
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test test-postgres test-sqlite lint format services clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (python3.13 / python3.12 not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: install
+	DEBUG=true $(BIN)/python manage.py migrate --noinput
+	DEBUG=true $(BIN)/python manage.py seed_demo
+	@echo "Tsunagu: http://$(HOST):$(PORT)/  (demo logins: see README.md)"
+	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+services:
+	scripts/ensure-services
+
+test: install services lint test-postgres test-sqlite
+
+test-postgres: install
+	DATABASE_URL=$(PG_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+test-sqlite: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) var staticfiles test-artifacts

@@ -1,0 +1,8 @@
+"""Test-run environment: the only knobs tests change are for speed and isolation, set before settings load."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECURE_COOKIES", "false")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
