@@ -100,6 +100,6 @@ def _staff_of(user) -> Staff | None:
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
     try:
-        return Staff.objects.select_related("agency").get(user=user)
+        return Staff.objects.select_related("agency__group").get(user=user)
     except Staff.DoesNotExist:
         return None

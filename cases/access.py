@@ -61,7 +61,9 @@ def active_shares(agency: Agency, now=None) -> QuerySet[Share]:
 def visible_clients(agency: Agency) -> QuerySet[Client]:
     """Clients the agency may see, annotated with ``my_level`` and ``share_id`` of the authorising share."""
     share = active_shares(agency).filter(client=OuterRef("pk"))
-    guarded = get_objects_for_group(agency.group, "cases.view_client", klass=Client, accept_global_perms=False)
+    # any_perm=True with a single permission makes guardian return a subquery (one SQL statement), rather than
+    # loading every permitted primary key into Python first.
+    guarded = get_objects_for_group(agency.group, "view_client", klass=Client, any_perm=True, accept_global_perms=False)
     return guarded.filter(Exists(share)).annotate(
         my_level=Subquery(share.values("level")[:1]), share_id=Subquery(share.values("id")[:1])
     )

@@ -173,7 +173,7 @@ def client_create(
             "birth_date": birth_date,
             "address": address,
             "phone": phone,
-            "tags": list(tags),
+            "tags": tags,
             "address_confidential": address_confidential,
         },
         partial=False,

@@ -23,10 +23,9 @@ class Command(BaseCommand):
     def handle(self, *args, username, agency, role, display_name, password_stdin, privacy_officer, **options):
         password = None
         if password_stdin:
-            stdin = options.get("stdin") or sys.stdin
-            password = stdin.readline().rstrip("\r\n")
+            password = sys.stdin.readline().rstrip("\r\n")
             if not password:
-                raise CommandError("--password-stdin: no password on standard input.")
+                raise CommandError("--password-stdin: 標準入力にパスワードがありません。")
         try:
             staff = staff_create(
                 actor=cli_actor(),

@@ -1,0 +1,79 @@
+"""Settings come from the environment through helpers that refuse values they do not understand."""
+
+import subprocess
+import sys
+import tempfile
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from tsunagu.env import env_bool, env_int, env_list, env_str
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("False", False), ("1", True), ("off", False)])
+def test_env_bool_accepts_clear_values(monkeypatch, raw, expected):
+    monkeypatch.setenv("FLAG", raw)
+    assert env_bool("FLAG", not expected) is expected
+
+
+@pytest.mark.parametrize("raw", ["ture", "yes please", "2"])
+def test_env_bool_rejects_anything_else(monkeypatch, raw):
+    monkeypatch.setenv("FLAG", raw)
+    with pytest.raises(ImproperlyConfigured, match="FLAG"):
+        env_bool("FLAG", False)
+
+
+def test_env_int_and_list(monkeypatch):
+    monkeypatch.setenv("N", "abc")
+    with pytest.raises(ImproperlyConfigured):
+        env_int("N", 1)
+    monkeypatch.setenv("N", "0")
+    with pytest.raises(ImproperlyConfigured):
+        env_int("N", 1, minimum=1)
+    monkeypatch.setenv("HOSTS", "a.example,,b")
+    with pytest.raises(ImproperlyConfigured):
+        env_list("HOSTS", [])
+    monkeypatch.setenv("HOSTS", "a.example, b.example")
+    assert env_list("HOSTS", []) == ["a.example", "b.example"]
+
+
+def test_secret_from_file(monkeypatch, tmp_path):
+    path = tmp_path / "secret"
+    path.write_text("from-a-file\n")
+    monkeypatch.setenv("TOKEN_FILE", str(path))
+    assert env_str("TOKEN") == "from-a-file"
+
+
+def _load_settings(env):
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.DATABASES['default']['ENGINE'])"
+    )
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "tsunagu.settings",
+        "TSUNAGU_VAR_DIR": tempfile.mkdtemp(prefix="tsunagu-settings-"),
+    }
+    return subprocess.run(  # noqa: S603 - a fixed command line
+        [sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True, check=False
+    )
+
+
+def test_production_requires_a_secret_key():
+    result = _load_settings({"DEBUG": "false"})
+    assert result.returncode != 0 and "SECRET_KEY is required" in result.stderr
+
+
+def test_quick_start_defaults_to_sqlite_and_postgres_comes_from_database_url():
+    assert _load_settings({"DEBUG": "true"}).stdout.strip() == "django.db.backends.sqlite3"
+    pg = _load_settings({"DEBUG": "true", "DATABASE_URL": "postgres://u@127.0.0.1:5432/x"})
+    assert pg.stdout.strip() == "django.db.backends.postgresql"
+    bad = _load_settings({"DEBUG": "true", "DATABASE_URL": "nosuchdb://x"})
+    assert bad.returncode != 0 and "DATABASE_URL" in bad.stderr
+
+
+def test_celery_runs_eagerly_without_a_broker():
+    from django.conf import settings
+
+    assert settings.CELERY_TASK_ALWAYS_EAGER is (settings.CELERY_BROKER_URL is None)
+    assert settings.LANGUAGE_CODE == "ja" and settings.TIME_ZONE == "Asia/Tokyo" and settings.USE_TZ
