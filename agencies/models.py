@@ -50,6 +50,7 @@ class Staff(models.Model):
     role = models.CharField(max_length=16, choices=Role.choices)
     display_name = models.CharField(max_length=100, blank=True)
     is_privacy_officer = models.BooleanField(default=False)
+    email_notifications = models.BooleanField(default=False, help_text="共有中の支援記録の更新をメールでも受け取る")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

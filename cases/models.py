@@ -171,3 +171,50 @@ class TimelineEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id} {self.kind} {self.occurred_at:%Y-%m-%d}"
+
+
+class OutboxMessage(models.Model):
+    """A side effect to publish after the change that caused it commits (transactional outbox).
+
+    Written in the same transaction as the change; the relay publishes it to Celery, so a broker outage delays
+    side effects but loses none. ``payload`` holds ids only, never personal data.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    topic = models.CharField(max_length=48)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    published_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["id"], condition=Q(published_at__isnull=True), name="outbox_unpublished"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} #{self.pk}"
+
+
+class Notification(models.Model):
+    """An in-app notice that a shared client's timeline or sharing changed. A link, no personal data."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    entry = models.ForeignKey(TimelineEntry, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    topic = models.CharField(max_length=48)
+    source_agency = models.ForeignKey(Agency, on_delete=models.PROTECT, null=True, related_name="+")
+    # One notification per recipient per outbox message, however often the message is delivered.
+    event_key = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["recipient", "event_key"], name="one_notice_per_event")]
+        indexes = [models.Index(fields=["recipient", "-created_at", "-id"], name="notice_inbox")]
+
+    def __str__(self) -> str:
+        return f"{self.topic} → {self.recipient_id}"

@@ -30,6 +30,7 @@ from .models import (
     ShareLevel,
     TimelineEntry,
 )
+from .outbox import outbox_enqueue
 from .text import is_kana, normalize, normalize_kana
 from .views_model import ClientView, EntryView, ShareView
 
@@ -142,6 +143,18 @@ def _system_entry(*, actor: Actor, client: Client, kind: str, body: str) -> Time
     )
 
 
+def _announce(topic: str, *, client: Client, agency: Agency | None, entry: TimelineEntry | None = None) -> None:
+    """Tell the other sharing agencies, after commit, through the outbox (ids only)."""
+    outbox_enqueue(
+        topic=topic,
+        payload={
+            "client_id": str(client.pk),
+            "entry_id": str(entry.pk) if entry else None,
+            "agency_id": agency.pk if agency else None,
+        },
+    )
+
+
 def _require_staff(actor: Actor, action: str) -> Agency:
     if actor.agency is None or actor.role not in Role.values:
         audit_denied(actor=actor, action=action, reason="no_agency")
@@ -225,12 +238,13 @@ def client_update(*, actor: Actor, client_id, changes: dict) -> ClientView:
             client.save()
         if "status" in changed:
             label = ClientStatus(client.status).label
-            _system_entry(
+            status_entry = _system_entry(
                 actor=actor,
                 client=client,
                 kind=EntryKind.STATUS_CHANGE,
                 body=f"状態を「{ClientStatus(old_status).label}」から「{label}」に変更しました。",
             )
+            _announce("client.status", client=client, agency=actor.agency, entry=status_entry)
         audit_record(
             actor=actor,
             action="client.update",
@@ -312,6 +326,7 @@ def timeline_append(
             authorised_by=access.share.pk,
             details={"kind": kind, "corrects": str(target.pk) if target else None},
         )
+        _announce(action, client=access.client, agency=actor.agency, entry=entry)
     entry.agency = actor.agency
     entry.author = actor.user
     return EntryView.of(entry, [])
@@ -389,7 +404,10 @@ def share_grant(
         except IntegrityError:
             raise InvalidInput({"agency": ["同時に別の共有設定が行われました。再度お試しください。"]}) from None
         _grant_perms(client, target_agency, level)
-        _system_entry(actor=actor, client=client, kind=EntryKind.SHARE_CHANGE, body=_share_body(share, "設定しました"))
+        entry = _system_entry(
+            actor=actor, client=client, kind=EntryKind.SHARE_CHANGE, body=_share_body(share, "設定しました")
+        )
+        _announce("share.grant", client=client, agency=actor.agency, entry=entry)
         audit_record(
             actor=actor,
             action="share.grant",
@@ -430,7 +448,10 @@ def share_revoke(*, actor: Actor, client_id, share_id) -> ShareView:
         share.revoked_at, share.revoked_by, share.revoke_reason = timezone.now(), actor.user, "revoked"
         share.save(update_fields=["revoked_at", "revoked_by", "revoke_reason"])
         _revoke_perms(client, share.agency)
-        _system_entry(actor=actor, client=client, kind=EntryKind.SHARE_CHANGE, body=_share_body(share, "解除しました"))
+        entry = _system_entry(
+            actor=actor, client=client, kind=EntryKind.SHARE_CHANGE, body=_share_body(share, "解除しました")
+        )
+        _announce("share.revoke", client=client, agency=actor.agency, entry=entry)
         audit_record(
             actor=actor,
             action="share.revoke",
@@ -462,12 +483,13 @@ def share_expire_sweep(*, actor: Actor) -> int:
             share.revoked_at, share.revoke_reason = now, "expired"
             share.save(update_fields=["revoked_at", "revoke_reason"])
             _revoke_perms(share.client, share.agency)
-            _system_entry(
+            entry = _system_entry(
                 actor=actor,
                 client=share.client,
                 kind=EntryKind.SHARE_CHANGE,
                 body=f"{share.agency.name} との共有が期限切れにより終了しました。",
             )
+            _announce("share.expire", client=share.client, agency=None, entry=entry)
             audit_record(
                 actor=actor,
                 action="share.expire",

@@ -141,6 +141,13 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
+# Fail fast when the broker is down: the outbox keeps the message and the periodic relay publishes it later.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BEAT_SCHEDULE = {
+    "relay-outbox": {"task": "cases.tasks.relay_outbox", "schedule": 10.0},
+    "sweep-expired-shares": {"task": "cases.tasks.sweep_expired_shares", "schedule": 300.0},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
@@ -156,6 +163,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Domain knobs.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "tsunagu@localhost")
 CASE_NUMBER_PREFIX = env_str("CASE_NUMBER_PREFIX", "SJ")
 CLIENT_PAGE_SIZE = env_int("CLIENT_PAGE_SIZE", 50, minimum=1)
 BREAK_GLASS_HOURS = env_int("BREAK_GLASS_HOURS", 4, minimum=1)
