@@ -1,9 +1,20 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import problems, views
 
 app_name = "api"
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("v1/me/", views.MeView.as_view(), name="me"),
+    path("v1/agencies/", views.AgencyListView.as_view(), name="agency_list"),
+    path("v1/clients/", views.ClientListView.as_view(), name="client_list"),
+    path("v1/clients/<str:id>/", views.ClientDetailView.as_view(), name="client_detail"),
+    path("v1/clients/<str:id>/timeline/", views.TimelineView.as_view(), name="timeline"),
+    path("v1/clients/<str:id>/shares/", views.ShareListView.as_view(), name="share_list"),
+    path("v1/clients/<str:id>/shares/<str:share_id>/", views.ShareDetailView.as_view(), name="share_detail"),
+    # Anything else under /api/ is a problem+json 404, never the browser's not-found page.
+    re_path(r"^.*$", problems.not_found, name="not_found"),
 ]

@@ -150,17 +150,49 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # The API key first: its WWW-Authenticate header makes a missing credential a 401, not a 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "api.problems.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNICODE_JSON": True,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tsunagu API",
+    "DESCRIPTION": (
+        "REST API v1. Authenticate with `Authorization: Bearer <API key>`. Errors are RFC 9457 "
+        "`application/problem+json`. Lists use cursor pagination (`next`, `previous`, `results`)."
+    ),
     "VERSION": "1.0.0",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ClientStatusEnum": "cases.models.ClientStatus",
+        "ShareLevelEnum": "cases.models.ShareLevel",
+        "ShareBasisEnum": "cases.models.ShareBasis",
+        "AgencyKindEnum": "agencies.models.AgencyKind",
+        "RoleEnum": "agencies.models.Role",
+    },
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.postprocess"],
 }
+# API knobs (checked at startup by api.apps): requests per key or session user ("600/min", "10/s"), the default
+# page size (at most 200), how long idempotency keys are kept (hours, at least 24) and how long a retry waits
+# for the first request with the same key to finish (seconds).
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/min")
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1)
+API_IDEMPOTENCY_HOURS = env_int("API_IDEMPOTENCY_HOURS", 24, minimum=24)
+API_IDEMPOTENCY_WAIT_SECONDS = env_int("API_IDEMPOTENCY_WAIT_SECONDS", 10, minimum=1)
 
 # Domain knobs.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")

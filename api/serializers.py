@@ -1,0 +1,216 @@
+"""Small input and output serializers, one pair per view.
+
+Input serializers check shape only (types, required fields, enums); the services own every business rule and raise
+``InvalidInput`` with field errors. Output serializers render the read models of ``cases.views_model`` and
+``agencies.selectors``; they never see a model instance.
+"""
+
+from django.conf import settings
+from rest_framework import serializers
+
+from agencies.models import AgencyKind, Role
+from cases.models import USER_ENTRY_KINDS, ClientStatus, EntryKind, ShareBasis, ShareLevel
+from tsunagu.keyset import MAX_PAGE_SIZE
+
+UNKNOWN_FIELD = "この項目は指定できません。"
+
+
+def _default_page_size() -> int:
+    return settings.API_PAGE_SIZE
+
+
+class InputSerializer(serializers.Serializer):
+    """A request body: unknown fields are an error, not silently dropped (a typo must not look like success)."""
+
+    def to_internal_value(self, data):
+        unknown = set(data) - set(self.fields) if isinstance(data, dict) else set()
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                exc.detail.update({field: [UNKNOWN_FIELD] for field in sorted(unknown)})
+            raise
+        if unknown:
+            raise serializers.ValidationError({field: [UNKNOWN_FIELD] for field in sorted(unknown)})
+        return value
+
+    @classmethod
+    def validated(cls, data, **kwargs) -> dict:
+        serializer = cls(data=data, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+class QuerySerializer(serializers.Serializer):
+    """Query parameters: unknown ones are ignored (caches and proxies add their own)."""
+
+    @classmethod
+    def validated(cls, query) -> dict:
+        serializer = cls(data=query)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+class PageQuery(QuerySerializer):
+    cursor = serializers.CharField(required=False, help_text="Opaque cursor from `next` or `previous`.")
+    page_size = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_PAGE_SIZE,
+        default=_default_page_size,
+        help_text=f"Results per page (1–{MAX_PAGE_SIZE}, default 50).",
+    )
+
+
+def page_of(name: str, item_serializer) -> type[serializers.Serializer]:
+    """The list envelope around ``item_serializer`` (a named class, so the schema gets one component each)."""
+    return type(
+        name,
+        (serializers.Serializer,),
+        {
+            "next": serializers.URLField(allow_null=True, help_text="The next page, or null."),
+            "previous": serializers.URLField(allow_null=True, help_text="The previous page, or null."),
+            "results": item_serializer(many=True),
+            "__doc__": f"One page of {item_serializer.__name__.removesuffix('Out')} items.",
+        },
+    )
+
+
+# --- me and agencies -----------------------------------------------------------------------------------
+
+
+class AgencyOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=AgencyKind.choices)
+
+
+class MeOut(serializers.Serializer):
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+    agency = AgencyOut(allow_null=True, help_text="The agency the caller acts for (null: none, sees nothing).")
+    role = serializers.ChoiceField(choices=Role.choices, allow_blank=True)
+    is_privacy_officer = serializers.BooleanField()
+
+
+AgencyPage = page_of("AgencyPage", AgencyOut)
+
+
+# --- clients -------------------------------------------------------------------------------------------
+
+
+class ClientQuery(PageQuery):
+    q = serializers.CharField(required=False, allow_blank=True, help_text="Matches 氏名, フリガナ or case number.")
+    status = serializers.ChoiceField(choices=ClientStatus.choices, required=False)
+    tag = serializers.CharField(required=False, allow_blank=True)
+
+
+class ClientOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    case_number = serializers.CharField()
+    name = serializers.CharField()
+    name_kana = serializers.CharField()
+    birth_date = serializers.DateField()
+    address = serializers.CharField(
+        allow_null=True, allow_blank=True, help_text="Null when confidential and the caller is not the owner agency."
+    )
+    phone = serializers.CharField(allow_blank=True)
+    tags = serializers.ListField(child=serializers.CharField())
+    status = serializers.ChoiceField(choices=ClientStatus.choices)
+    owner_agency = serializers.CharField(source="owner_agency_code", help_text="Code of the owner agency.")
+    my_level = serializers.ChoiceField(choices=ShareLevel.choices, help_text="The caller's agency's share level.")
+    updated_at = serializers.DateTimeField()
+
+
+ClientPage = page_of("ClientPage", ClientOut)
+
+
+class ClientCreateIn(InputSerializer):
+    name = serializers.CharField()
+    name_kana = serializers.CharField()
+    birth_date = serializers.DateField()
+    address = serializers.CharField(required=False, allow_blank=True, default="")
+    phone = serializers.CharField(required=False, allow_blank=True, default="")
+    tags = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    address_confidential = serializers.BooleanField(required=False, default=False)
+
+
+class ClientUpdateIn(InputSerializer):
+    """Every field optional; only the fields sent change."""
+
+    name = serializers.CharField(required=False)
+    name_kana = serializers.CharField(required=False)
+    birth_date = serializers.DateField(required=False)
+    address = serializers.CharField(required=False, allow_blank=True)
+    phone = serializers.CharField(required=False, allow_blank=True)
+    tags = serializers.ListField(child=serializers.CharField(), required=False)
+    status = serializers.ChoiceField(choices=ClientStatus.choices, required=False)
+    address_confidential = serializers.BooleanField(required=False)
+
+
+# --- timeline ------------------------------------------------------------------------------------------
+
+
+class TimelineQuery(PageQuery):
+    kind = serializers.ChoiceField(choices=EntryKind.choices, required=False)
+    agency = serializers.CharField(required=False, allow_blank=True, help_text="Code of the writing agency.")
+
+
+class PersonOut(serializers.Serializer):
+    username = serializers.CharField(source="author_username")
+    display_name = serializers.CharField(source="author_display_name", allow_blank=True)
+
+
+class EntryAgencyOut(serializers.Serializer):
+    code = serializers.CharField(source="agency_code", allow_blank=True)
+    name = serializers.CharField(source="agency_name", allow_blank=True)
+
+
+class EntryOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    kind = serializers.ChoiceField(
+        choices=EntryKind.choices, help_text="User kinds, or a system kind written by the service."
+    )
+    occurred_at = serializers.DateTimeField()
+    recorded_at = serializers.DateTimeField()
+    body = serializers.CharField()
+    author = PersonOut(source="*")
+    agency = EntryAgencyOut(source="*")
+    corrects = serializers.UUIDField(allow_null=True, help_text="The entry this one corrects.")
+    corrected_by = serializers.ListField(child=serializers.UUIDField(), help_text="Entries correcting this one.")
+
+
+EntryPage = page_of("EntryPage", EntryOut)
+
+
+class EntryCreateIn(InputSerializer):
+    kind = serializers.ChoiceField(choices=[(k.value, k.label) for k in USER_ENTRY_KINDS])
+    body = serializers.CharField()
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    corrects = serializers.UUIDField(required=False, allow_null=True, default=None)
+
+
+# --- shares --------------------------------------------------------------------------------------------
+
+
+class ShareOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    agency = serializers.CharField(source="agency_code", help_text="Code of the agency the client is shared with.")
+    level = serializers.ChoiceField(choices=ShareLevel.choices)
+    basis = serializers.ChoiceField(choices=ShareBasis.choices)
+    basis_note = serializers.CharField(allow_blank=True)
+    granted_by = serializers.CharField(help_text="Username of the granting user (`system` for none).")
+    granted_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+SharePage = page_of("SharePage", ShareOut)
+
+
+class ShareCreateIn(InputSerializer):
+    agency = serializers.CharField(help_text="Code of the agency to share with.")
+    level = serializers.ChoiceField(choices=ShareLevel.choices)
+    basis = serializers.ChoiceField(choices=ShareBasis.choices)
+    basis_note = serializers.CharField(required=False, allow_blank=True, default="")
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)

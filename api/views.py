@@ -1,0 +1,230 @@
+"""REST API v1: thin adapters over the audited selectors and services (channel ``api``).
+
+Each view checks the shape of its input, builds the actor and calls one selector or service; permissions, business
+rules and the audit event all live behind that call. Errors become problem responses in ``api.problems``.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agencies import selectors as agency_selectors
+from cases import selectors, services
+
+from . import serializers as s
+from .authentication import api_actor
+from .idempotency import HEADER as IDEMPOTENCY_HEADER
+from .idempotency import Outcome, idempotent
+from .pagination import list_page, page_response
+from .schema import problems
+
+CLIENT_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The client's id.")
+SHARE_ID = OpenApiParameter("share_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The share's id.")
+IDEMPOTENCY_KEY = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Optional, up to 255 visible ASCII characters, scoped to the caller and kept at least 24 hours. A repeat "
+        "with the same key and body returns the first response (header `Idempotent-Replayed: true`); with a "
+        "different body, 409."
+    ),
+)
+
+
+class MeView(APIView):
+    @extend_schema(operation_id="me", tags=["me"], responses={200: s.MeOut, **problems(401, 429)})
+    def get(self, request):
+        """The caller: user, agency, role."""
+        profile = agency_selectors.profile_get(actor=api_actor(request))
+        return Response(s.MeOut(profile).data)
+
+
+class AgencyListView(APIView):
+    @extend_schema(
+        operation_id="agencies_list",
+        tags=["agencies"],
+        parameters=[s.PageQuery],
+        responses={200: s.AgencyPage, **problems(400, 401, 429)},
+    )
+    def get(self, request):
+        """The agency directory, by code."""
+        query = s.PageQuery.validated(request.query_params)
+        page = agency_selectors.agency_list(
+            actor=api_actor(request), cursor=query.get("cursor"), limit=query["page_size"]
+        )
+        return page_response(request, page, s.AgencyOut)
+
+
+class ClientListView(APIView):
+    @extend_schema(
+        operation_id="clients_list",
+        tags=["clients"],
+        parameters=[s.ClientQuery],
+        responses={200: s.ClientPage, **problems(400, 401, 429)},
+    )
+    def get(self, request):
+        """Clients visible to the caller's agency (五十音順); `q` matches 氏名, フリガナ or case number."""
+        query = s.ClientQuery.validated(request.query_params)
+        page = selectors.client_list(
+            actor=api_actor(request),
+            q=query.get("q", ""),
+            status=query.get("status", ""),
+            tag=query.get("tag", ""),
+            cursor=query.get("cursor"),
+            limit=query["page_size"],
+        )
+        return page_response(request, page, s.ClientOut)
+
+    @extend_schema(
+        operation_id="clients_create",
+        tags=["clients"],
+        parameters=[IDEMPOTENCY_KEY],
+        request=s.ClientCreateIn,
+        responses={201: s.ClientOut, **problems(400, 401, 403, 409, 429)},
+    )
+    def post(self, request):
+        """Register a client; the caller's agency becomes its owner with `manage`."""
+        data = s.ClientCreateIn.validated(request.data)
+        actor = api_actor(request)
+
+        def perform() -> Outcome:
+            client = services.client_create(
+                actor=actor,
+                name=data["name"],
+                name_kana=data["name_kana"],
+                birth_date=data["birth_date"],
+                address=data["address"],
+                phone=data["phone"],
+                tags=data["tags"],
+                address_confidential=data["address_confidential"],
+            )
+            return Outcome(201, s.ClientOut(client).data, str(client.id), "client", str(client.id))
+
+        return idempotent(request, actor=actor, perform=perform)
+
+
+class ClientDetailView(APIView):
+    @extend_schema(
+        operation_id="clients_retrieve",
+        tags=["clients"],
+        parameters=[CLIENT_ID],
+        responses={200: s.ClientOut, **problems(401, 404, 429)},
+    )
+    def get(self, request, id):
+        """One client's profile (needs a share of at least `read`)."""
+        client = selectors.client_get(actor=api_actor(request), client_id=id)
+        return Response(s.ClientOut(client).data)
+
+    @extend_schema(
+        operation_id="clients_update",
+        tags=["clients"],
+        parameters=[CLIENT_ID],
+        request=s.ClientUpdateIn,
+        responses={200: s.ClientOut, **problems(400, 401, 403, 404, 429)},
+    )
+    def patch(self, request, id):
+        """Change profile fields or the status (needs `manage`)."""
+        changes = s.ClientUpdateIn.validated(request.data, partial=True)
+        client = services.client_update(actor=api_actor(request), client_id=id, changes=dict(changes))
+        return Response(s.ClientOut(client).data)
+
+
+class TimelineView(APIView):
+    @extend_schema(
+        operation_id="timeline_list",
+        tags=["timeline"],
+        parameters=[CLIENT_ID, s.TimelineQuery],
+        responses={200: s.EntryPage, **problems(400, 401, 404, 429)},
+    )
+    def get(self, request, id):
+        """The client's timeline, newest first (needs `read`)."""
+        query = s.TimelineQuery.validated(request.query_params)
+        page = selectors.timeline_list(
+            actor=api_actor(request),
+            client_id=id,
+            kind=query.get("kind", ""),
+            agency_code=query.get("agency", ""),
+            cursor=query.get("cursor"),
+            limit=query["page_size"],
+        )
+        return page_response(request, page, s.EntryOut)
+
+    @extend_schema(
+        operation_id="timeline_create",
+        tags=["timeline"],
+        parameters=[CLIENT_ID, IDEMPOTENCY_KEY],
+        request=s.EntryCreateIn,
+        responses={201: s.EntryOut, **problems(400, 401, 403, 404, 409, 429)},
+    )
+    def post(self, request, id):
+        """Append an entry, or with `corrects` a correction of one of the agency's own entries (needs `append`)."""
+        data = s.EntryCreateIn.validated(request.data)
+        actor = api_actor(request)
+
+        def perform() -> Outcome:
+            entry = services.timeline_append(
+                actor=actor,
+                client_id=id,
+                kind=data["kind"],
+                body=data["body"],
+                occurred_at=data["occurred_at"],
+                corrects=data["corrects"],
+            )
+            return Outcome(201, s.EntryOut(entry).data, str(entry.client_id), "entry", str(entry.id))
+
+        return idempotent(request, actor=actor, perform=perform)
+
+
+class ShareListView(APIView):
+    @extend_schema(
+        operation_id="shares_list",
+        tags=["shares"],
+        parameters=[CLIENT_ID, s.PageQuery],
+        responses={200: s.SharePage, **problems(400, 401, 404, 429)},
+    )
+    def get(self, request, id):
+        """Every share of the client, current first, then past ones (needs `read`)."""
+        query = s.PageQuery.validated(request.query_params)
+        shares = selectors.share_list(actor=api_actor(request), client_id=id)
+        return page_response(
+            request, list_page(shares, cursor=query.get("cursor"), limit=query["page_size"]), s.ShareOut
+        )
+
+    @extend_schema(
+        operation_id="shares_create",
+        tags=["shares"],
+        parameters=[CLIENT_ID],
+        request=s.ShareCreateIn,
+        responses={201: s.ShareOut, **problems(400, 401, 403, 404, 429)},
+    )
+    def post(self, request, id):
+        """Share the client with an agency, replacing its current share (needs `manage` and a supervisor or
+        agency administrator)."""
+        data = s.ShareCreateIn.validated(request.data)
+        share = services.share_grant(
+            actor=api_actor(request),
+            client_id=id,
+            agency_code=data["agency"],
+            level=data["level"],
+            basis=data["basis"],
+            basis_note=data["basis_note"],
+            expires_at=data["expires_at"],
+        )
+        return Response(s.ShareOut(share).data, status=201)
+
+
+class ShareDetailView(APIView):
+    @extend_schema(
+        operation_id="shares_revoke",
+        tags=["shares"],
+        parameters=[CLIENT_ID, SHARE_ID],
+        request=None,
+        responses={200: s.ShareOut, **problems(400, 401, 403, 404, 429)},
+    )
+    def delete(self, request, id, share_id):
+        """Revoke a share; it takes effect on the agency's next request. Returns the revoked share."""
+        share = services.share_revoke(actor=api_actor(request), client_id=id, share_id=share_id)
+        return Response(s.ShareOut(share).data)
