@@ -160,7 +160,8 @@ class KeyRejected(Exception):
 
 def apikey_authenticate(raw: str) -> ApiKey:
     """The active key for ``raw`` (with its user), or ``KeyRejected``. Constant-time on the secret."""
-    if not raw.startswith(KEY_PREFIX) or raw.count("_") < 2:
+    # Keys are printable ASCII; anything else would fail in the hash (non-ASCII) or the query (NUL), not here.
+    if not raw.startswith(KEY_PREFIX) or raw.count("_") < 2 or not (raw.isascii() and raw.isprintable()):
         raise KeyRejected("malformed")
     prefix, _, secret = raw[len(KEY_PREFIX) :].partition("_")
     key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()

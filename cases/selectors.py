@@ -5,7 +5,7 @@ shares; they never query the case models themselves.
 """
 
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 
 from agencies.actors import Actor
 from agencies.models import Staff
@@ -125,7 +125,7 @@ def share_list(*, actor: Actor, client_id) -> list[ShareView]:
         shares = (
             Share.objects.filter(client=access.client)
             .select_related("agency", "granted_by")
-            .order_by("revoked_at", "-granted_at")
+            .order_by(F("revoked_at").asc(nulls_first=True), "-granted_at")  # open ones first, on every DB
         )
         views = [ShareView.of(s, owner_agency_id=access.client.owner_agency_id) for s in shares]
         audit_record(

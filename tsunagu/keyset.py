@@ -53,6 +53,8 @@ def _decode(queryset: QuerySet, order: list[tuple[str, bool]], cursor: str) -> t
         raise bad
     values = []
     for (field, _desc), value in zip(order, raw, strict=True):
+        if value is None:  # keys are never null; a null would reach the ORM as a "None" lookup and fail there
+            raise bad
         try:
             values.append(queryset.model._meta.get_field(field).to_python(value))
         except (ValidationError, ValueError, TypeError):

@@ -9,3 +9,6 @@ urlpatterns = [
 ]
 
 handler404 = "frontend.views.not_found"
+# Under /api/ these answer with problem+json; elsewhere they are Django's defaults.
+handler400 = "api.problems.handler400"
+handler500 = "api.problems.handler500"
