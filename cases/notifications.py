@@ -4,6 +4,7 @@ A notice carries no personal data: the topic, the client id (a link that is perm
 the entry id and the agency that made the change.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -20,6 +21,8 @@ from agencies.models import Staff
 from tsunagu.keyset import Page, keyset_page
 
 from .models import Notification, OutboxMessage, Share
+
+log = logging.getLogger(__name__)
 
 TOPIC_LABELS = {
     "timeline.append": "支援記録が追加されました",
@@ -95,7 +98,10 @@ def _send_mail(topic: str, client_id, recipients: list[str]) -> None:
         f"内容はログインしてご確認ください:\n{link}\n\n"
         "（このメールには個人情報を含めていません。）"
     )
-    send_mail("【つなぐ】共有ケースの更新", body, None, recipients, fail_silently=True)
+    try:
+        send_mail("【つなぐ】共有ケースの更新", body, None, recipients)
+    except Exception:  # a mail outage must not undo or repeat the notification; the in-app notice stands
+        log.exception("notification e-mail not sent")
 
 
 def _view(n: Notification) -> NotificationView:

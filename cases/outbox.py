@@ -31,7 +31,7 @@ def _nudge() -> None:
     try:
         relay_outbox.delay()
     except Exception as exc:  # broker unreachable: the periodic relay will publish it later
-        log.warning("outbox nudge not sent (%s); the periodic relay will publish pending messages", type(exc).__name__)
+        log.warning("outbox nudge not sent (%s: %s); the periodic relay will publish it", type(exc).__name__, exc)
 
 
 def _consumer(topic: str):

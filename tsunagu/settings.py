@@ -196,7 +196,7 @@ API_IDEMPOTENCY_WAIT_SECONDS = env_int("API_IDEMPOTENCY_WAIT_SECONDS", 10, minim
 
 # Domain knobs.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+MAILERS = {"default": {"BACKEND": env_str("MAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")}}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "tsunagu@localhost")
 CASE_NUMBER_PREFIX = env_str("CASE_NUMBER_PREFIX", "SJ")
 CLIENT_PAGE_SIZE = env_int("CLIENT_PAGE_SIZE", 50, minimum=1)

@@ -1,0 +1,130 @@
+"""Notifications through a real Celery worker on a real Redis broker (PostgreSQL), including a broker outage.
+
+Each test starts its own Redis server on a spare port, so the outage is a real one: the server is shut down while
+clients keep appending, and started again afterwards.
+"""
+
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from cases import services
+from cases.models import Notification, OutboxMessage
+from cases.outbox import outbox_relay
+from tests.cast import build_cast
+from tsunagu.celery import app as celery_app
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    def __init__(self):
+        self.port = _free_port()
+        self.process = None
+
+    def start(self):
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is required (scripts/ensure-services / .ci/run install it)"
+        self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
+            [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        if self.process:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def redis_server():
+    server = RedisServer()
+    server.start()
+    saved = {"broker_url": celery_app.conf.broker_url, "task_always_eager": celery_app.conf.task_always_eager}
+    celery_app.conf.update(broker_url=f"redis://127.0.0.1:{server.port}/0", task_always_eager=False)
+    _reset_connections()
+    yield server
+    server.stop()
+    celery_app.conf.update(broker_url=saved["broker_url"], task_always_eager=saved["task_always_eager"])
+    _reset_connections()
+
+
+def _reset_connections():
+    """Forget pooled broker connections so the next publish connects to the configured broker."""
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+def _wait_for(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def test_worker_delivers_notifications_to_the_other_sharing_agencies(redis_server):
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        cast = build_cast()
+        entry = services.timeline_append(
+            actor=cast.actor("carol"), client_id=cast.client.id, kind="visit", body="訪問しました。"
+        )
+        assert _wait_for(lambda: Notification.objects.filter(entry_id=entry.id).count() == 4)
+    recipients = set(Notification.objects.filter(entry_id=entry.id).values_list("recipient__username", flat=True))
+    assert recipients == {"alice", "sam", "ada", "bob"}  # not carol's agency, not agencies without an active share
+    assert not OutboxMessage.objects.filter(published_at__isnull=True).exists()
+
+
+def test_broker_outage_loses_nothing_and_duplicates_nothing(redis_server):
+    redis_server.stop()  # the broker goes away before anything is published
+    cast = build_cast()
+    pending_setup = OutboxMessage.objects.filter(published_at__isnull=True).count()
+    assert pending_setup > 0  # the cast's own share changes wait in the outbox too
+
+    carol = cast.actor("carol")
+    entries = [
+        services.timeline_append(actor=carol, client_id=cast.client.id, kind="call", body=f"電話 {i}")
+        for i in range(200)
+    ]
+    entry_ids = [e.id for e in entries]
+    assert OutboxMessage.objects.filter(published_at__isnull=True).count() == pending_setup + 200  # kept
+    assert outbox_relay() == 0  # the periodic relay cannot publish either
+
+    redis_server.start()  # the broker is back
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        assert outbox_relay() == pending_setup + 200  # what beat's periodic relay does
+        assert _wait_for(lambda: Notification.objects.filter(entry_id__in=entry_ids).count() == 800, timeout=90)
+        # an at-least-once redelivery of every message changes nothing
+        for message_id in OutboxMessage.objects.filter(topic="timeline.append").values_list("pk", flat=True):
+            celery_app.tasks["cases.tasks.deliver_notifications"].delay(message_id)
+        time.sleep(2)
+        assert _wait_for(lambda: not _queue_length(redis_server.port))
+    per_entry = Notification.objects.filter(entry_id__in=entry_ids).values_list("entry_id", "recipient__username")
+    assert len(per_entry) == 800 == len(set(per_entry))
+    assert not OutboxMessage.objects.filter(published_at__isnull=True).exists()
+
+
+def _queue_length(port: int) -> int:
+    import redis
+
+    return redis.Redis(host="127.0.0.1", port=port).llen("celery")
