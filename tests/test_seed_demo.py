@@ -1,0 +1,227 @@
+"""``python manage.py seed_demo``: the demo 三条市, built through the services, exactly once."""
+
+import io
+import re
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from agencies.actors import Actor
+from agencies.models import Agency, AgencyKind, Role, Staff
+from agencies.services import agency_create
+from audit.models import AuditEvent
+from cases import selectors, services
+from cases.management.commands.seed_demo import DEMO_LOGINS, DEMO_PASSWORD
+from cases.models import USER_ENTRY_KINDS, Client, ClientStatus, EntryKind, Share, ShareBasis, ShareLevel, TimelineEntry
+from cases.text import is_kana
+from tsunagu.errors import InvalidInput, NotFound
+
+TAGS = {"高齢", "障がい", "生活困窮", "子ども", "ひきこもり", "8050", "認知症", "虐待疑い"}
+
+
+def _seed() -> str:
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def seeded(db):
+    return _seed()
+
+
+def _actor(username: str) -> Actor:
+    return Actor.for_user(get_user_model().objects.get(username=username), channel="cli")
+
+
+def _person_at(agency: Agency) -> str:
+    staff = Staff.objects.filter(agency=agency).exclude(role=Role.INTEGRATION).select_related("user").first()
+    return staff.user.username
+
+
+def _counts() -> dict:
+    models = (Agency, Staff, get_user_model(), Client, TimelineEntry, Share, AuditEvent)
+    return {model.__name__: model.objects.count() for model in models}
+
+
+def test_creates_an_agency_of_every_kind(seeded):
+    assert set(Agency.objects.values_list("kind", flat=True)) == set(AgencyKind.values)
+    assert Agency.objects.filter(name="三条市 福祉課", kind=AgencyKind.CITY_DIVISION).exists()
+    assert Agency.objects.filter(kind=AgencyKind.SUPPORT_CENTER).count() >= 2
+
+
+def test_clients_look_like_sanjo_residents(seeded):
+    clients = list(Client.objects.all())
+    assert len(clients) >= 25
+    today = timezone.localdate()
+    ages = [(today - c.birth_date).days // 365 for c in clients]
+    assert sum(age >= 65 for age in ages) >= len(clients) // 2  # mostly elderly
+    assert any(age < 18 for age in ages)
+    assert any(40 <= age < 65 for age in ages)  # the "50" of 8050
+    for client in clients:
+        assert is_kana(client.name_kana), client.name_kana
+        assert client.address.startswith("新潟県三条市")
+        assert re.fullmatch(r"0256-0\d-\d{4}", client.phone)
+        assert client.tags and set(client.tags) <= TAGS
+    assert set().union(*(c.tags for c in clients)) == TAGS
+    statuses = Counter(c.status for c in clients)
+    assert statuses[ClientStatus.CLOSED] >= 2
+    assert statuses[ClientStatus.ACTIVE] > statuses[ClientStatus.CLOSED]
+    closed = Client.objects.filter(status=ClientStatus.CLOSED)
+    assert all(c.entries.filter(kind=EntryKind.STATUS_CHANGE).exists() for c in closed)
+
+
+def test_staff_match_the_demo_logins(seeded):
+    for username, agency_name, role_label, note in DEMO_LOGINS:
+        staff = Staff.objects.select_related("agency", "user").get(user__username=username)
+        assert staff.agency.name == agency_name
+        assert staff.get_role_display() in role_label
+        assert note
+        validate_password(DEMO_PASSWORD, staff.user)
+    roles = Counter(Staff.objects.values_list("role", flat=True))
+    assert set(roles) == set(Role.values)
+    officer = Staff.objects.get(is_privacy_officer=True)
+    assert officer.agency.kind == AgencyKind.OTHER
+
+
+def test_demo_staff_log_in_with_the_demo_password(seeded):
+    for username, *_rest in DEMO_LOGINS:
+        user = authenticate(username=username, password=DEMO_PASSWORD)
+        if Staff.objects.get(user__username=username).role == Role.INTEGRATION:
+            assert user is None  # API only
+            assert not get_user_model().objects.get(username=username).has_usable_password()
+        else:
+            assert user is not None and user.get_username() == username
+    assert authenticate(username="tanaka", password=DEMO_PASSWORD + "x") is None
+
+
+def test_timelines_are_written_by_agencies_that_may_append(seeded):
+    now = timezone.now()
+    entries = TimelineEntry.objects.filter(kind__in=USER_ENTRY_KINDS).select_related("client", "corrects")
+    assert {e.kind for e in entries} == set(USER_ENTRY_KINDS)
+    per_client = Counter(e.client_id for e in entries)
+    assert set(per_client) == set(Client.objects.values_list("id", flat=True))
+    assert all(2 <= n <= 8 for n in per_client.values()), per_client
+    writers = {
+        (s.client_id, s.agency_id) for s in Share.objects.filter(level__in=[ShareLevel.APPEND, ShareLevel.MANAGE])
+    }
+    for entry in entries:
+        assert now - timedelta(days=200) < entry.occurred_at <= now
+        assert entry.author is not None and entry.author.staff.agency_id == entry.agency_id
+        assert (entry.client_id, entry.agency_id) in writers
+    corrections = [e for e in entries if e.corrects_id]
+    assert len(corrections) >= 2
+    for correction in corrections:
+        assert correction.corrects.client_id == correction.client_id
+        assert correction.corrects.agency_id == correction.agency_id
+        assert correction.occurred_at >= correction.corrects.occurred_at
+
+
+def test_shares_cover_every_level_and_basis(seeded):
+    now = timezone.now()
+    shares = Share.objects.select_related("client")
+    partner = [s for s in shares if s.agency_id != s.client.owner_agency_id]
+    assert {s.level for s in partner} == set(ShareLevel.values)
+    assert {s.basis for s in partner} == set(ShareBasis.values)
+    assert all(s.basis_note for s in partner)
+    assert any(s.is_active(now) and s.expires_at for s in partner)  # a dated share still running
+    expired = [s for s in partner if s.revoked_at is None and s.expires_at and s.expires_at <= now]
+    revoked = [s for s in partner if s.revoke_reason == "revoked"]
+    assert len(expired) >= 1 and len(revoked) >= 1
+    assert all(s.granted_at < s.expires_at for s in expired)
+
+
+def test_an_expired_share_hides_its_client(seeded):
+    share = Share.objects.select_related("agency").get(revoked_at=None, expires_at__lte=timezone.now())
+    actor = _actor(_person_at(share.agency))
+    with pytest.raises(NotFound):
+        selectors.client_get(actor=actor, client_id=share.client_id)
+    assert share.client_id not in {c.id for c in selectors.client_list(actor=actor, limit=200).items}
+
+
+def test_a_revoked_share_hides_its_client(seeded):
+    share = Share.objects.select_related("agency").get(revoke_reason="revoked")
+    with pytest.raises(NotFound):
+        selectors.client_get(actor=_actor(_person_at(share.agency)), client_id=share.client_id)
+
+
+def test_the_privacy_officer_sees_no_clients(seeded):
+    officer = Staff.objects.select_related("user", "agency").get(is_privacy_officer=True)
+    assert not Share.objects.filter(agency=officer.agency).exists()
+    page = selectors.client_list(actor=_actor(officer.user.username))
+    assert page.items == []
+
+
+def test_a_confidential_address_is_masked_for_partners(seeded):
+    client = Client.objects.filter(address_confidential=True).first()
+    assert client is not None
+    owner_view = selectors.client_get(actor=_actor(_person_at(client.owner_agency)), client_id=client.id)
+    assert owner_view.address == client.address and not owner_view.address_masked
+    partners = [s.agency for s in Share.objects.filter(client=client).select_related("agency") if s.is_active()]
+    partners = [agency for agency in partners if agency.pk != client.owner_agency_id]
+    assert partners
+    for agency in partners:
+        view = selectors.client_get(actor=_actor(_person_at(agency)), client_id=client.id)
+        assert view.address is None and view.address_masked
+
+
+def test_prints_a_summary_and_the_logins(seeded):
+    assert "支援対象者" in seeded and "支援記録" in seeded
+    assert DEMO_PASSWORD in seeded
+    for username, agency_name, _role, _note in DEMO_LOGINS:
+        assert username in seeded and agency_name in seeded
+
+
+def test_running_twice_changes_nothing(seeded):
+    before = _counts()
+    out = _seed()
+    assert _counts() == before
+    assert "既に作成されています" in out
+
+
+def test_is_deterministic(db):
+    def snapshot():
+        return [
+            (c.name, c.phone, [(e.kind, e.body, e.author.username) for e in c.entries.order_by("occurred_at", "kind")])
+            for c in Client.objects.order_by("name_kana", "name")
+        ]
+
+    snapshots = []
+    for _ in range(2):
+        with transaction.atomic():
+            _seed()
+            snapshots.append(snapshot())
+            transaction.set_rollback(True)
+    assert snapshots[0] == snapshots[1]
+
+
+def test_an_existing_agency_code_without_demo_staff_is_an_error(db):
+    agency_create(actor=Actor.system(channel="cli"), code="fukushi", name="福祉課", kind="city_division")
+    before = _counts()
+    with pytest.raises(CommandError, match="fukushi"):
+        _seed()
+    assert _counts() == before
+
+
+def test_an_existing_username_is_an_error(db):
+    get_user_model().objects.create_user(username="tanaka")
+    with pytest.raises(CommandError, match="tanaka"):
+        _seed()
+    assert Agency.objects.count() == 0
+
+
+def test_a_failure_half_way_leaves_nothing_behind(db, monkeypatch):
+    def refuse(**kwargs):
+        raise InvalidInput({"share": ["テスト用の失敗"]})
+
+    monkeypatch.setattr(services, "share_revoke", refuse)
+    with pytest.raises(CommandError, match="テスト用の失敗"):
+        _seed()
+    assert set(_counts().values()) == {0}
