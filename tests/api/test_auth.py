@@ -94,7 +94,7 @@ def test_revoked_key(cast):
 
 
 def test_key_of_a_deactivated_user(cast):
-    key, raw = issue_key(cast.users["alice"])
+    _, raw = issue_key(cast.users["alice"])
     cast.users["alice"].is_active = False
     cast.users["alice"].save(update_fields=["is_active"])
     _, event = _rejected(_bearer(f"Bearer {raw}"))
