@@ -218,3 +218,52 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} → {self.recipient_id}"
+
+
+class WebhookEndpoint(models.Model):
+    """A partner system's HTTPS endpoint, told (signed, without case content) when a shared timeline changes."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=128)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=255, blank=True)
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint, retried with exponential backoff until delivered or given up."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "送信待ち"
+        DELIVERED = "delivered", "送信済み"
+        GAVE_UP = "gave_up", "送信中止"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)  # also the event id
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_key = models.CharField(max_length=64)
+    payload = models.JSONField()
+    client_id = models.UUIDField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["endpoint", "event_key"], name="one_delivery_per_event")]
+        indexes = [models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="webhook_due")]
+
+
+class WebhookAttempt(models.Model):
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    attempted_at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=255, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)

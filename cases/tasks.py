@@ -13,10 +13,33 @@ def relay_outbox() -> int:
 
 
 @shared_task(ignore_result=True, acks_late=True)
-def deliver_notifications(message_id: int) -> int:
+def process_outbox_message(message_id: int) -> int:
+    """Notices for the other sharing agencies, and webhook deliveries (each idempotent per message)."""
     from .notifications import notifications_fan_out
+    from .webhooks import webhooks_fan_out
 
-    return notifications_fan_out(message_id=message_id)
+    created = notifications_fan_out(message_id=message_id)
+    for delivery_id in webhooks_fan_out(message_id=message_id):
+        deliver_webhook.delay(str(delivery_id))
+    return created
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def deliver_webhook(delivery_id: str) -> str:
+    from .webhooks import webhook_attempt
+
+    return webhook_attempt(delivery_id=delivery_id)
+
+
+@shared_task(ignore_result=True)
+def retry_webhooks() -> int:
+    """Attempt every delivery whose backoff has elapsed (the periodic half of the retry schedule)."""
+    from .webhooks import webhook_attempt, webhooks_due
+
+    due = webhooks_due()
+    for delivery_id in due:
+        webhook_attempt(delivery_id=delivery_id)
+    return len(due)
 
 
 @shared_task(ignore_result=True)
@@ -28,10 +51,13 @@ def sweep_expired_shares() -> int:
 
 # Outbox topic → the consumer task that handles it.
 CONSUMERS = {
-    "timeline.append": deliver_notifications,
-    "timeline.correct": deliver_notifications,
-    "share.grant": deliver_notifications,
-    "share.revoke": deliver_notifications,
-    "share.expire": deliver_notifications,
-    "client.status": deliver_notifications,
+    topic: process_outbox_message
+    for topic in (
+        "timeline.append",
+        "timeline.correct",
+        "share.grant",
+        "share.revoke",
+        "share.expire",
+        "client.status",
+    )
 }

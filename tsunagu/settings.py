@@ -147,6 +147,7 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "cases.tasks.relay_outbox", "schedule": 10.0},
     "sweep-expired-shares": {"task": "cases.tasks.sweep_expired_shares", "schedule": 300.0},
+    "retry-webhooks": {"task": "cases.tasks.retry_webhooks", "schedule": 30.0},
 }
 
 REST_FRAMEWORK = {
@@ -198,6 +199,10 @@ API_IDEMPOTENCY_WAIT_SECONDS = env_int("API_IDEMPOTENCY_WAIT_SECONDS", 10, minim
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 MAILERS = {"default": {"BACKEND": env_str("MAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")}}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "tsunagu@localhost")
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", DEBUG)  # plain http only for local development and tests
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+WEBHOOK_RETRY_HOURS = env_int("WEBHOOK_RETRY_HOURS", 24, minimum=1)
+WEBHOOK_DISABLE_AFTER = env_int("WEBHOOK_DISABLE_AFTER", 20, minimum=1)
 CASE_NUMBER_PREFIX = env_str("CASE_NUMBER_PREFIX", "SJ")
 CLIENT_PAGE_SIZE = env_int("CLIENT_PAGE_SIZE", 50, minimum=1)
 BREAK_GLASS_HOURS = env_int("BREAK_GLASS_HOURS", 4, minimum=1)
@@ -207,7 +212,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},  # one line per eager task drowns the quick-start console
+    },
 }
 
 if not DEBUG:

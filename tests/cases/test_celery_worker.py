@@ -116,7 +116,7 @@ def test_broker_outage_loses_nothing_and_duplicates_nothing(redis_server):
         assert _wait_for(lambda: Notification.objects.filter(entry_id__in=entry_ids).count() == 800, timeout=90)
         # an at-least-once redelivery of every message changes nothing
         for message_id in OutboxMessage.objects.filter(topic="timeline.append").values_list("pk", flat=True):
-            celery_app.tasks["cases.tasks.deliver_notifications"].delay(message_id)
+            celery_app.tasks["cases.tasks.process_outbox_message"].delay(message_id)
         time.sleep(2)
         assert _wait_for(lambda: not _queue_length(redis_server.port))
     per_entry = Notification.objects.filter(entry_id__in=entry_ids).values_list("entry_id", "recipient__username")

@@ -1,0 +1,243 @@
+"""Signed webhooks to partner systems when a shared client's timeline changes.
+
+Each event is a small JSON object with ids, kinds and times only (never body text or names)::
+
+    {"id": "<event uuid>", "type": "timeline.append", "client_id": "<uuid>", "entry_id": "<uuid>",
+     "kind": "visit", "occurred_at": "2026-11-23T05:05:00+00:00", "agency": "houkatsu",
+     "created_at": "2026-11-23T05:06:12+00:00"}
+
+Signature header: ``Tsunagu-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + raw body)>``. A
+receiver recomputes the HMAC over the timestamp, a dot and the raw request body, compares in constant time, and
+rejects timestamps older than a few minutes. ``Tsunagu-Event-Id`` repeats the event id: deliveries are at least
+once, so receivers should ignore an id they have seen.
+
+Attempts are made by a task right after the event, then by a periodic task with exponential backoff (30 s, 1 min,
+2 min … capped at 1 h) for up to 24 h; each attempt is recorded and audited (``webhook.deliver``). An endpoint is
+disabled after ``WEBHOOK_DISABLE_AFTER`` consecutive failed attempts.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from agencies.actors import Actor
+from agencies.models import Role
+from audit.services import audit_record
+from tsunagu.errors import Forbidden, InvalidInput, NotFound
+
+from .models import OutboxMessage, Share, TimelineEntry, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "Tsunagu-Signature"
+EVENT_HEADER = "Tsunagu-Event-Id"
+TOPICS = frozenset({"timeline.append", "timeline.correct"})
+LEASE = timedelta(seconds=60)
+MAX_ENDPOINTS_PER_AGENCY = 5
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before attempt ``attempts + 1``: 30 s doubling per failure, capped at an hour."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+# --- registration -------------------------------------------------------------------------------------
+
+
+def webhook_register(*, actor: Actor, url: str) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint for the actor's agency (agency administrators). Returns it and its secret."""
+    if not actor.is_system and actor.role != Role.AGENCY_ADMIN:
+        raise Forbidden("Webhook の登録は機関管理者のみが行えます。")
+    agency = actor.require_agency()
+    parts = urlsplit(url or "")
+    allowed = ("https",) if not settings.WEBHOOK_ALLOW_HTTP else ("https", "http")
+    if parts.scheme not in allowed or not parts.hostname or len(url) > 500:
+        raise InvalidInput({"url": ["https:// で始まる URL を指定してください。"]})
+    if WebhookEndpoint.objects.filter(agency=agency, disabled_at__isnull=True).count() >= MAX_ENDPOINTS_PER_AGENCY:
+        raise InvalidInput({"url": [f"有効な Webhook は1機関{MAX_ENDPOINTS_PER_AGENCY}件までです。"]})
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(agency=agency, url=url, secret=secret, created_by=actor.user)
+        audit_record(actor=actor, action="webhook.register", target_type="webhook", target_id=endpoint.pk)
+    return endpoint, secret
+
+
+def webhook_disable(*, actor: Actor, endpoint_id, reason: str = "disabled by administrator") -> WebhookEndpoint:
+    agency = actor.require_agency()
+    if actor.role != Role.AGENCY_ADMIN:
+        raise Forbidden()
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id, agency=agency).first()
+        if endpoint is None:
+            raise NotFound()
+        endpoint.disabled_at, endpoint.disabled_reason = timezone.now(), reason[:255]
+        endpoint.save(update_fields=["disabled_at", "disabled_reason"])
+        audit_record(actor=actor, action="webhook.disable", target_type="webhook", target_id=endpoint.pk)
+    return endpoint
+
+
+# --- fan-out (outbox consumer) ------------------------------------------------------------------------
+
+
+def webhooks_fan_out(*, message_id: int) -> list:
+    """Create one delivery per active endpoint of every agency sharing the client. Idempotent per message."""
+    message = OutboxMessage.objects.filter(pk=message_id).first()
+    if message is None or message.topic not in TOPICS:
+        return []
+    payload = message.payload
+    now = timezone.now()
+    agencies = (
+        Share.objects.filter(client_id=payload["client_id"], revoked_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .values_list("agency_id", flat=True)
+    )
+    endpoints = WebhookEndpoint.objects.filter(agency_id__in=list(agencies), disabled_at__isnull=True)
+    entry = TimelineEntry.objects.select_related("agency").filter(pk=payload.get("entry_id")).first()
+    created = []
+    for endpoint in endpoints:
+        delivery = WebhookDelivery(endpoint=endpoint, event_key=f"outbox:{message.pk}", client_id=payload["client_id"])
+        delivery.payload = {
+            "id": str(delivery.pk),
+            "type": message.topic,
+            "client_id": payload["client_id"],
+            "entry_id": payload.get("entry_id"),
+            "kind": entry.kind if entry else None,
+            "occurred_at": entry.occurred_at.isoformat() if entry else None,
+            "agency": entry.agency.code if entry and entry.agency else None,
+            "created_at": message.created_at.isoformat(),
+        }
+        _, made = WebhookDelivery.objects.get_or_create(
+            endpoint=endpoint,
+            event_key=delivery.event_key,
+            defaults={"id": delivery.pk, "payload": delivery.payload, "client_id": delivery.client_id},
+        )
+        if made:
+            created.append(delivery.pk)
+    return created
+
+
+# --- delivery -----------------------------------------------------------------------------------------
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # a redirect is a failed delivery, never followed
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def _claim(delivery_id) -> WebhookDelivery | None:
+    """Lease a due delivery so that no other worker attempts it at the same time."""
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .select_related("endpoint")
+            .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+            .first()
+        )
+        if delivery is not None:
+            delivery.next_attempt_at = now + LEASE
+            delivery.save(update_fields=["next_attempt_at"])
+    return delivery
+
+
+def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | None, str]:
+    body = json.dumps(delivery.payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked at registration
+        endpoint.url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "Tsunagu-Webhook/1",
+            SIGNATURE_HEADER: sign(endpoint.secret, int(time.time()), body),
+            EVENT_HEADER: str(delivery.pk),
+        },
+    )
+    try:
+        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
+            return response.status, ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:255]
+
+
+def webhook_attempt(*, delivery_id) -> str:
+    """Make one attempt; returns the delivery's status afterwards (or "skipped" when not due / leased)."""
+    delivery = _claim(delivery_id)
+    if delivery is None:
+        return "skipped"
+    endpoint = delivery.endpoint
+    system = Actor.system(channel="task")
+    if endpoint.disabled_at is not None:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(status=WebhookDelivery.Status.GAVE_UP)
+        return WebhookDelivery.Status.GAVE_UP
+    started = time.monotonic()
+    status_code, error = _post(endpoint, delivery)
+    ok = status_code is not None and 200 <= status_code < 300
+    now = timezone.now()
+    with transaction.atomic():
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            attempted_at=now,
+            status_code=status_code,
+            error=error,
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+        delivery.attempts += 1
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if ok:
+            delivery.status, delivery.delivered_at = WebhookDelivery.Status.DELIVERED, now
+            endpoint.consecutive_failures = 0
+        else:
+            endpoint.consecutive_failures += 1
+            if now - delivery.created_at >= timedelta(hours=settings.WEBHOOK_RETRY_HOURS):
+                delivery.status = WebhookDelivery.Status.GAVE_UP
+            else:
+                delivery.next_attempt_at = now + backoff(delivery.attempts)
+            if endpoint.consecutive_failures >= settings.WEBHOOK_DISABLE_AFTER and endpoint.disabled_at is None:
+                endpoint.disabled_at = now
+                endpoint.disabled_reason = f"{endpoint.consecutive_failures} consecutive failed attempts"
+                delivery.status = WebhookDelivery.Status.GAVE_UP
+        delivery.save(update_fields=["attempts", "status", "delivered_at", "next_attempt_at"])
+        endpoint.save(update_fields=["consecutive_failures", "disabled_at", "disabled_reason"])
+        audit_record(
+            actor=system,
+            action="webhook.deliver",
+            outcome="allowed" if ok else "error",
+            reason="" if ok else "delivery_failed",
+            client_ids=[delivery.client_id],
+            target_type="webhook_delivery",
+            target_id=delivery.pk,
+            details={"endpoint": str(endpoint.pk), "status_code": status_code, "attempt": delivery.attempts},
+        )
+    return delivery.status
+
+
+def webhooks_due(*, limit: int = 100) -> list:
+    """Ids of pending deliveries whose next attempt is due."""
+    return list(
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now())
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
