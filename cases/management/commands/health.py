@@ -1,0 +1,25 @@
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from cases.models import OutboxMessage, WebhookDelivery
+
+
+class Command(BaseCommand):
+    help = "Report background-work health: outbox backlog, pending webhooks. Non-zero exit when the outbox is stuck."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--max-outbox-age", type=int, default=300, help="seconds an unpublished message may wait (default 300)"
+        )
+
+    def handle(self, *args, max_outbox_age, **options):
+        pending = OutboxMessage.objects.filter(published_at__isnull=True)
+        oldest = pending.order_by("id").values_list("created_at", flat=True).first()
+        age = (timezone.now() - oldest) if oldest else timedelta(0)
+        webhooks = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING).count()
+        self.stdout.write(f"outbox backlog: {pending.count()} (oldest {int(age.total_seconds())} s)")
+        self.stdout.write(f"webhook deliveries pending: {webhooks}")
+        if age > timedelta(seconds=max_outbox_age):
+            raise CommandError(f"outbox stuck: oldest unpublished message is {int(age.total_seconds())} s old")

@@ -1,0 +1,18 @@
+import io
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from cases import services
+
+
+def test_health_reports_backlog_and_fails_when_the_outbox_is_stuck(cast):
+    services.timeline_append(actor=cast.actor("alice"), client_id=cast.client.id, kind="note", body="メモ")
+    out = io.StringIO()
+    call_command("health", stdout=out)
+    assert "outbox backlog:" in out.getvalue()
+    with time_machine.travel(timezone.now() + timedelta(minutes=10)), pytest.raises(CommandError, match="stuck"):
+        call_command("health", stdout=io.StringIO())
