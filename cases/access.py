@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from guardian.shortcuts import get_group_perms, get_objects_for_group
 
@@ -20,17 +21,25 @@ from agencies.models import Agency
 from audit.services import audit_denied
 from tsunagu.errors import Forbidden, NotFound
 
-from .models import LEVEL_RANK, Client, Share, ShareLevel
+from .models import LEVEL_RANK, BreakGlassGrant, Client, Share, ShareLevel
 
 
 @dataclass(frozen=True)
 class Access:
     client: Client
-    share: Share
+    share: Share | None  # the share that authorises the access, or None under break-glass
     level: str
+    break_glass: BreakGlassGrant | None = None
 
     def at_least(self, level: str) -> bool:
         return LEVEL_RANK[self.level] >= LEVEL_RANK[level]
+
+    @property
+    def authorised_by(self) -> str:
+        """For the audit: ``share:<id>`` or ``break_glass:<id>``."""
+        if self.share is not None:
+            return f"share:{self.share.pk}"
+        return f"break_glass:{self.break_glass.pk}"
 
 
 class Denied(Exception):
@@ -58,14 +67,22 @@ def active_shares(agency: Agency, now=None) -> QuerySet[Share]:
     )
 
 
-def visible_clients(agency: Agency) -> QuerySet[Client]:
-    """Clients the agency may see, annotated with ``my_level`` and ``share_id`` of the authorising share."""
+def active_break_glass(user, agency: Agency, now=None) -> QuerySet[BreakGlassGrant]:
+    now = now or timezone.now()
+    return BreakGlassGrant.objects.filter(user=user, agency=agency, expires_at__gt=now)
+
+
+def visible_clients(agency: Agency, user=None) -> QuerySet[Client]:
+    """Clients the agency may see (plus the user's active break-glass grants), annotated with ``my_level``."""
     share = active_shares(agency).filter(client=OuterRef("pk"))
     # any_perm=True with a single permission makes guardian return a subquery (one SQL statement), rather than
     # loading every permitted primary key into Python first.
     guarded = get_objects_for_group(agency.group, "view_client", klass=Client, any_perm=True, accept_global_perms=False)
-    return guarded.filter(Exists(share)).annotate(
-        my_level=Subquery(share.values("level")[:1]), share_id=Subquery(share.values("id")[:1])
+    shared = Q(pk__in=guarded.values("pk")) & Exists(share)
+    if user is not None:
+        shared |= Exists(active_break_glass(user, agency).filter(client=OuterRef("pk")))
+    return Client.objects.filter(shared).annotate(
+        my_level=Coalesce(Subquery(share.values("level")[:1]), Value(ShareLevel.READ)),
     )
 
 
@@ -94,6 +111,12 @@ def check_access(actor: Actor, client_id, need: str, *, lock: bool = False) -> A
     if client is None:
         raise Denied("not_found", NotFound())
     share = active_shares(agency).filter(client=client).first()
+    if share is None and actor.user is not None:
+        grant = active_break_glass(actor.user, agency).filter(client=client).order_by("-expires_at").first()
+        if grant is not None:
+            if LEVEL_RANK[ShareLevel.READ] < LEVEL_RANK[need]:
+                raise Denied("break_glass_read_only", Forbidden())
+            return Access(client=client, share=None, level=ShareLevel.READ, break_glass=grant)
     if share is None:
         lapsed = Share.objects.filter(client=client, agency=agency).order_by("-granted_at").first()
         reason = "no_share"

@@ -267,3 +267,24 @@ class WebhookAttempt(models.Model):
     status_code = models.PositiveIntegerField(null=True, blank=True)
     error = models.CharField(max_length=255, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
+
+
+class BreakGlassGrant(models.Model):
+    """Emergency access (緊急アクセス): time-boxed read access for one staff member, on a stated reason.
+
+    Flagged for the privacy officer; audited as ``break_glass``; shown on the client's timeline.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="break_glass_grants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    granted_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "client", "expires_at"], name="breakglass_user_client")]
+
+    def __str__(self) -> str:
+        return f"break-glass {self.client_id} by {self.user_id}"

@@ -31,6 +31,7 @@ TOPIC_LABELS = {
     "share.revoke": "共有設定が変更されました",
     "share.expire": "共有の期限が切れました",
     "client.status": "支援状態が変更されました",
+    "break_glass": "緊急アクセスが行われました",
 }
 
 

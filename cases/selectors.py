@@ -43,7 +43,7 @@ def client_list(
         if actor.agency is None:
             page = Page(items=[], next_cursor=None, prev_cursor=None)
         else:
-            qs = visible_clients(actor.agency).select_related("owner_agency")
+            qs = visible_clients(actor.agency, actor.user).select_related("owner_agency")
             if q:
                 qs = qs.filter(search_key__contains=normalize(q))
             if status:
@@ -74,7 +74,7 @@ def client_get(*, actor: Actor, client_id) -> ClientView:
             client_ids=[access.client.pk],
             target_type="client",
             target_id=access.client.pk,
-            authorised_by=access.share.pk,
+            authorised_by=access.authorised_by,
         )
     return view
 
@@ -113,7 +113,7 @@ def timeline_list(
             client_ids=[access.client.pk],
             target_type="client",
             target_id=access.client.pk,
-            authorised_by=access.share.pk,
+            authorised_by=access.authorised_by,
             details={"count": len(items), "filters": {k: v for k, v in (("kind", kind), ("agency", agency_code)) if v}},
         )
     return Page(items=items, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)
@@ -134,6 +134,6 @@ def share_list(*, actor: Actor, client_id) -> list[ShareView]:
             client_ids=[access.client.pk],
             target_type="client",
             target_id=access.client.pk,
-            authorised_by=access.share.pk,
+            authorised_by=access.authorised_by,
         )
     return views

@@ -21,6 +21,7 @@ from .models import (
     ALL_CLIENT_PERMS,
     LEVEL_PERMS,
     USER_ENTRY_KINDS,
+    BreakGlassGrant,
     CaseNumberCounter,
     Client,
     ClientStatus,
@@ -251,7 +252,7 @@ def client_update(*, actor: Actor, client_id, changes: dict) -> ClientView:
             client_ids=[client.pk],
             target_type="client",
             target_id=client.pk,
-            authorised_by=access.share.pk,
+            authorised_by=access.authorised_by,
             details={"fields": sorted(changed)},
         )
     return ClientView.of(client, level=access.level, viewer_agency_id=actor.agency.pk)
@@ -323,7 +324,7 @@ def timeline_append(
             client_ids=[access.client.pk],
             target_type="entry",
             target_id=entry.pk,
-            authorised_by=access.share.pk,
+            authorised_by=access.authorised_by,
             details={"kind": kind, "corrects": str(target.pk) if target else None},
         )
         _announce(action, client=access.client, agency=actor.agency, entry=entry)
@@ -414,7 +415,7 @@ def share_grant(
             client_ids=[client.pk],
             target_type="share",
             target_id=share.pk,
-            authorised_by=access.share.pk,
+            authorised_by=access.authorised_by,
             details={
                 "agency": target_agency.code,
                 "level": level,
@@ -458,7 +459,7 @@ def share_revoke(*, actor: Actor, client_id, share_id) -> ShareView:
             client_ids=[client.pk],
             target_type="share",
             target_id=share.pk,
-            authorised_by=access.share.pk,
+            authorised_by=access.authorised_by,
             details={"agency": share.agency.code},
         )
     return ShareView.of(share, owner_agency_id=client.owner_agency_id)
@@ -500,3 +501,68 @@ def share_expire_sweep(*, actor: Actor) -> int:
             )
             count += 1
     return count
+
+
+# --- break-glass ---------------------------------------------------------------------------------------
+
+BREAK_GLASS_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.AGENCY_ADMIN})
+
+
+def break_glass_open(*, actor: Actor, name_kana: str, birth_date, reason: str) -> list[ClientView]:
+    """Emergency access (PRODUCT §4.6): exact フリガナ + birth date and a stated reason give this staff member
+    time-boxed read access. Audited as ``break_glass`` (flagged for the privacy officer), shown on the timeline,
+    and announced to the sharing agencies. No match is "not found", audited as denied."""
+    if actor.agency is None or actor.role not in BREAK_GLASS_ROLES:
+        audit_denied(actor=actor, action="break_glass", reason="role")
+        raise Forbidden("緊急アクセスは職員（連携システムを除く）のみが行えます。")
+    cleaned = _clean_profile({"name_kana": name_kana, "birth_date": birth_date}, partial=True)
+    missing = {f: ["この項目は必須です。"] for f in ("name_kana", "birth_date") if f not in cleaned}
+    if missing:
+        raise InvalidInput(missing)
+    reason = (reason or "").strip()
+    if len(reason) < 5 or len(reason) > 1000:
+        raise InvalidInput({"reason": ["緊急アクセスの理由を5文字以上1000文字以内で入力してください。"]})
+    key = normalize(cleaned["name_kana"])
+    with transaction.atomic():
+        matches = [
+            c
+            for c in Client.objects.select_related("owner_agency").filter(birth_date=cleaned["birth_date"])
+            if normalize(c.name_kana) == key
+        ]
+        if matches:
+            now = timezone.now()
+            expires = now + timedelta(hours=settings.BREAK_GLASS_HOURS)
+            views = []
+            for client in matches:
+                grant = BreakGlassGrant.objects.create(
+                    client=client,
+                    user=actor.user,
+                    agency=actor.agency,
+                    reason=reason,
+                    granted_at=now,
+                    expires_at=expires,
+                )
+                entry = _system_entry(
+                    actor=actor,
+                    client=client,
+                    kind=EntryKind.BREAK_GLASS,
+                    body=(
+                        f"{actor.agency.name} の職員が緊急アクセス（閲覧、"
+                        f"{timezone.localtime(expires):%Y年%m月%d日 %H:%M} まで）を行いました。"
+                        "理由は監査ログに記録されています。"
+                    ),
+                )
+                _announce("break_glass", client=client, agency=actor.agency, entry=entry)
+                audit_record(
+                    actor=actor,
+                    action="break_glass",
+                    client_ids=[client.pk],
+                    target_type="client",
+                    target_id=client.pk,
+                    authorised_by=f"break_glass:{grant.pk}",
+                    details={"flag": True, "expires_at": expires.isoformat(), "hours": settings.BREAK_GLASS_HOURS},
+                )
+                views.append(ClientView.of(client, level=ShareLevel.READ, viewer_agency_id=actor.agency.pk))
+            return views
+    audit_denied(actor=actor, action="break_glass", reason="no_match")
+    raise NotFound("該当する支援対象者が見つかりません。")

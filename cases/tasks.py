@@ -59,5 +59,6 @@ CONSUMERS = {
         "share.revoke",
         "share.expire",
         "client.status",
+        "break_glass",
     )
 }
