@@ -146,6 +146,11 @@ def client_access(*, actor: Actor, client_id, need: str, action: str, lock: bool
             action=action,
             reason=denied.reason,
             target_type="client",
-            target_id=str(client_id)[:64],
+            target_id=_printable(client_id),
         )
         raise denied.error from None
+
+
+def _printable(value) -> str:
+    """What was asked for, safe to store: no control characters (PostgreSQL text rejects NUL), at most 64."""
+    return "".join(ch for ch in str(value) if ch.isprintable())[:64]

@@ -268,3 +268,11 @@ def test_status_change_needs_manage_and_is_recorded_on_the_timeline(cast):
     assert latest.kind == "status_change"
     event = AuditEvent.objects.filter(action="client.update", outcome="allowed").get()
     assert event.details == {"fields": ["status"]}
+
+
+@pytest.mark.parametrize("garbage", ["\x00", "abc\x00def", "x" * 500, "../../etc/passwd", "٣"])
+def test_any_client_id_is_just_not_found(cast, garbage):
+    with pytest.raises(NotFound):
+        selectors.client_get(actor=cast.actor("alice"), client_id=garbage)
+    event = AuditEvent.objects.filter(action="client.view").latest("seq")
+    assert event.outcome == "denied" and "\x00" not in event.target_id and len(event.target_id) <= 64
