@@ -57,7 +57,7 @@ STAFF = {
     "takahashi": ("ranan", Role.CASEWORKER, "高橋 亮", False, "高齢者を多く担当（緊急共有の対象者あり）"),
     "kato": ("sakae", Role.CASEWORKER, "加藤 さおり", False, "期限切れの共有が1件（その対象者は見えない）"),
     "yoshida": ("himawari", Role.CASEWORKER, "吉田 拓也", False, "相談支援専門員（解除された共有が1件）"),
-    "ito": ("sakura", Role.CASEWORKER, "伊藤 真理", False, "共有は1件だけ（閲覧のみ）"),
+    "ito": ("sakura", Role.CASEWORKER, "伊藤 真理", False, "共有は1件だけ（閲覧・追記: 短期入所の記録を書く）"),
     "matsumoto": ("ryokufu", Role.CASEWORKER, "松本 和也", False, "ショートステイ・入所の相談を担当"),
     "sakura-api": (
         "sakura",
@@ -232,7 +232,7 @@ CLIENTS = [
     ClientSpec(
         "樋口 健太", "ヒグチ ケンタ", date(1988, 4, 21), "新潟県三条市須頃2丁目56 メゾン須頃201",
         ("障がい",), "fukushi",
-        (S("himawari", A, CONSENT), S("sakura", R, CONSENT)),
+        (S("himawari", A, CONSENT), S("sakura", A, CONSENT)),
     ),
     ClientSpec(
         "星野 由美", "ホシノ ユミ", date(1983, 11, 11), "新潟県三条市東新保6-18",
