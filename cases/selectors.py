@@ -5,7 +5,7 @@ shares; they never query the case models themselves.
 """
 
 from django.db import transaction
-from django.db.models import F, Prefetch
+from django.db.models import F, OuterRef, Prefetch, Subquery
 
 from agencies.actors import Actor
 from agencies.models import Staff
@@ -44,6 +44,9 @@ def client_list(
             page = Page(items=[], next_cursor=None, prev_cursor=None)
         else:
             qs = visible_clients(actor.agency, actor.user).select_related("owner_agency")
+            # The newest entry's date, for the list (a correlated subquery on the entry index: still one statement).
+            latest = TimelineEntry.objects.filter(client=OuterRef("pk")).order_by("-occurred_at")
+            qs = qs.annotate(latest_entry_at=Subquery(latest.values("occurred_at")[:1]))
             if q:
                 qs = qs.filter(search_key__contains=normalize(q))
             if status:
@@ -137,3 +140,23 @@ def share_list(*, actor: Actor, client_id) -> list[ShareView]:
             authorised_by=access.authorised_by,
         )
     return views
+
+
+def client_find_duplicates(*, actor: Actor, name_kana: str, birth_date) -> list[ClientView]:
+    """Clients the actor's agency can see with the same フリガナ (however typed) and birth date: the duplicate
+    warning when registering. Clients it cannot see are never considered. Audited as ``client.search``."""
+    kana = normalize(name_kana or "")
+    with transaction.atomic():
+        found: list[ClientView] = []
+        if actor.agency is not None and kana and birth_date is not None:
+            # search_key is "氏名|フリガナ|ケース番号", each normalised: the bars pin the match to the whole フリガナ.
+            qs = visible_clients(actor.agency, actor.user).select_related("owner_agency")
+            qs = qs.filter(birth_date=birth_date, search_key__contains=f"|{kana}|").order_by("name_kana", "id")[:20]
+            found = [ClientView.of(c, level=c.my_level, viewer_agency_id=actor.agency.pk) for c in qs]
+        audit_record(
+            actor=actor,
+            action="client.search",
+            client_ids=[c.id for c in found],
+            details={"count": len(found), "purpose": "duplicate_check", "q_hash": terms_hash(kana)},
+        )
+    return found

@@ -25,6 +25,8 @@ class ClientView:
     my_level: str
     updated_at: datetime
     created_at: datetime
+    # When the newest timeline entry happened (lists annotate it; None when not loaded or no entry yet).
+    latest_entry_at: datetime | None = None
 
     @property
     def status_label(self) -> str:
@@ -54,6 +56,7 @@ class ClientView:
             my_level=level,
             updated_at=client.updated_at,
             created_at=client.created_at,
+            latest_entry_at=getattr(client, "latest_entry_at", None),
         )
 
 

@@ -1,13 +1,26 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import auth, views, views_agency, views_inbox, views_sharing
 
 app_name = "frontend"
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="frontend/login.html"), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", auth.LoginView.as_view(), name="login"),
+    path("logout/", auth.LogoutView.as_view(), name="logout"),
     path("", views.client_list, name="client_list"),
+    path("clients/new/", views.client_create, name="client_create"),
+    path("clients/new/duplicates/", views.client_duplicates, name="client_duplicates"),
     path("clients/<str:client_id>/", views.client_detail, name="client_detail"),
+    path("clients/<str:client_id>/timeline/", views.timeline_fragment, name="timeline"),
+    path("clients/<str:client_id>/timeline/poll/", views.timeline_poll, name="timeline_poll"),
+    path("clients/<str:client_id>/entries/", views.entry_append, name="entry_append"),
+    path("clients/<str:client_id>/shares/", views_sharing.share_page, name="share_page"),
+    path("clients/<str:client_id>/shares/grant/", views_sharing.share_grant, name="share_grant"),
+    path("clients/<str:client_id>/shares/<str:share_id>/revoke/", views_sharing.share_revoke, name="share_revoke"),
+    path("inbox/", views_inbox.inbox, name="inbox"),
+    path("inbox/read/", views_inbox.inbox_mark_read, name="inbox_mark_read"),
+    path("inbox/badge/", views_inbox.unread_badge, name="unread_badge"),
+    path("agency/", views_agency.agency_admin, name="agency_admin"),
+    path("agency/keys/new/", views_agency.apikey_issue, name="apikey_issue"),
+    path("agency/keys/<str:key_id>/revoke/", views_agency.apikey_revoke, name="apikey_revoke"),
 ]

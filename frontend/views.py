@@ -1,56 +1,359 @@
-"""Browser views: thin adapters over the audited selectors and services (channel ``web``)."""
+"""Browser views for clients and their timelines: thin adapters over the audited selectors and services.
 
-from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+Views never query the case models: every read goes through ``cases.selectors`` (which checks access and writes
+the audit event), every write through ``cases.services``, notices through ``cases.notifications``.
 
-from agencies.actors import Actor
-from cases import selectors
-from tsunagu.errors import InvalidInput, NotFound
-from tsunagu.middleware import client_ip
+New entries by other agencies (the "新しい記録があります" cue): the client page polls a small endpoint every
+15 seconds that looks only at the user's own unread notices (one indexed query, no case data, nothing to audit).
+Opening the page or reloading its timeline marks that client's notices read, so an unread notice for the client
+means something was added since the timeline was last read. Clicking the cue reloads the timeline through the
+audited selector. Polls do not count as activity for the idle timeout (see ``frontend.auth``).
+"""
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from cases import notifications, selectors, services
+from tsunagu.errors import Forbidden, InvalidInput, NotFound
+
+from . import labels
+from .auth import web_login_required
+from .forms import ClientForm, EntryForm
+from .web import (
+    FORM_ERROR_STATUS,
+    FRAGMENT_ERROR_STATUS,
+    error_page,
+    forbidden,
+    is_htmx,
+    not_found,
+    page,
+    web_actor,
+)
+
+__all__ = ["forbidden", "not_found", "web_actor"]
+
+TIMELINE_PAGE_SIZE = 30
 
 
-def web_actor(request: HttpRequest) -> Actor:
-    return Actor.for_user(
-        request.user,
-        channel="web",
-        request_id=getattr(request, "request_id", None),
-        ip=client_ip(request),
-        user_agent=request.headers.get("User-Agent", ""),
-    )
+def poll_seconds() -> int:
+    return int(getattr(settings, "TIMELINE_POLL_SECONDS", 15))
 
 
-@login_required
+# The notices looked at by one poll: the newest unread ones are enough to see whether this client has one.
+POLL_WINDOW = 50
+
+
+# --- the client list -----------------------------------------------------------------------------------
+
+
+@web_login_required
+@require_GET
 def client_list(request: HttpRequest) -> HttpResponse:
     actor = web_actor(request)
-    q = request.GET.get("q", "")
-    errors = None
+    filters = {name: request.GET.get(name, "").strip() for name in ("q", "status", "tag")}
+    errors: dict = {}
+    page_obj = None
     try:
-        page = selectors.client_list(
-            actor=actor,
-            q=q,
-            status=request.GET.get("status", ""),
-            tag=request.GET.get("tag", ""),
-            cursor=request.GET.get("cursor") or None,
+        page_obj = selectors.client_list(
+            actor=actor, cursor=request.GET.get("cursor") or None, limit=settings.CLIENT_PAGE_SIZE, **filters
         )
     except InvalidInput as exc:
-        errors, page = exc.errors, None
-    return render(request, "frontend/client_list.html", {"actor": actor, "page": page, "q": q, "errors": errors})
+        errors = exc.errors
+    context = {
+        "page": page_obj,
+        "filters": filters,
+        "errors": errors,
+        "status_choices": labels.choices("status"),
+        "tag_choices": labels.COMMON_TAGS,
+        "searching": any(filters.values()),
+    }
+    status = (FRAGMENT_ERROR_STATUS if is_htmx(request) else FORM_ERROR_STATUS) if errors else 200
+    if is_htmx(request) and request.headers.get("HX-Target") == "results":
+        return page(request, "frontend/_client_results.html", context, actor=actor, status=status)
+    return page(request, "frontend/client_list.html", context, actor=actor, status=status)
 
 
-@login_required
+# --- the client page -----------------------------------------------------------------------------------
+
+
+def _timeline_params(data) -> dict:
+    return {"kind": data.get("f_kind", "").strip(), "agency_code": data.get("f_agency", "").strip()}
+
+
+def _unread_notice_ids(actor, client_id) -> list:
+    """The actor's unread notices about this client (among the newest ones)."""
+    inbox = notifications.notification_list(actor=actor, unread_only=True, limit=POLL_WINDOW)
+    return [n.id for n in inbox.items if str(n.client_id) == str(client_id)]
+
+
+def _nest_corrections(entries: list) -> list[dict]:
+    """Rows for the timeline: each entry with the corrections of it that are on the same page, shown beneath it
+    (oldest correction first). A correction whose original is on another page stands alone."""
+    by_id = {e.id: e for e in entries}
+    children: dict = {}
+    for e in entries:
+        if e.corrects in by_id:
+            children.setdefault(e.corrects, []).append(e)
+
+    def row(e) -> dict:
+        kids = sorted(children.get(e.id, []), key=lambda c: c.recorded_at)
+        return {"entry": e, "corrections": [row(k) for k in kids]}
+
+    return [row(e) for e in entries if e.corrects not in by_id]
+
+
+def _load_timeline(actor, client_id, data) -> dict:
+    """The timeline part of the client page (audited through the selector). Raises NotFound for a hidden client."""
+    params = _timeline_params(data)
+    filters = {k: v for k, v in (("f_kind", params["kind"]), ("f_agency", params["agency_code"])) if v}
+    cursor = data.get("cursor") or ""
+    context = {
+        "f_kind": params["kind"],
+        "f_agency": params["agency_code"],
+        "timeline_errors": {},
+        "filter_query": urlencode(filters),
+        "timeline_query": urlencode({**filters, **({"cursor": cursor} if cursor else {})}),
+    }
+    try:
+        timeline = selectors.timeline_list(
+            actor=actor, client_id=client_id, cursor=cursor or None, limit=TIMELINE_PAGE_SIZE, **params
+        )
+    except InvalidInput as exc:
+        context.update(timeline=None, rows=[], timeline_errors=exc.errors)
+        return context
+    context.update(timeline=timeline, rows=_nest_corrections(timeline.items))
+    return context
+
+
+def _client_context(request: HttpRequest, actor, client_id, *, data=None, entry_form=None) -> dict:
+    """Everything the client page shows. Reads through the audited selectors; raises NotFound when hidden."""
+    data = request.GET if data is None else data
+    unread = _unread_notice_ids(actor, client_id)
+    client = selectors.client_get(actor=actor, client_id=client_id)
+    shares = selectors.share_list(actor=actor, client_id=client_id)
+    context = {"client": client, "shares": shares, **_load_timeline(actor, client_id, data)}
+    if unread:
+        notifications.notification_mark_read(actor=actor, notification_ids=unread)
+    can_append = client.my_level in ("append", "manage") and bool(actor.role)
+    correcting = None
+    if can_append and entry_form is None:
+        correct_id = data.get("correct", "")
+        if correct_id and context.get("timeline"):
+            correcting = next((e for e in context["timeline"].items if str(e.id) == correct_id), None)
+            if correcting is not None and (correcting.agency_code != actor.agency_code or correcting.is_system):
+                correcting = None
+        if correcting is not None:
+            entry_form = EntryForm(
+                initial={
+                    "kind": correcting.kind,
+                    "occurred_at": correcting.occurred_at,
+                    "body": correcting.body,
+                    "corrects": str(correcting.id),
+                }
+            )
+        else:
+            entry_form = EntryForm()
+    if entry_form is not None and entry_form.is_bound and not correcting:
+        corrects = entry_form.data.get("corrects")
+        if corrects and context.get("timeline"):
+            correcting = next((e for e in context["timeline"].items if str(e.id) == corrects), None)
+    active_shares = [s for s in shares if s.is_active]
+    context.update(
+        can_append=can_append,
+        can_manage_shares=client.my_level == "manage" and actor.can_manage_shares,
+        entry_form=entry_form,
+        correcting=correcting,
+        active_shares=active_shares,
+        agency_filter_choices=sorted({(s.agency_code, s.agency_name) for s in shares}, key=lambda a: a[1]),
+        kind_filter_choices=labels.choices("kind"),
+        poll_seconds=poll_seconds(),
+    )
+    return context
+
+
+@web_login_required
+@require_GET
 def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
     actor = web_actor(request)
     try:
-        client = selectors.client_get(actor=actor, client_id=client_id)
-        timeline = selectors.timeline_list(actor=actor, client_id=client_id, cursor=request.GET.get("cursor") or None)
+        context = _client_context(request, actor, client_id)
     except NotFound:
-        raise Http404 from None
-    except InvalidInput:
-        raise Http404 from None
-    return render(request, "frontend/client_detail.html", {"actor": actor, "client": client, "timeline": timeline})
+        return error_page(request, status=404, actor=actor)
+    status = FORM_ERROR_STATUS if context["timeline_errors"] else 200
+    return page(request, "frontend/client_detail.html", context, actor=actor, status=status)
 
 
-def not_found(request: HttpRequest, exception=None) -> HttpResponse:
-    """The one not-found page, for a missing client and a hidden one alike."""
-    return render(request, "frontend/404.html", status=404)
+@web_login_required
+@require_GET
+def timeline_fragment(request: HttpRequest, client_id: str) -> HttpResponse:
+    """The timeline section alone (filters, paging, the cue's "reload"). Without htmx: the whole page."""
+    if not is_htmx(request):
+        query = request.GET.urlencode()
+        return HttpResponseRedirect(
+            reverse("frontend:client_detail", args=[client_id]) + (f"?{query}" if query else "")
+        )
+    actor = web_actor(request)
+    unread = _unread_notice_ids(actor, client_id)
+    try:
+        client = selectors.client_get(actor=actor, client_id=client_id)
+        shares = selectors.share_list(actor=actor, client_id=client_id)
+        context = _load_timeline(actor, client_id, request.GET)
+    except NotFound:
+        return error_page(request, status=404, actor=actor)
+    if unread:
+        notifications.notification_mark_read(actor=actor, notification_ids=unread)
+    context.update(
+        client=client,
+        can_append=client.my_level in ("append", "manage") and bool(actor.role),
+        agency_filter_choices=sorted({(s.agency_code, s.agency_name) for s in shares}, key=lambda a: a[1]),
+        kind_filter_choices=labels.choices("kind"),
+        poll_seconds=poll_seconds(),
+        oob=True,
+    )
+    status = FRAGMENT_ERROR_STATUS if context["timeline_errors"] else 200
+    return page(request, "frontend/_timeline_response.html", context, actor=actor, status=status)
+
+
+@web_login_required(activity=False)
+@require_GET
+def timeline_poll(request: HttpRequest, client_id: str) -> HttpResponse:
+    """The cue: "新しい記録があります" when the user has an unread notice about this client, else nothing (204).
+    Reads the user's own notices only, never the timeline (see the module docstring)."""
+    actor = web_actor(request)
+    if not _unread_notice_ids(actor, client_id):
+        return HttpResponse(status=204)
+    context = {"client_id": client_id, "query": request.GET.urlencode()}
+    return page(request, "frontend/_timeline_cue.html", context, actor=actor)
+
+
+@web_login_required
+@require_POST
+def entry_append(request: HttpRequest, client_id: str) -> HttpResponse:
+    """Append an entry, or a correction (``corrects``). With htmx: the fresh form and the reloaded timeline."""
+    actor = web_actor(request)
+    form = EntryForm(request.POST)
+    entry = None
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            entry = services.timeline_append(
+                actor=actor,
+                client_id=client_id,
+                kind=data["kind"],
+                body=data["body"],
+                occurred_at=data["occurred_at"],
+                corrects=data["corrects"] or None,
+            )
+        except NotFound:
+            return error_page(request, status=404, actor=actor)
+        except Forbidden as exc:
+            return error_page(request, status=403, actor=actor, message=exc.message)
+        except InvalidInput as exc:
+            form.add_service_errors(exc)
+    if entry is not None:
+        done = _("訂正を記録しました。") if entry.corrects else _("支援記録を追加しました。")
+        if not is_htmx(request):
+            messages.success(request, done)
+            return HttpResponseRedirect(reverse("frontend:client_detail", args=[client_id]) + "#timeline")
+        try:
+            client = selectors.client_get(actor=actor, client_id=client_id)
+            shares = selectors.share_list(actor=actor, client_id=client_id)
+            context = _load_timeline(actor, client_id, request.POST)
+        except NotFound:
+            return error_page(request, status=404, actor=actor)
+        context.update(
+            client=client,
+            entry_form=EntryForm(),
+            can_append=True,
+            done_message=done,
+            new_entry_id=entry.id,
+            agency_filter_choices=sorted({(s.agency_code, s.agency_name) for s in shares}, key=lambda a: a[1]),
+            kind_filter_choices=labels.choices("kind"),
+            poll_seconds=poll_seconds(),
+            oob=True,
+        )
+        return page(request, "frontend/_entry_form_response.html", context, actor=actor)
+    # Bad input: nothing was written; show the form again with its errors.
+    if is_htmx(request):
+        context = {"entry_form": form, "client": {"id": client_id}, "can_append": True}
+        if form.data.get("corrects"):
+            context["correcting"] = {"id": form.data.get("corrects")}
+        return page(request, "frontend/_entry_form.html", context, actor=actor, status=FRAGMENT_ERROR_STATUS)
+    try:
+        context = _client_context(request, actor, client_id, data=request.POST, entry_form=form)
+    except NotFound:
+        return error_page(request, status=404, actor=actor)
+    return page(request, "frontend/client_detail.html", context, actor=actor, status=FORM_ERROR_STATUS)
+
+
+# --- registering a client ------------------------------------------------------------------------------
+
+
+def _duplicates(actor, form: ClientForm) -> list:
+    kana = form.cleaned_data.get("name_kana") if hasattr(form, "cleaned_data") else None
+    birth = form.cleaned_data.get("birth_date") if hasattr(form, "cleaned_data") else None
+    if not kana or not birth:
+        return []
+    return selectors.client_find_duplicates(actor=actor, name_kana=kana, birth_date=birth)
+
+
+@web_login_required
+@require_http_methods(["GET", "POST"])
+def client_create(request: HttpRequest) -> HttpResponse:
+    actor = web_actor(request)
+    if actor.agency is None or not actor.role:
+        return error_page(request, status=403, actor=actor, message=_("所属機関のある職員のみが登録できます。"))
+    if request.method == "GET":
+        return page(request, "frontend/client_form.html", {"form": ClientForm()}, actor=actor)
+    form = ClientForm(request.POST)
+    duplicates: list = []
+    status = FORM_ERROR_STATUS
+    if form.is_valid():
+        duplicates = _duplicates(actor, form)
+        if duplicates and request.POST.get("confirm_duplicate") != "1":
+            # Not an error: ask whether this is really someone else. Nothing is written yet.
+            status = 200
+        else:
+            data = form.cleaned_data
+            try:
+                client = services.client_create(
+                    actor=actor,
+                    name=data["name"],
+                    name_kana=data["name_kana"],
+                    birth_date=data["birth_date"],
+                    address=data["address"],
+                    phone=data["phone"],
+                    tags=form.tag_list(),
+                    address_confidential=data["address_confidential"],
+                    basis=data["basis"],
+                )
+            except Forbidden as exc:
+                return error_page(request, status=403, actor=actor, message=exc.message)
+            except InvalidInput as exc:
+                form.add_service_errors(exc)
+            else:
+                messages.success(
+                    request,
+                    _("%(name)s さんを登録しました（ケース番号 %(number)s）。")
+                    % {"name": client.name, "number": client.case_number},
+                )
+                return HttpResponseRedirect(reverse("frontend:client_detail", args=[client.id]))
+    context = {"form": form, "duplicates": duplicates, "confirming_duplicate": bool(duplicates) and status == 200}
+    return page(request, "frontend/client_form.html", context, actor=actor, status=status)
+
+
+@web_login_required
+@require_POST
+def client_duplicates(request: HttpRequest) -> HttpResponse:
+    """The duplicate warning, checked as the フリガナ and birth date are typed (htmx). Same rules as on submit."""
+    actor = web_actor(request)
+    form = ClientForm(request.POST)
+    form.is_valid()  # only フリガナ and birth date matter here; other fields may still be empty
+    duplicates = _duplicates(actor, form) if actor.agency is not None else []
+    return page(request, "frontend/_duplicates.html", {"duplicates": duplicates}, actor=actor)

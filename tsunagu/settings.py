@@ -4,10 +4,12 @@ Defaults let ``make run`` work with nothing installed (SQLite, Celery eager). Pr
 environment: ``DATABASE_URL``, ``CELERY_BROKER_URL``, ``SECRET_KEY``, ``ALLOWED_HOSTS``, ``DEBUG=false``.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 from tsunagu.env import env_bool, env_int, env_list, env_str
@@ -36,6 +38,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "guardian",
     "django_htmx",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "audit",
@@ -47,6 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tsunagu.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -57,6 +61,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a lockout flagged during authentication into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tsunagu.urls"
@@ -92,6 +98,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
+    # django-axes first: it refuses a locked-out login before the password is even checked.
+    "frontend.auth.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -111,6 +119,16 @@ LOGOUT_REDIRECT_URL = "frontend:login"
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 30, minimum=1) * 60
 SESSION_SAVE_EVERY_REQUEST = True  # the timeout counts from the last request: an inactivity timeout
 SESSION_COOKIE_HTTPONLY = True
+# Failed logins are throttled by django-axes: after LOGIN_FAILURE_LIMIT failures for one username from one
+# address, that pair is locked for LOGIN_LOCKOUT_MINUTES (per pair, so one mistyping colleague behind a shared
+# office address does not lock out the whole office). Every failure and every lockout is in the audit log.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "frontend.auth.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # successful logins and logouts are already in the audit log
+AXES_VERBOSE = False
 SESSION_COOKIE_SECURE = not DEBUG and env_bool("SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
@@ -216,6 +234,21 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "celery.app.trace": {"level": "WARNING"},  # one line per eager task drowns the quick-start console
     },
+}
+
+# Content-Security-Policy: the pages carry no inline script, style or event handler, so everything comes from
+# our own origin (htmx is served from static; its indicator styles are turned off in the page's htmx-config).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "object-src": [CSP.NONE],
 }
 
 if not DEBUG:

@@ -9,6 +9,7 @@ urlpatterns = [
 ]
 
 handler404 = "frontend.views.not_found"
+handler403 = "frontend.views.forbidden"
 # Under /api/ these answer with problem+json; elsewhere they are Django's defaults.
 handler400 = "api.problems.handler400"
 handler500 = "api.problems.handler500"

@@ -1,0 +1,144 @@
+"""Reads for the browser's agency pages: the agency directory, an agency's own staff and API keys.
+
+Staff and key lists are for the agency administrator of that agency only; every read is audited (and a refusal
+too), so "who looked at our staff list" has an answer like any other access.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_denied, audit_record
+from tsunagu.errors import Forbidden, NotFound
+
+from .actors import Actor
+from .models import Agency, AgencyKind, ApiKey, Role, Staff
+
+
+@dataclass(frozen=True)
+class AgencyChoice:
+    code: str
+    name: str
+    kind: str
+
+    @property
+    def kind_label(self) -> str:
+        return AgencyKind(self.kind).label
+
+
+@dataclass(frozen=True)
+class StaffView:
+    user_id: int
+    username: str
+    display_name: str
+    role: str
+    is_privacy_officer: bool
+    is_active: bool
+    can_log_in: bool
+    last_login: datetime | None
+
+    @property
+    def role_label(self) -> str:
+        return Role(self.role).label
+
+
+@dataclass(frozen=True)
+class ApiKeyView:
+    id: UUID
+    name: str
+    prefix: str
+    username: str
+    display_name: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
+
+    @property
+    def is_expired(self) -> bool:
+        return self.revoked_at is None and self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+def agency_choices(*, actor: Actor) -> list[AgencyChoice]:
+    """Every agency, by name: whom a supervisor may share with. Names and kinds are not case data."""
+    if actor.user is None or actor.agency is None:
+        return []
+    return [AgencyChoice(code=a.code, name=a.name, kind=a.kind) for a in Agency.objects.order_by("kind", "name")]
+
+
+def _require_agency_admin(actor: Actor, action: str) -> Agency:
+    if actor.agency is None or actor.role != Role.AGENCY_ADMIN:
+        audit_denied(actor=actor, action=action, reason="role")
+        raise Forbidden("機関管理者のみが利用できます。")
+    return actor.agency
+
+
+def staff_of_agency(*, actor: Actor) -> list[StaffView]:
+    """The staff of the actor's own agency (agency administrators only). Audited as ``staff.list``."""
+    agency = _require_agency_admin(actor, "staff.list")
+    with transaction.atomic():
+        rows = Staff.objects.filter(agency=agency).select_related("user").order_by("role", "user__username")
+        staff = [
+            StaffView(
+                user_id=s.user.pk,
+                username=s.user.get_username(),
+                display_name=s.display_name or s.user.get_username(),
+                role=s.role,
+                is_privacy_officer=s.is_privacy_officer,
+                is_active=s.user.is_active,
+                can_log_in=s.user.has_usable_password(),
+                last_login=s.user.last_login,
+            )
+            for s in rows
+        ]
+        audit_record(
+            actor=actor, action="staff.list", target_type="agency", target_id=agency.code, details={"count": len(staff)}
+        )
+    return staff
+
+
+def staff_user(*, actor: Actor, user_id) -> object:
+    """A user of the actor's own agency (agency administrators only), e.g. to issue them an API key.
+    A user of another agency is not found, the same as a missing one."""
+    agency = _require_agency_admin(actor, "staff.view")
+    try:
+        pk = int(user_id)
+    except (TypeError, ValueError):
+        pk = None
+    staff = Staff.objects.select_related("user").filter(agency=agency, user_id=pk).first() if pk else None
+    if staff is None:
+        raise NotFound("職員が見つかりません。")
+    return staff.user
+
+
+def apikey_list(*, actor: Actor) -> list[ApiKeyView]:
+    """The API keys of the actor's agency's staff, newest first (agency administrators only). Never the secret:
+    only a hash is stored. Audited as ``apikey.list``."""
+    agency = _require_agency_admin(actor, "apikey.list")
+    with transaction.atomic():
+        rows = ApiKey.objects.filter(user__staff__agency=agency).select_related("user__staff").order_by("-created_at")
+        keys = [
+            ApiKeyView(
+                id=k.id,
+                name=k.name,
+                prefix=k.prefix,
+                username=k.user.get_username(),
+                display_name=k.user.staff.display_name or k.user.get_username(),
+                created_at=k.created_at,
+                expires_at=k.expires_at,
+                last_used_at=k.last_used_at,
+                revoked_at=k.revoked_at,
+            )
+            for k in rows
+        ]
+        audit_record(
+            actor=actor, action="apikey.list", target_type="agency", target_id=agency.code, details={"count": len(keys)}
+        )
+    return keys

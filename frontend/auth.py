@@ -1,0 +1,164 @@
+"""Signing in and out of the browser UI: throttled logins (django-axes), audited lockouts, the idle timeout.
+
+The session expires after ``SESSION_IDLE_MINUTES`` without a request (``SESSION_COOKIE_AGE`` with
+``SESSION_SAVE_EVERY_REQUEST``). Two details make that an honest *inactivity* timeout with a clear message:
+
+- Background polls (the timeline cue, the unread badge) would otherwise keep a forgotten tab signed in forever.
+  Every page records the time of the last *user* request in the session; a poll does not, and once that time is
+  older than the idle limit the poll signs the user out.
+- After a timeout the browser has usually dropped the session cookie itself, so the server cannot tell "expired"
+  from "never signed in". A small marker cookie (no personal data) set at login and removed at logout tells the
+  login page to say "セッションの有効期限が切れました".
+"""
+
+import functools
+import time
+from urllib.parse import urlencode, urlsplit
+
+from axes.backends import AxesStandaloneBackend
+from axes.signals import user_locked_out
+from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth import views as auth_views
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import resolve_url
+from django.template.response import TemplateResponse
+
+from agencies.actors import Actor
+from audit.services import audit_denied, terms_hash
+from tsunagu.middleware import client_ip
+
+MARKER_COOKIE = "tsunagu_signed_in"
+LAST_SEEN_KEY = "tsunagu_last_seen"
+
+
+class LoginThrottleBackend(AxesStandaloneBackend):
+    """django-axes' lockout check, for logins that come with a request (the login forms).
+
+    ``authenticate()`` called without a request (a management command, a test client's ``login()``) is not a
+    login over the network: there is no address to throttle, so it is left to the next backend rather than
+    refused with an error.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+@receiver(user_locked_out, dispatch_uid="audit-login-locked-out")
+def _locked_out(sender, request=None, username=None, ip_address=None, **kwargs):
+    """Audit a lockout (and every refused attempt during one) as a failed login with reason ``locked_out``."""
+    actor = Actor.for_user(
+        None,
+        channel="admin" if request is not None and request.path.startswith("/admin/") else "web",
+        request_id=getattr(request, "request_id", None),
+        ip=client_ip(request) if request is not None else ip_address,
+        user_agent=request.headers.get("User-Agent", "") if request is not None else "",
+    )
+    audit_denied(
+        actor=actor,
+        action="auth.login_failed",
+        reason="locked_out",
+        details={"username_hash": terms_hash(str(username or ""))},
+    )
+
+
+def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+    """The login page with the lockout message (429), whichever login form was used."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    context = {
+        "form": auth_views.AuthenticationForm(request),
+        "locked_out": True,
+        "lockout_minutes": minutes,
+        "next": request.POST.get("next", ""),
+    }
+    return TemplateResponse(request, "frontend/login.html", context, status=429).render()
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "frontend/login.html"
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        request = self.request
+        # Signed in before, not any more, and not by logging out: the session timed out.
+        context["session_expired"] = (
+            request.method == "GET" and not request.user.is_authenticated and MARKER_COOKIE in request.COOKIES
+        )
+        return context
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        self.request.session[LAST_SEEN_KEY] = int(time.time())
+        response.set_cookie(
+            MARKER_COOKIE,
+            "1",
+            max_age=60 * 60 * 24 * 30,
+            httponly=True,
+            samesite="Lax",
+            secure=settings.SESSION_COOKIE_SECURE,
+        )
+        return response
+
+    def render_to_response(self, context, **response_kwargs):
+        response = super().render_to_response(context, **response_kwargs)
+        if context.get("session_expired"):
+            response.delete_cookie(MARKER_COOKIE, samesite="Lax")  # say it once
+        return response
+
+
+class LogoutView(auth_views.LogoutView):
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        response.delete_cookie(MARKER_COOKIE, samesite="Lax")
+        return response
+
+
+def _login_url(request: HttpRequest) -> str:
+    # For an htmx request, come back to the page it was made from, not to the fragment it asked for.
+    target = request.headers.get("HX-Current-URL") if getattr(request, "htmx", False) else None
+    if target:
+        parts = urlsplit(target)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+    else:
+        target = request.get_full_path()
+    return f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': target})}"
+
+
+def _to_login(request: HttpRequest) -> HttpResponse:
+    url = _login_url(request)
+    if getattr(request, "htmx", False):
+        # A fragment request must not swap the login page into the page: send the whole window there.
+        response = HttpResponse(status=200)
+        response["HX-Redirect"] = url
+        return response
+    return HttpResponseRedirect(url)
+
+
+def web_login_required(view=None, *, activity: bool = True):
+    """``login_required`` for the browser views, with the idle timeout described above.
+
+    ``activity=False`` marks background requests (polls): they neither count as activity nor keep the user
+    signed in past the idle limit.
+    """
+
+    def decorate(func):
+        @functools.wraps(func)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return _to_login(request)
+            now = int(time.time())
+            last_seen = request.session.get(LAST_SEEN_KEY, now)
+            if now - last_seen > settings.SESSION_COOKIE_AGE:
+                auth.logout(request)  # audited as auth.logout; the marker cookie stays, so the login page explains
+                return _to_login(request)
+            if activity:
+                request.session[LAST_SEEN_KEY] = now
+            return func(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate(view) if view is not None else decorate

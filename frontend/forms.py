@@ -1,0 +1,159 @@
+"""Forms: they parse what the browser sends into the types the services take, and carry the services' errors
+back to the fields. The rules themselves (required, lengths, who may do what) live in the services."""
+
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from tsunagu.errors import InvalidInput
+
+from . import labels
+
+DATETIME_INPUT = "%Y-%m-%dT%H:%M"
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format=DATETIME_INPUT)
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class ServiceForm(forms.Form):
+    """A form that can take a service's ``InvalidInput`` errors onto its fields."""
+
+    # Service field names that this form shows under another field.
+    error_fields: dict[str, str] = {}
+
+    def add_service_errors(self, exc: InvalidInput) -> None:
+        for field, messages in exc.errors.items():
+            name = self.error_fields.get(field, field)
+            # Errors of unknown or hidden fields are shown above the form, where they can be seen.
+            target = name if name in self.fields and not self.fields[name].widget.is_hidden else None
+            for message in messages:
+                self.add_error(target, message)
+
+
+class EntryForm(ServiceForm):
+    kind = forms.ChoiceField(label=_("種類"), choices=labels.choices("kind", labels.USER_ENTRY_KINDS))
+    occurred_at = forms.DateTimeField(
+        label=_("日時"),
+        widget=DateTimeLocalInput(),
+        input_formats=[DATETIME_INPUT, "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+        error_messages={"invalid": _("日時は「2026-11-23 14:05」の形式で入力してください。")},
+    )
+    body = forms.CharField(
+        label=_("内容"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        strip=True,
+        error_messages={"required": _("内容を入力してください。")},
+    )
+    corrects = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, prefix_id: str = "entry", **kwargs):
+        kwargs.setdefault("auto_id", f"{prefix_id}-%s")
+        super().__init__(*args, **kwargs)
+        if not self.is_bound and "occurred_at" not in self.initial:
+            self.initial["occurred_at"] = timezone.localtime().replace(second=0, microsecond=0)
+
+
+class ClientForm(ServiceForm):
+    name = forms.CharField(label=_("氏名"), max_length=200, widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    name_kana = forms.CharField(
+        label=_("フリガナ"),
+        max_length=200,
+        help_text=_("ひらがな・カタカナのどちらでも入力できます。"),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    birth_date = forms.DateField(
+        label=_("生年月日"),
+        widget=DateInput(),
+        input_formats=["%Y-%m-%d", "%Y/%m/%d"],
+        error_messages={"invalid": _("生年月日は YYYY-MM-DD の形式で入力してください。")},
+    )
+    address = forms.CharField(label=_("住所"), required=False, max_length=1000)
+    address_confidential = forms.BooleanField(
+        label=_("住所を秘匿する（DV等支援措置）"),
+        required=False,
+        help_text=_("登録機関以外には住所が表示されません。"),
+    )
+    phone = forms.CharField(
+        label=_("電話番号"), required=False, max_length=100, widget=forms.TextInput(attrs={"inputmode": "tel"})
+    )
+    tags = forms.MultipleChoiceField(
+        label=_("タグ"),
+        required=False,
+        choices=[(t, t) for t in labels.COMMON_TAGS],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    other_tags = forms.CharField(
+        label=_("その他のタグ"), required=False, max_length=300, help_text=_("読点（、）またはカンマで区切ります。")
+    )
+    basis = forms.ChoiceField(label=_("登録の根拠"), choices=labels.choices("basis"), initial="consent")
+
+    def tag_list(self) -> list[str]:
+        other = self.cleaned_data.get("other_tags", "").replace("、", ",").replace("，", ",")
+        return list(self.cleaned_data.get("tags", [])) + [t.strip() for t in other.split(",") if t.strip()]
+
+
+class ShareGrantForm(ServiceForm):
+    agency = forms.ChoiceField(label=_("共有先の機関"))
+    level = forms.ChoiceField(label=_("共有レベル"), choices=labels.choices("level"), initial="read")
+    basis = forms.ChoiceField(label=_("共有の根拠"), choices=labels.choices("basis"))
+    basis_note = forms.CharField(
+        label=_("根拠の補足"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("同意書の日付、支援会議の開催日など（任意）"),
+    )
+    expires_on = forms.DateField(
+        label=_("有効期限"),
+        required=False,
+        widget=DateInput(),
+        help_text=_("この日の終わりまで共有します（任意）。"),
+        error_messages={"invalid": _("日付は YYYY-MM-DD の形式で入力してください。")},
+    )
+    error_fields = {"expires_at": "expires_on"}
+
+    def __init__(self, *args, agencies=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["agency"].choices = [("", _("選択してください"))] + [
+            (a.code, f"{a.name}（{labels.label('agency_kind', a.kind)}）") for a in agencies
+        ]
+
+    def expires_at(self) -> datetime | None:
+        day = self.cleaned_data.get("expires_on")
+        if day is None:
+            return None
+        end = datetime.combine(day, time(0, 0)) + timedelta(days=1) - timedelta(seconds=1)
+        return timezone.make_aware(end)
+
+
+class ApiKeyForm(ServiceForm):
+    user = forms.ChoiceField(label=_("利用する職員"))
+    name = forms.CharField(
+        label=_("キーの名前"), max_length=100, help_text=_("用途がわかる名前（例: ケース管理システム連携）")
+    )
+    expires_in_days = forms.IntegerField(
+        label=_("有効期間（日）"),
+        required=False,
+        min_value=1,
+        max_value=3650,
+        initial=90,
+        help_text=_("空欄にすると無期限です。"),
+    )
+
+    def __init__(self, *args, staff=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].choices = [("", _("選択してください"))] + [
+            (str(s.user_id), f"{s.display_name}（{s.username}・{labels.label('role', s.role)}）") for s in staff
+        ]

@@ -1,0 +1,83 @@
+"""機関管理: the agency administrator's page — the agency's staff and its API keys (issued and revoked through
+agencies.services; a new key is shown once, on the page that answers the issuing request)."""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from agencies import directory, services
+from tsunagu.errors import Forbidden, InvalidInput, NotFound
+
+from .auth import web_login_required
+from .forms import ApiKeyForm
+from .web import FORM_ERROR_STATUS, error_page, page, web_actor
+
+
+def _forbidden(request, actor, exc: Forbidden) -> HttpResponse:
+    return error_page(request, status=403, actor=actor, message=exc.message)
+
+
+@web_login_required
+@require_GET
+def agency_admin(request: HttpRequest) -> HttpResponse:
+    actor = web_actor(request)
+    try:
+        staff = directory.staff_of_agency(actor=actor)
+        keys = directory.apikey_list(actor=actor)
+    except Forbidden as exc:
+        return _forbidden(request, actor, exc)
+    return page(request, "frontend/agency.html", {"staff": staff, "keys": keys}, actor=actor)
+
+
+@web_login_required
+@require_http_methods(["GET", "POST"])
+def apikey_issue(request: HttpRequest) -> HttpResponse:
+    actor = web_actor(request)
+    try:
+        staff = directory.staff_of_agency(actor=actor)
+    except Forbidden as exc:
+        return _forbidden(request, actor, exc)
+    form = ApiKeyForm(request.POST if request.method == "POST" else None, staff=staff)
+    if request.method == "GET" or not form.is_valid():
+        status = 200 if request.method == "GET" else FORM_ERROR_STATUS
+        return page(request, "frontend/apikey_form.html", {"form": form}, actor=actor, status=status)
+    data = form.cleaned_data
+    try:
+        user = directory.staff_user(actor=actor, user_id=data["user"])
+        key, secret = services.apikey_issue(
+            actor=actor, user=user, name=data["name"], expires_in_days=data["expires_in_days"]
+        )
+    except NotFound:
+        form.add_error("user", _("職員が見つかりません。"))
+        return page(request, "frontend/apikey_form.html", {"form": form}, actor=actor, status=FORM_ERROR_STATUS)
+    except Forbidden as exc:
+        return _forbidden(request, actor, exc)
+    except InvalidInput as exc:
+        form.add_service_errors(exc)
+        return page(request, "frontend/apikey_form.html", {"form": form}, actor=actor, status=FORM_ERROR_STATUS)
+    response = page(request, "frontend/apikey_issued.html", {"key": key, "secret": secret, "holder": user}, actor=actor)
+    response["Cache-Control"] = "no-store"  # the key is shown once: keep it out of every cache
+    return response
+
+
+@web_login_required
+@require_http_methods(["GET", "POST"])
+def apikey_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
+    actor = web_actor(request)
+    try:
+        keys = directory.apikey_list(actor=actor)
+    except Forbidden as exc:
+        return _forbidden(request, actor, exc)
+    key = next((k for k in keys if str(k.id) == key_id), None)
+    if key is None:
+        return error_page(request, status=404, actor=actor)
+    if request.method == "GET":
+        return page(request, "frontend/apikey_revoke.html", {"key": key}, actor=actor)
+    try:
+        services.apikey_revoke(actor=actor, key_id=key.id)
+    except NotFound:
+        return error_page(request, status=404, actor=actor)
+    messages.success(request, _("APIキー「%(name)s」を無効にしました。") % {"name": key.name})
+    return HttpResponseRedirect(reverse("frontend:agency_admin"))

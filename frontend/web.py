@@ -1,0 +1,68 @@
+"""What every browser view shares: the actor, the page frame (header counts) and the error pages.
+
+Domain errors map to responses in one place: ``NotFound`` → the one not-found page (404, the same for a missing
+and a hidden client), ``Forbidden`` → the 403 page. ``InvalidInput`` is a form's business (field errors).
+"""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from agencies.actors import Actor
+from cases import notifications
+from tsunagu.middleware import client_ip
+
+# Form errors: a full page is re-rendered with 400; an htmx fragment answers 422 (htmx-config swaps it).
+FORM_ERROR_STATUS = 400
+FRAGMENT_ERROR_STATUS = 422
+
+
+def web_actor(request: HttpRequest) -> Actor:
+    return Actor.for_user(
+        request.user,
+        channel="web",
+        request_id=getattr(request, "request_id", None),
+        ip=client_ip(request),
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def frame(request: HttpRequest, actor: Actor | None) -> dict:
+    """Context for the page frame: who is signed in and how many notices they have not read."""
+    if actor is None or actor.user is None:
+        return {"actor": actor, "unread_count": 0}
+    return {"actor": actor, "unread_count": notifications.notification_unread_count(actor=actor)}
+
+
+def page(
+    request: HttpRequest, template: str, context: dict, *, actor: Actor | None = None, status: int = 200
+) -> HttpResponse:
+    return render(request, template, {**frame(request, actor), **context}, status=status)
+
+
+def error_page(request: HttpRequest, *, status: int, actor: Actor | None = None, message: str = "") -> HttpResponse:
+    """The not-found (404) or forbidden (403) page. For an htmx request the card replaces the page's main area."""
+    template = "frontend/404.html" if status == 404 else "frontend/403.html"
+    if status == 404:
+        message = ""  # the not-found page never says more than "not found"
+    if is_htmx(request):
+        response = render(request, "frontend/_error_card.html", {"status": status, "message": message}, status=status)
+        response["HX-Retarget"] = "#main"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    if actor is None and getattr(request, "user", None) is not None and request.user.is_authenticated:
+        actor = web_actor(request)
+    return page(request, template, {"message": message, "status": status}, actor=actor, status=status)
+
+
+def not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    """handler404: the one not-found page, for a missing client and a hidden one alike."""
+    return error_page(request, status=404)
+
+
+def forbidden(request: HttpRequest, exception=None) -> HttpResponse:
+    """handler403."""
+    return error_page(request, status=403)
