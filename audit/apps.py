@@ -9,6 +9,13 @@ class AuditConfig(AppConfig):
     def ready(self) -> None:
         from tsunagu.appendonly import reinstall_all
 
+        from . import checks  # noqa: F401 - registers the admin audit check
+        from .admin import audit_every_model_admin
+
+        # The admin app (first in INSTALLED_APPS) has loaded every admin module by now: audit them all,
+        # including the admins of third-party apps.
+        audit_every_model_admin()
+
         def _reinstall(sender, using="default", **kwargs):
             reinstall_all(using=using)
 

@@ -55,3 +55,115 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.outcome} {self.actor_username}"
+
+
+class AuditExposure(models.Model):
+    """One row per (event, client) the event is about: the index behind "who accessed this client".
+
+    ``exposed`` is true when the client is in the event's ``client_ids`` (the access showed it), false when the
+    client was only the target (a denied attempt shows nothing). Written by ``audit_record`` in the same
+    transaction as the event; derived from the event, so it is not part of the sealed content.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    event = models.ForeignKey(AuditEvent, on_delete=models.DO_NOTHING, db_column="event_seq", related_name="exposures")
+    client_id = models.UUIDField()
+    exposed = models.BooleanField(default=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["client_id", "event"], name="audit_exposure_client_seq")]
+
+    def __str__(self) -> str:
+        return f"#{self.event_id} {self.client_id}"
+
+
+class AuditSeal(models.Model):
+    """A sealed batch of events: ``seal_hash = sha256(prev_hash ‖ canonical batch)`` (see ``audit.canonical``).
+
+    ``seqs`` lists exactly the sequence numbers sealed (ranges, e.g. ``"101-149,151-200"``), so a gap left by a
+    rolled-back insert is not mistaken for a deletion. ``digests`` holds 8 bytes per sealed event (the start of
+    the sha256 of its canonical line, in ``seqs`` order): not part of the proof, only to name the first event that
+    no longer matches. On PostgreSQL the batch is every event whose inserting transaction id is below
+    ``txid_horizon`` and at or above the previous seal's; ``sealer_txid`` is the sealing transaction's own id,
+    taken after its snapshot. Both are null on SQLite, where writers are serialised and a batch is simply every
+    event after the previous seal's ``last_seq``.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    first_seq = models.BigIntegerField()
+    last_seq = models.BigIntegerField()
+    count = models.PositiveIntegerField()
+    seqs = models.TextField()
+    digests = models.BinaryField()
+    prev_hash = models.CharField(max_length=64)
+    seal_hash = models.CharField(max_length=64, unique=True)
+    txid_horizon = models.BigIntegerField(null=True, blank=True)
+    sealer_txid = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # One successor per seal: two sealers racing cannot fork the chain.
+            models.UniqueConstraint(fields=["prev_hash"], name="audit_seal_one_successor"),
+        ]
+        verbose_name = "監査ログの封印"
+        verbose_name_plural = "監査ログの封印"
+
+    def __str__(self) -> str:
+        return f"seal #{self.pk} {self.first_seq}–{self.last_seq} {self.seal_hash[:12]}"
+
+
+class VerifyKind(models.TextChoices):
+    OK = "ok", "正常"
+    CHANGED_EVENT = "changed_event", "記録の改変"
+    DELETED_EVENT = "deleted_event", "記録の削除"
+    INSERTED_EVENT = "inserted_event", "記録の挿入"
+    REORDERED_EVENTS = "reordered_events", "記録の入れ替え"
+    BROKEN_CHAIN = "broken_chain", "封印の連鎖の破損"
+    MISSING_TAIL = "missing_tail", "末尾の欠落"
+
+
+class AuditVerification(models.Model):
+    """The result of one ``verify_audit`` run (the nightly task stores one)."""
+
+    id = models.BigAutoField(primary_key=True)
+    ran_at = models.DateTimeField()
+    ok = models.BooleanField()
+    kind = models.CharField(max_length=16, choices=VerifyKind.choices)
+    first_bad_seq = models.BigIntegerField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    seals_checked = models.PositiveIntegerField(default=0)
+    events_checked = models.PositiveBigIntegerField(default=0)
+    pending_events = models.PositiveBigIntegerField(default=0)
+    latest_seal_id = models.BigIntegerField(null=True, blank=True)
+    latest_seal_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "監査ログの検証"
+        verbose_name_plural = "監査ログの検証"
+
+    def __str__(self) -> str:
+        return f"verification #{self.pk} {self.kind}"
+
+
+class AuditPurge(models.Model):
+    """A retention purge: every event of seals up to ``up_to_seal`` was deleted. ``seal_hash`` is that seal's
+    hash at the time, so verification can start the content checks after it and still check the chain."""
+
+    id = models.BigAutoField(primary_key=True)
+    purged_at = models.DateTimeField()
+    up_to_seal = models.ForeignKey(AuditSeal, on_delete=models.PROTECT, related_name="+")
+    seal_hash = models.CharField(max_length=64)
+    cutoff = models.DateTimeField()
+    retention_days = models.PositiveIntegerField()
+    events_deleted = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "監査ログの削除（保存期間経過）"
+        verbose_name_plural = "監査ログの削除（保存期間経過）"
+
+    def __str__(self) -> str:
+        return f"purge #{self.pk} up to seal #{self.up_to_seal_id}"

@@ -1,13 +1,15 @@
 """Writing audit events. Domain services call these inside their own transaction (fail closed)."""
 
 import hashlib
+import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import AuditEvent, Outcome
+from .models import AuditEvent, AuditExposure, Outcome
 
 
 class AuditActor(Protocol):
@@ -23,9 +25,32 @@ class AuditActor(Protocol):
     api_key_id: str
 
 
+@dataclass(frozen=True)
+class SystemActor:
+    """The audit layer's own actor, for its commands and tasks (purge): nobody's behalf, no agency."""
+
+    channel: str = "cli"
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    user_id: int | None = None
+    username: str = "system"
+    agency_code: str = ""
+    ip: str | None = None
+    user_agent: str = ""
+    api_key_id: str = ""
+
+
 def terms_hash(text: str) -> str:
     """A search is recorded by a hash of its terms, never the terms (they may contain a name)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def as_uuid(value) -> uuid.UUID | None:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 def audit_record(
@@ -40,8 +65,15 @@ def audit_record(
     authorised_by: object = "",
     details: dict | None = None,
 ) -> AuditEvent:
-    """Insert one event in the current transaction. An exception here must abort the caller's access."""
-    return AuditEvent.objects.create(
+    """Insert one event (and its exposure index rows) in the current transaction. An exception here must abort
+    the caller's access."""
+    client_ids = [str(cid) for cid in client_ids]
+    if connection.vendor == "postgresql":
+        # Take the transaction id before the INSERT draws its sequence number, so that "this transaction started
+        # before that seal was made" holds for every event whose number a seal skipped (see audit.sealing).
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_xact_id()")
+    event = AuditEvent.objects.create(
         occurred_at=timezone.now(),
         actor_user_id=actor.user_id,
         actor_username=actor.username,
@@ -50,7 +82,7 @@ def audit_record(
         action=action,
         outcome=outcome,
         reason=reason,
-        client_ids=[str(cid) for cid in client_ids],
+        client_ids=client_ids,
         target_type=target_type,
         target_id=str(target_id or ""),
         request_id=actor.request_id,
@@ -60,6 +92,20 @@ def audit_record(
         authorised_by=str(authorised_by or ""),
         details=details or {},
     )
+    exposed: dict[uuid.UUID, bool] = {}
+    for value in client_ids:
+        cid = as_uuid(value)
+        if cid is not None:
+            exposed[cid] = True
+    if target_type == "client":
+        cid = as_uuid(target_id)
+        if cid is not None:
+            exposed.setdefault(cid, False)
+    if exposed:
+        AuditExposure.objects.bulk_create(
+            [AuditExposure(event=event, client_id=cid, exposed=flag) for cid, flag in exposed.items()]
+        )
+    return event
 
 
 def audit_denied(*, actor: AuditActor, action: str, reason: str, **fields) -> AuditEvent:

@@ -254,3 +254,16 @@ SECURE_CSP = {
 if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
+
+# Audit log: sealing every minute, verification nightly (03:15 JST); retention in days (0 = keep forever),
+# purged by `manage.py purge_audit` run as the database owner role.
+from celery.schedules import crontab  # noqa: E402 - kept with the audit settings it serves
+
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 3 * 365, minimum=0)
+AUDIT_SEAL_BATCH_SIZE = env_int("AUDIT_SEAL_BATCH_SIZE", 10000, minimum=1)
+AUDIT_SEAL_INTERVAL_SECONDS = env_int("AUDIT_SEAL_INTERVAL_SECONDS", 60, minimum=1)
+CELERY_BEAT_SCHEDULE["audit-seal"] = {"task": "audit.tasks.seal_audit", "schedule": float(AUDIT_SEAL_INTERVAL_SECONDS)}
+CELERY_BEAT_SCHEDULE["audit-verify"] = {
+    "task": "audit.tasks.verify_audit",
+    "schedule": crontab(hour=3, minute=15),
+}

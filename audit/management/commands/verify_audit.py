@@ -1,0 +1,28 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from audit.verification import verify_and_record, verify_log
+
+
+class Command(BaseCommand):
+    help = (
+        "Recompute every audit seal. Exit 0 when all match; otherwise exit 1 naming the first sequence number "
+        "that no longer matches and the kind of break."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--expect", metavar="HASH", help="the latest seal's hash as stored outside the database")
+        parser.add_argument("--seal", type=int, metavar="ID", help="check --expect against this seal, not the latest")
+        parser.add_argument("--record", action="store_true", help="store the result (as the nightly task does)")
+
+    def handle(self, *args, expect, seal, record, **options):
+        if seal is not None and not expect:
+            raise CommandError("--seal needs --expect HASH")
+        if record:
+            row = verify_and_record(expect_hash=expect, expect_seal_id=seal)
+            ok, message = row.ok, row.message
+        else:
+            result = verify_log(expect_hash=expect, expect_seal_id=seal)
+            ok, message = result.ok, result.message
+        if not ok:
+            raise CommandError(f"FAILED {message}", returncode=1)
+        self.stdout.write(message)

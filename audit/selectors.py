@@ -1,0 +1,124 @@
+"""Reading the audit log for review (privacy-officer console, API): keyset-paged, newest first.
+
+These return audit data only; callers decide who may call them and record ``audit.view`` themselves.
+"By client" goes through ``AuditExposure`` (index ``client_id, event_seq``): one index range scan per page
+however many events the client has, rather than a scan of the event table.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q
+from django.utils import timezone
+
+from tsunagu.errors import InvalidInput
+from tsunagu.keyset import Page, keyset_page
+
+from .models import AuditEvent, AuditExposure, AuditSeal, AuditVerification, Outcome
+from .services import as_uuid
+
+EVENT_ORDER = [("seq", True)]
+EXPOSURE_ORDER = [("event_id", True)]
+
+
+def _event_filters(
+    *,
+    prefix: str,
+    actor: str,
+    agency: str,
+    action: str,
+    outcome: str,
+    since: datetime | None,
+    until: datetime | None,
+) -> Q:
+    errors: dict[str, list[str]] = {}
+    condition = Q()
+    if actor:
+        condition &= Q(**{f"{prefix}actor_username": actor})
+    if agency:
+        condition &= Q(**{f"{prefix}actor_agency_code": agency})
+    if action:
+        if len(action) > 48:
+            errors["action"] = ["操作名が長すぎます。"]
+        elif action.endswith("."):
+            condition &= Q(**{f"{prefix}action__startswith": action})
+        else:
+            condition &= Q(**{f"{prefix}action": action})
+    if outcome:
+        if outcome not in Outcome.values:
+            errors["outcome"] = [f"結果が不正です: {outcome}（{', '.join(Outcome.values)}）"]
+        condition &= Q(**{f"{prefix}outcome": outcome})
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and (not isinstance(value, datetime) or timezone.is_naive(value)):
+            errors[name] = ["日時はタイムゾーン付きで指定してください。"]
+    if since is not None and until is not None and not errors and since >= until:
+        errors["until"] = ["終了日時は開始日時より後にしてください。"]
+    if errors:
+        raise InvalidInput(errors)
+    if since is not None:
+        condition &= Q(**{f"{prefix}occurred_at__gte": since})
+    if until is not None:
+        condition &= Q(**{f"{prefix}occurred_at__lt": until})
+    return condition
+
+
+def audit_event_list(
+    *,
+    client_id=None,
+    actor: str = "",
+    agency: str = "",
+    action: str = "",
+    outcome: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    """Events newest first. ``client_id`` matches events that targeted the client or exposed it (lists,
+    searches), denied attempts included; ``action`` matches exactly, or as a prefix when it ends in ``.``."""
+    filters = dict(actor=actor, agency=agency, action=action, outcome=outcome, since=since, until=until)
+    if client_id in (None, ""):
+        qs = AuditEvent.objects.filter(_event_filters(prefix="", **filters))
+        return keyset_page(qs, order=EVENT_ORDER, limit=limit, cursor=cursor)
+    cid = as_uuid(client_id)
+    if cid is None:
+        raise InvalidInput({"client": ["利用者IDの形式が正しくありません。"]})
+    exposures = AuditExposure.objects.filter(client_id=cid).filter(_event_filters(prefix="event__", **filters))
+    page = keyset_page(exposures, order=EXPOSURE_ORDER, limit=limit, cursor=cursor)
+    events = AuditEvent.objects.in_bulk([x.event_id for x in page.items])
+    return Page(
+        items=[events[x.event_id] for x in page.items if x.event_id in events],
+        next_cursor=page.next_cursor,
+        prev_cursor=page.prev_cursor,
+    )
+
+
+def audit_events_for_client(*, client_id, **kwargs) -> Page:
+    """Who accessed this client: every event that targeted or exposed it."""
+    return audit_event_list(client_id=client_id, **kwargs)
+
+
+def audit_events_for_actor(*, username: str, **kwargs) -> Page:
+    """What did this user access."""
+    if not username:
+        raise InvalidInput({"actor": ["ユーザー名を指定してください。"]})
+    return audit_event_list(actor=username, **kwargs)
+
+
+def audit_events_for_agency(*, agency_code: str, **kwargs) -> Page:
+    if not agency_code:
+        raise InvalidInput({"agency": ["機関コードを指定してください。"]})
+    return audit_event_list(agency=agency_code, **kwargs)
+
+
+@dataclass(frozen=True)
+class SealStatus:
+    seal: AuditSeal | None
+    verification: AuditVerification | None
+
+
+def seal_latest() -> SealStatus:
+    """The last seal and the last verification result (for ``/api/v1/audit/seals/latest/``)."""
+    seal = AuditSeal.objects.order_by("-id").defer("digests").first()
+    verification = AuditVerification.objects.order_by("-id").first()
+    return SealStatus(seal=seal, verification=verification)

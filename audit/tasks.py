@@ -1,0 +1,20 @@
+"""Celery tasks of the audit log: sealing every minute, verification nightly (see CELERY_BEAT_SCHEDULE)."""
+
+from celery import shared_task
+
+
+@shared_task(ignore_result=True)
+def seal_audit() -> int:
+    """Seal every event that can be sealed now; returns the number of new seals."""
+    from .sealing import seal_pending
+
+    return len(seal_pending())
+
+
+@shared_task(ignore_result=True)
+def verify_audit() -> dict:
+    """Recompute every seal and store the result (``AuditVerification``)."""
+    from .verification import verify_and_record
+
+    result = verify_and_record()
+    return {"ok": result.ok, "kind": result.kind, "first_bad_seq": result.first_bad_seq, "id": result.pk}

@@ -1,0 +1,352 @@
+"""Verification: recompute every seal and name the first event that no longer matches.
+
+One pass over the events in ``seq`` order, merged with the sequence numbers the seals say they hold:
+
+* a sealed number with no event → ``deleted_event`` (``missing_tail`` when no event at all follows it);
+* an event whose canonical line no longer matches its seal's digest → ``changed_event``, or
+  ``reordered_events`` when two events of a seal match each other's digests;
+* an event that cannot be genuine → ``inserted_event``: on PostgreSQL, one in no seal although its transaction
+  id is below the last seal's horizon, or one whose number an earlier seal had already passed although its
+  transaction began after that seal was made (a genuine late commit always began before: ``audit_record`` takes
+  the transaction id before drawing the number); on SQLite, one in no seal with a number below the last sealed
+  one. An event present where a purge removed its batch is inserted too;
+* a seal whose ``prev_hash`` is not its predecessor's hash, whose own hash does not match its events, whose
+  number list is malformed or overlaps another seal, or which disagrees with ``--expect`` or with the last
+  successful verification → ``broken_chain`` (``missing_tail`` when seals seen before are gone).
+
+Gaps in the numbering (rolled-back inserts) are never reported: each seal lists exactly what it holds.
+Events of seals up to the latest purge boundary are gone by design; their seals are still chained and the
+boundary seal's hash must equal the one the purge recorded.
+"""
+
+import bisect
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from .canonical import DIGEST_SIZE, GENESIS_HASH, canonical_line, decode_seqs, feed_line, line_digest, seal_hasher
+from .models import AuditEvent, AuditPurge, AuditSeal, AuditVerification, VerifyKind
+
+# When two problems share a number, the more specific one is reported.
+_PRIORITY = {
+    VerifyKind.REORDERED_EVENTS: 0,
+    VerifyKind.CHANGED_EVENT: 1,
+    VerifyKind.DELETED_EVENT: 2,
+    VerifyKind.MISSING_TAIL: 3,
+    VerifyKind.INSERTED_EVENT: 4,
+    VerifyKind.BROKEN_CHAIN: 5,
+}
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    kind: str
+    first_bad_seq: int | None
+    message: str
+    seals_checked: int
+    events_checked: int
+    pending_events: int
+    latest_seal: AuditSeal | None
+    problems: list = field(default_factory=list)
+
+
+@dataclass
+class _SealState:
+    seal: AuditSeal
+    purged: bool
+    digests: bytes = b""
+    position: int = 0
+    hasher: object = None
+    incomplete: bool = False
+    mismatches: list = field(default_factory=list)  # (seq, position, event)
+
+
+class _Verifier:
+    def __init__(self, *, expect_hash: str | None, expect_seal_id: int | None):
+        self.expect_hash = expect_hash
+        self.expect_seal_id = expect_seal_id
+        self.problems: list[tuple[int, str, str]] = []
+        self.pg = connection.vendor == "postgresql"
+        self.events_checked = 0
+        self.pending = 0
+
+    def problem(self, seq: int | None, kind: str, message: str) -> None:
+        self.problems.append((seq if seq is not None else 0, kind, message))
+
+    # --- the chain of seals -------------------------------------------------------------------------------
+
+    def check_chain(self) -> None:
+        self.seals = list(AuditSeal.objects.order_by("id").defer("digests"))
+        self.by_id = {s.pk: s for s in self.seals}
+        purge = AuditPurge.objects.order_by("-up_to_seal_id").first()
+        self.boundary = purge.up_to_seal_id if purge else 0
+        if purge is not None:
+            boundary_seal = self.by_id.get(purge.up_to_seal_id)
+            if boundary_seal is None or boundary_seal.seal_hash != purge.seal_hash:
+                self.problem(
+                    boundary_seal.first_seq if boundary_seal else None,
+                    VerifyKind.BROKEN_CHAIN,
+                    f"seal #{purge.up_to_seal_id} does not carry the hash recorded by purge #{purge.pk}",
+                )
+        self.intervals: list[tuple[int, int, int]] = []
+        prev_hash, prev_id = GENESIS_HASH, None
+        for seal in self.seals:
+            if seal.prev_hash != prev_hash:
+                after = f"seal #{prev_id}" if prev_id else "the start of the chain"
+                self.problem(seal.first_seq, VerifyKind.BROKEN_CHAIN, f"seal #{seal.pk} does not follow {after}")
+            prev_hash, prev_id = seal.seal_hash, seal.pk
+            try:
+                ranges = decode_seqs(seal.seqs)
+            except ValueError as exc:
+                self.problem(seal.first_seq, VerifyKind.BROKEN_CHAIN, f"seal #{seal.pk}: {exc}")
+                continue
+            count = sum(b - a + 1 for a, b in ranges)
+            if count != seal.count or ranges[0][0] != seal.first_seq or ranges[-1][1] != seal.last_seq:
+                self.problem(seal.first_seq, VerifyKind.BROKEN_CHAIN, f"seal #{seal.pk}: count or bounds altered")
+            self.intervals.extend((a, b, seal.pk) for a, b in ranges)
+        self.intervals.sort()
+        for (_a1, b1, s1), (a2, _b2, s2) in zip(self.intervals, self.intervals[1:], strict=False):
+            if a2 <= b1:
+                self.problem(a2, VerifyKind.BROKEN_CHAIN, f"seals #{s1} and #{s2} both claim seq {a2}")
+        # For "was this number skipped by a seal made after its transaction began?": the first seal (in chain
+        # order) whose numbers reach past a given seq, via the running maximum of last_seq.
+        self.reach: list[int] = []
+        running = None
+        for seal in self.seals:
+            running = seal.last_seq if running is None else max(running, seal.last_seq)
+            self.reach.append(running)
+        self.states: dict[int, _SealState] = {}
+
+    def first_seal_past(self, seq: int) -> AuditSeal | None:
+        index = bisect.bisect_right(self.reach, seq)
+        return self.seals[index] if index < len(self.seals) else None
+
+    def state(self, seal_id: int) -> _SealState:
+        st = self.states.get(seal_id)
+        if st is None:
+            seal = self.by_id[seal_id]
+            st = _SealState(seal=seal, purged=seal_id <= self.boundary)
+            if not st.purged:
+                raw = AuditSeal.objects.filter(pk=seal_id).values_list("digests", flat=True).get()
+                st.digests = bytes(raw)
+                st.hasher = seal_hasher(seal.prev_hash)
+                if len(st.digests) != DIGEST_SIZE * seal.count:
+                    self.problem(seal.first_seq, VerifyKind.BROKEN_CHAIN, f"seal #{seal_id}: digests altered")
+                    st.incomplete = True
+            self.states[seal_id] = st
+        return st
+
+    # --- the events -----------------------------------------------------------------------------------------
+
+    def missing(self, a: int, b: int, seal_id: int) -> None:
+        st = self.state(seal_id)
+        if st.purged:
+            return
+        self.problem(a, VerifyKind.DELETED_EVENT, f"seq {a} sealed in seal #{seal_id} is missing")
+        st.incomplete = True
+        st.position += b - a + 1
+        self.maybe_finish(st)
+
+    def member(self, event, seal_id: int) -> None:
+        st = self.state(seal_id)
+        if st.purged:
+            self.problem(event.seq, VerifyKind.INSERTED_EVENT, f"seq {event.seq} exists although its batch was purged")
+            return
+        self.check_late(event, own_seal=st.seal)
+        line = canonical_line(event)
+        feed_line(st.hasher, line, first=st.position == 0)
+        ref = st.digests[st.position * DIGEST_SIZE : (st.position + 1) * DIGEST_SIZE]
+        if line_digest(line) != ref:
+            st.mismatches.append((event.seq, st.position, event))
+        st.position += 1
+        self.maybe_finish(st)
+
+    def check_late(self, event, own_seal: AuditSeal | None) -> bool:
+        """PostgreSQL: an event whose number a seal had already passed must have begun before that seal."""
+        if not self.pg:
+            return False
+        past = self.first_seal_past(event.seq)
+        if past is None or (own_seal is not None and own_seal.pk <= past.pk):
+            return False
+        txid = getattr(event, "_txid", None)
+        if txid is None or past.sealer_txid is None or txid >= past.sealer_txid:
+            self.problem(
+                event.seq,
+                VerifyKind.INSERTED_EVENT,
+                f"seq {event.seq} was written after seal #{past.pk} had sealed later numbers",
+            )
+            return True
+        return False
+
+    def unsealed(self, event) -> None:
+        last = self.seals[-1] if self.seals else None
+        if last is None:
+            self.pending += 1
+            return
+        if self.pg:
+            if self.check_late(event, own_seal=None):
+                return
+            txid = getattr(event, "_txid", None)
+            if txid is None or (last.txid_horizon is not None and txid < last.txid_horizon):
+                self.problem(event.seq, VerifyKind.INSERTED_EVENT, f"seq {event.seq} is in no seal")
+                return
+        elif event.seq < max(self.reach):
+            self.problem(event.seq, VerifyKind.INSERTED_EVENT, f"seq {event.seq} is in no seal")
+            return
+        self.pending += 1
+
+    def maybe_finish(self, st: _SealState) -> None:
+        if st.position < st.seal.count:
+            return
+        seal = st.seal
+        if st.mismatches:
+            paired: set[int] = set()
+            for seq_a, _pos_a, event_a in st.mismatches:
+                for seq_b, pos_b, _event_b in st.mismatches:
+                    if seq_a == seq_b or seq_b in paired:
+                        continue
+                    ref_b = st.digests[pos_b * DIGEST_SIZE : (pos_b + 1) * DIGEST_SIZE]
+                    if line_digest(canonical_line(event_a, seq=seq_b)) == ref_b:
+                        first = min(seq_a, seq_b)
+                        self.problem(
+                            first,
+                            VerifyKind.REORDERED_EVENTS,
+                            f"seq {seq_a} holds the event sealed as seq {seq_b} (seal #{seal.pk})",
+                        )
+                        paired.update((seq_a, seq_b))
+                        break
+            for seq, _pos, _event in st.mismatches:
+                if seq not in paired:
+                    self.problem(seq, VerifyKind.CHANGED_EVENT, f"seq {seq} differs from seal #{seal.pk}")
+        elif not st.incomplete and st.hasher.hexdigest() != seal.seal_hash:
+            self.problem(seal.first_seq, VerifyKind.BROKEN_CHAIN, f"seal #{seal.pk} does not match its events")
+
+    def walk(self) -> None:
+        events = AuditEvent.objects.order_by("seq")
+        if self.pg:
+            events = events.annotate(_txid=RawSQL("audit_auditevent.txid", ()))
+        intervals = self.intervals
+        i = 0
+        nxt = intervals[0][0] if intervals else None  # next expected seq within intervals[i]
+        max_seen = None
+        for event in events.iterator(chunk_size=2000):
+            seq = event.seq
+            max_seen = seq
+            self.events_checked += 1
+            while i < len(intervals) and intervals[i][1] < seq:
+                self.missing(nxt, intervals[i][1], intervals[i][2])
+                i += 1
+                nxt = intervals[i][0] if i < len(intervals) else None
+            if i < len(intervals) and intervals[i][0] <= seq:
+                if nxt < seq:
+                    self.missing(nxt, seq - 1, intervals[i][2])
+                self.member(event, intervals[i][2])
+                nxt = seq + 1
+                if nxt > intervals[i][1]:
+                    i += 1
+                    nxt = intervals[i][0] if i < len(intervals) else None
+            else:
+                self.unsealed(event)
+        while i < len(intervals):
+            self.missing(nxt, intervals[i][1], intervals[i][2])
+            i += 1
+            nxt = intervals[i][0] if i < len(intervals) else None
+        # Sealed numbers missing with no event after them: the newest events were removed.
+        self.problems = [
+            (seq, VerifyKind.MISSING_TAIL, msg.replace("is missing", "is missing (the end of the log was removed)"))
+            if kind == VerifyKind.DELETED_EVENT and (max_seen is None or seq > max_seen)
+            else (seq, kind, msg)
+            for seq, kind, msg in self.problems
+        ]
+
+    # --- anchors ------------------------------------------------------------------------------------------
+
+    def check_anchors(self) -> None:
+        latest = self.seals[-1] if self.seals else None
+        if self.expect_hash:
+            target = self.by_id.get(self.expect_seal_id) if self.expect_seal_id else latest
+            if target is None:
+                self.problem(None, VerifyKind.MISSING_TAIL, f"seal #{self.expect_seal_id or '?'} to check is missing")
+            elif target.seal_hash != self.expect_hash.strip().lower():
+                self.problem(
+                    target.first_seq, VerifyKind.BROKEN_CHAIN, f"seal #{target.pk} differs from the expected hash"
+                )
+        previous = AuditVerification.objects.filter(ok=True, latest_seal_id__isnull=False).order_by("-id").first()
+        if previous is not None:
+            seen = self.by_id.get(previous.latest_seal_id)
+            if seen is None:
+                pending_from = self.first_unsealed_seq()
+                self.problem(
+                    pending_from,
+                    VerifyKind.MISSING_TAIL,
+                    f"seal #{previous.latest_seal_id}, verified on {previous.ran_at:%Y-%m-%d %H:%M}, is gone",
+                )
+            elif seen.seal_hash != previous.latest_seal_hash:
+                self.problem(
+                    seen.first_seq,
+                    VerifyKind.BROKEN_CHAIN,
+                    f"seal #{seen.pk} changed since verification #{previous.pk}",
+                )
+
+    def first_unsealed_seq(self) -> int | None:
+        after = max(self.reach) if self.reach else 0
+        return AuditEvent.objects.filter(seq__gt=after).order_by("seq").values_list("seq", flat=True).first()
+
+    def run(self) -> VerifyResult:
+        self.check_chain()
+        self.walk()
+        self.check_anchors()
+        latest = self.seals[-1] if self.seals else None
+        if not self.problems:
+            return VerifyResult(
+                ok=True,
+                kind=VerifyKind.OK,
+                first_bad_seq=None,
+                message=(
+                    f"OK: {len(self.seals)} seals, {self.events_checked} events checked "
+                    f"({self.pending} not sealed yet); latest seal "
+                    + (f"#{latest.pk} {latest.seal_hash}" if latest else "none")
+                ),
+                seals_checked=len(self.seals),
+                events_checked=self.events_checked,
+                pending_events=self.pending,
+                latest_seal=latest,
+            )
+        self.problems.sort(key=lambda p: (p[0], _PRIORITY[p[1]]))
+        seq, kind, message = self.problems[0]
+        more = len(self.problems) - 1
+        return VerifyResult(
+            ok=False,
+            kind=kind,
+            first_bad_seq=seq or None,
+            message=f"{kind} at seq {seq}: {message}" + (f" (and {more} more problems)" if more else ""),
+            seals_checked=len(self.seals),
+            events_checked=self.events_checked,
+            pending_events=self.pending,
+            latest_seal=latest,
+            problems=self.problems,
+        )
+
+
+def verify_log(*, expect_hash: str | None = None, expect_seal_id: int | None = None) -> VerifyResult:
+    """Recompute every seal. Read-only; see ``verify_and_record`` to keep the result."""
+    return _Verifier(expect_hash=expect_hash, expect_seal_id=expect_seal_id).run()
+
+
+def verify_and_record(**kwargs) -> AuditVerification:
+    result = verify_log(**kwargs)
+    return AuditVerification.objects.create(
+        ran_at=timezone.now(),
+        ok=result.ok,
+        kind=result.kind,
+        first_bad_seq=result.first_bad_seq,
+        message=result.message[:2000],
+        seals_checked=result.seals_checked,
+        events_checked=result.events_checked,
+        pending_events=result.pending_events,
+        latest_seal_id=result.latest_seal.pk if result.latest_seal else None,
+        latest_seal_hash=result.latest_seal.seal_hash if result.latest_seal else "",
+    )
