@@ -46,13 +46,17 @@ class QuerySerializer(serializers.Serializer):
 
     @classmethod
     def validated(cls, query) -> dict:
-        serializer = cls(data=query)
+        # A plain dict, not the QueryDict: DRF would read an empty value as "absent" and silently apply the
+        # default, where ``page_size=`` is an error. Empty filters are documented as "no filter" instead.
+        serializer = cls(data=query.dict())
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
 
 class PageQuery(QuerySerializer):
-    cursor = serializers.CharField(required=False, help_text="Opaque cursor from `next` or `previous`.")
+    cursor = serializers.CharField(
+        required=False, allow_blank=True, help_text="Opaque cursor from `next` or `previous` (empty: first page)."
+    )
     page_size = serializers.IntegerField(
         required=False,
         min_value=1,
@@ -101,7 +105,7 @@ AgencyPage = page_of("AgencyPage", AgencyOut)
 
 class ClientQuery(PageQuery):
     q = serializers.CharField(required=False, allow_blank=True, help_text="Matches 氏名, フリガナ or case number.")
-    status = serializers.ChoiceField(choices=ClientStatus.choices, required=False)
+    status = serializers.ChoiceField(choices=ClientStatus.choices, required=False, allow_blank=True)
     tag = serializers.CharField(required=False, allow_blank=True)
 
 
@@ -152,7 +156,7 @@ class ClientUpdateIn(InputSerializer):
 
 
 class TimelineQuery(PageQuery):
-    kind = serializers.ChoiceField(choices=EntryKind.choices, required=False)
+    kind = serializers.ChoiceField(choices=EntryKind.choices, required=False, allow_blank=True)
     agency = serializers.CharField(required=False, allow_blank=True, help_text="Code of the writing agency.")
 
 
