@@ -131,7 +131,8 @@ def apikey_issue(*, actor: Actor, user, name: str, expires_in_days: int | None =
 
 def apikey_revoke(*, actor: Actor, key_id) -> ApiKey:
     with transaction.atomic():
-        key = ApiKey.objects.select_for_update().select_related("user__staff").filter(pk=key_id).first()
+        # Lock the key row only: PostgreSQL refuses FOR UPDATE on the nullable side of the join to staff.
+        key = ApiKey.objects.select_for_update(of=("self",)).select_related("user__staff").filter(pk=key_id).first()
         allowed = key is not None and (
             actor.is_system
             or actor.user == key.user
