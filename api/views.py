@@ -34,6 +34,15 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
+REPLAYED = OpenApiParameter(
+    "Idempotent-Replayed",
+    {"type": "string", "enum": ["true"]},
+    OpenApiParameter.HEADER,
+    response=[201],
+    description="Present when the response is the stored first response to the same Idempotency-Key.",
+)
+
+
 class MeView(APIView):
     @extend_schema(operation_id="me", tags=["me"], responses={200: s.MeOut, **problems(401, 429)})
     def get(self, request):
@@ -81,7 +90,7 @@ class ClientListView(APIView):
     @extend_schema(
         operation_id="clients_create",
         tags=["clients"],
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, REPLAYED],
         request=s.ClientCreateIn,
         responses={201: s.ClientOut, **problems(400, 401, 403, 409, 429)},
     )
@@ -155,7 +164,7 @@ class TimelineView(APIView):
     @extend_schema(
         operation_id="timeline_create",
         tags=["timeline"],
-        parameters=[CLIENT_ID, IDEMPOTENCY_KEY],
+        parameters=[CLIENT_ID, IDEMPOTENCY_KEY, REPLAYED],
         request=s.EntryCreateIn,
         responses={201: s.EntryOut, **problems(400, 401, 403, 404, 409, 429)},
     )

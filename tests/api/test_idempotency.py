@@ -159,3 +159,29 @@ def test_concurrent_retries_with_one_key_create_one_entry(live_server):
     assert AuditEvent.objects.filter(action="api.idempotent_replay").count() == 19
     assert IdempotencyRecord.objects.count() == 1
     assert ApiKey.objects.get(user=cast.users["carol"]).last_used_at is not None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_gives_up_with_409_while_the_first_request_still_runs(live_server, settings):
+    """The first request holds the key (uncommitted); a retry waits API_IDEMPOTENCY_WAIT_SECONDS, then 409."""
+    from django.db import transaction
+
+    from tests.cast import build_cast
+
+    from .conftest import issue_key
+
+    settings.API_IDEMPOTENCY_WAIT_SECONDS = 1
+    cast = build_cast()
+    _, raw = issue_key(cast.users["carol"])
+    url = f"{live_server.url}/api/v1/clients/{cast.client.id}/timeline/"
+    headers = {"Authorization": f"Bearer {raw}", "Idempotency-Key": "slow-one"}
+    with transaction.atomic():
+        IdempotencyRecord.objects.create(user=cast.users["carol"], key="slow-one", fingerprint="in-flight")
+        response = requests.post(url, json=ENTRY, headers=headers, timeout=30)
+        transaction.set_rollback(True)  # the "first request" fails: the key is free again
+    assert response.status_code == 409
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert "処理中" in response.json()["detail"]
+    retried = requests.post(url, json=ENTRY, headers=headers, timeout=30)
+    assert retried.status_code == 201
