@@ -38,6 +38,8 @@ _PRIORITY = {
     VerifyKind.INSERTED_EVENT: 4,
     VerifyKind.BROKEN_CHAIN: 5,
 }
+# Above this many changed events, they are all reported as changed without looking for swapped pairs.
+_MAX_PAIRING = 200
 
 
 @dataclass
@@ -61,7 +63,7 @@ class _SealState:
     position: int = 0
     hasher: object = None
     incomplete: bool = False
-    mismatches: list = field(default_factory=list)  # (seq, position, event)
+    mismatches: list = field(default_factory=list)  # seqs whose line differs from the sealed digest
 
 
 class _Verifier:
@@ -72,6 +74,7 @@ class _Verifier:
         self.pg = connection.vendor == "postgresql"
         self.events_checked = 0
         self.pending = 0
+        self.mismatches: list[tuple[int, _SealState, int, object]] = []  # (seq, seal state, position, event)
 
     def problem(self, seq: int | None, kind: str, message: str) -> None:
         self.problems.append((seq if seq is not None else 0, kind, message))
@@ -160,7 +163,8 @@ class _Verifier:
         feed_line(st.hasher, line, first=st.position == 0)
         ref = st.digests[st.position * DIGEST_SIZE : (st.position + 1) * DIGEST_SIZE]
         if line_digest(line) != ref:
-            st.mismatches.append((event.seq, st.position, event))
+            st.mismatches.append(event.seq)
+            self.mismatches.append((event.seq, st, st.position, event))
         st.position += 1
         self.maybe_finish(st)
 
@@ -202,27 +206,32 @@ class _Verifier:
         if st.position < st.seal.count:
             return
         seal = st.seal
-        if st.mismatches:
-            paired: set[int] = set()
-            for seq_a, _pos_a, event_a in st.mismatches:
-                for seq_b, pos_b, _event_b in st.mismatches:
-                    if seq_a == seq_b or seq_b in paired:
-                        continue
-                    ref_b = st.digests[pos_b * DIGEST_SIZE : (pos_b + 1) * DIGEST_SIZE]
-                    if line_digest(canonical_line(event_a, seq=seq_b)) == ref_b:
-                        first = min(seq_a, seq_b)
-                        self.problem(
-                            first,
-                            VerifyKind.REORDERED_EVENTS,
-                            f"seq {seq_a} holds the event sealed as seq {seq_b} (seal #{seal.pk})",
-                        )
-                        paired.update((seq_a, seq_b))
-                        break
-            for seq, _pos, _event in st.mismatches:
-                if seq not in paired:
-                    self.problem(seq, VerifyKind.CHANGED_EVENT, f"seq {seq} differs from seal #{seal.pk}")
-        elif not st.incomplete and st.hasher.hexdigest() != seal.seal_hash:
+        # Mismatching events are classified once the whole log has been read (a swap may span two seals).
+        if not st.mismatches and not st.incomplete and st.hasher.hexdigest() != seal.seal_hash:
             self.problem(seal.first_seq, VerifyKind.BROKEN_CHAIN, f"seal #{seal.pk} does not match its events")
+
+    def classify_mismatches(self) -> None:
+        """An event that matches the digest sealed for another number was moved there; any other is changed."""
+        paired: set[int] = set()
+        candidates = self.mismatches if len(self.mismatches) <= _MAX_PAIRING else []  # quadratic: keep it small
+        for seq_a, _st_a, _pos_a, event_a in candidates:
+            if seq_a in paired:
+                continue
+            for seq_b, st_b, pos_b, _event_b in candidates:
+                if seq_b == seq_a or seq_b in paired:
+                    continue
+                ref_b = st_b.digests[pos_b * DIGEST_SIZE : (pos_b + 1) * DIGEST_SIZE]
+                if line_digest(canonical_line(event_a, seq=seq_b)) == ref_b:
+                    self.problem(
+                        min(seq_a, seq_b),
+                        VerifyKind.REORDERED_EVENTS,
+                        f"seq {seq_a} holds the event sealed as seq {seq_b} (seal #{st_b.seal.pk})",
+                    )
+                    paired.update((seq_a, seq_b))
+                    break
+        for seq, st, _pos, _event in self.mismatches:
+            if seq not in paired:
+                self.problem(seq, VerifyKind.CHANGED_EVENT, f"seq {seq} differs from seal #{st.seal.pk}")
 
     def walk(self) -> None:
         events = AuditEvent.objects.order_by("seq")
@@ -298,6 +307,7 @@ class _Verifier:
     def run(self) -> VerifyResult:
         self.check_chain()
         self.walk()
+        self.classify_mismatches()
         self.check_anchors()
         latest = self.seals[-1] if self.seals else None
         if not self.problems:
