@@ -86,7 +86,7 @@ class LoginView(auth_views.LoginView):
         request = self.request
         # Signed in before, not any more, and not by logging out: the session timed out.
         context["session_expired"] = (
-            request.method == "GET" and not request.user.is_authenticated and MARKER_COOKIE in request.COOKIES
+            request.method == "GET" and not request.user.is_authenticated and request.COOKIES.get(MARKER_COOKIE) == "1"
         )
         return context
 
@@ -125,7 +125,7 @@ def _login_url(request: HttpRequest) -> str:
         target = parts.path + (f"?{parts.query}" if parts.query else "")
     else:
         target = request.get_full_path()
-    return f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': target})}"
+    return f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': target}, safe='/')}"
 
 
 def _to_login(request: HttpRequest) -> HttpResponse:
