@@ -17,7 +17,10 @@ def _small_limit(settings):
     settings.AXES_FAILURE_LIMIT = 3
 
 
-def attempt(client, username="alice", password="wrong-password"):
+WRONG = "wrong-password"
+
+
+def attempt(client, username="alice", password=WRONG):
     return client.post(reverse("frontend:login"), {"username": username, "password": password})
 
 
