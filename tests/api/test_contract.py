@@ -622,3 +622,30 @@ def test_every_call_is_audited_once_on_the_api_channel(cast, api):
     assert {(e.channel, e.actor_username) for e in events} == {("api", "sam")}
     assert len({e.request_id for e in events}) == 5
     assert AuditEvent.objects.filter(seq__gt=seq, api_key_id="").count() == 0
+
+
+@pytest.mark.parametrize("path", ["/api/v1/clients/", "/api/v1/clients/{id}/timeline/", "/api/v1/clients/{id}/shares/"])
+def test_list_query_count_does_not_grow_with_rows(cast, api, path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = path.format(id=cast.client.id)
+    client = api("sam")
+    client.get("/api/v1/me/")  # the key's last-use stamp is written at most once a minute: take it out of the count
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(f"{url}?page_size=200").status_code == 200
+        return len(queries)
+
+    before = count()
+    for i in range(15):
+        services.client_create(
+            actor=cast.actor("sam"), name=f"件数{i}", name_kana="ケンスウ", birth_date=date(1970, 1, 1)
+        )
+        services.timeline_append(actor=cast.actor("sam"), client_id=cast.client.id, kind="note", body=f"メモ{i}")
+    for code in ("shisetsu", "soumu"):
+        services.share_grant(
+            actor=cast.actor("sam"), client_id=cast.client.id, agency_code=code, level="read", basis="consent"
+        )
+    assert count() == before
