@@ -166,6 +166,18 @@ CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "cases.tasks.relay_outbox", "schedule": 10.0},
     "sweep-expired-shares": {"task": "cases.tasks.sweep_expired_shares", "schedule": 300.0},
     "retry-webhooks": {"task": "cases.tasks.retry_webhooks", "schedule": 30.0},
+    "purge-idempotency-keys": {"task": "api.tasks.purge_idempotency_keys", "schedule": 3600.0},
+}
+
+# Cache: per-process memory by default; set CACHE_URL (redis://…) in production so that API throttling and
+# login lockouts count across every worker process.
+CACHE_URL = env_str("CACHE_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
 }
 
 REST_FRAMEWORK = {
