@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "frontend.csp.ApiDocsCspMiddleware",  # Swagger UI needs inline script and style; only under /api/docs/
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tsunagu.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -246,3 +246,11 @@ def test_pages_carry_a_strict_csp_and_no_inline_script_style_or_handler(cast, as
     labelled = set(re.findall(r'<label[^>]*for="([^"]+)"', body))
     assert ids - hidden <= labelled
     assert 'class="skip" href="#main"' in body
+
+
+def test_only_the_api_docs_get_the_inline_script_exception(cast, as_user):
+    client = as_user("alice")
+    docs = client.get("/api/docs/")
+    assert "script-src 'self' 'unsafe-inline'" in docs["Content-Security-Policy"]
+    for url in ("/", "/api/v1/me/", "/admin/login/"):
+        assert "unsafe-inline" not in client.get(url)["Content-Security-Policy"], url
