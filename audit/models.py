@@ -167,3 +167,113 @@ class AuditPurge(models.Model):
 
     def __str__(self) -> str:
         return f"purge #{self.pk} up to seal #{self.up_to_seal_id}"
+
+
+# --- privacy officer review: anomaly flags, review notes, exports -----------------------------------------------
+
+
+class AnomalyRule(models.TextChoices):
+    AFTER_HOURS = "after_hours", "時間外のアクセス"
+    MANY_CLIENTS = "many_clients", "短時間に多数の対象者へのアクセス"
+    REPEATED_DENIALS = "repeated_denials", "拒否の繰り返し"
+    BREAK_GLASS = "break_glass", "緊急アクセスの利用"
+    AFTER_SHARE_END = "after_share_end", "共有終了直後のアクセス"
+
+
+class FlagStatus(models.TextChoices):
+    OPEN = "open", "未対応"
+    CLOSED = "closed", "対応済み"
+
+
+class AnomalyFlag(models.Model):
+    """A pattern in the audit log for the privacy officer to review, with the events behind it.
+
+    ``subject_key`` names whom the flag is about in one string (``user:bob``, ``ip:192.0.2.1``,
+    ``agency:soudan|client:<uuid>``), so that (rule, subject, window) is unique and re-running detection never
+    duplicates a flag. The summary is Japanese and carries ids and counts only, never case content.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    rule = models.CharField(max_length=32, choices=AnomalyRule.choices)
+    subject_key = models.CharField(max_length=200)
+    subject_username = models.CharField(max_length=150, blank=True)
+    subject_agency_code = models.CharField(max_length=32, blank=True)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    event_seqs = models.JSONField(default=list, blank=True)
+    summary = models.TextField()
+    status = models.CharField(max_length=8, choices=FlagStatus.choices, default=FlagStatus.OPEN)
+    created_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by_username = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "subject_key", "window_start"], name="audit_flag_unique_window"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-created_at", "-id"], name="audit_flag_status_created"),
+            models.Index(fields=["rule", "subject_key", "window_start"], name="audit_flag_rule_subject"),
+        ]
+        verbose_name = "異常の検知"
+        verbose_name_plural = "異常の検知"
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.subject_key} {self.window_start:%Y-%m-%d %H:%M}"
+
+
+class FlagNote(models.Model):
+    """A review note on a flag: append-only (database triggers), never edited. ``closes_flag`` records that the
+    note closed the flag."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    flag = models.ForeignKey(AnomalyFlag, on_delete=models.PROTECT, related_name="notes")
+    author_username = models.CharField(max_length=150)
+    note = models.TextField()
+    created_at = models.DateTimeField()
+    closes_flag = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = "確認メモ"
+        verbose_name_plural = "確認メモ"
+
+    def __str__(self) -> str:
+        return f"note on {self.flag_id} by {self.author_username}"
+
+
+class ExportStatus(models.TextChoices):
+    PENDING = "pending", "待機中"
+    RUNNING = "running", "作成中"
+    DONE = "done", "完了"
+    FAILED = "failed", "失敗"
+
+
+class ExportEncoding(models.TextChoices):
+    UTF8_BOM = "utf-8-sig", "UTF-8（BOM付き）"
+    SHIFT_JIS = "shift_jis", "Shift_JIS"
+
+
+class AuditExport(models.Model):
+    """A CSV export of an audit search, built by a Celery task (``audit.tasks.build_export``)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    requested_by_username = models.CharField(max_length=150)
+    filters = models.JSONField(default=dict, blank=True)
+    encoding = models.CharField(max_length=16, choices=ExportEncoding.choices, default=ExportEncoding.UTF8_BOM)
+    status = models.CharField(max_length=8, choices=ExportStatus.choices, default=ExportStatus.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)
+    row_count = models.PositiveIntegerField(default=0)
+    file_name = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "監査ログの書き出し"
+        verbose_name_plural = "監査ログの書き出し"
+
+    def __str__(self) -> str:
+        return f"export {self.pk} {self.status}"

@@ -5,13 +5,14 @@ transactions commit in a different order, so "everything above the last sealed n
 transaction commits after the seal with a lower number. How each database is handled:
 
 * PostgreSQL: every event row carries the id of the transaction that inserted it (column ``txid``, filled by a
-  column default; ``audit_record`` takes the id *before* the row draws its number). A seal covers the events
-  whose ``txid`` lies between the previous seal's ``txid_horizon`` and its own, which is the ``xmin`` of the
-  sealer's snapshot: every transaction below it has finished, so no event of theirs can still appear, and every
-  later event has a ``txid`` at or above it and falls into a later seal. Nothing is skipped and nothing sealed
-  twice, whatever the commit order; an event whose number is below an earlier seal's numbers is simply sealed
-  later (its seal lists exactly which numbers it holds). A long-running writing transaction anywhere in the
-  cluster delays sealing (never loses events); keep ``idle_in_transaction_session_timeout`` set.
+  column default; the number itself comes from a default that assigns the transaction id first, migration
+  0005). A seal covers the events whose ``txid`` lies between the previous seal's ``txid_horizon`` and its own,
+  which is the ``xmin`` of the sealer's snapshot: every transaction below it has finished, so no event of theirs
+  can still appear, and every later event has a ``txid`` at or above it and falls into a later seal. Nothing is
+  skipped and nothing sealed twice, whatever the commit order; an event whose number is below an earlier seal's
+  numbers is simply sealed later (its seal lists exactly which numbers it holds). A long-running writing
+  transaction anywhere in the cluster delays sealing (never loses events); keep
+  ``idle_in_transaction_session_timeout`` set.
 * SQLite: one writer at a time holds the database lock from its first write to its commit, so events commit in
   number order and a seal takes every event after the previous seal's ``last_seq``.
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from tsunagu.errors import InvalidInput
 from tsunagu.keyset import Page, keyset_page
 
-from .models import AuditEvent, AuditExposure, AuditSeal, AuditVerification, Outcome
+from .models import AuditEvent, AuditExposure, AuditSeal, AuditVerification, Channel, Outcome
 from .services import as_uuid
 
 EVENT_ORDER = [("seq", True)]
@@ -30,6 +30,7 @@ def _event_filters(
     outcome: str,
     since: datetime | None,
     until: datetime | None,
+    channel: str = "",
 ) -> Q:
     errors: dict[str, list[str]] = {}
     condition = Q()
@@ -48,6 +49,10 @@ def _event_filters(
         if outcome not in Outcome.values:
             errors["outcome"] = [f"結果が不正です: {outcome}（{', '.join(Outcome.values)}）"]
         condition &= Q(**{f"{prefix}outcome": outcome})
+    if channel:
+        if channel not in Channel.values:
+            errors["channel"] = [f"経路が不正です: {channel}（{', '.join(Channel.values)}）"]
+        condition &= Q(**{f"{prefix}channel": channel})
     for name, value in (("since", since), ("until", until)):
         if value is not None and (not isinstance(value, datetime) or timezone.is_naive(value)):
             errors[name] = ["日時はタイムゾーン付きで指定してください。"]
@@ -73,10 +78,13 @@ def audit_event_list(
     until: datetime | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    channel: str = "",
 ) -> Page:
     """Events newest first. ``client_id`` matches events that targeted the client or exposed it (lists,
     searches), denied attempts included; ``action`` matches exactly, or as a prefix when it ends in ``.``."""
-    filters = dict(actor=actor, agency=agency, action=action, outcome=outcome, since=since, until=until)
+    filters = dict(
+        actor=actor, agency=agency, action=action, outcome=outcome, since=since, until=until, channel=channel
+    )
     if client_id in (None, ""):
         qs = AuditEvent.objects.filter(_event_filters(prefix="", **filters))
         return keyset_page(qs, order=EVENT_ORDER, limit=limit, cursor=cursor)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from .models import AuditEvent, AuditExposure, Outcome
@@ -68,11 +68,8 @@ def audit_record(
     """Insert one event (and its exposure index rows) in the current transaction. An exception here must abort
     the caller's access."""
     client_ids = [str(cid) for cid in client_ids]
-    if connection.vendor == "postgresql":
-        # Take the transaction id before the INSERT draws its sequence number, so that "this transaction started
-        # before that seal was made" holds for every event whose number a seal skipped (see audit.sealing).
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_current_xact_id()")
+    # On PostgreSQL the row's number is drawn by a column default that first assigns the transaction id
+    # (migration 0005): sealing relies on that order (see audit.sealing).
     event = AuditEvent.objects.create(
         occurred_at=timezone.now(),
         actor_user_id=actor.user_id,

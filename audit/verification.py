@@ -7,8 +7,8 @@ One pass over the events in ``seq`` order, merged with the sequence numbers the 
   ``reordered_events`` when two events of a seal match each other's digests;
 * an event that cannot be genuine → ``inserted_event``: on PostgreSQL, one in no seal although its transaction
   id is below the last seal's horizon, or one whose number an earlier seal had already passed although its
-  transaction began after that seal was made (a genuine late commit always began before: ``audit_record`` takes
-  the transaction id before drawing the number); on SQLite, one in no seal with a number below the last sealed
+  transaction began after that seal was made (a genuine late commit always began before: the number is drawn
+  only after the transaction has its id); on SQLite, one in no seal with a number below the last sealed
   one. An event present where a purge removed its batch is inserted too;
 * a seal whose ``prev_hash`` is not its predecessor's hash, whose own hash does not match its events, whose
   number list is malformed or overlaps another seal, or which disagrees with ``--expect`` or with the last
