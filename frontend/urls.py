@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import auth, views, views_agency, views_inbox, views_sharing
+from . import auth, views, views_agency, views_breakglass, views_inbox, views_sharing
 
 app_name = "frontend"
 
@@ -9,6 +9,7 @@ urlpatterns = [
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     path("", views.client_list, name="client_list"),
     path("clients/new/", views.client_create, name="client_create"),
+    path("break-glass/", views_breakglass.break_glass, name="break_glass"),
     path("clients/new/duplicates/", views.client_duplicates, name="client_duplicates"),
     path("clients/<str:client_id>/", views.client_detail, name="client_detail"),
     path("clients/<str:client_id>/timeline/", views.timeline_fragment, name="timeline"),

@@ -1,0 +1,141 @@
+"""Forms of the privacy officer's console and of the break-glass request: they parse what the browser sends
+into the types the review functions and services take. The rules (who may, what is valid) live there."""
+
+from datetime import date, datetime, time, timedelta
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .forms import DateInput, ServiceForm
+
+DATE_FORMATS = ["%Y-%m-%d", "%Y/%m/%d"]
+DATE_ERROR = _("日付は YYYY-MM-DD の形式で入力してください。")
+
+OUTCOMES = {"allowed": _("許可"), "denied": _("拒否"), "error": _("エラー")}
+CHANNELS = {
+    "web": _("ブラウザ"),
+    "api": _("API"),
+    "task": _("バックグラウンド処理"),
+    "cli": _("管理コマンド"),
+    "admin": _("管理画面"),
+}
+ENCODINGS = {"utf-8-sig": _("UTF-8（BOM付き・Excel向け）"), "shift_jis": _("Shift_JIS")}
+
+
+def day_start(day: date | None) -> datetime | None:
+    """The start of a day in Japan time (the dates on these forms are Japanese calendar days)."""
+    return timezone.make_aware(datetime.combine(day, time(0, 0))) if day else None
+
+
+def day_end(day: date | None) -> datetime | None:
+    """The end of a day in Japan time, as the exclusive bound (the next day's start)."""
+    return day_start(day + timedelta(days=1)) if day else None
+
+
+def _date_field(label, *, error_messages=None, **kwargs) -> forms.DateField:
+    return forms.DateField(
+        label=label,
+        widget=DateInput(),
+        input_formats=DATE_FORMATS,
+        error_messages={"invalid": DATE_ERROR, **(error_messages or {})},
+        **kwargs,
+    )
+
+
+class BreakGlassForm(ServiceForm):
+    name_kana = forms.CharField(
+        label=_("フリガナ"),
+        max_length=200,
+        help_text=_("登録されているフリガナと同じ読みを入力します（ひらがな・カタカナ、空白の有無は問いません）。"),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        error_messages={"required": _("フリガナを入力してください。")},
+    )
+    birth_date = _date_field(_("生年月日"), error_messages={"required": _("生年月日を入力してください。")})
+    reason = forms.CharField(
+        label=_("緊急アクセスの理由"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        strip=True,
+        help_text=_("例: 救急搬送の連絡があり、緊急連絡先と服薬状況を確認するため"),
+        error_messages={"required": _("緊急アクセスの理由を入力してください。")},
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "bg-%s")
+        super().__init__(*args, **kwargs)
+
+
+class EventFilterForm(ServiceForm):
+    """監査ログ検索の条件。``client`` is a client id picked from the lookup (``client_q``)."""
+
+    client_q = forms.CharField(
+        label=_("支援対象者（ケース番号・氏名・フリガナ）"),
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
+    client = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    username = forms.CharField(label=_("職員（ユーザー名）"), required=False, max_length=150)
+    agency = forms.ChoiceField(label=_("機関"), required=False)
+    action = forms.CharField(
+        label=_("操作"),
+        required=False,
+        max_length=48,
+        help_text=_("完全一致。末尾を「.」にすると前方一致（例: share.）"),
+    )
+    outcome = forms.ChoiceField(label=_("結果"), required=False, choices=[("", _("すべて")), *OUTCOMES.items()])
+    channel = forms.ChoiceField(label=_("経路"), required=False, choices=[("", _("すべて")), *CHANNELS.items()])
+    since = _date_field(_("開始日"), required=False)
+    until = _date_field(_("終了日"), required=False, help_text=_("この日の終わりまで"))
+    error_fields = {"actor": "username", "client_id": "client_q", "client": "client_q"}
+
+    def __init__(self, *args, agencies=(), **kwargs):
+        kwargs.setdefault("auto_id", "f-%s")
+        super().__init__(*args, **kwargs)
+        self.fields["agency"].choices = [("", _("すべて"))] + [(a.code, a.name) for a in agencies]
+
+    def review_filters(self) -> dict:
+        """The keyword arguments of ``audit.review.review_events`` (and of an export) for these conditions."""
+        data = self.cleaned_data
+        return {
+            "client_id": data.get("client"),
+            "username": data.get("username", ""),
+            "agency": data.get("agency", ""),
+            "action": data.get("action", ""),
+            "outcome": data.get("outcome", ""),
+            "channel": data.get("channel", ""),
+            "since": day_start(data.get("since")),
+            "until": day_end(data.get("until")),
+        }
+
+
+class DisclosureForm(ServiceForm):
+    client_q = forms.CharField(
+        label=_("支援対象者（ケース番号・氏名・フリガナ）"),
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
+    client = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    since = _date_field(_("対象期間（開始日）"), error_messages={"required": _("開始日を入力してください。")})
+    until = _date_field(_("対象期間（終了日）"), error_messages={"required": _("終了日を入力してください。")})
+    error_fields = {"client_id": "client_q", "client": "client_q"}
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "d-%s")
+        super().__init__(*args, **kwargs)
+
+
+class FlagNoteForm(ServiceForm):
+    note = forms.CharField(
+        label=_("確認内容（レビューメモ）"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        strip=True,
+        help_text=_("記録したメモは変更・削除できません。"),
+        error_messages={"required": _("確認内容を入力してください。")},
+    )
+    close = forms.BooleanField(label=_("このフラグを確認済みとして閉じる"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "n-%s")
+        super().__init__(*args, **kwargs)
