@@ -18,3 +18,21 @@ def verify_audit() -> dict:
 
     result = verify_and_record()
     return {"ok": result.ok, "kind": result.kind, "first_bad_seq": result.first_bad_seq, "id": result.pk}
+
+
+@shared_task(ignore_result=True)
+def detect_anomalies() -> int:
+    """Run the anomaly rules over the lookback window; returns the number of new flags."""
+    from .review import detect_anomalies as detect
+    from .services import SystemActor
+
+    return detect(actor=SystemActor(channel="task"))
+
+
+@shared_task(ignore_result=True)
+def build_export(export_id: str) -> dict:
+    """Write an audit CSV export's file (queued after the export row is committed)."""
+    from .exports import build
+
+    export = build(export_id)
+    return {"id": export_id, "status": export.status if export else "missing"}

@@ -35,6 +35,7 @@ APPEND_ONLY_TABLES = (
     "audit_auditseal",
     "audit_auditverification",
     "audit_auditpurge",
+    "audit_flagnote",
     "cases_timelineentry",
 )
 # Tables whose rows the retention purge may delete (whole sealed batches only, see audit.retention).

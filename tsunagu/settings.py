@@ -280,3 +280,21 @@ CELERY_BEAT_SCHEDULE["audit-verify"] = {
     "task": "audit.tasks.verify_audit",
     "schedule": crontab(hour=3, minute=15),
 }
+
+# Privacy officer review: anomaly rules (JST working hours, thresholds), detection every 15 minutes over a
+# lookback window, and CSV exports of audit searches.
+AUDIT_WORK_START_HOUR = env_int("AUDIT_WORK_START_HOUR", 8, minimum=0)
+AUDIT_WORK_END_HOUR = env_int("AUDIT_WORK_END_HOUR", 19, minimum=1)
+if not AUDIT_WORK_START_HOUR < AUDIT_WORK_END_HOUR <= 24:
+    raise ImproperlyConfigured("AUDIT_WORK_START_HOUR must be below AUDIT_WORK_END_HOUR (at most 24)")
+AUDIT_MANY_CLIENTS_PER_HOUR = env_int("AUDIT_MANY_CLIENTS_PER_HOUR", 30, minimum=1)
+AUDIT_DENIED_THRESHOLD = env_int("AUDIT_DENIED_THRESHOLD", 5, minimum=1)
+AUDIT_DENIED_WINDOW_MINUTES = env_int("AUDIT_DENIED_WINDOW_MINUTES", 10, minimum=1)
+AUDIT_AFTER_SHARE_END_HOURS = env_int("AUDIT_AFTER_SHARE_END_HOURS", 24, minimum=1)
+AUDIT_ANOMALY_LOOKBACK_HOURS = env_int("AUDIT_ANOMALY_LOOKBACK_HOURS", 48, minimum=1)
+AUDIT_ANOMALY_INTERVAL_MINUTES = env_int("AUDIT_ANOMALY_INTERVAL_MINUTES", 15, minimum=1)
+AUDIT_EXPORT_DIR = Path(env_str("AUDIT_EXPORT_DIR", str(VAR_DIR / "exports")))
+CELERY_BEAT_SCHEDULE["audit-detect-anomalies"] = {
+    "task": "audit.tasks.detect_anomalies",
+    "schedule": float(AUDIT_ANOMALY_INTERVAL_MINUTES * 60),
+}

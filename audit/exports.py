@@ -1,0 +1,192 @@
+"""CSV exports of audit searches, built off the request path by ``audit.tasks.build_export``.
+
+The file is written in batches (keyset over ``seq``, newest first, like the search) with the progress stored on the
+``AuditExport`` row, in UTF-8 with a BOM (Excel opens it as UTF-8) or in Shift_JIS (characters it cannot encode
+become ``?``). Who may start or open an export is decided in ``audit.review``.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from tsunagu.errors import InvalidInput
+
+from .models import AuditEvent, AuditExport, AuditExposure, Channel, ExportEncoding, ExportStatus, Outcome
+from .selectors import _event_filters
+from .services import as_uuid
+
+logger = logging.getLogger("tsunagu.audit")
+
+JST = ZoneInfo("Asia/Tokyo")
+BATCH_SIZE = 1000
+HEADER = [
+    "連番",
+    "日時(JST)",
+    "利用者",
+    "機関",
+    "経路",
+    "操作",
+    "結果",
+    "理由",
+    "対象種別",
+    "対象ID",
+    "公開された対象者ID",
+    "リクエストID",
+    "IPアドレス",
+]
+FILTER_KEYS = ("client", "actor", "agency", "action", "outcome", "channel", "since", "until")
+# review_events' keyword names, accepted too
+_ALIASES = {"client_id": "client", "username": "actor"}
+_CHANNELS = dict(Channel.choices)
+_OUTCOMES = dict(Outcome.choices)
+
+
+def check_encoding(encoding: str) -> None:
+    if encoding not in ExportEncoding.values:
+        raise InvalidInput({"encoding": [f"文字コードが不正です: {encoding}"]})
+
+
+def clean_filters(filters: dict) -> dict:
+    """The filters as stored on the export (JSON strings), checked as the search checks them."""
+    stored: dict[str, str] = {}
+    unknown = []
+    for key, value in (filters or {}).items():
+        name = _ALIASES.get(key, key)
+        if name not in FILTER_KEYS:
+            unknown.append(key)
+            continue
+        if value in (None, ""):
+            continue
+        stored[name] = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    if unknown:
+        raise InvalidInput({key: ["この条件は指定できません。"] for key in unknown})
+    queryset(stored)  # raises InvalidInput for a bad value
+    return stored
+
+
+def _datetime(stored: dict, name: str):
+    raw = stored.get(name)
+    if not raw:
+        return None
+    value = parse_datetime(raw)
+    if value is None or timezone.is_naive(value):
+        raise InvalidInput({name: ["日時はタイムゾーン付きで指定してください。"]})
+    return value
+
+
+def queryset(stored: dict):
+    """The events an export's filters select (unordered)."""
+    condition = _event_filters(
+        prefix="",
+        actor=stored.get("actor", ""),
+        agency=stored.get("agency", ""),
+        action=stored.get("action", ""),
+        outcome=stored.get("outcome", ""),
+        channel=stored.get("channel", ""),
+        since=_datetime(stored, "since"),
+        until=_datetime(stored, "until"),
+    )
+    qs = AuditEvent.objects.filter(condition)
+    if stored.get("client"):
+        cid = as_uuid(stored["client"])
+        if cid is None:
+            raise InvalidInput({"client": ["対象者IDの形式が正しくありません。"]})
+        qs = qs.filter(seq__in=AuditExposure.objects.filter(client_id=cid).values("event_id"))
+    return qs
+
+
+def enqueue(export_id) -> None:
+    from .tasks import build_export
+
+    build_export.delay(str(export_id))
+
+
+def export_path(export: AuditExport) -> Path:
+    return Path(settings.AUDIT_EXPORT_DIR) / f"{export.pk}.csv"
+
+
+def read_file(export: AuditExport) -> bytes:
+    return export_path(export).read_bytes()
+
+
+def _cell(value) -> str:
+    """A cell Excel will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def row_of(event: AuditEvent) -> list[str]:
+    return [
+        _cell(event.seq),
+        _cell(timezone.localtime(event.occurred_at, JST).strftime("%Y-%m-%d %H:%M:%S")),
+        _cell(event.actor_username),
+        _cell(event.actor_agency_code),
+        _cell(_CHANNELS.get(event.channel, event.channel)),
+        _cell(event.action),
+        _cell(_OUTCOMES.get(event.outcome, event.outcome)),
+        _cell(event.reason),
+        _cell(event.target_type),
+        _cell(event.target_id),
+        _cell(" ".join(str(c) for c in event.client_ids or [])),
+        _cell(event.request_id),
+        _cell(event.ip or ""),
+    ]
+
+
+def _update(export_id, **fields) -> None:
+    # Committed at once, so a page polling the export sees the progress while the file is written.
+    with transaction.atomic():
+        AuditExport.objects.filter(pk=export_id).update(**fields)
+
+
+def build(export_id) -> AuditExport | None:
+    """Write the export's file in batches, updating its progress; mark it done or failed."""
+    export = AuditExport.objects.filter(pk=as_uuid(export_id)).first()
+    if export is None or export.status not in (ExportStatus.PENDING, ExportStatus.FAILED):
+        return export
+    _update(export.pk, status=ExportStatus.RUNNING, progress=0, error="")
+    path = export_path(export)
+    try:
+        qs = queryset(export.filters)
+        total = qs.count()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = 0
+        tmp = path.with_suffix(".part")
+        with tmp.open("w", encoding=export.encoding, errors="replace", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(HEADER)
+            last_seq = None
+            while True:
+                batch_qs = qs if last_seq is None else qs.filter(seq__lt=last_seq)
+                batch = list(batch_qs.order_by("-seq")[:BATCH_SIZE])
+                if not batch:
+                    break
+                writer.writerows(row_of(event) for event in batch)
+                written += len(batch)
+                last_seq = batch[-1].seq
+                progress = min(99, written * 100 // total) if total else 99
+                _update(export.pk, progress=progress, row_count=written)
+        tmp.replace(path)
+        stamp = timezone.localtime(export.created_at, JST).strftime("%Y%m%d-%H%M%S")
+        _update(
+            export.pk,
+            status=ExportStatus.DONE,
+            progress=100,
+            row_count=written,
+            file_name=f"audit-log-{stamp}.csv",
+            finished_at=timezone.now(),
+        )
+    except Exception as exc:
+        logger.exception("audit export %s failed", export.pk)
+        _update(export.pk, status=ExportStatus.FAILED, error=type(exc).__name__[:200], finished_at=timezone.now())
+        raise
+    export.refresh_from_db()
+    return export
