@@ -6,9 +6,12 @@ Input serializers check shape only (types, required fields, enums); the services
 """
 
 from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agencies.models import AgencyKind, Role
+from audit.models import Channel, Outcome, VerifyKind
 from cases.models import USER_ENTRY_KINDS, ClientStatus, EntryKind, ShareBasis, ShareLevel
 from tsunagu.keyset import MAX_PAGE_SIZE
 
@@ -218,3 +221,104 @@ class ShareCreateIn(InputSerializer):
     basis = serializers.ChoiceField(choices=ShareBasis.choices)
     basis_note = serializers.CharField(required=False, allow_blank=True, default="")
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+# --- audit (privacy officers) --------------------------------------------------------------------------
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO-8601 date and time with a UTC offset; a naive one is an error, not read in some time zone."""
+
+    default_error_messages = {"naive": "日時はタイムゾーン付き（例: 2026-11-23T09:00:00+09:00）で指定してください。"}
+
+    def enforce_timezone(self, value):
+        if timezone.is_naive(value):
+            self.fail("naive")
+        return super().enforce_timezone(value)
+
+
+class AuditEventQuery(PageQuery):
+    client = serializers.UUIDField(
+        required=False,
+        help_text="A client id: events that targeted the client or exposed it (lists, searches), denied included.",
+    )
+    actor = serializers.CharField(required=False, allow_blank=True, max_length=150, help_text="A username.")
+    agency = serializers.CharField(required=False, allow_blank=True, max_length=32, help_text="An agency code.")
+    action = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=48,
+        help_text="An action, matched exactly, or a prefix ending in `.` (`share.`).",
+    )
+    outcome = serializers.ChoiceField(choices=Outcome.choices, required=False, allow_blank=True)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False, allow_blank=True)
+    since = AwareDateTimeField(required=False, help_text="Events at or after this time (ISO-8601 with offset).")
+    until = AwareDateTimeField(required=False, help_text="Events before this time (ISO-8601 with offset).")
+
+    def validate(self, attrs):
+        since, until = attrs.get("since"), attrs.get("until")
+        if since is not None and until is not None and since >= until:
+            raise serializers.ValidationError({"until": ["終了日時は開始日時より後にしてください。"]})
+        return attrs
+
+
+class AuditActorOut(serializers.Serializer):
+    username = serializers.CharField(source="actor_username", allow_blank=True)
+    agency = serializers.CharField(
+        source="actor_agency_code", allow_blank=True, help_text="Agency code at the time (empty: none)."
+    )
+
+
+class AuditTargetOut(serializers.Serializer):
+    type = serializers.CharField(source="target_type", help_text="`client`, `share`, `entry`, `apikey`, …")
+    id = serializers.CharField(source="target_id", help_text="The target's id (a UUID for case objects).")
+
+
+class AuditEventOut(serializers.Serializer):
+    seq = serializers.IntegerField(help_text="Sequence number (increasing; the sealing order).")
+    id = serializers.UUIDField(source="uuid", help_text="The event's UUID.")
+    occurred_at = serializers.DateTimeField()
+    actor = AuditActorOut(source="*")
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    action = serializers.CharField()
+    outcome = serializers.ChoiceField(choices=Outcome.choices)
+    client_ids = serializers.ListField(
+        child=serializers.CharField(), help_text="Ids of the clients the access exposed (a list page: all on it)."
+    )
+    target = serializers.SerializerMethodField(help_text="The object acted on, or null when none.")
+    request_id = serializers.CharField(allow_blank=True)
+    ip = serializers.IPAddressField(allow_null=True)
+
+    @extend_schema_field(AuditTargetOut(allow_null=True))
+    def get_target(self, event):
+        return AuditTargetOut(event).data if event.target_type else None
+
+
+AuditEventPage = page_of("AuditEventPage", AuditEventOut)
+
+
+class SealOut(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The seal's number (chain position).")
+    first_seq = serializers.IntegerField(help_text="Lowest event sequence number sealed.")
+    last_seq = serializers.IntegerField(help_text="Highest event sequence number sealed.")
+    count = serializers.IntegerField(help_text="Number of events sealed.")
+    seal_hash = serializers.CharField(help_text="sha256(prev_hash ‖ canonical batch), hex.")
+    prev_hash = serializers.CharField(help_text="The previous seal's hash (hex).")
+    created_at = serializers.DateTimeField()
+
+
+class VerificationOut(serializers.Serializer):
+    ran_at = serializers.DateTimeField()
+    ok = serializers.BooleanField(help_text="True when every seal matched.")
+    kind = serializers.ChoiceField(choices=VerifyKind.choices, help_text="`ok`, or what was found wrong.")
+    first_bad_seq = serializers.IntegerField(
+        allow_null=True, help_text="The first event that no longer matches (null when ok)."
+    )
+    message = serializers.CharField(allow_blank=True)
+    seals_checked = serializers.IntegerField()
+    events_checked = serializers.IntegerField()
+
+
+class SealStatusOut(serializers.Serializer):
+    seal = SealOut(allow_null=True, help_text="The last seal, or null before the first.")
+    verification = VerificationOut(allow_null=True, help_text="The last verification, or null before the first.")

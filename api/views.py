@@ -5,11 +5,12 @@ rules and the audit event all live behind that call. Errors become problem respo
 """
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agencies import selectors as agency_selectors
+from audit import review
 from cases import selectors, services
 
 from . import serializers as s
@@ -17,7 +18,8 @@ from .authentication import api_actor
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import Outcome, idempotent
 from .pagination import list_page, page_response
-from .schema import problems
+from .problems import CONTENT_TYPE as PROBLEM_TYPE
+from .schema import ProblemSerializer, problems
 
 CLIENT_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The client's id.")
 SHARE_ID = OpenApiParameter("share_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The share's id.")
@@ -33,6 +35,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     ),
 )
 
+
+OFFICERS_ONLY = "The caller is not a privacy officer (the attempt is audited as denied)."
 
 REPLAYED = OpenApiParameter(
     "Idempotent-Replayed",
@@ -237,3 +241,49 @@ class ShareDetailView(APIView):
         """Revoke a share; it takes effect on the agency's next request. Returns the revoked share."""
         share = services.share_revoke(actor=api_actor(request), client_id=id, share_id=share_id)
         return Response(s.ShareOut(share).data)
+
+
+class AuditEventListView(APIView):
+    @extend_schema(
+        operation_id="audit_events_list",
+        tags=["audit"],
+        parameters=[s.AuditEventQuery],
+        responses={
+            200: s.AuditEventPage,
+            **problems(400, 401, 429),
+            (403, PROBLEM_TYPE): OpenApiResponse(ProblemSerializer, description=OFFICERS_ONLY),
+        },
+    )
+    def get(self, request):
+        """Audit events, newest first (privacy officers only; the search is itself audited as `audit.view`)."""
+        query = s.AuditEventQuery.validated(request.query_params)
+        page = review.review_events(
+            actor=api_actor(request),
+            client_id=query.get("client"),
+            username=query.get("actor", ""),
+            agency=query.get("agency", ""),
+            action=query.get("action", ""),
+            outcome=query.get("outcome", ""),
+            channel=query.get("channel", ""),
+            since=query.get("since"),
+            until=query.get("until"),
+            cursor=query.get("cursor"),
+            limit=query["page_size"],
+        )
+        return page_response(request, page, s.AuditEventOut)
+
+
+class AuditSealLatestView(APIView):
+    @extend_schema(
+        operation_id="audit_seals_latest",
+        tags=["audit"],
+        responses={
+            200: s.SealStatusOut,
+            **problems(401, 429),
+            (403, PROBLEM_TYPE): OpenApiResponse(ProblemSerializer, description=OFFICERS_ONLY),
+        },
+    )
+    def get(self, request):
+        """The last seal of the audit log and the last verification result (privacy officers only)."""
+        status = review.review_seal_status(actor=api_actor(request))
+        return Response(s.SealStatusOut(status).data)
