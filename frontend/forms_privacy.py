@@ -8,19 +8,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .forms import DateInput, ServiceForm
+from .labels_privacy import CHANNELS, OUTCOMES
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y/%m/%d"]
 DATE_ERROR = _("日付は YYYY-MM-DD の形式で入力してください。")
-
-OUTCOMES = {"allowed": _("許可"), "denied": _("拒否"), "error": _("エラー")}
-CHANNELS = {
-    "web": _("ブラウザ"),
-    "api": _("API"),
-    "task": _("バックグラウンド処理"),
-    "cli": _("管理コマンド"),
-    "admin": _("管理画面"),
-}
-ENCODINGS = {"utf-8-sig": _("UTF-8（BOM付き・Excel向け）"), "shift_jis": _("Shift_JIS")}
 
 
 def day_start(day: date | None) -> datetime | None:
@@ -87,7 +78,7 @@ class EventFilterForm(ServiceForm):
     channel = forms.ChoiceField(label=_("経路"), required=False, choices=[("", _("すべて")), *CHANNELS.items()])
     since = _date_field(_("開始日"), required=False)
     until = _date_field(_("終了日"), required=False, help_text=_("この日の終わりまで"))
-    error_fields = {"actor": "username", "client_id": "client_q", "client": "client_q"}
+    error_fields = {"actor": "username", "client_id": "client_q", "client": "client_q", "q": "client_q"}
 
     def __init__(self, *args, agencies=(), **kwargs):
         kwargs.setdefault("auto_id", "f-%s")
@@ -119,7 +110,7 @@ class DisclosureForm(ServiceForm):
     client = forms.UUIDField(required=False, widget=forms.HiddenInput)
     since = _date_field(_("対象期間（開始日）"), error_messages={"required": _("開始日を入力してください。")})
     until = _date_field(_("対象期間（終了日）"), error_messages={"required": _("終了日を入力してください。")})
-    error_fields = {"client_id": "client_q", "client": "client_q"}
+    error_fields = {"client_id": "client_q", "client": "client_q", "q": "client_q"}
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "d-%s")
@@ -134,7 +125,7 @@ class FlagNoteForm(ServiceForm):
         help_text=_("記録したメモは変更・削除できません。"),
         error_messages={"required": _("確認内容を入力してください。")},
     )
-    close = forms.BooleanField(label=_("このフラグを確認済みとして閉じる"), required=False)
+    close = forms.BooleanField(label=_("このフラグを対応済みにする"), required=False)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "n-%s")

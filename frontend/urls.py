@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import auth, views, views_agency, views_breakglass, views_inbox, views_sharing
+from . import auth, views, views_agency, views_breakglass, views_inbox, views_privacy, views_sharing
 
 app_name = "frontend"
 
@@ -24,4 +24,18 @@ urlpatterns = [
     path("agency/", views_agency.agency_admin, name="agency_admin"),
     path("agency/keys/new/", views_agency.apikey_issue, name="apikey_issue"),
     path("agency/keys/<str:key_id>/revoke/", views_agency.apikey_revoke, name="apikey_revoke"),
+    path("privacy/", views_privacy.dashboard, name="privacy_dashboard"),
+    path("privacy/events/", views_privacy.events, name="privacy_events"),
+    path("privacy/clients/<str:client_id>/", views_privacy.client_history, name="privacy_client"),
+    path("privacy/users/<str:username>/", views_privacy.user_activity, name="privacy_user"),
+    path("privacy/disclosure/", views_privacy.disclosure, name="privacy_disclosure"),
+    path("privacy/disclosure/csv/", views_privacy.disclosure_csv, name="privacy_disclosure_csv"),
+    path("privacy/flags/", views_privacy.flags, name="privacy_flags"),
+    path("privacy/flags/detect/", views_privacy.flags_detect, name="privacy_flags_detect"),
+    path("privacy/flags/<str:flag_id>/", views_privacy.flag_detail, name="privacy_flag"),
+    path("privacy/flags/<str:flag_id>/notes/", views_privacy.flag_note, name="privacy_flag_note"),
+    path("privacy/exports/", views_privacy.export_start, name="privacy_export_start"),
+    path("privacy/exports/<str:export_id>/", views_privacy.export_detail, name="privacy_export"),
+    path("privacy/exports/<str:export_id>/status/", views_privacy.export_status, name="privacy_export_status"),
+    path("privacy/exports/<str:export_id>/download/", views_privacy.export_download, name="privacy_export_download"),
 ]

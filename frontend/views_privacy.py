@@ -1,0 +1,605 @@
+"""監査: the privacy officer's console (個人情報保護管理者). Thin adapters over ``audit.review`` and
+``cases.review``.
+
+Separation of duties: the officer sees audit data and client identifiers (case number, 氏名) — never case
+content; ``cases.review`` hands out identifiers only. Only privacy officers reach these pages. The review
+functions check that, record every page the officer opens as ``audit.view`` and record a refusal as denied;
+pages that would not call one before answering (an empty form) refuse through ``_refuse`` below, which records
+the denial the same way. No page counts events: results are keyset-paged, newest first, "さらにあります"
+instead of a total, so a search costs the same on ten million events as on ten.
+"""
+
+import csv
+import functools
+import io
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from agencies import directory
+from audit import review
+from audit.services import audit_denied
+from cases import review as case_review
+from tsunagu.errors import Forbidden, InvalidInput, NotFound
+
+from . import labels_privacy as labels
+from .auth import web_login_required
+from .forms_privacy import DisclosureForm, EventFilterForm, FlagNoteForm, day_end, day_start
+from .templatetags.tsunagu import jdt
+from .web import FORM_ERROR_STATUS, error_page, page, web_actor
+
+PAGE_SIZE = 50
+# Client identifiers shown per event; a list page may expose fifty clients, the row says "ほか N 名".
+IDENTIFY_PER_EVENT = 3
+CHART_DAYS = 30
+CHART_SERIES = 6  # agencies with their own colour; the rest are one "その他" series
+
+
+def officer_page(view):
+    """Maps the review functions' ``Forbidden`` to the 403 page (they have recorded the denied attempt)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        actor = web_actor(request)
+        try:
+            return view(request, actor, *args, **kwargs)
+        except Forbidden as exc:
+            return error_page(request, status=403, actor=actor, message=exc.message)
+
+    return web_login_required(wrapper)
+
+
+def _refuse(actor, page_name: str) -> None:
+    """For a page that calls no review function before it answers: refuse a non-officer (recorded)."""
+    if not actor.is_privacy_officer:
+        audit_denied(actor=actor, action="audit.view", reason="not_privacy_officer", details={"page": page_name})
+        raise Forbidden(_("監査ログは個人情報保護管理者のみが閲覧できます。"))
+
+
+# --- rows: events with the identities of the clients they touched --------------------------------------
+
+
+@dataclass
+class EventRow:
+    event: object
+    agency_name: str
+    clients: list = field(default_factory=list)  # ClientIdentity, or a bare id string when unknown
+    more: int = 0
+    target: object = None  # the targeted client when the event exposed none (a denied attempt)
+
+    @property
+    def basis(self) -> str:
+        return labels.basis_label(self.event.authorised_by)
+
+    @property
+    def basis_kind(self) -> str:
+        return (self.event.authorised_by or "").partition(":")[0]
+
+
+def _as_uuid(value) -> uuid.UUID | None:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _agency_names(actor) -> dict[str, str]:
+    return {a.code: a.name for a in directory.agency_choices(actor=actor)}
+
+
+def _rows(actor, events, agencies: dict[str, str]) -> list[EventRow]:
+    """One row per event; the clients' identifiers come from one ``client_identify`` call for the page."""
+    wanted: set[uuid.UUID] = set()
+    for e in events:
+        for cid in (e.client_ids or [])[:IDENTIFY_PER_EVENT]:
+            if (u := _as_uuid(cid)) is not None:
+                wanted.add(u)
+        if e.target_type == "client" and not e.client_ids and (u := _as_uuid(e.target_id)) is not None:
+            wanted.add(u)
+    known = case_review.client_identify(actor=actor, client_ids=sorted(wanted, key=str)) if wanted else {}
+    rows = []
+    for e in events:
+        ids = e.client_ids or []
+        shown = [known.get(_as_uuid(cid)) or str(cid) for cid in ids[:IDENTIFY_PER_EVENT]]
+        target = None
+        if e.target_type == "client" and not ids and e.target_id:
+            target = known.get(_as_uuid(e.target_id)) or e.target_id
+        rows.append(
+            EventRow(
+                event=e,
+                agency_name=agencies.get(e.actor_agency_code, e.actor_agency_code),
+                clients=shown,
+                more=max(0, len(ids) - IDENTIFY_PER_EVENT),
+                target=target,
+            )
+        )
+    return rows
+
+
+def _identity(actor, client_id):
+    """The identifiers of one client; NotFound when there is no such client."""
+    cid = _as_uuid(client_id)
+    found = case_review.client_identify(actor=actor, client_ids=[cid]) if cid else {}
+    if cid not in found:
+        raise NotFound
+    return found[cid]
+
+
+def _lookup(actor, form, candidates_key="client") -> list:
+    """Resolve the typed case number or 氏名 to one client: the form's ``client`` is set when exactly one
+    matches; several matches are returned as candidates to pick from; none is a field error."""
+    data = form.cleaned_data
+    q = (data.get("client_q") or "").strip()
+    if data.get(candidates_key) or not q:
+        return []
+    found = case_review.client_lookup(actor=actor, q=q)
+    if len(found) == 1:
+        data[candidates_key] = found[0].id
+        return []
+    if not found:
+        form.add_error("client_q", _("該当する支援対象者がいません。ケース番号または氏名を確認してください。"))
+    return found
+
+
+# --- the dashboard -----------------------------------------------------------------------------------------
+
+
+def _nice_max(value: int) -> int:
+    """The top of a chart's scale: 1, 2 or 5 times a power of ten, at least the value."""
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if step * factor >= value:
+                return max(step * factor, 1)
+        step *= 10
+
+
+def _days(last: date, count: int) -> list[date]:
+    return [last - timedelta(days=count - 1 - i) for i in range(count)]
+
+
+def _chart(days: list[date], series: list[tuple[str, str, dict]], *, height=180, width=720) -> dict:
+    """Geometry for a stacked bar chart drawn as SVG in the template (no script, no inline style).
+
+    ``series``: (css class, label, {day: count}). Bars stack in series order.
+    """
+    left, bottom, top = 44, 26, 8
+    plot_w, plot_h = width - left - 8, height - bottom - top
+    totals = [sum(values.get(d, 0) for _c, _l, values in series) for d in days]
+    top_value = _nice_max(max(totals, default=0))
+    slot = plot_w / max(len(days), 1)
+    bar_w = max(slot * 0.7, 1)
+    bars = []
+    for i, d in enumerate(days):
+        x = left + i * slot + (slot - bar_w) / 2
+        y = top + plot_h
+        for css, label, values in series:
+            n = values.get(d, 0)
+            if not n:
+                continue
+            h = plot_h * n / top_value
+            y -= h
+            bars.append(
+                {
+                    "x": round(x, 1),
+                    "y": round(y, 1),
+                    "w": round(bar_w, 1),
+                    "h": round(h, 1),
+                    "css": css,
+                    "title": f"{d.month}/{d.day} {label}: {n}",
+                }
+            )
+    ticks = [
+        {"y": round(top + plot_h - plot_h * v / top_value, 1), "value": v}
+        for v in sorted({0, top_value // 2, top_value})
+    ]
+    step = max(1, len(days) // 6)
+    dates = [
+        {"x": round(left + i * slot + slot / 2, 1), "text": f"{d.month}/{d.day}"}
+        for i, d in enumerate(days)
+        if i % step == 0 or i == len(days) - 1
+    ]
+    return {
+        "width": width,
+        "height": height,
+        "bars": bars,
+        "ticks": ticks,
+        "dates": dates,
+        "left": left,
+        "right": width - 8,
+        "base": top + plot_h,
+        "label_y": height - 6,
+        "total": sum(totals),
+    }
+
+
+def _agency_series(per_day: dict, agencies: dict[str, str]) -> list[tuple[str, str, dict]]:
+    totals: dict[str, int] = {}
+    for counts in per_day.values():
+        for code, n in counts.items():
+            totals[code] = totals.get(code, 0) + n
+    ranked = sorted(totals, key=lambda c: (-totals[c], c))
+    series = []
+    for i, code in enumerate(ranked[:CHART_SERIES]):
+        values = {d: counts.get(code, 0) for d, counts in per_day.items()}
+        series.append((f"series-{i}", agencies.get(code) or code or _("システム"), values))
+    rest = ranked[CHART_SERIES:]
+    if rest:
+        values = {d: sum(counts.get(c, 0) for c in rest) for d, counts in per_day.items()}
+        series.append(("series-other", _("その他"), values))
+    return series
+
+
+@require_GET
+@officer_page
+def dashboard(request: HttpRequest, actor) -> HttpResponse:
+    stats = review.review_stats(actor=actor, days=CHART_DAYS)
+    status = review.review_seal_status(actor=actor)
+    flags = review.flags_list(actor=actor, status="open", limit=5)
+    agencies = _agency_names(actor)
+    days = _days(timezone.localdate(), CHART_DAYS)
+    series = _agency_series(stats.events_per_day_by_agency, agencies)
+    context = {
+        "stats": stats,
+        "seal": status.seal,
+        "verification": status.verification,
+        "flags": flags,
+        "events_chart": _chart(days, series),
+        "legend": [(css, label) for css, label, _values in series],
+        "denied_chart": _chart(days, [("series-denied", _("拒否"), stats.denied_per_day)], height=140),
+        "chart_days": CHART_DAYS,
+        "chart_table": [
+            {
+                "day": d,
+                "total": sum(stats.events_per_day_by_agency.get(d, {}).values()),
+                "denied": stats.denied_per_day.get(d, 0),
+            }
+            for d in days
+        ],
+    }
+    return page(request, "frontend/privacy/dashboard.html", context, actor=actor)
+
+
+# --- search, per client, per user ---------------------------------------------------------------------------
+
+
+def _filter_query(form) -> dict:
+    """The search conditions as query parameters (for paging, the export and the client chip)."""
+    data = form.cleaned_data
+    params = {
+        "client": str(data["client"]) if data.get("client") else "",
+        "username": data.get("username", ""),
+        "agency": data.get("agency", ""),
+        "action": data.get("action", ""),
+        "outcome": data.get("outcome", ""),
+        "channel": data.get("channel", ""),
+        "since": data["since"].isoformat() if data.get("since") else "",
+        "until": data["until"].isoformat() if data.get("until") else "",
+    }
+    return {k: v for k, v in params.items() if v}
+
+
+@require_GET
+@officer_page
+def events(request: HttpRequest, actor) -> HttpResponse:
+    agencies = directory.agency_choices(actor=actor)
+    form = EventFilterForm(request.GET, agencies=agencies)
+    context: dict = {"form": form, "candidates": [], "client": None, "result": None, "rows": []}
+    if form.is_valid():
+        context["candidates"] = _lookup(actor, form)
+        chosen = form.cleaned_data.get("client")
+        if chosen:
+            try:
+                context["client"] = _identity(actor, chosen)
+            except NotFound:
+                form.add_error("client_q", _("該当する支援対象者がいません。ケース番号または氏名を確認してください。"))
+        if not context["candidates"] and not form.errors:
+            try:
+                result = review.review_events(
+                    actor=actor, cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE, **form.review_filters()
+                )
+            except InvalidInput as exc:
+                form.add_service_errors(exc)
+            else:
+                context["result"] = result
+                context["rows"] = _rows(actor, result.items, {a.code: a.name for a in agencies})
+        if not form.errors:
+            context["query"] = _filter_query(form)
+    else:
+        _refuse(actor, "events")
+    context["encodings"] = labels.ENCODINGS.items()
+    context["searching"] = any(v for k, v in request.GET.items() if k != "cursor")
+    status = FORM_ERROR_STATUS if form.errors else 200
+    return page(request, "frontend/privacy/events.html", context, actor=actor, status=status)
+
+
+@require_GET
+@officer_page
+def client_history(request: HttpRequest, actor, client_id: str) -> HttpResponse:
+    """Who accessed this client: every event that targeted it or showed it (lists, searches), with the basis."""
+    try:
+        identity = _identity(actor, client_id)
+        result = review.review_events(
+            actor=actor, client_id=identity.id, cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE
+        )
+    except NotFound:
+        return error_page(request, status=404, actor=actor)
+    except InvalidInput:
+        return HttpResponseRedirect(reverse("frontend:privacy_client", args=[client_id]))  # a stale cursor
+    context = {"client": identity, "result": result, "rows": _rows(actor, result.items, _agency_names(actor))}
+    return page(request, "frontend/privacy/client.html", context, actor=actor)
+
+
+@require_GET
+@officer_page
+def user_activity(request: HttpRequest, actor, username: str) -> HttpResponse:
+    """What did this user access: their events, newest first, with the clients each one showed."""
+    try:
+        result = review.review_events(
+            actor=actor, username=username, cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE
+        )
+    except InvalidInput:
+        return HttpResponseRedirect(reverse("frontend:privacy_user", args=[username]))
+    context = {"username": username, "result": result, "rows": _rows(actor, result.items, _agency_names(actor))}
+    return page(request, "frontend/privacy/user.html", context, actor=actor)
+
+
+# --- disclosure (開示請求対応) --------------------------------------------------------------------------------
+
+CSV_HEADER = ["日時（日本時間）", "機関", "機関コード", "職員", "操作", "結果", "経路", "根拠"]
+
+
+def _disclosure(request, actor):
+    """The form and, once a client and a period are chosen, the report (audited by ``review_disclosure``)."""
+    bound = any(request.GET.get(k) for k in ("client", "client_q", "since", "until"))
+    today = timezone.localdate()
+    form = DisclosureForm(
+        request.GET if bound else None,
+        initial={"since": today.replace(year=today.year - 1), "until": today},
+    )
+    context: dict = {"form": form, "candidates": [], "client": None, "report": None}
+    if not bound or not form.is_valid():
+        _refuse(actor, "disclosure")
+        return context
+    context["candidates"] = _lookup(actor, form)
+    data = form.cleaned_data
+    if not data.get("client"):
+        if not context["candidates"] and not form.errors:
+            form.add_error("client_q", _("支援対象者を指定してください。"))
+        return context
+    try:
+        context["client"] = _identity(actor, data["client"])
+        report = review.review_disclosure(
+            actor=actor,
+            client_id=context["client"].id,
+            since=day_start(data["since"]),
+            until=day_end(data["until"]),
+        )
+    except NotFound:
+        form.add_error("client_q", _("該当する支援対象者がいません。ケース番号または氏名を確認してください。"))
+        return context
+    except InvalidInput as exc:
+        form.add_service_errors(exc)
+        return context
+    agencies = _agency_names(actor)
+    context["report"] = report
+    context["rows"] = [
+        EventRow(event=e, agency_name=agencies.get(e.actor_agency_code, e.actor_agency_code)) for e in report.events
+    ]
+    context["agencies_involved"] = sorted({r.agency_name for r in context["rows"] if r.agency_name})
+    context["query"] = {
+        "client": str(context["client"].id),
+        "since": data["since"].isoformat(),
+        "until": data["until"].isoformat(),
+    }
+    context["query_string"] = urlencode(context["query"])
+    context["generated_at"] = timezone.now()
+    return context
+
+
+@require_GET
+@officer_page
+def disclosure(request: HttpRequest, actor) -> HttpResponse:
+    context = _disclosure(request, actor)
+    status = FORM_ERROR_STATUS if context["form"].errors else 200
+    return page(request, "frontend/privacy/disclosure.html", context, actor=actor, status=status)
+
+
+def _csv_rows(rows) -> list[list[str]]:
+    return [
+        [
+            jdt(r.event.occurred_at),
+            r.agency_name,
+            r.event.actor_agency_code,
+            r.event.actor_username,
+            labels.action_label(r.event.action),
+            labels.table_label(labels.OUTCOMES, r.event.outcome),
+            labels.table_label(labels.CHANNELS, r.event.channel),
+            r.basis,
+        ]
+        for r in rows
+    ]
+
+
+@require_GET
+@officer_page
+def disclosure_csv(request: HttpRequest, actor) -> HttpResponse:
+    """The report's rows as CSV, UTF-8 with a BOM so that Excel opens it as Japanese text."""
+    context = _disclosure(request, actor)
+    if context["report"] is None:
+        query = request.GET.urlencode()
+        return HttpResponseRedirect(reverse("frontend:privacy_disclosure") + (f"?{query}" if query else ""))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    writer.writerows(_csv_rows(context["rows"]))
+    client = context["client"]
+    name = f"開示請求_{client.case_number}_{context['query']['since']}_{context['query']['until']}.csv"
+    response = HttpResponse(buffer.getvalue().encode("utf-8-sig"), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, name)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- anomaly flags -----------------------------------------------------------------------------------------
+
+
+@require_GET
+@officer_page
+def flags(request: HttpRequest, actor) -> HttpResponse:
+    status = request.GET.get("status", "open")
+    status = status if status in labels.FLAG_STATUSES else "open"
+    rule = request.GET.get("rule", "")
+    try:
+        result = review.flags_list(
+            actor=actor, status=status, rule=rule, cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE
+        )
+    except InvalidInput:
+        return HttpResponseRedirect(reverse("frontend:privacy_flags") + f"?status={status}")
+    context = {
+        "result": result,
+        "status": status,
+        "rule": rule,
+        "statuses": labels.FLAG_STATUSES.items(),
+        "rules": labels.FLAG_RULES.items(),
+        "agencies": _agency_names(actor),
+    }
+    return page(request, "frontend/privacy/flags.html", context, actor=actor)
+
+
+@require_POST
+@officer_page
+def flags_detect(request: HttpRequest, actor) -> HttpResponse:
+    """Run the anomaly rules now (they also run as a periodic task)."""
+    created = review.detect_anomalies(actor=actor)
+    messages.success(request, _("異常検知を実行しました。新しいフラグ: %(count)s 件") % {"count": created})
+    return HttpResponseRedirect(reverse("frontend:privacy_flags"))
+
+
+def _flag_page(request, actor, flag_id, *, form=None, status=200) -> HttpResponse:
+    try:
+        detail = review.flag_get(actor=actor, flag_id=flag_id)
+    except (NotFound, InvalidInput):
+        return error_page(request, status=404, actor=actor)
+    agencies = _agency_names(actor)
+    context = {
+        "detail": detail,
+        "flag": detail.flag,
+        "agency_name": agencies.get(detail.flag.subject_agency_code, detail.flag.subject_agency_code),
+        "rows": _rows(actor, detail.events, agencies),
+        "form": form or FlagNoteForm(),
+    }
+    return page(request, "frontend/privacy/flag.html", context, actor=actor, status=status)
+
+
+@require_GET
+@officer_page
+def flag_detail(request: HttpRequest, actor, flag_id: str) -> HttpResponse:
+    return _flag_page(request, actor, flag_id)
+
+
+@require_POST
+@officer_page
+def flag_note(request: HttpRequest, actor, flag_id: str) -> HttpResponse:
+    """A review note: its own append-only record; with ``close`` it also closes the flag."""
+    form = FlagNoteForm(request.POST)
+    if form.is_valid():
+        try:
+            note = review.flag_add_note(
+                actor=actor, flag_id=flag_id, note=form.cleaned_data["note"], close=form.cleaned_data["close"]
+            )
+        except NotFound:
+            return error_page(request, status=404, actor=actor)
+        except InvalidInput as exc:
+            form.add_service_errors(exc)
+        else:
+            done = (
+                _("レビューメモを記録し、フラグを閉じました。")
+                if note.closes_flag
+                else _("レビューメモを記録しました。")
+            )
+            messages.success(request, done)
+            return HttpResponseRedirect(reverse("frontend:privacy_flag", args=[flag_id]) + "#notes")
+    return _flag_page(request, actor, flag_id, form=form, status=FORM_ERROR_STATUS)
+
+
+# --- exports -----------------------------------------------------------------------------------------------
+
+
+@require_POST
+@officer_page
+def export_start(request: HttpRequest, actor) -> HttpResponse:
+    """Start a CSV export of a search (the same conditions as the search page); the page shows its progress."""
+    form = EventFilterForm(request.POST, agencies=directory.agency_choices(actor=actor))
+    encoding = request.POST.get("encoding", "utf-8-sig")
+    if not form.is_valid() or encoding not in labels.ENCODINGS:
+        _refuse(actor, "export")
+        messages.error(request, _("エクスポートの条件が正しくありません。検索し直してください。"))
+        return HttpResponseRedirect(reverse("frontend:privacy_events"))
+    filters = {k: v for k, v in form.review_filters().items() if v not in (None, "")}
+    try:
+        export = review.export_start(actor=actor, filters=filters, encoding=encoding)
+    except InvalidInput as exc:
+        for msgs in exc.errors.values():
+            for m in msgs:
+                messages.error(request, m)
+        return HttpResponseRedirect(reverse("frontend:privacy_events"))
+    return HttpResponseRedirect(reverse("frontend:privacy_export", args=[export.id]))
+
+
+def _export(request, actor, export_id):
+    try:
+        return review.export_get(actor=actor, export_id=export_id)
+    except (InvalidInput, ValueError):
+        raise NotFound from None
+
+
+@require_GET
+@officer_page
+def export_detail(request: HttpRequest, actor, export_id: str) -> HttpResponse:
+    try:
+        export = _export(request, actor, export_id)
+    except NotFound:
+        return error_page(request, status=404, actor=actor)
+    return page(request, "frontend/privacy/export.html", {"export": export}, actor=actor)
+
+
+@web_login_required(activity=False)
+@require_GET
+def export_status(request: HttpRequest, export_id: str) -> HttpResponse:
+    """The progress fragment, polled every 2 s until the export is done or failed (then it stops polling).
+    A poll is not activity: a forgotten tab does not keep the officer signed in."""
+    actor = web_actor(request)
+    try:
+        export = _export(request, actor, export_id)
+    except NotFound:
+        return error_page(request, status=404, actor=actor)
+    except Forbidden as exc:
+        return error_page(request, status=403, actor=actor, message=exc.message)
+    return page(request, "frontend/privacy/_export_status.html", {"export": export}, actor=actor)
+
+
+@require_GET
+@officer_page
+def export_download(request: HttpRequest, actor, export_id: str) -> HttpResponse:
+    try:
+        export = _export(request, actor, export_id)
+        if export.status != "done":
+            return HttpResponseRedirect(reverse("frontend:privacy_export", args=[export_id]))
+        file_name, content = review.export_open(actor=actor, export_id=export_id)
+    except (NotFound, InvalidInput):
+        return error_page(request, status=404, actor=actor)
+    charset = "shift_jis" if getattr(export, "encoding", "") == "shift_jis" else "utf-8"
+    response = HttpResponse(content, content_type=f"text/csv; charset={charset}")
+    response["Content-Disposition"] = content_disposition_header(True, file_name)
+    response["Cache-Control"] = "no-store"
+    return response
