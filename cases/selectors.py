@@ -60,7 +60,9 @@ def client_list(
                 next_cursor=page.next_cursor,
                 prev_cursor=page.prev_cursor,
             )
-        details = {"count": len(page.items), "filters": {k: v for k, v in (("status", status), ("tag", tag)) if v}}
+        # Tags can say much about a person (虐待疑い): like search terms, only their hash is recorded.
+        filters = {"status": status, "tag_hash": terms_hash(tag) if tag else ""}
+        details = {"count": len(page.items), "filters": {k: v for k, v in filters.items() if v}}
         if q:
             details["q_hash"] = terms_hash(normalize(q))
         audit_record(actor=actor, action=action, client_ids=[c.id for c in page.items], details=details)
