@@ -430,4 +430,4 @@ def test_console_in_english(reviewed, as_user):
     penny = as_user("penny")
     penny.post(reverse("set_language"), {"language": "en"}, HTTP_REFERER="http://testserver/")
     body = text(penny.get(reverse("frontend:privacy_events"), {"client": str(reviewed.client.id)}))
-    assert "Audit log search" in body and "Break-glass access" in body and "Listed" in body
+    assert "Audit log search" in body and "Emergency access" in body and "Listed" in body
