@@ -152,8 +152,9 @@ STORAGES = {
 }
 
 # Celery: with no broker configured, tasks run in-process (quick-start and unit tests).
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
-CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
+_broker = env_str("CELERY_BROKER_URL")
+CELERY_TASK_ALWAYS_EAGER = _broker is None
+CELERY_BROKER_URL = _broker or "memory://"  # never contacted while tasks run eagerly
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
