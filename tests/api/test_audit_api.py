@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent, AuditExposure
-from audit.sealing import seal_pending
 from audit.verification import verify_and_record
+from tests.audit.conftest import seal_all, sealing_db
 
 from .helpers import EVERYONE, assert_problem, events_since, last_seq
 from .test_schemathesis import MAX_EXAMPLES, _keep_test_transaction, positive_data_acceptance, schema  # noqa: F401
@@ -127,9 +127,10 @@ def test_events_bad_input_is_400(cast, api, query, field):
     assert field in body["errors"]
 
 
+@sealing_db
 def test_seals_latest(cast, api):
     assert api("penny").get(SEALS).json() == {"seal": None, "verification": None}
-    seal_pending()
+    seal_all()
     verify_and_record()
     seq = last_seq()
     body = api("penny").get(SEALS).json()
