@@ -16,3 +16,14 @@ def test_health_reports_backlog_and_fails_when_the_outbox_is_stuck(cast):
     assert "outbox backlog:" in out.getvalue()
     with time_machine.travel(timezone.now() + timedelta(minutes=10)), pytest.raises(CommandError, match="stuck"):
         call_command("health", stdout=io.StringIO())
+
+
+def test_health_reports_the_last_seal_and_a_failed_verification(cast):
+    from audit.models import AuditVerification
+
+    out = io.StringIO()
+    call_command("health", stdout=out)
+    assert "last audit seal: none" in out.getvalue()  # sealing itself is tested in tests/audit
+    AuditVerification.objects.create(ran_at=timezone.now(), ok=False, kind="changed_event", message="seq 3 differs")
+    with pytest.raises(CommandError, match="verification failed"):
+        call_command("health", stdout=io.StringIO())
