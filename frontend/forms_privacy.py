@@ -77,7 +77,7 @@ class EventFilterForm(ServiceForm):
     outcome = forms.ChoiceField(label=_("結果"), required=False, choices=[("", _("すべて")), *OUTCOMES.items()])
     channel = forms.ChoiceField(label=_("経路"), required=False, choices=[("", _("すべて")), *CHANNELS.items()])
     since = _date_field(_("開始日"), required=False)
-    until = _date_field(_("終了日"), required=False, help_text=_("この日の終わりまで"))
+    until = _date_field(_("終了日"), required=False)
     error_fields = {"actor": "username", "client_id": "client_q", "client": "client_q", "q": "client_q"}
 
     def __init__(self, *args, agencies=(), **kwargs):

@@ -167,7 +167,7 @@ def _days(last: date, count: int) -> list[date]:
     return [last - timedelta(days=count - 1 - i) for i in range(count)]
 
 
-def _chart(days: list[date], series: list[tuple[str, str, dict]], *, height=180, width=720) -> dict:
+def _chart(days: list[date], series: list[tuple[str, str, dict]], *, height=200, width=900) -> dict:
     """Geometry for a stacked bar chart drawn as SVG in the template (no script, no inline style).
 
     ``series``: (css class, label, {day: count}). Bars stack in series order.

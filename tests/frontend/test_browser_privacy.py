@@ -1,0 +1,159 @@
+"""The privacy officer's console in a real browser (Chromium through Playwright) on a live server, PostgreSQL.
+
+The officer finds who accessed a client, opens the break-glass flag, records a review note and closes the flag,
+prints the disclosure report (print stylesheet) and downloads it as CSV, and exports a search. Screenshots of the
+console go to test-artifacts/screenshots/.
+"""
+
+import csv
+import io
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from playwright.sync_api import Browser, Page, expect
+
+from agencies.actors import Actor
+from audit import review
+from cases import selectors, services
+from tests.cast import PASSWORD
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+SHOTS = Path(django_settings.BASE_DIR) / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1280, "height": 900}
+TABLET = {"width": 768, "height": 1024}
+
+
+@pytest.fixture
+def open_as(browser: Browser, live_server):
+    """``open_as("penny")``: a fresh tab signed in through the login form; CSP violations are collected."""
+    pages = []
+
+    def make(username: str, viewport=DESKTOP) -> Page:
+        context = browser.new_context(
+            locale="ja-JP", timezone_id="Asia/Tokyo", viewport=viewport, accept_downloads=True
+        )
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        page.csp_errors = []
+        page.on("console", lambda m: "Content Security Policy" in m.text and page.csp_errors.append(m.text))
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("ユーザー名").fill(username)
+        page.get_by_label("パスワード").fill(PASSWORD)
+        page.get_by_role("button", name="ログイン").click()
+        expect(page.get_by_role("heading", name="担当ケース一覧")).to_be_visible()
+        pages.append(page)
+        return page
+
+    yield make
+    for page in pages:
+        assert page.csp_errors == [], page.csp_errors
+        page.context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+
+
+def _csv(download) -> list[list[str]]:
+    raw = Path(download.path()).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM, for Excel
+    return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+
+
+def test_caseworker_breaks_glass_from_the_client_list(cast, open_as):
+    charlie = open_as("charlie", viewport=TABLET)
+    charlie.get_by_role("link", name="緊急アクセス").click()
+    expect(charlie.get_by_text("この操作は記録され、個人情報保護管理者が確認します。")).to_be_visible()
+    charlie.get_by_label("フリガナ").fill("やまだ たろう")
+    charlie.get_by_label("生年月日").fill("1948-04-01")
+    charlie.get_by_role("button", name="理由を記録して閲覧する").click()
+    expect(charlie.locator("#bg-reason_error")).to_contain_text("緊急アクセスの理由を入力してください。")
+    charlie.get_by_label("緊急アクセスの理由").fill("救急搬送の連絡があり、緊急連絡先を確認するため")
+    shot(charlie, "break-glass-768")
+    charlie.get_by_role("button", name="理由を記録して閲覧する").click()
+    expect(charlie.get_by_role("heading", name=re.compile("山田 太郎"))).to_be_visible()
+    expect(charlie.locator(".messages")).to_contain_text("緊急アクセスを記録しました。")
+    expect(charlie.locator("#timeline .kind-break_glass")).to_be_visible()
+
+
+def test_officer_reviews_a_client_a_flag_a_disclosure_and_exports(cast, open_as, live_server):
+    selectors.client_list(actor=cast.actor("alice"), limit=20)
+    services.break_glass_open(
+        actor=cast.actor("charlie"),
+        name_kana="ヤマダ タロウ",
+        birth_date=date(1948, 4, 1),
+        reason="救急搬送の連絡のため",
+    )
+    review.detect_anomalies(actor=Actor.system(channel="task"))
+
+    penny = open_as("penny")
+    penny.get_by_role("link", name="監査", exact=True).click()
+    expect(penny.get_by_role("heading", name="監査ダッシュボード")).to_be_visible()
+    expect(penny.locator(".chart svg rect.bar").first).to_be_attached()
+    shot(penny, "privacy-dashboard")
+
+    # Who accessed this client: search by name, the one match is picked.
+    menu = penny.get_by_role("navigation", name="監査メニュー")
+    menu.get_by_role("link", name="監査ログ検索").click()
+    penny.get_by_label("支援対象者（ケース番号・氏名・フリガナ）").fill("山田")
+    penny.get_by_role("button", name="検索", exact=True).click()
+    results = penny.locator("#results")
+    expect(penny.locator(".chip")).to_contain_text(cast.client.case_number)
+    expect(results).to_contain_text("緊急アクセス")
+    expect(results).to_contain_text("一覧の表示")
+    expect(results.locator(".basis-break_glass").first).to_be_visible()
+    shot(penny, "privacy-search")
+    penny.set_viewport_size(TABLET)
+    shot(penny, "privacy-search-768")
+    penny.set_viewport_size(DESKTOP)
+
+    # Export the search: the task runs at once here (no broker), the page offers the file.
+    penny.get_by_role("button", name="この条件でCSV出力").click()
+    expect(penny.get_by_role("heading", name="CSV出力")).to_be_visible()
+    download_link = penny.get_by_role("link", name="ファイルをダウンロード")
+    expect(download_link).to_be_visible()
+    with penny.expect_download() as info:
+        download_link.click()
+    exported = _csv(info.value)
+    assert any("charlie" in row for row in exported[1:])
+
+    # The flag behind the break-glass: its events, a review note, then closing it.
+    penny.get_by_role("navigation", name="監査メニュー").get_by_role("link", name="異常検知フラグ").click()
+    penny.get_by_role("link", name="緊急アクセスの利用").first.click()
+    expect(penny.get_by_role("heading", name=re.compile("根拠となった記録"))).to_be_visible()
+    expect(penny.locator(".audit-table")).to_contain_text("charlie")
+    penny.get_by_label("確認内容（レビューメモ）").fill("施設に確認。救急搬送時の対応で正当と判断。")
+    penny.get_by_label("このフラグを対応済みにする").check()
+    penny.get_by_role("button", name="確認メモを記録").click()
+    expect(penny.locator(".messages")).to_contain_text("レビューメモを記録し、フラグを閉じました。")
+    expect(penny.locator(".notes")).to_contain_text("救急搬送時の対応で正当と判断。")
+    expect(penny.get_by_role("heading", level=1)).to_contain_text("対応済み")
+    shot(penny, "privacy-flag")
+
+    # The disclosure report: printable (menus and buttons hidden on paper) and as CSV.
+    penny.get_by_role("navigation", name="監査メニュー").get_by_role("link", name="開示請求対応").click()
+    penny.get_by_label("支援対象者（ケース番号・氏名・フリガナ）").fill(cast.client.case_number)
+    penny.get_by_role("button", name="報告書を作成").click()
+    report = penny.locator(".report")
+    expect(report).to_contain_text("障がい者支援施設 さくら園")
+    expect(report).to_contain_text("緊急アクセス")
+    shot(penny, "privacy-disclosure")
+    penny.emulate_media(media="print")
+    expect(penny.locator(".site-header")).to_be_hidden()
+    expect(penny.get_by_role("button", name="印刷する")).to_be_hidden()
+    expect(report).to_be_visible()
+    shot(penny, "privacy-disclosure-print")
+    penny.emulate_media(media="screen")
+    with penny.expect_download() as info:
+        penny.get_by_role("link", name="CSVをダウンロード").click()
+    rows = _csv(info.value)
+    assert info.value.suggested_filename.endswith(".csv")
+    assert rows[0][:4] == ["日時（日本時間）", "機関", "機関コード", "職員"]
+    table = report.locator("tbody tr")
+    assert len(rows) - 1 >= table.count() > 0
+    assert any(r[3] == "charlie" and r[4] == "緊急アクセス" for r in rows[1:])
