@@ -245,3 +245,17 @@ def test_who_may_run_detection(cast):
 def test_periodic_task_is_scheduled(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["audit-detect-anomalies"]
     assert entry["task"] == "audit.tasks.detect_anomalies" and entry["schedule"] == 15 * 60
+
+
+def test_command_rejects_bad_input():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("detect_anomalies", "--since", "2026-11-01T00:00:00")  # naive
+    with pytest.raises(CommandError):
+        call_command("detect_anomalies", "--since", "2026-11-02T00:00:00+09:00", "--until", "2026-11-01T00:00:00+09:00")
+    with pytest.raises(CommandError):
+        call_command("detect_anomalies", "--hours", "0")
+    view(TUESDAY.replace(hour=22))
+    call_command("detect_anomalies", "--since", SINCE.isoformat(), "--until", UNTIL.isoformat())
+    assert AnomalyFlag.objects.filter(rule="after_hours").count() == 1

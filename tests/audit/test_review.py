@@ -316,3 +316,22 @@ def test_client_identifiers_for_officers(cast):
     assert client_identify(actor=penny, client_ids=[cid, "bad", uuid.uuid4()]) == {cid: identity}
     assert last("audit.client_lookup").client_ids == [str(cid)]
     assert_no_case_content(AuditEvent.objects.filter(action__startswith="audit."))
+
+
+def test_flags_are_keyset_paged(cast):
+    penny = cast.actor("penny")
+    now = timezone.now()
+    made = [a_flag(created_at=now - timedelta(minutes=i)) for i in range(5)]
+    made.append(a_flag(created_at=made[0].created_at))  # a tie on created_at: the id breaks it
+    seen, cursor = [], None
+    while True:
+        page = review.flags_list(actor=penny, cursor=cursor, limit=2)
+        seen += [f.id for f in page.items]
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert sorted(seen) == sorted(f.id for f in made) and len(seen) == len(set(seen))
+    expected = sorted(made, key=lambda f: (f.created_at, f.id), reverse=True)
+    assert seen == [f.id for f in expected]
+    back = review.flags_list(actor=penny, cursor=page.prev_cursor, limit=2)
+    assert [f.id for f in back.items] == seen[-4:-2]
