@@ -246,7 +246,7 @@ def dashboard(request: HttpRequest, actor) -> HttpResponse:
     status = review.review_seal_status(actor=actor)
     flags = review.flags_list(actor=actor, status="open", limit=5)
     agencies = _agency_names(actor)
-    days = _days(timezone.localdate(), CHART_DAYS)
+    days = _days(stats.last_day, CHART_DAYS)
     series = _agency_series(stats.events_per_day_by_agency, agencies)
     context = {
         "stats": stats,
