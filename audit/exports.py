@@ -43,8 +43,9 @@ HEADER = [
     "IPアドレス",
 ]
 FILTER_KEYS = ("client", "actor", "agency", "action", "outcome", "channel", "since", "until")
-# review_events' keyword names, accepted too
+# review_events' keyword names, accepted too; paging is not a filter (an export takes every page)
 _ALIASES = {"client_id": "client", "username": "actor"}
+_PAGING = frozenset({"cursor", "limit", "page_size"})
 _CHANNELS = dict(Channel.choices)
 _OUTCOMES = dict(Outcome.choices)
 
@@ -60,6 +61,8 @@ def clean_filters(filters: dict) -> dict:
     unknown = []
     for key, value in (filters or {}).items():
         name = _ALIASES.get(key, key)
+        if name in _PAGING:
+            continue
         if name not in FILTER_KEYS:
             unknown.append(key)
             continue

@@ -232,7 +232,9 @@ def test_export_csv(cast, settings, tmp_path, django_capture_on_commit_callbacks
     penny = cast.actor("penny")
     cid = cast.client.id
     with django_capture_on_commit_callbacks(execute=True):
-        export = review.export_start(actor=penny, filters={"client_id": cid, "action": "share."}, encoding=encoding)
+        export = review.export_start(
+            actor=penny, filters={"client_id": cid, "action": "share.", "cursor": None, "limit": 50}, encoding=encoding
+        )
     started = last("export")
     assert started.details["kind"] == "audit_csv" and started.details["filters"] == {
         "client": str(cid),
