@@ -14,6 +14,8 @@ from audit import review
 from audit.models import AnomalyFlag, AuditEvent, AuditExposure, FlagNote
 from cases import selectors
 from cases.review import client_identify, client_lookup
+from tests.cases.test_celery_worker import redis_server  # noqa: F401 - fixture
+from tests.cast import build_cast
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
 
 CASE_CONTENT = ("山田", "太郎", "ヤマダ", "タロウ", "三条市旭町", "0256-00-0000", "自宅を訪問")
@@ -337,3 +339,26 @@ def test_flags_are_keyset_paged(cast):
     assert seen == [f.id for f in expected]
     back = review.flags_list(actor=penny, cursor=page.prev_cursor, limit=2)
     assert [f.id for f in back.items] == seen[-4:-2]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("redis_server")
+def test_export_through_a_real_worker(settings, tmp_path):
+    """Queued after commit, built by a worker on a real broker, with its progress visible on the row."""
+    from celery.contrib.testing.worker import start_worker
+
+    from audit.models import AuditExport
+    from tests.cases.test_celery_worker import _wait_for
+    from tsunagu.celery import app as celery_app
+
+    settings.AUDIT_EXPORT_DIR = tmp_path
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        cast = build_cast()
+        penny = cast.actor("penny")
+        export = review.export_start(actor=penny, filters={"actor": "alice"}, encoding="shift_jis")
+        assert _wait_for(lambda: AuditExport.objects.get(pk=export.pk).status == "done")
+    export.refresh_from_db()
+    assert export.progress == 100 and export.row_count == AuditEvent.objects.filter(actor_username="alice").count()
+    _, content = review.export_open(actor=penny, export_id=export.id)
+    assert len(_rows(content, "shift_jis")) == export.row_count + 1
