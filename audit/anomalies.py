@@ -139,14 +139,16 @@ def rule_after_hours(since: datetime, until: datetime) -> int:
 
 
 def rule_many_clients(since: datetime, until: datetime) -> int:
-    """One user touching more distinct clients in a clock hour than ``AUDIT_MANY_CLIENTS_PER_HOUR`` (clients
-    shown by lists and searches count, as do the targets of allowed case-data actions)."""
+    """One user opening more distinct clients in a clock hour than ``AUDIT_MANY_CLIENTS_PER_HOUR``. Clients merely
+    shown on a list or search page do not count (one page holds up to 50, so paging through a caseload would
+    look like misuse); views, timelines, appends, shares and break-glass do."""
     threshold = settings.AUDIT_MANY_CLIENTS_PER_HOUR
     rows = (
         AuditExposure.objects.filter(
             event__occurred_at__gte=since, event__occurred_at__lt=until, event__outcome=Outcome.ALLOWED
         )
         .filter(case_data_q("event__"), people_q("event__"))
+        .exclude(event__action__in=("client.list", "client.search"))
         .order_by("event_id")
         .values_list("event__actor_username", "event__actor_agency_code", "event__occurred_at", "event_id", "client_id")
     )

@@ -161,16 +161,19 @@ class DisclosureReport:
 
 def review_disclosure(*, actor: AuditActor, client_id, since: datetime, until: datetime) -> DisclosureReport:
     """For a resident's disclosure request (開示請求): every event that targeted or exposed the client in
-    [since, until), oldest first, denied attempts included, at most ``DISCLOSURE_CAP``."""
+    [since, until), oldest first, denied attempts included, at most ``DISCLOSURE_CAP``.
+
+    The privacy office's own review work (``audit.*``: identifier look-ups made to answer this very request) is
+    left out, so that preparing a report does not change the next one; it stays in the per-client history."""
     _require_officer(actor, "audit.view")
     cid = _client_uuid(client_id)
     _check_period(since, until, required=True)
     with transaction.atomic():
         touching = AuditExposure.objects.filter(client_id=cid).values("event_id")
         rows = list(
-            AuditEvent.objects.filter(seq__in=touching, occurred_at__gte=since, occurred_at__lt=until).order_by(
-                "occurred_at", "seq"
-            )[: DISCLOSURE_CAP + 1]
+            AuditEvent.objects.filter(seq__in=touching, occurred_at__gte=since, occurred_at__lt=until)
+            .exclude(action__startswith="audit.")
+            .order_by("occurred_at", "seq")[: DISCLOSURE_CAP + 1]
         )
         capped = len(rows) > DISCLOSURE_CAP
         rows = rows[:DISCLOSURE_CAP]

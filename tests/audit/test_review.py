@@ -362,3 +362,16 @@ def test_export_through_a_real_worker(settings, tmp_path):
     assert export.progress == 100 and export.row_count == AuditEvent.objects.filter(actor_username="alice").count()
     _, content = review.export_open(actor=penny, export_id=export.id)
     assert len(_rows(content, "shift_jis")) == export.row_count + 1
+
+
+def test_disclosure_report_leaves_out_the_privacy_office_s_own_lookups(cast):
+    penny = cast.actor("penny")
+    since, until = timezone.now() - timedelta(days=1), timezone.now() + timedelta(minutes=1)
+    before = review.review_disclosure(actor=penny, client_id=cast.client.id, since=since, until=until).events
+    client_lookup(actor=penny, q=cast.client.case_number)
+    client_identify(actor=penny, client_ids=[cast.client.id])
+    after = review.review_disclosure(actor=penny, client_id=cast.client.id, since=since, until=until).events
+    assert [e.seq for e in after] == [e.seq for e in before]
+    assert not [e for e in after if e.action.startswith("audit.")]
+    history = review.review_events(actor=penny, client_id=cast.client.id).items
+    assert any(e.action == "audit.client_lookup" for e in history)  # still in the per-client history
