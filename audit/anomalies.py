@@ -41,8 +41,9 @@ def case_data_q(prefix: str = "") -> Q:
 
 
 def people_q(prefix: str = "") -> Q:
-    """Events by a person (not the system's own jobs, not unauthenticated callers)."""
-    return ~Q(**{f"{prefix}actor_username__in": NOT_PEOPLE})
+    """Events by a person using Tsunagu (not the system's own jobs, not unauthenticated callers, not commands run
+    on the server, such as provisioning or loading demo data)."""
+    return ~Q(**{f"{prefix}actor_username__in": NOT_PEOPLE}) & ~Q(**{f"{prefix}channel": "cli"})
 
 
 def _jst(moment: datetime) -> datetime:

@@ -225,3 +225,26 @@ def test_a_failure_half_way_leaves_nothing_behind(db, monkeypatch):
     with pytest.raises(CommandError, match="テスト用の失敗"):
         _seed()
     assert set(_counts().values()) == {0}
+
+
+def test_last_week_gives_the_privacy_officer_something_to_review(seeded):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from audit.models import AnomalyFlag
+
+    assert {f.rule for f in AnomalyFlag.objects.filter(status="open")} >= {
+        "after_hours",
+        "repeated_denials",
+        "break_glass",
+    }
+    dv = Client.objects.get(name="関 恵")
+    week_ago = timezone.now() - timedelta(days=8)
+    viewers = set(
+        AuditEvent.objects.filter(
+            action="client.view", target_id=str(dv.pk), outcome="allowed", occurred_at__gte=week_ago
+        ).values_list("actor_agency_code", flat=True)
+    )
+    assert len(viewers) >= 2
+    assert not AnomalyFlag.objects.filter(subject_username__in=["tanaka", "suzuki"], rule="after_hours").exists()

@@ -154,7 +154,7 @@ STORAGES = {
 # Celery: with no broker configured, tasks run in-process (quick-start and unit tests).
 _broker = env_str("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = _broker is None
-CELERY_BROKER_URL = _broker or "memory://"  # never contacted while tasks run eagerly
+CELERY_BROKER_URL = _broker or "memory://localhost/"  # never contacted while tasks run eagerly
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

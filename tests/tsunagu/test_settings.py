@@ -75,5 +75,5 @@ def test_quick_start_defaults_to_sqlite_and_postgres_comes_from_database_url():
 def test_celery_runs_eagerly_without_a_broker():
     from django.conf import settings
 
-    assert settings.CELERY_TASK_ALWAYS_EAGER is (settings.CELERY_BROKER_URL == "memory://")
+    assert settings.CELERY_TASK_ALWAYS_EAGER is (settings.CELERY_BROKER_URL == "memory://localhost/")
     assert settings.LANGUAGE_CODE == "ja" and settings.TIME_ZONE == "Asia/Tokyo" and settings.USE_TZ

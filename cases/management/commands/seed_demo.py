@@ -7,11 +7,13 @@ exist it says so and changes nothing. Names, addresses and phone numbers are inv
 with 0, so no ``0256-0x-xxxx`` number is anyone's).
 """
 
+import contextlib
 import random
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from unittest import mock
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
@@ -22,9 +24,10 @@ from agencies.actors import Actor
 from agencies.management.commands._common import as_command_error
 from agencies.models import Agency, AgencyKind, Role, Staff
 from agencies.services import agency_create, staff_create
-from cases import services
+from audit.review import detect_anomalies
+from cases import selectors, services
 from cases.models import ClientStatus, EntryKind, Share, ShareBasis, ShareLevel
-from tsunagu.errors import DomainError
+from tsunagu.errors import DomainError, NotFound
 
 SEED = 20261123
 
@@ -476,6 +479,13 @@ CORRECTIONS = [
 CORRECTED = {"五十嵐 トメ", "阿部 正雄", "若杉 美紀"}  # whose timelines get a correction
 
 
+@contextlib.contextmanager
+def _clock(moment: datetime):
+    """Set the clock back for the demo's replay of last week (audit times, entry times, break-glass expiry)."""
+    with mock.patch("django.utils.timezone.now", return_value=moment.astimezone(UTC)):
+        yield
+
+
 @dataclass
 class Tally:
     clients: int = 0
@@ -483,6 +493,7 @@ class Tally:
     confidential: int = 0
     entries: int = 0
     corrections: int = 0
+    flags: int = 0
     shares: Counter = field(default_factory=Counter)
 
 
@@ -537,7 +548,8 @@ class Command(BaseCommand):
             f"  支援記録 {tally.entries}（うち訂正 {tally.corrections}）、"
             f"他機関との共有 {shares['total']}"
             f"（閲覧 {shares['read']}・閲覧追記 {shares['append']}・管理 {shares['manage']}、"
-            f"期限付き {shares['dated']}・期限切れ {shares['expired']}・解除 {shares['revoked']}）"
+            f"期限付き {shares['dated']}・期限切れ {shares['expired']}・解除 {shares['revoked']}）\n"
+            f"  先週の利用履歴（監査ログ）と、そこから検知した要確認フラグ {tally.flags} 件"
         )
 
     def _write_logins(self) -> None:
@@ -556,6 +568,7 @@ class Seeder:
         self.request_id = uuid.uuid4().hex
         self.system = Actor.system(channel="cli", request_id=self.request_id)
         self.actors: dict[str, Actor] = {}
+        self.clients: dict[str, object] = {}  # name → client id
         self.tally = Tally()
 
     def run(self) -> Tally:
@@ -564,7 +577,64 @@ class Seeder:
         self._create_staff()
         for spec in CLIENTS:
             self._create_client(spec)
+        self._replay_last_week()
+        self.tally.flags = detect_anomalies(actor=self.system, since=self.now - timedelta(days=10))
         return self.tally
+
+    # --- a week of use, for the privacy officer's console -------------------------------------------------------
+
+    def _replay_last_week(self) -> None:
+        """Everyday reading last week, with the clock set back so the audit log has a history to review: lists and
+        views by several agencies (the DV-masked 関 恵 among them), one late-evening view, a burst of refused
+        attempts and a break-glass. Demo only: nothing but this seed ever moves the clock."""
+        dv = self.clients["関 恵"]
+        # Six clients the facility さくら園 cannot see, and an elderly resident unknown to 緑風苑 (its break-glass).
+        outside = [self.clients[c.name] for c in CLIENTS if all(s.agency != "sakura" for s in c.shares)][:6]
+        glass = next(c for c in CLIENTS if "高齢" in c.tags and all(s.agency != "ryokufu" for s in c.shares))
+
+        def web(username: str, ip_tail: int) -> Actor:
+            actor = self.actors[username]
+            return Actor.for_user(actor.user, channel="web", ip=f"192.0.2.{ip_tail}", user_agent="Mozilla/5.0 (demo)")
+
+        def at(days_ago: int, hour: int, minute: int) -> datetime:
+            day = timezone.localtime(self.now) - timedelta(days=days_ago)
+            while day.weekday() >= 5:
+                day -= timedelta(days=1)
+            return day.replace(hour=hour, minute=minute, second=0, microsecond=0)
+
+        def read(actor: Actor, client_id) -> None:
+            selectors.client_get(actor=actor, client_id=client_id)
+            selectors.timeline_list(actor=actor, client_id=client_id)
+
+        sato, nakamura, tanaka = web("sato", 21), web("nakamura", 31), web("tanaka", 11)
+        with _clock(at(6, 9, 10)):
+            selectors.client_list(actor=sato)
+        with _clock(at(6, 9, 12)):
+            read(sato, dv)
+        with _clock(at(6, 10, 30)):
+            read(nakamura, dv)
+            read(nakamura, self.clients["関 陽菜"])
+        with _clock(at(4, 14, 5)):
+            selectors.client_list(actor=tanaka, q="セキ")
+            read(tanaka, dv)
+        for days_ago, username, tail in ((5, "takahashi", 41), (4, "yoshida", 51), (3, "yamamoto", 61)):
+            actor = web(username, tail)
+            with _clock(at(days_ago, 11, 0)):
+                for client in selectors.client_list(actor=actor, limit=3).items:
+                    read(actor, client.id)
+        with _clock(at(3, 21, 40)):  # after working hours
+            read(sato, dv)
+        ito = web("ito", 71)
+        for i, client_id in enumerate(outside):  # clients a facility cannot see: every attempt refused
+            with _clock(at(2, 10, i)), contextlib.suppress(NotFound):
+                selectors.client_get(actor=ito, client_id=client_id)
+        with _clock(at(2, 16, 20)):
+            services.break_glass_open(
+                actor=web("matsumoto", 81),
+                name_kana=glass.kana,
+                birth_date=glass.birth,
+                reason="ショートステイ利用中に意識レベルが低下し救急搬送。搬送先から既往歴と服薬の照会があったため。",
+            )
 
     def _create_staff(self) -> None:
         hashed, same_password = None, []
@@ -607,6 +677,7 @@ class Seeder:
             address_confidential=spec.confidential,
         )
         self.tally.clients += 1
+        self.clients[spec.name] = client.id
         self.tally.confidential += spec.confidential
         manager = self.actors[SHARE_MANAGERS[spec.owner]]
         shares = {}
