@@ -9,6 +9,8 @@ from typing import Protocol
 from django.db import transaction
 from django.utils import timezone
 
+from tsunagu.ids import parse_uuid as as_uuid
+
 from .models import AuditEvent, AuditExposure, Outcome
 
 
@@ -42,15 +44,6 @@ class SystemActor:
 def terms_hash(text: str) -> str:
     """A search is recorded by a hash of its terms, never the terms (they may contain a name)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def as_uuid(value) -> uuid.UUID | None:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError, AttributeError):
-        return None
 
 
 def audit_record(

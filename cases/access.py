@@ -5,7 +5,6 @@ access time, not only by the sweep) *and* the matching django-guardian object pe
 else is "not found", the same as a client that does not exist.
 """
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from agencies.actors import Actor
 from agencies.models import Agency
 from audit.services import audit_denied
 from tsunagu.errors import Forbidden, NotFound
+from tsunagu.ids import parse_uuid
 
 from .models import LEVEL_RANK, BreakGlassGrant, Client, Share, ShareLevel
 
@@ -49,15 +49,6 @@ class Denied(Exception):
         self.reason = reason
         self.error = error
         super().__init__(reason)
-
-
-def parse_uuid(value) -> uuid.UUID | None:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError, AttributeError):
-        return None
 
 
 def active_shares(agency: Agency, now=None) -> QuerySet[Share]:

@@ -2,8 +2,10 @@
 
 import os
 import re
+from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.test import Client
 
 from cases.models import Notification
@@ -31,6 +33,49 @@ def browser_type_launch_args():
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "locale": "ja-JP", "timezone_id": "Asia/Tokyo"}
+
+
+SHOTS = Path(django_settings.BASE_DIR) / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1280, "height": 900}
+TABLET = {"width": 768, "height": 1024}
+
+
+@pytest.fixture
+def open_as(browser, live_server):
+    """``open_as("alice")``: a fresh browser tab signed in through the login form; CSP violations are collected
+    and fail the test."""
+    from playwright.sync_api import expect
+
+    from tests.cast import PASSWORD
+
+    pages = []
+
+    def make(username: str, viewport=DESKTOP):
+        context = browser.new_context(
+            locale="ja-JP", timezone_id="Asia/Tokyo", viewport=viewport, accept_downloads=True
+        )
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        page.csp_errors = []
+        page.on("console", lambda m: "Content Security Policy" in m.text and page.csp_errors.append(m.text))
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("ユーザー名").fill(username)
+        page.get_by_label("パスワード").fill(PASSWORD)
+        page.get_by_role("button", name="ログイン").click()
+        expect(page.get_by_role("heading", name="担当ケース一覧")).to_be_visible()
+        pages.append(page)
+        return page
+
+    yield make
+    for page in pages:
+        assert page.csp_errors == [], page.csp_errors
+        page.context.close()
+
+
+def shot(page, name: str) -> None:
+    """Save a full-page screenshot as a test artefact."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
 
 
 @pytest.fixture

@@ -7,55 +7,19 @@ Screenshots of the main pages go to test-artifacts/screenshots/.
 
 import re
 from datetime import date
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import expect
 
 from cases import services
-from tests.cast import PASSWORD
+from tests.frontend.conftest import TABLET, shot
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-SHOTS = Path(django_settings.BASE_DIR) / "test-artifacts" / "screenshots"
-DESKTOP = {"width": 1280, "height": 900}
-TABLET = {"width": 768, "height": 1024}
 
 
 @pytest.fixture(autouse=True)
 def _fast_poll(settings):
     settings.TIMELINE_POLL_SECONDS = 1
-
-
-@pytest.fixture
-def open_as(browser: Browser, live_server):
-    """``open_as("alice")``: a fresh browser tab signed in through the login form; CSP violations are collected."""
-    pages = []
-
-    def make(username: str, viewport=DESKTOP) -> Page:
-        context = browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo", viewport=viewport)
-        context.set_default_timeout(10_000)
-        page = context.new_page()
-        page.csp_errors = []
-        page.on("console", lambda m: "Content Security Policy" in m.text and page.csp_errors.append(m.text))
-        page.goto(f"{live_server.url}/login/")
-        page.get_by_label("ユーザー名").fill(username)
-        page.get_by_label("パスワード").fill(PASSWORD)
-        page.get_by_role("button", name="ログイン").click()
-        expect(page.get_by_role("heading", name="担当ケース一覧")).to_be_visible()
-        pages.append(page)
-        return page
-
-    yield make
-    for page in pages:
-        assert page.csp_errors == [], page.csp_errors
-        page.context.close()
-
-
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
 
 
 def test_caseworker_finds_a_client_appends_and_sees_another_agencys_entry_without_reloading(cast, open_as):
