@@ -96,6 +96,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = "PRAGMA foreign_keys=ON;"
     DATABASES["default"]["TEST"] = {"NAME": env_str("SQLITE_TEST_NAME") or None}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Request queries are short; PostgreSQL's JIT compiler spent ~400 ms compiling a 30 ms search whose cost the
+    # planner over-estimated (see BENCHMARKS.md). Off unless DATABASE_URL's options say otherwise.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [

@@ -77,3 +77,21 @@ def test_celery_runs_eagerly_without_a_broker():
 
     assert settings.CELERY_TASK_ALWAYS_EAGER is (settings.CELERY_BROKER_URL == "memory://localhost/")
     assert settings.LANGUAGE_CODE == "ja" and settings.TIME_ZONE == "Asia/Tokyo" and settings.USE_TZ
+
+
+def test_postgres_connections_turn_jit_off():
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.DATABASES['default']['OPTIONS'].get('options'))"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "tsunagu.settings",
+        "DEBUG": "true",
+        "TSUNAGU_VAR_DIR": tempfile.mkdtemp(prefix="tsunagu-settings-"),
+        "DATABASE_URL": "postgres://u@127.0.0.1:5432/x",
+    }
+    result = subprocess.run(  # noqa: S603 - a fixed command line
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.stdout.strip() == "-c jit=off"
