@@ -9,7 +9,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/tsunagu
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-postgres test-sqlite lint format services clean
+.PHONY: install run test test-postgres test-sqlite lint format services clean bench
 
 install: $(VENV)/.installed
 
@@ -44,6 +44,9 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+bench: install services
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) var staticfiles test-artifacts
