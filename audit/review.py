@@ -37,11 +37,16 @@ FLAG_ORDER = [("created_at", True), ("id", True)]
 SYSTEM_CHANNELS = frozenset({"task", "cli"})
 
 
-def _require_officer(actor: AuditActor, action: str) -> None:
-    """Refuse anyone but a privacy officer, recording the attempt (in its own transaction, after the denial)."""
+def require_privacy_officer(*, actor: AuditActor, action: str = "audit.view", details: dict | None = None) -> None:
+    """Refuse anyone but a privacy officer, recording the attempt (in its own transaction, after the denial).
+    Every review function starts with it; a page that answers before calling one (an empty form) calls it too."""
     if not getattr(actor, "is_privacy_officer", False):
-        audit_denied(actor=actor, action=action, reason="not_privacy_officer")
+        audit_denied(actor=actor, action=action, reason="not_privacy_officer", details=details)
         raise Forbidden("監査ログは個人情報保護管理者のみが閲覧できます。")
+
+
+def _require_officer(actor: AuditActor, action: str) -> None:
+    require_privacy_officer(actor=actor, action=action)
 
 
 def _is_system(actor: AuditActor) -> bool:

@@ -52,10 +52,7 @@ class Denied(Exception):
 
 
 def active_shares(agency: Agency, now=None) -> QuerySet[Share]:
-    now = now or timezone.now()
-    return Share.objects.filter(agency=agency, revoked_at__isnull=True).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
-    )
+    return Share.objects.filter(agency=agency).active(now)
 
 
 def active_break_glass(user, agency: Agency, now=None) -> QuerySet[BreakGlassGrant]:
@@ -123,6 +120,13 @@ def check_access(actor: Actor, client_id, need: str, *, lock: bool = False) -> A
     if not access.at_least(need):
         raise Denied("insufficient_level", Forbidden())
     return access
+
+
+def require_share_manager(actor: Actor) -> None:
+    """Share management needs the supervisor or agency-administrator role as well as ``manage`` (PRODUCT §4.3).
+    Raised inside ``client_access``, the refusal is audited like any other."""
+    if not actor.can_manage_shares:
+        raise Denied("role", Forbidden("共有設定は管理職・主任または機関管理者のみが行えます。"))
 
 
 @contextmanager

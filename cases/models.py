@@ -115,6 +115,13 @@ class ClientGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Client, on_delete=models.CASCADE)
 
 
+class ShareQuerySet(models.QuerySet):
+    def active(self, now=None) -> "ShareQuerySet":
+        """Not revoked and not expired at ``now``: the one definition of a share that grants access."""
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
 class Share(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="shares")
@@ -132,6 +139,8 @@ class Share(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     revoke_reason = models.CharField(max_length=16, blank=True)  # revoked / expired / replaced
+
+    objects = ShareQuerySet.as_manager()
 
     class Meta:
         verbose_name = "情報共有"

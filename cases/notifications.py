@@ -12,7 +12,6 @@ from uuid import UUID
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -64,8 +63,8 @@ def notifications_fan_out(*, message_id: int) -> int:
     client_id, source_agency_id = payload["client_id"], payload.get("agency_id")
     now = timezone.now()
     agencies = (
-        Share.objects.filter(client_id=client_id, revoked_at__isnull=True)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        Share.objects.filter(client_id=client_id)
+        .active(now)
         .exclude(agency_id=source_agency_id)
         .values_list("agency_id", flat=True)
     )

@@ -13,7 +13,7 @@ from audit.services import audit_record, terms_hash
 from tsunagu.errors import InvalidInput
 from tsunagu.keyset import Page, keyset_page
 
-from .access import client_access, visible_clients
+from .access import client_access, require_share_manager, visible_clients
 from .models import ClientStatus, EntryKind, Share, ShareLevel, TimelineEntry
 from .text import normalize
 from .views_model import ClientView, EntryView, ShareView
@@ -124,9 +124,15 @@ def timeline_list(
     return Page(items=items, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)
 
 
-def share_list(*, actor: Actor, client_id) -> list[ShareView]:
-    """Every share of the client, current and past (the history of who could see it and why)."""
-    with client_access(actor=actor, client_id=client_id, need=ShareLevel.READ, action="share.list") as access:
+def share_list(*, actor: Actor, client_id, for_management: bool = False) -> list[ShareView]:
+    """Every share of the client, current and past (the history of who could see it and why).
+
+    ``for_management``: the sharing page, for those who may change the shares (``manage`` and a supervisor or
+    agency-administrator role); anyone else is refused (Forbidden, audited as ``share.manage``)."""
+    need, action = (ShareLevel.MANAGE, "share.manage") if for_management else (ShareLevel.READ, "share.list")
+    with client_access(actor=actor, client_id=client_id, need=need, action=action) as access:
+        if for_management:
+            require_share_manager(actor)
         shares = (
             Share.objects.filter(client=access.client)
             .select_related("agency", "granted_by")
@@ -135,7 +141,7 @@ def share_list(*, actor: Actor, client_id) -> list[ShareView]:
         views = [ShareView.of(s, owner_agency_id=access.client.owner_agency_id) for s in shares]
         audit_record(
             actor=actor,
-            action="share.list",
+            action=action,
             client_ids=[access.client.pk],
             target_type="client",
             target_id=access.client.pk,

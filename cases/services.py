@@ -16,7 +16,7 @@ from agencies.models import Agency, Role
 from audit.services import audit_denied, audit_record
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
 
-from .access import Denied, client_access, parse_uuid
+from .access import Denied, client_access, parse_uuid, require_share_manager
 from .models import (
     ALL_CLIENT_PERMS,
     LEVEL_PERMS,
@@ -345,11 +345,6 @@ def _share_body(share: Share, verb: str) -> str:
     return text + "）。"
 
 
-def _require_share_manager(actor: Actor) -> None:
-    if not actor.can_manage_shares:
-        raise Denied("role", Forbidden("共有設定は管理職・主任または機関管理者のみが行えます。"))
-
-
 def share_grant(
     *,
     actor: Actor,
@@ -381,7 +376,7 @@ def share_grant(
     with client_access(
         actor=actor, client_id=client_id, need=ShareLevel.MANAGE, action="share.grant", lock=True
     ) as access:
-        _require_share_manager(actor)
+        require_share_manager(actor)
         client = access.client
         if target_agency.pk == client.owner_agency_id:
             raise InvalidInput({"agency": ["登録機関（所有機関）の共有は変更できません。"]})
@@ -432,7 +427,7 @@ def share_revoke(*, actor: Actor, client_id, share_id) -> ShareView:
     with client_access(
         actor=actor, client_id=client_id, need=ShareLevel.MANAGE, action="share.revoke", lock=True
     ) as access:
-        _require_share_manager(actor)
+        require_share_manager(actor)
         client = access.client
         pk = parse_uuid(share_id)
         share = (

@@ -29,7 +29,6 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from agencies.actors import Actor
@@ -103,11 +102,7 @@ def webhooks_fan_out(*, message_id: int) -> list:
         return []
     payload = message.payload
     now = timezone.now()
-    agencies = (
-        Share.objects.filter(client_id=payload["client_id"], revoked_at__isnull=True)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .values_list("agency_id", flat=True)
-    )
+    agencies = Share.objects.filter(client_id=payload["client_id"]).active(now).values_list("agency_id", flat=True)
     endpoints = WebhookEndpoint.objects.filter(agency_id__in=list(agencies), disabled_at__isnull=True)
     entry = TimelineEntry.objects.select_related("agency").filter(pk=payload.get("entry_id")).first()
     created = []

@@ -27,7 +27,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from agencies import directory
 from audit import review
-from audit.services import audit_denied
 from cases import review as case_review
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
 
@@ -60,9 +59,7 @@ def officer_page(view):
 
 def _refuse(actor, page_name: str) -> None:
     """For a page that calls no review function before it answers: refuse a non-officer (recorded)."""
-    if not actor.is_privacy_officer:
-        audit_denied(actor=actor, action="audit.view", reason="not_privacy_officer", details={"page": page_name})
-        raise Forbidden(_("監査ログは個人情報保護管理者のみが閲覧できます。"))
+    review.require_privacy_officer(actor=actor, details={"page": page_name})
 
 
 # --- rows: events with the identities of the clients they touched --------------------------------------

@@ -8,7 +8,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from agencies import directory
-from audit.services import audit_denied
 from cases import selectors, services
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
 
@@ -17,26 +16,11 @@ from .forms import ShareGrantForm
 from .web import FORM_ERROR_STATUS, error_page, page, web_actor
 
 
-class _NotManager(Exception):
-    pass
-
-
 def _manager_context(actor, client_id) -> dict:
-    """The client and its shares, for a share manager only. NotFound when hidden; _NotManager when visible to an
-    actor who may not manage its shares (the refusal is audited, like the services' own refusals)."""
+    """The client and its shares, for a share manager only: NotFound when hidden, Forbidden (audited by the
+    selector) when visible to someone who may not manage its shares."""
+    shares = selectors.share_list(actor=actor, client_id=client_id, for_management=True)
     client = selectors.client_get(actor=actor, client_id=client_id)
-    if client.my_level != "manage" or not actor.can_manage_shares:
-        reason = "role" if client.my_level == "manage" else "insufficient_level"
-        audit_denied(
-            actor=actor,
-            action="share.manage",
-            reason=reason,
-            client_ids=[client.id],
-            target_type="client",
-            target_id=client.id,
-        )
-        raise _NotManager
-    shares = selectors.share_list(actor=actor, client_id=client_id)
     return {"client": client, "shares": shares}
 
 
@@ -67,7 +51,7 @@ def share_page(request: HttpRequest, client_id: str) -> HttpResponse:
         context = _manager_context(actor, client_id)
     except NotFound:
         return error_page(request, status=404, actor=actor)
-    except _NotManager:
+    except Forbidden:
         return _forbidden(request, actor)
     return _render(request, actor, context)
 
@@ -81,7 +65,7 @@ def share_grant(request: HttpRequest, client_id: str) -> HttpResponse:
         context = _manager_context(actor, client_id)
     except NotFound:
         return error_page(request, status=404, actor=actor)
-    except _NotManager:
+    except Forbidden:
         return _forbidden(request, actor)
     client = context["client"]
     form = _grant_form(actor, client, request.POST)
@@ -123,7 +107,7 @@ def share_revoke(request: HttpRequest, client_id: str, share_id: str) -> HttpRes
         context = _manager_context(actor, client_id)
     except NotFound:
         return error_page(request, status=404, actor=actor)
-    except _NotManager:
+    except Forbidden:
         return _forbidden(request, actor)
     share = next((s for s in context["shares"] if str(s.id) == share_id), None)
     if share is None:

@@ -276,3 +276,21 @@ def test_any_client_id_is_just_not_found(cast, garbage):
         selectors.client_get(actor=cast.actor("alice"), client_id=garbage)
     event = AuditEvent.objects.filter(action="client.view").latest("seq")
     assert event.outcome == "denied" and "\x00" not in event.target_id and len(event.target_id) <= 64
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_share_list_for_management_needs_manage_and_a_supervisor_role(cast, who):
+    seq = _last_seq()
+    call = dict(actor=cast.actor(who), client_id=cast.client.id, for_management=True)
+    if who in ("sam", "ada"):
+        assert selectors.share_list(**call)
+        _one_event(seq, "share.manage", "allowed")
+    elif who in VISIBLE:  # alice manages but is a caseworker; bob and carol lack manage
+        with pytest.raises(Forbidden):
+            selectors.share_list(**call)
+        expected = "role" if who == "alice" else "insufficient_level"
+        assert _one_event(seq, "share.manage", "denied").reason == expected
+    else:
+        with pytest.raises(NotFound):
+            selectors.share_list(**call)
+        _one_event(seq, "share.manage", "denied")
