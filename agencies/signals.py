@@ -1,5 +1,6 @@
 """Login, logout and failed-login events from Django's auth signals (channel ``web`` or ``admin``)."""
 
+from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
@@ -34,14 +35,22 @@ def _logged_out(sender, request, user, **kwargs):
         audit_record(actor=_actor(user, request), action="auth.logout", target_type="user", target_id=user.pk)
 
 
-@receiver(user_login_failed, dispatch_uid="audit-login-failed")
-def _login_failed(sender, credentials, request=None, **kwargs):
-    actor = _actor(None, request)
-    username = str(credentials.get("username", ""))
+def _failed(request, username, reason: str) -> None:
     # The attempted username may be a mistyped password or a real person's name: store its hash only.
     audit_denied(
-        actor=actor,
+        actor=_actor(None, request),
         action="auth.login_failed",
-        reason="bad_credentials",
-        details={"username_hash": terms_hash(username)},
+        reason=reason,
+        details={"username_hash": terms_hash(str(username or ""))},
     )
+
+
+@receiver(user_login_failed, dispatch_uid="audit-login-failed")
+def _login_failed(sender, credentials, request=None, **kwargs):
+    _failed(request, credentials.get("username", ""), "bad_credentials")
+
+
+@receiver(user_locked_out, dispatch_uid="audit-login-locked-out")
+def _locked_out(sender, request=None, username=None, ip_address=None, **kwargs):
+    """django-axes refused the attempt because of earlier failures (the throttle)."""
+    _failed(request, username, "locked_out")

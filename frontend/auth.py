@@ -1,4 +1,5 @@
-"""Signing in and out of the browser UI: throttled logins (django-axes), audited lockouts, the idle timeout.
+"""Signing in and out of the browser UI: throttled logins (django-axes), the idle timeout. (Logins, failures and
+lockouts are audited in ``agencies.signals``.)
 
 The session expires after ``SESSION_IDLE_MINUTES`` without a request (``SESSION_COOKIE_AGE`` with
 ``SESSION_SAVE_EVERY_REQUEST``). Two details make that an honest *inactivity* timeout with a clear message:
@@ -16,18 +17,12 @@ import time
 from urllib.parse import urlencode, urlsplit
 
 from axes.backends import AxesStandaloneBackend
-from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth import views as auth_views
-from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.template.response import TemplateResponse
-
-from agencies.actors import Actor
-from audit.services import audit_denied, terms_hash
-from tsunagu.middleware import client_ip
 
 MARKER_COOKIE = "tsunagu_signed_in"
 LAST_SEEN_KEY = "tsunagu_last_seen"
@@ -45,24 +40,6 @@ class LoginThrottleBackend(AxesStandaloneBackend):
         if request is None:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)
-
-
-@receiver(user_locked_out, dispatch_uid="audit-login-locked-out")
-def _locked_out(sender, request=None, username=None, ip_address=None, **kwargs):
-    """Audit a lockout (and every refused attempt during one) as a failed login with reason ``locked_out``."""
-    actor = Actor.for_user(
-        None,
-        channel="admin" if request is not None and request.path.startswith("/admin/") else "web",
-        request_id=getattr(request, "request_id", None),
-        ip=client_ip(request) if request is not None else ip_address,
-        user_agent=request.headers.get("User-Agent", "") if request is not None else "",
-    )
-    audit_denied(
-        actor=actor,
-        action="auth.login_failed",
-        reason="locked_out",
-        details={"username_hash": terms_hash(str(username or ""))},
-    )
 
 
 def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
