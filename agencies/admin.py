@@ -10,8 +10,9 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from audit.admin import AuditedAdminMixin, ReadOnlyAdminMixin
+from audit.admin import AuditedAdminMixin, ReadOnlyAdminMixin, admin_actor
 
+from .mfa import mfa_reset
 from .models import Agency, ApiKey, Staff
 
 
@@ -61,6 +62,16 @@ for _model in (User, Group):
 
 @admin.register(User)
 class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
+    actions = ["reset_mfa"]
+
+    @admin.action(description="二要素認証をリセット（次回ログイン時に再登録）", permissions=["change"])
+    def reset_mfa(self, request, queryset):
+        """Lost phone, used-up recovery codes: each reset is an ``auth.mfa_reset`` event (channel admin)."""
+        users = list(queryset)
+        for user in users:
+            mfa_reset(actor=admin_actor(request), user=user)
+        self.message_user(request, f"{len(users)} 人の二要素認証をリセットしました。")
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # deactivate instead: entries, shares and the audit log refer to the user
 

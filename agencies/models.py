@@ -82,3 +82,30 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class LoginThrottleScope(models.TextChoices):
+    ACCOUNT = "account", "アカウント"
+    ADDRESS = "address", "接続元アドレス"
+
+
+class LoginThrottle(models.Model):
+    """Failed sign-ins counted per account and per address (see ``agencies.login_throttle``).
+
+    ``key`` is a keyed hash of the attempted username or of the address, never the value itself: an attempted
+    username is often a password typed into the wrong field.
+    """
+
+    scope = models.CharField(max_length=8, choices=LoginThrottleScope.choices)
+    key = models.CharField(max_length=64)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+    last_failure_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="login_throttle_scope_key")]
+        verbose_name = "ログイン失敗の記録"
+        verbose_name_plural = "ログイン失敗の記録"
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key[:8]}… ({self.failures})"

@@ -1,6 +1,6 @@
-"""Login, logout and failed-login events from Django's auth signals (channel ``web`` or ``admin``)."""
+"""Login, logout and failed-login events from Django's auth signals (channel ``web`` or ``admin``), and the
+login throttle's counting (``agencies.login_throttle``)."""
 
-from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
@@ -8,6 +8,9 @@ from audit.services import audit_denied, audit_record, terms_hash
 from tsunagu.middleware import client_ip
 
 from .actors import Actor
+from .login_throttle import login_failure_record, login_success_record
+
+LOGIN_CHANNEL_KEY = "tsunagu_login_channel"
 
 
 def _channel(request) -> str:
@@ -27,6 +30,11 @@ def _actor(user, request) -> Actor:
 @receiver(user_logged_in, dispatch_uid="audit-login")
 def _logged_in(sender, request, user, **kwargs):
     audit_record(actor=_actor(user, request), action="auth.login", target_type="user", target_id=user.pk)
+    if request is not None:
+        login_success_record(username=user.get_username())
+        if hasattr(request, "session"):
+            # The second-factor step that follows is recorded on the channel the password was given on.
+            request.session[LOGIN_CHANNEL_KEY] = _channel(request)
 
 
 @receiver(user_logged_out, dispatch_uid="audit-logout")
@@ -35,22 +43,24 @@ def _logged_out(sender, request, user, **kwargs):
         audit_record(actor=_actor(user, request), action="auth.logout", target_type="user", target_id=user.pk)
 
 
-def _failed(request, username, reason: str) -> None:
+def _failed(request, username, reason: str, details: dict | None = None) -> None:
     # The attempted username may be a mistyped password or a real person's name: store its hash only.
     audit_denied(
         actor=_actor(None, request),
         action="auth.login_failed",
         reason=reason,
-        details={"username_hash": terms_hash(str(username or ""))},
+        details={"username_hash": terms_hash(str(username or "")), **(details or {})},
     )
 
 
 @receiver(user_login_failed, dispatch_uid="audit-login-failed")
 def _login_failed(sender, credentials, request=None, **kwargs):
-    _failed(request, credentials.get("username", ""), "bad_credentials")
-
-
-@receiver(user_locked_out, dispatch_uid="audit-login-locked-out")
-def _locked_out(sender, request=None, username=None, ip_address=None, **kwargs):
-    """django-axes refused the attempt because of earlier failures (the throttle)."""
-    _failed(request, username, "locked_out")
+    username = str(credentials.get("username", "") or "")
+    refusal = getattr(request, "login_refusal", None)
+    if refusal is not None:
+        # Held back by the throttle, unchecked: recorded as a refusal, not counted as another failure.
+        _failed(request, username, refusal.reason, {"retry_after": refusal.retry_after})
+        return
+    if request is not None:
+        login_failure_record(username=username, ip=client_ip(request))
+    _failed(request, username, "bad_credentials")

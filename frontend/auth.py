@@ -1,5 +1,6 @@
-"""Signing in and out of the browser UI: throttled logins (django-axes), the idle timeout. (Logins, failures and
-lockouts are audited in ``agencies.signals``.)
+"""Signing in and out of the browser UI: throttled logins (``agencies.login_throttle``), the second factor for
+those who need it (``frontend.mfa``), the idle timeout. (Logins, failures and refusals are audited in
+``agencies.signals``.)
 
 The session expires after ``SESSION_IDLE_MINUTES`` without a request (``SESSION_COOKIE_AGE`` with
 ``SESSION_SAVE_EVERY_REQUEST``). Two details make that an honest *inactivity* timeout with a clear message:
@@ -16,42 +17,67 @@ import functools
 import time
 from urllib.parse import urlencode, urlsplit
 
-from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.template.response import TemplateResponse
+
+from agencies.login_throttle import LoginRefusal, login_refusal
+from tsunagu.middleware import client_ip
+
+from . import mfa
 
 MARKER_COOKIE = "tsunagu_signed_in"
 LAST_SEEN_KEY = "tsunagu_last_seen"
 
 
-class LoginThrottleBackend(AxesStandaloneBackend):
-    """django-axes' lockout check, for logins that come with a request (the login forms).
+class LoginThrottleBackend:
+    """First in ``AUTHENTICATION_BACKENDS``: refuses an attempt that the login throttle holds back, before any
+    password is compared. The refusal is left on the request (``login_refusal``) for ``LoginThrottleMiddleware``
+    to answer with 429, and for the audit receiver to record it as a refusal rather than a failure.
 
     ``authenticate()`` called without a request (a management command, a test client's ``login()``) is not a
-    login over the network: there is no address to throttle, so it is left to the next backend rather than
-    refused with an error.
+    login over the network: there is no address to throttle, so it is left to the next backend.
+
+    Deliberately no ``get_user``: the backend never signs anyone in, so ``force_login`` and session lookups pass
+    over it.
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         if request is None:
             return None
-        return super().authenticate(request, username=username, password=password, **kwargs)
+        refusal = login_refusal(username=str(username or ""), ip=client_ip(request))
+        if refusal is not None:
+            request.login_refusal = refusal
+            raise PermissionDenied  # stops authenticate(); it then sends user_login_failed
+        return None
 
 
-def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
-    """The login page with the lockout message (429), whichever login form was used."""
-    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+def refusal_response(request: HttpRequest, refusal: LoginRefusal) -> HttpResponse:
+    """The login page with the reason and the wait (429 with Retry-After), whichever login form was used."""
     context = {
         "form": auth_views.AuthenticationForm(request),
-        "locked_out": True,
-        "lockout_minutes": minutes,
+        "refusal": refusal,
         "next": request.POST.get("next", ""),
     }
-    return TemplateResponse(request, "frontend/login.html", context, status=429).render()
+    response = TemplateResponse(request, "frontend/login.html", context, status=429).render()
+    response["Retry-After"] = str(refusal.retry_after)
+    return response
+
+
+class LoginThrottleMiddleware:
+    """Turns a refusal flagged during authentication into the 429 page (last in ``MIDDLEWARE``)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        refusal = getattr(request, "login_refusal", None)
+        return refusal_response(request, refusal) if refusal is not None else response
 
 
 class LoginView(auth_views.LoginView):
@@ -66,6 +92,11 @@ class LoginView(auth_views.LoginView):
             request.method == "GET" and not request.user.is_authenticated and request.COOKIES.get(MARKER_COOKIE) == "1"
         )
         return context
+
+    def get_success_url(self):
+        # After the password, whoever needs a second factor gives it (or enrols one) before going on.
+        url = super().get_success_url()
+        return mfa.second_factor_url(self.request, url) or url
 
     def form_valid(self, form):
         response = super().form_valid(form)

@@ -24,6 +24,11 @@ ACTIONS = {
     "auth.login": _("ログイン"),
     "auth.login_failed": _("ログイン失敗"),
     "auth.logout": _("ログアウト"),
+    "auth.mfa_enrol": _("二要素認証の登録"),
+    "auth.mfa_verify": _("二要素認証"),
+    "auth.mfa_failed": _("二要素認証の失敗"),
+    "auth.mfa_recovery_used": _("復元コードの使用"),
+    "auth.mfa_reset": _("二要素認証のリセット"),
     "apikey.issue": _("APIキーの発行"),
     "apikey.revoke": _("APIキーの無効化"),
 }

@@ -1,12 +1,14 @@
 from django.urls import path
 
-from . import auth, views, views_agency, views_breakglass, views_inbox, views_privacy, views_sharing
+from . import auth, views, views_agency, views_breakglass, views_inbox, views_mfa, views_privacy, views_sharing
 
 app_name = "frontend"
 
 urlpatterns = [
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
+    path("login/code/", views_mfa.mfa_verify, name="mfa_verify"),
+    path("login/setup/", views_mfa.mfa_enrol, name="mfa_enrol"),
     path("", views.client_list, name="client_list"),
     path("clients/new/", views.client_create, name="client_create"),
     path("break-glass/", views_breakglass.break_glass, name="break_glass"),

@@ -248,3 +248,32 @@ def test_last_week_gives_the_privacy_officer_something_to_review(seeded):
     )
     assert len(viewers) >= 2
     assert not AnomalyFlag.objects.filter(subject_username__in=["tanaka", "suzuki"], rule="after_hours").exists()
+
+
+def test_demo_users_who_need_a_second_factor_are_enrolled_with_the_published_secrets(seeded):
+    import base64
+
+    from django.test import Client as HttpClient
+    from django.urls import reverse
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from agencies.mfa import mfa_required
+    from cases.management.commands.seed_demo import DEMO_MFA_SECRETS
+    from tests.mfa import current_code
+
+    needing = {u.username for u in get_user_model().objects.filter(staff__isnull=False) if mfa_required(u)}
+    assert needing == set(DEMO_MFA_SECRETS) == {"kojima", "watanabe"}
+    for username, secret in DEMO_MFA_SECRETS.items():
+        device = TOTPDevice.objects.get(user__username=username, confirmed=True)
+        assert base64.b32encode(device.bin_key).decode() == secret
+        assert secret in seeded
+    # A code computed from the published secret signs kojima in.
+    client = HttpClient()
+    client.post(reverse("frontend:login"), {"username": "kojima", "password": DEMO_PASSWORD})
+    response = client.post(reverse("frontend:mfa_verify"), {"code": current_code(DEMO_MFA_SECRETS["kojima"])})
+    assert response.status_code == 302
+    assert client.get(reverse("frontend:privacy_dashboard")).status_code == 200
+    # Running again leaves the devices alone (a device enrolled since is kept too).
+    keys = list(TOTPDevice.objects.order_by("pk").values_list("pk", "key", "last_t"))
+    _seed()
+    assert list(TOTPDevice.objects.order_by("pk").values_list("pk", "key", "last_t")) == keys

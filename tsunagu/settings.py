@@ -4,7 +4,6 @@ Defaults let ``make run`` work with nothing installed (SQLite, Celery eager). Pr
 environment: ``DATABASE_URL``, ``CELERY_BROKER_URL``, ``SECRET_KEY``, ``ALLOWED_HOSTS``, ``DEBUG=false``.
 """
 
-from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -38,7 +37,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "guardian",
     "django_htmx",
-    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "audit",
@@ -59,11 +60,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): signed in with the second factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    # Last, as django-axes asks: turns a lockout flagged during authentication into the lockout page.
-    "axes.middleware.AxesMiddleware",
+    # A session that needs the second factor and has not given it reaches nothing but the code pages.
+    "frontend.mfa.MfaRequiredMiddleware",
+    # Last: turns a sign-in refused by the login throttle (flagged during authentication) into the 429 page.
+    "frontend.auth.LoginThrottleMiddleware",
 ]
 
 ROOT_URLCONF = "tsunagu.urls"
@@ -103,7 +107,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
-    # django-axes first: it refuses a locked-out login before the password is even checked.
+    # The login throttle first: it refuses a held-back attempt before the password is even checked.
     "frontend.auth.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
@@ -124,16 +128,22 @@ LOGOUT_REDIRECT_URL = "frontend:login"
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 30, minimum=1) * 60
 SESSION_SAVE_EVERY_REQUEST = True  # the timeout counts from the last request: an inactivity timeout
 SESSION_COOKIE_HTTPONLY = True
-# Failed logins are throttled by django-axes: after LOGIN_FAILURE_LIMIT failures for one username from one
-# address, that pair is locked for LOGIN_LOCKOUT_MINUTES (per pair, so one mistyping colleague behind a shared
-# office address does not lock out the whole office). Every failure and every lockout is in the audit log.
-AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
-AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "frontend.auth.lockout_response"
-AXES_DISABLE_ACCESS_LOG = True  # successful logins and logouts are already in the audit log
-AXES_VERBOSE = False
+# Failed logins (agencies/login_throttle.py). Per account: LOGIN_FAILURE_LIMIT failures are free, then each
+# further attempt waits 1, 2, 4 … minutes after the last failure, at most LOGIN_DELAY_MAX_MINUTES (a delay, never a
+# lockout: one mistyping colleague behind a shared office address locks nobody out). Per address:
+# LOGIN_ADDRESS_FAILURE_LIMIT failures within LOGIN_ADDRESS_WINDOW_MINUTES block that address until the window
+# ends. Every failure and every refusal is in the audit log.
+LOGIN_ACCOUNT_FREE_FAILURES = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_ACCOUNT_MAX_DELAY_MINUTES = env_int("LOGIN_DELAY_MAX_MINUTES", 15, minimum=1)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 50, minimum=1)
+LOGIN_ADDRESS_WINDOW_MINUTES = env_int("LOGIN_ADDRESS_WINDOW_MINUTES", 15, minimum=1)
+
+# Second factor (TOTP with one-time recovery codes, django-otp; frontend/mfa.py): always required of operators
+# (Django admin), privacy officers and agency administrators; MFA_REQUIRED_FOR_ALL_STAFF=true extends it to every
+# staff member who signs in with a password. API keys are not browser sign-ins and are unaffected.
+MFA_REQUIRED_FOR_ALL_STAFF = env_bool("MFA_REQUIRED_FOR_ALL_STAFF", False)
+OTP_TOTP_ISSUER = env_str("MFA_ISSUER", "Tsunagu")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a TOTP secret or a recovery code
 SESSION_COOKIE_SECURE = not DEBUG and env_bool("SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
@@ -175,8 +185,8 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "api.tasks.purge_idempotency_keys", "schedule": 3600.0},
 }
 
-# Cache: per-process memory by default; set CACHE_URL (redis://…) in production so that API throttling and
-# login lockouts count across every worker process.
+# Cache: per-process memory by default; set CACHE_URL (redis://…) in production so that API throttling counts
+# across every worker process (the login throttle counts in the database).
 CACHE_URL = env_str("CACHE_URL")
 CACHES = {
     "default": (

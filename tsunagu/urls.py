@@ -1,6 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from frontend.mfa import VerifiedAdminSite
+
+# Django admin only for operators who have given their second factor (as django-otp documents for OTPAdminSite).
+admin.site.__class__ = VerifiedAdminSite
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),

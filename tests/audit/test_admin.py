@@ -12,15 +12,20 @@ from audit.models import AuditEvent, AuditExposure
 from audit.services import terms_hash
 from cases.models import Client, Share, TimelineEntry
 from tests.cast import PASSWORD
+from tests.mfa import enrol, fresh_code
 
 from .test_coverage import events_after, last_seq
 
 
 @pytest.fixture
 def operator(cast, django_user_model, client):
-    django_user_model.objects.create_superuser("oscar", password=PASSWORD)
+    oscar = django_user_model.objects.create_superuser("oscar", password=PASSWORD)
+    enrol(oscar)
     response = client.post(reverse("admin:login"), {"username": "oscar", "password": PASSWORD, "next": "/admin/"})
     assert response.status_code == 302, response.content[:500]
+    # The admin needs the second factor: the code step, with a code from oscar's authenticator.
+    response = client.post(reverse("frontend:mfa_verify"), {"code": fresh_code(oscar), "next": "/admin/"})
+    assert response.status_code == 302 and response["Location"] == "/admin/"
     return client
 
 

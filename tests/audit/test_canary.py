@@ -14,6 +14,7 @@ from agencies.services import apikey_issue
 from audit.models import AuditEvent, AuditExposure, AuditSeal
 from cases import selectors, services
 from tests.cast import PASSWORD
+from tests.mfa import enrol, fresh_code
 
 from .conftest import seal_all, sealing_db
 
@@ -79,8 +80,10 @@ def test_no_case_content_reaches_the_audit_log_or_the_logs(sealed_cast, client, 
     client.post(reverse("frontend:logout"))
 
     # The admin, as an operator.
-    get_user_model().objects.create_superuser("oscar", password=PASSWORD)
+    oscar = get_user_model().objects.create_superuser("oscar", password=PASSWORD)
+    enrol(oscar)
     client.post(reverse("admin:login"), {"username": "oscar", "password": PASSWORD, "next": "/admin/"})
+    client.post(reverse("frontend:mfa_verify"), {"code": fresh_code(oscar), "next": "/admin/"})
     for url, params in [
         (reverse("admin:cases_client_changelist"), {"q": NAME}),
         (reverse("admin:cases_client_change", args=[cid]), {}),
@@ -99,6 +102,6 @@ def test_no_case_content_reaches_the_audit_log_or_the_logs(sealed_cast, client, 
     assert AuditExposure.objects.filter(client_id=cid).count() > 10  # the ids were recorded, just not the content
 
     logged = "\n".join(f"{r.name} {r.levelname} {r.getMessage()} {r.args!r}" for r in caplog.records)
-    assert caplog.records  # the application did log (axes, requests); none of it may carry case content
+    assert caplog.records  # the application did log (sign-in, requests); none of it may carry case content
     assert leaks(logged) == []
     assert leaks(caplog.text) == []

@@ -10,6 +10,7 @@ from django.test import Client
 
 from cases.models import Notification
 from cases.outbox import outbox_relay
+from tests.mfa import sign_in
 
 # Live-server tests drive the browser from the test thread while the ORM is used in the same thread.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -42,15 +43,23 @@ TABLET = {"width": 768, "height": 1024}
 
 @pytest.fixture
 def open_as(browser, live_server):
-    """``open_as("alice")``: a fresh browser tab signed in through the login form; CSP violations are collected
-    and fail the test."""
+    """``open_as("alice")``: a fresh browser tab signed in through the login form — and, for a user who needs a
+    second factor (enrolled with a known secret first), through the code page with the code an authenticator
+    would show; CSP violations are collected and fail the test."""
+    from django.contrib.auth import get_user_model
     from playwright.sync_api import expect
 
+    from agencies.mfa import mfa_required
     from tests.cast import PASSWORD
+    from tests.mfa import enrol, fresh_code
 
     pages = []
 
     def make(username: str, viewport=DESKTOP):
+        user = get_user_model().objects.get(username=username)
+        second_factor = mfa_required(user)
+        if second_factor:
+            enrol(user)
         context = browser.new_context(
             locale="ja-JP", timezone_id="Asia/Tokyo", viewport=viewport, accept_downloads=True
         )
@@ -62,6 +71,10 @@ def open_as(browser, live_server):
         page.get_by_label("ユーザー名").fill(username)
         page.get_by_label("パスワード").fill(PASSWORD)
         page.get_by_role("button", name="ログイン").click()
+        if second_factor:
+            expect(page.get_by_role("heading", name="二要素認証")).to_be_visible()
+            page.get_by_label("確認コード").fill(fresh_code(user))
+            page.get_by_role("button", name="確認する").click()
         expect(page.get_by_role("heading", name="担当ケース一覧")).to_be_visible()
         pages.append(page)
         return page
@@ -80,12 +93,11 @@ def shot(page, name: str) -> None:
 
 @pytest.fixture
 def as_user(cast):
-    """``as_user("alice")``: a test client signed in as a member of the cast."""
+    """``as_user("alice")``: a test client signed in as a member of the cast (with a verified second factor for
+    those who need one)."""
 
     def make(name: str, **kwargs) -> Client:
-        client = Client(**kwargs)
-        client.force_login(cast.users[name])
-        return client
+        return sign_in(Client(**kwargs), cast.users[name])
 
     return make
 

@@ -14,7 +14,7 @@ from tests.frontend.conftest import text
 
 @pytest.fixture(autouse=True)
 def _small_limit(settings):
-    settings.AXES_FAILURE_LIMIT = 3
+    settings.LOGIN_ACCOUNT_FREE_FAILURES = 2
 
 
 WRONG = "wrong-password"
@@ -24,31 +24,32 @@ def attempt(client, username="alice", password=WRONG):
     return client.post(reverse("frontend:login"), {"username": username, "password": password})
 
 
-def test_repeated_failures_lock_the_login_and_every_refusal_is_audited(cast):
+def test_repeated_failures_slow_the_login_down_and_every_refusal_is_audited(cast):
     client = Client()
     assert attempt(client).status_code == 200
     assert attempt(client).status_code == 200
-    locked = attempt(client)
-    assert locked.status_code == 429
-    assert "ログインを一時的に停止しています。" in text(locked) and "15分間" in text(locked)
-    # While locked, even the right password is refused, before it is checked.
+    delayed = attempt(client)
+    assert delayed.status_code == 429 and delayed["Retry-After"]
+    assert "ログインを一時的に停止しています。" in text(delayed) and "1分後" in text(delayed)
+    # While delayed, even the right password is refused, before it is checked.
     again = attempt(client, password=PASSWORD)
     assert again.status_code == 429 and "_auth_user_id" not in client.session
-    lockouts = AuditEvent.objects.filter(action="auth.login_failed", reason="locked_out")
-    assert lockouts.count() == 2
-    assert all(e.outcome == "denied" and e.channel == "web" and "alice" not in str(e.details) for e in lockouts)
-    assert lockouts[0].details["username_hash"]
+    refusals = AuditEvent.objects.filter(action="auth.login_failed", reason="throttled_account")
+    assert refusals.count() == 2
+    assert all(e.outcome == "denied" and e.channel == "web" and "alice" not in str(e.details) for e in refusals)
+    assert refusals[0].details["username_hash"]
     assert AuditEvent.objects.filter(action="auth.login", actor_username="alice").count() == 0
 
 
-def test_lockout_is_per_username_and_address(cast):
+def test_a_delayed_account_does_not_hold_back_a_colleague_at_the_same_address(cast):
     client = Client()
     for _ in range(3):
         attempt(client, username="alice")
-    assert attempt(client, username="bob", password=PASSWORD).status_code == 302  # bob is not locked out
+    assert attempt(client, username="bob", password=PASSWORD).status_code == 302  # bob is not slowed down
 
 
-def test_a_success_resets_the_failure_count(cast):
+def test_a_success_resets_the_failure_count(cast, settings):
+    settings.LOGIN_ACCOUNT_FREE_FAILURES = 3
     client = Client()
     attempt(client)
     attempt(client)

@@ -4,15 +4,25 @@ import re
 import uuid
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from agencies.mfa import mfa_required
 from audit.models import AuditEvent
 from tests.cast import PASSWORD
+from tests.mfa import enrol, fresh_code
 
 
 def login(client, username):
+    """The real sign-in: the password, then (for those who need it) a code from their authenticator."""
+    user = get_user_model().objects.get(username=username)
+    if mfa_required(user):
+        enrol(user)
     response = client.post(reverse("frontend:login"), {"username": username, "password": PASSWORD})
     assert response.status_code == 302, response.content
+    if mfa_required(user):
+        response = client.post(response["Location"], {"code": fresh_code(user)})
+        assert response.status_code == 302, response.content
     return response
 
 

@@ -12,6 +12,7 @@ from cases import services
 from cases.models import Notification
 from tests.cast import PASSWORD
 from tests.frontend.conftest import text
+from tests.mfa import sign_in
 
 
 @pytest.fixture
@@ -174,7 +175,7 @@ def test_every_form_requires_the_csrf_token(cast, noticed):
     state = _state(cast)
     for who, requests in posts.items():
         client = Client(enforce_csrf_checks=True)
-        client.force_login(cast.users[who])
+        sign_in(client, cast.users[who])
         for url, data in requests:
             response = client.post(url, data)
             assert response.status_code == 403, url

@@ -22,6 +22,7 @@ from cases import selectors, services
 from frontend import views_privacy
 from frontend.forms_privacy import day_start
 from tests.frontend.conftest import text
+from tests.mfa import sign_in
 from tsunagu.errors import NotFound
 
 # --- break-glass (緊急アクセス) ------------------------------------------------------------------------------
@@ -411,7 +412,7 @@ def test_console_pages_carry_the_strict_csp_and_label_every_control(reviewed, as
 
 def test_console_forms_require_the_csrf_token(reviewed):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(reviewed.users["penny"])
+    sign_in(client, reviewed.users["penny"])
     flag = _flag()
     for url, data in (
         (reverse("frontend:privacy_flag_note", args=[flag.id]), {"note": "x"}),

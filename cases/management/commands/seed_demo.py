@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from agencies.actors import Actor
 from agencies.management.commands._common import as_command_error
+from agencies.mfa import mfa_device, mfa_enrol_known_secret
 from agencies.models import Agency, AgencyKind, Role, Staff
 from agencies.services import agency_create, staff_create
 from audit.review import detect_anomalies
@@ -79,6 +80,13 @@ def _role_label(role: str, privacy_officer: bool) -> str:
 
 
 # (username, agency name, role label, note): the table of demo logins in the README.
+# Published second-factor secrets (base32) of the demo users who must sign in with one (privacy officer, agency
+# administrator): add them to any authenticator app, or compute a code with `oathtool --totp -b SECRET`.
+DEMO_MFA_SECRETS = {
+    "watanabe": "WATANABETSUNAGUDEMOSANJOCITY2345",
+    "kojima": "KOJIMATSUNAGUDEMOSANJOCITY234567",
+}
+
 DEMO_LOGINS = [
     (username, AGENCIES[agency][1], _role_label(role, officer), note)
     for username, (agency, role, _name, officer, note) in STAFF.items()
@@ -502,6 +510,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, verbosity: int, **options):
         if self._already_seeded():
+            _enrol_demo_second_factors()  # a demo seeded before second factors existed gets them; else no-op
             if verbosity >= 1:
                 self.stdout.write("デモデータは既に作成されています（変更はありません）。")
                 self._write_logins()
@@ -556,6 +565,19 @@ class Command(BaseCommand):
         self.stdout.write(f"デモ用ログイン（パスワードは全員共通: {DEMO_PASSWORD}）:")
         for username, agency, role, note in DEMO_LOGINS:
             self.stdout.write(f"  {username:<11} {agency} / {role} — {note}")
+        self.stdout.write("二要素認証のシークレット（確認コード: oathtool --totp -b シークレット）:")
+        for username, secret in DEMO_MFA_SECRETS.items():
+            self.stdout.write(f"  {username:<11} {secret}")
+
+
+def _enrol_demo_second_factors() -> None:
+    """Enrol the demo users who need a second factor with the published secrets, unless already enrolled."""
+    users = get_user_model().objects.filter(username__in=DEMO_MFA_SECRETS)
+    for user in users:
+        if mfa_device(user) is None:
+            mfa_enrol_known_secret(
+                actor=Actor.system(channel="cli"), user=user, secret=DEMO_MFA_SECRETS[user.get_username()]
+            )
 
 
 class Seeder:
@@ -575,6 +597,7 @@ class Seeder:
         for code, name, kind in AGENCIES.values():
             agency_create(actor=self.system, code=code, name=name, kind=kind)
         self._create_staff()
+        _enrol_demo_second_factors()
         for spec in CLIENTS:
             self._create_client(spec)
         self._replay_last_week()
