@@ -102,6 +102,8 @@ def login_failure_record(*, username: str, ip: str | None) -> None:
     """Count a failed attempt (wrong password or unknown username) for the account and the address."""
     logger.info("Failed sign-in from %s", ip)  # never the username: it may be a password typed in the wrong box
     now = timezone.now()
+    # Rows that can no longer hold anyone back go, so guessing many usernames does not grow the table for good.
+    LoginThrottle.objects.filter(last_failure_at__lt=now - max(ACCOUNT_FORGET_AFTER, _address_window())).delete()
     for scope, key in _keys(username, ip).items():
         with transaction.atomic():
             try:

@@ -104,6 +104,7 @@ class LoginThrottle(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["scope", "key"], name="login_throttle_scope_key")]
+        indexes = [models.Index(fields=["last_failure_at"], name="login_throttle_last_failure")]  # pruning
         verbose_name = "ログイン失敗の記録"
         verbose_name_plural = "ログイン失敗の記録"
 

@@ -126,3 +126,14 @@ def test_counters_store_no_username_or_address(cast):
     attempt(ip="192.0.2.5")
     stored = " ".join(f"{r.scope} {r.key}" for r in LoginThrottle.objects.all())
     assert LoginThrottle.objects.count() == 2 and "alice" not in stored and "192.0.2.5" not in stored
+
+
+def test_counters_that_hold_nobody_back_are_pruned(cast):
+    from agencies.models import LoginThrottle
+
+    with time_machine.travel(timezone.now() - timedelta(days=2)):
+        for i in range(5):
+            attempt(username=f"guess{i}", ip=f"192.0.2.{i}")
+    assert LoginThrottle.objects.count() == 10
+    attempt(username="alice", ip="192.0.2.200")
+    assert LoginThrottle.objects.count() == 2
