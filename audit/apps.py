@@ -9,7 +9,7 @@ class AuditConfig(AppConfig):
     def ready(self) -> None:
         from tsunagu.appendonly import reinstall_all
 
-        from . import checks  # noqa: F401 - registers the admin audit check
+        from . import checks  # noqa: F401 - registers the admin and key checks
         from .admin import audit_every_model_admin
 
         # The admin app (first in INSTALLED_APPS) has loaded every admin module by now: audit them all,

@@ -1,4 +1,4 @@
-"""System check: every ModelAdmin on the default admin site is audited."""
+"""System checks: every ModelAdmin on the default admin site is audited; the audit HMAC keys are real."""
 
 from django.core import checks
 
@@ -19,3 +19,37 @@ def admin_is_audited(app_configs=None, **kwargs):
         for model, model_admin in admin.site._registry.items()
         if not isinstance(model_admin, AuditedAdminMixin)
     ]
+
+
+@checks.register(checks.Tags.security)
+def audit_hmac_keys(app_configs=None, **kwargs):
+    """The keys that hash search terms in the audit log: a real one in production, never the SECRET_KEY."""
+    from django.conf import settings
+
+    keys = getattr(settings, "AUDIT_HMAC_KEYS", None) or []
+    errors = []
+    if not keys:
+        errors.append(
+            checks.Error(
+                "AUDIT_HMAC_KEYS is empty: search terms cannot be recorded",
+                hint="Set AUDIT_HMAC_KEYS=k1:<at least 32 random characters> (see README, Audit log).",
+                id="audit.E001",
+            )
+        )
+    elif not settings.DEBUG and any(secret == settings.AUDIT_HMAC_DEV_KEY[1] for _id, secret in keys):
+        errors.append(
+            checks.Error(
+                "AUDIT_HMAC_KEYS holds the development key while DEBUG is off",
+                hint="Generate a real key: python -c 'import secrets; print(secrets.token_urlsafe(32))'.",
+                id="audit.E002",
+            )
+        )
+    if any(secret == settings.SECRET_KEY for _id, secret in keys):
+        errors.append(
+            checks.Error(
+                "An AUDIT_HMAC_KEYS secret equals SECRET_KEY",
+                hint="Use a separate secret: the audit key is rotated on its own and may be shared with no one else.",
+                id="audit.E003",
+            )
+        )
+    return errors

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -28,7 +28,7 @@ from tsunagu.keyset import Page, keyset_page
 from . import anomalies, exports
 from .models import AnomalyFlag, AnomalyRule, AuditEvent, AuditExport, AuditExposure, FlagNote, FlagStatus, Outcome
 from .selectors import SealStatus, audit_event_list, seal_latest
-from .services import AuditActor, as_uuid, audit_denied, audit_record
+from .services import AuditActor, as_uuid, audit_denied, audit_record, terms_hash_candidates
 
 JST = ZoneInfo("Asia/Tokyo")
 DISCLOSURE_CAP = 10_000
@@ -146,6 +146,50 @@ def review_events(
             until=until,
         )
         audit_record(actor=actor, action="audit.view", details={"filters": filters, "count": len(page.items)})
+    return page
+
+
+TERM_MAX_LENGTH = 100
+TERM_SEARCH_ORDER = [("seq", True)]
+
+
+def review_term_search(
+    *,
+    actor: AuditActor,
+    terms: list[str],
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    """ "Did anyone search for this name?": events whose recorded search-term, tag-filter or attempted-username
+    hash is the keyed hash of one of ``terms`` (the spellings to try: as typed, normalised as the searches
+    normalise), under every key still held; newest first, one keyset page.
+
+    Audited as ``audit.term_search`` with the number of events found: neither the terms nor their hashes are
+    recorded (a hash of the term would itself be a record of the name looked for)."""
+    _require_officer(actor, "audit.term_search")
+    texts = sorted({t.strip() for t in terms or [] if t and t.strip()})
+    if not texts:
+        raise InvalidInput({"term": ["検索語を入力してください。"]})
+    if any(len(t) > TERM_MAX_LENGTH for t in texts):
+        raise InvalidInput({"term": [f"検索語は{TERM_MAX_LENGTH}文字以内で入力してください。"]})
+    _check_period(since, until, required=False)
+    hashes = sorted(terms_hash_candidates(texts))
+    with transaction.atomic():
+        qs = AuditEvent.objects.filter(
+            Q(details__q_hash__in=hashes)
+            | Q(details__filters__tag_hash__in=hashes)
+            | Q(details__username_hash__in=hashes)
+        ).exclude(action="audit.term_search")
+        if since is not None:
+            qs = qs.filter(occurred_at__gte=since)
+        if until is not None:
+            qs = qs.filter(occurred_at__lt=until)
+        page = keyset_page(qs, order=TERM_SEARCH_ORDER, limit=limit, cursor=cursor)
+        details = {"purpose": "term_search", "count": len(page.items)}
+        details.update(event_filters(since=since, until=until))
+        audit_record(actor=actor, action="audit.term_search", details=details)
     return page
 
 
@@ -419,4 +463,5 @@ __all__ = [
     "review_events",
     "review_seal_status",
     "review_stats",
+    "review_term_search",
 ]

@@ -1,11 +1,13 @@
 """Writing audit events. Domain services call these inside their own transaction (fail closed)."""
 
 import hashlib
+import hmac
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -41,9 +43,28 @@ class SystemActor:
     api_key_id: str = ""
 
 
+def _keyed(secret: str, text: str) -> str:
+    return hmac.new(secret.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 def terms_hash(text: str) -> str:
-    """A search is recorded by a hash of its terms, never the terms (they may contain a name)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """A search is recorded by a keyed hash of its terms, never the terms (they may contain a name):
+    ``"<key id>:<hex HMAC-SHA256(key, text)>"`` under the current ``AUDIT_HMAC_KEYS`` key. A plain hash of a name
+    is reversed by hashing a list of names; without the key, which the audit table, its backups and exports do not
+    hold, this one is not."""
+    key_id, secret = settings.AUDIT_HMAC_KEYS[0]
+    return f"{key_id}:{_keyed(secret, text)}"
+
+
+def terms_hash_candidates(texts: Iterable[str]) -> set[str]:
+    """Every form in which one of ``texts`` may have been recorded: under each key still held (so that hashes made
+    before a rotation still match), and as the unkeyed SHA-256 of events written before hashes were keyed."""
+    found: set[str] = set()
+    for text in texts:
+        found.add(hashlib.sha256(text.encode("utf-8")).hexdigest())
+        for key_id, secret in settings.AUDIT_HMAC_KEYS:
+            found.add(f"{key_id}:{_keyed(secret, text)}")
+    return found
 
 
 def audit_record(

@@ -100,6 +100,26 @@ class EventFilterForm(ServiceForm):
         }
 
 
+class TermSearchForm(ServiceForm):
+    """「この氏名で検索した人はいるか」: the term is posted, never put in a URL, and never stored."""
+
+    term = forms.CharField(
+        label=_("検索語（氏名・フリガナ・ケース番号・タグ・ユーザー名）"),
+        max_length=100,
+        help_text=_("職員が検索に使った語を照合します。入力した語は保存されません。"),
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+        error_messages={"required": _("検索語を入力してください。")},
+    )
+    since = _date_field(_("開始日"), required=False)
+    until = _date_field(_("終了日"), required=False)
+    cursor = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
+    error_fields = {"terms": "term"}
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "t-%s")
+        super().__init__(*args, **kwargs)
+
+
 class DisclosureForm(ServiceForm):
     client_q = forms.CharField(
         label=_("支援対象者（ケース番号・氏名・フリガナ）"),

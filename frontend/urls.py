@@ -30,6 +30,7 @@ urlpatterns = [
     path("privacy/events/", views_privacy.events, name="privacy_events"),
     path("privacy/clients/<str:client_id>/", views_privacy.client_history, name="privacy_client"),
     path("privacy/users/<str:username>/", views_privacy.user_activity, name="privacy_user"),
+    path("privacy/terms/", views_privacy.term_search, name="privacy_terms"),
     path("privacy/disclosure/", views_privacy.disclosure, name="privacy_disclosure"),
     path("privacy/disclosure/csv/", views_privacy.disclosure_csv, name="privacy_disclosure_csv"),
     path("privacy/flags/", views_privacy.flags, name="privacy_flags"),

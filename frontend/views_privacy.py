@@ -23,16 +23,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agencies import directory
 from audit import review
 from cases import review as case_review
+from cases.text import normalize
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
 
 from . import labels_privacy as labels
 from .auth import web_login_required
-from .forms_privacy import DisclosureForm, EventFilterForm, FlagNoteForm, day_end, day_start
+from .forms_privacy import DisclosureForm, EventFilterForm, FlagNoteForm, TermSearchForm, day_end, day_start
 from .templatetags.tsunagu import jdt
 from .web import FORM_ERROR_STATUS, error_page, page, web_actor
 
@@ -348,6 +349,43 @@ def user_activity(request: HttpRequest, actor, username: str) -> HttpResponse:
         return HttpResponseRedirect(reverse("frontend:privacy_user", args=[username]))
     context = {"username": username, "result": result, "rows": _rows(actor, result.items, _agency_names(actor))}
     return page(request, "frontend/privacy/user.html", context, actor=actor)
+
+
+@require_http_methods(["GET", "POST"])
+@officer_page
+def term_search(request: HttpRequest, actor) -> HttpResponse:
+    """Did anyone search for this name? The officer types a term; ``review_term_search`` matches it (as typed and
+    normalised like the client search) against the keyed hashes of recorded searches, tag filters and attempted
+    usernames. The term travels only in the POST body (pages re-post it), never in a URL."""
+    context: dict = {"result": None, "rows": []}
+    if request.method == "GET":
+        _refuse(actor, "term_search")
+        form = TermSearchForm()
+    else:
+        form = TermSearchForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            term = data["term"].strip()
+            try:
+                result = review.review_term_search(
+                    actor=actor,
+                    terms=[term, normalize(term)],
+                    since=day_start(data.get("since")),
+                    until=day_end(data.get("until")),
+                    cursor=data.get("cursor") or None,
+                    limit=PAGE_SIZE,
+                )
+            except InvalidInput as exc:
+                form.add_service_errors(exc)
+            else:
+                context["result"] = result
+                context["rows"] = _rows(actor, result.items, _agency_names(actor))
+                context["carry"] = [(k, request.POST.get(k, "")) for k in ("term", "since", "until")]
+        else:
+            _refuse(actor, "term_search")
+    context["form"] = form
+    status = FORM_ERROR_STATUS if form.errors else 200
+    return page(request, "frontend/privacy/terms.html", context, actor=actor, status=status)
 
 
 # --- disclosure (開示請求対応) --------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ serving debug pages; these helpers raise ``ImproperlyConfigured`` instead.
 """
 
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -67,3 +68,31 @@ def env_choice(name: str, default: str, choices: set[str]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name}={value!r} must be one of {sorted(choices)}")
     return value
+
+
+_KEY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,15}$")
+KEY_MIN_LENGTH = 32
+
+
+def env_keyring(name: str) -> list[tuple[str, str]]:
+    """Named secrets for rotation, ``"k2:secret,k1:older-secret"``: the first is the current one, the others are
+    kept only to recognise what was made with them. Ids are short (``[a-z0-9_-]``, at most 16), secrets at least
+    32 characters with no comma or whitespace. Empty list when unset. Messages never repeat a secret."""
+    value = env_str(name)
+    if value is None:
+        return []
+    keys: list[tuple[str, str]] = []
+    for position, item in enumerate(value.split(","), start=1):
+        key_id, sep, secret = item.strip().partition(":")
+        if not sep or not _KEY_ID.match(key_id):
+            raise ImproperlyConfigured(
+                f"{name}: item {position} must be <id>:<secret> with an id of a-z, 0-9, _ or - (at most 16)"
+            )
+        if len(secret) < KEY_MIN_LENGTH or any(ch.isspace() for ch in secret):
+            raise ImproperlyConfigured(
+                f"{name}: the secret of key {key_id!r} must be at least {KEY_MIN_LENGTH} characters, no whitespace"
+            )
+        if any(key_id == known for known, _secret in keys):
+            raise ImproperlyConfigured(f"{name}: key id {key_id!r} appears twice")
+        keys.append((key_id, secret))
+    return keys

@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
-from tsunagu.env import env_bool, env_int, env_list, env_str
+from tsunagu.env import env_bool, env_int, env_keyring, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("TSUNAGU_VAR_DIR", str(BASE_DIR / "var")))
@@ -286,6 +286,18 @@ if not DEBUG:
 # Audit log: sealing every minute, verification nightly (03:15 JST); retention in days (0 = keep forever),
 # purged by `manage.py purge_audit` run as the database owner role.
 from celery.schedules import crontab  # noqa: E402 - kept with the audit settings it serves
+
+# Keys of the HMAC that records search terms, tag filters and attempted usernames (never the terms themselves):
+# "k2:<secret>,k1:<older secret>", the first current, the others kept so that the privacy officer's console still
+# matches what they made. Separate from SECRET_KEY; required when DEBUG is off (checked again by audit.checks).
+AUDIT_HMAC_DEV_KEY = ("dev", "development-only-audit-hmac-key-never-use-in-production")
+AUDIT_HMAC_KEYS = env_keyring("AUDIT_HMAC_KEYS")
+if not AUDIT_HMAC_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "AUDIT_HMAC_KEYS is required when DEBUG is off: e.g. k1:<at least 32 random characters> (see README)"
+        )
+    AUDIT_HMAC_KEYS = [AUDIT_HMAC_DEV_KEY]
 
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 3 * 365, minimum=0)
 AUDIT_SEAL_BATCH_SIZE = env_int("AUDIT_SEAL_BATCH_SIZE", 10000, minimum=1)

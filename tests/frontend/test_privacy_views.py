@@ -432,3 +432,31 @@ def test_console_in_english(reviewed, as_user):
     penny.post(reverse("set_language"), {"language": "en"}, HTTP_REFERER="http://testserver/")
     body = text(penny.get(reverse("frontend:privacy_events"), {"client": str(reviewed.client.id)}))
     assert "Audit log search" in body and "Emergency access" in body and "Listed" in body
+
+
+# --- 検索語の照合 (did anyone search for this name?) ---------------------------------------------------------
+
+
+def test_the_officer_finds_a_search_by_name_without_the_name_in_a_url_or_the_log(cast, as_user):
+    selectors.client_list(actor=cast.actor("alice"), q="やまだ")
+    searched = AuditEvent.objects.filter(action="client.search").latest("seq")
+    penny = as_user("penny")
+    url = reverse("frontend:privacy_terms")
+    form = penny.get(url)
+    assert form.status_code == 200 and 'method="post"' in text(form)
+    response = penny.post(url, {"term": "ヤマダ"})  # katakana: normalised like the client search
+    body = text(response)
+    assert response.status_code == 200 and f"#{searched.seq}" in body and "alice" in body
+    for link in re.findall(r'(?:href|action|hx-get|hx-push-url)="([^"]*)"', body):
+        assert "ヤマダ" not in link and "%E3%83%A4" not in link.upper()
+    audited = AuditEvent.objects.filter(action="audit.term_search").latest("seq")
+    assert audited.actor_username == "penny" and audited.details["count"] == 1
+    assert "ヤマダ" not in str(audited.details) and "やまだ" not in str(audited.details)
+
+
+def test_term_search_is_refused_to_caseworkers(cast, as_user):
+    alice = as_user("alice")
+    assert alice.post(reverse("frontend:privacy_terms"), {"term": "やまだ"}).status_code == 403
+    assert alice.get(reverse("frontend:privacy_terms")).status_code == 403
+    assert AuditEvent.objects.filter(action="audit.term_search", outcome="denied").count() == 1
+    assert AuditEvent.objects.filter(action="audit.view", outcome="denied", actor_username="alice").count() == 1

@@ -95,3 +95,61 @@ def test_postgres_connections_turn_jit_off():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
     )
     assert result.stdout.strip() == "-c jit=off"
+
+
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "x" * 20 + "production-secret-key-for-tests-0123456789",
+    "ALLOWED_HOSTS": "tsunagu.example.jp",
+    "AUDIT_HMAC_KEYS": "k1:audit-hmac-key-for-the-settings-tests-0123456789",
+}
+
+
+def test_production_requires_an_audit_hmac_key():
+    env = {k: v for k, v in PRODUCTION.items() if k != "AUDIT_HMAC_KEYS"}
+    result = _load_settings(env)
+    assert result.returncode != 0 and "AUDIT_HMAC_KEYS is required" in result.stderr
+    assert _load_settings(PRODUCTION).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("k1:short", "at least 32"),
+        ("no-colon-here-0123456789abcdefghijklmnopq", "<id>:<secret>"),
+        ("K1:0123456789abcdefghijklmnopqrstuvwxyz", "<id>:<secret>"),
+        ("k1:0123456789abcdefghijklmnopqrstuvwxyz,k1:abcdefghijklmnopqrstuvwxyz0123456789", "appears twice"),
+    ],
+)
+def test_audit_hmac_keys_are_validated_without_echoing_secrets(monkeypatch, raw, message):
+    from tsunagu.env import env_keyring
+
+    monkeypatch.setenv("AUDIT_HMAC_KEYS", raw)
+    with pytest.raises(ImproperlyConfigured, match=message) as caught:
+        env_keyring("AUDIT_HMAC_KEYS")
+    secret = raw.split(",")[0].partition(":")[2]
+    assert len(secret) < 8 or secret not in str(caught.value)
+
+
+def test_audit_hmac_keys_from_a_file_current_first(monkeypatch, tmp_path):
+    from tsunagu.env import env_keyring
+
+    path = tmp_path / "keys"
+    path.write_text("k2:second-key-0123456789abcdefghijklmnop, k1:first-key-0123456789abcdefghijklmnopq\n")
+    monkeypatch.setenv("AUDIT_HMAC_KEYS_FILE", str(path))
+    assert [key_id for key_id, _secret in env_keyring("AUDIT_HMAC_KEYS")] == ["k2", "k1"]
+
+
+def test_the_development_audit_key_or_the_secret_key_fails_the_system_check(settings):
+    from audit.checks import audit_hmac_keys
+
+    settings.DEBUG = False
+    assert audit_hmac_keys() == []
+    settings.AUDIT_HMAC_KEYS = [settings.AUDIT_HMAC_DEV_KEY]
+    assert [e.id for e in audit_hmac_keys()] == ["audit.E002"]
+    settings.DEBUG = True
+    assert audit_hmac_keys() == []  # `make run`: the labelled development key is fine
+    settings.AUDIT_HMAC_KEYS = [("k1", settings.SECRET_KEY)]
+    assert [e.id for e in audit_hmac_keys()] == ["audit.E003"]
+    settings.AUDIT_HMAC_KEYS = []
+    assert [e.id for e in audit_hmac_keys()] == ["audit.E001"]
