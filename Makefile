@@ -9,7 +9,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/tsunagu
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-postgres test-sqlite lint format services clean bench
+.PHONY: install run test test-postgres test-sqlite lint check-deploy format services clean bench
 
 install: $(VENV)/.installed
 
@@ -29,7 +29,7 @@ run: install
 services:
 	scripts/ensure-services
 
-test: install services lint test-postgres test-sqlite
+test: install services lint check-deploy test-postgres test-sqlite
 
 test-postgres: install
 	DATABASE_URL=$(PG_URL) $(BIN)/pytest $(PYTEST_ARGS)
@@ -40,6 +40,14 @@ test-sqlite: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Production settings pass Django's deployment checks with no warning. Production needs exactly these variables
+# (a 50-character SECRET_KEY, ALLOWED_HOSTS, AUDIT_HMAC_KEYS); everything else has a production default.
+RANDOM_SECRET = $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(40))'
+check-deploy: install
+	DEBUG=false SECRET_KEY="$$($(RANDOM_SECRET))" ALLOWED_HOSTS=tsunagu.example.jp \
+	AUDIT_HMAC_KEYS="k1:$$($(RANDOM_SECRET))" TSUNAGU_VAR_DIR="$$(mktemp -d)" \
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 format: install
 	$(BIN)/ruff format .

@@ -7,6 +7,7 @@ serving debug pages; these helpers raise ``ImproperlyConfigured`` instead.
 import os
 import re
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -96,3 +97,59 @@ def env_keyring(name: str) -> list[tuple[str, str]]:
             raise ImproperlyConfigured(f"{name}: key id {key_id!r} appears twice")
         keys.append((key_id, secret))
     return keys
+
+
+_EMAIL_SCHEMES = {
+    # scheme: (use_tls (STARTTLS), use_ssl (implicit TLS), default port)
+    "smtp": (False, False, 25),
+    "smtp+tls": (True, False, 587),
+    "smtps": (False, True, 465),
+}
+
+
+def env_email_url(name: str, default: str, *, timeout: int) -> dict:
+    """A ``MAILERS`` entry from a URL: ``smtp://host[:25]`` (plain), ``smtp+tls://user:password@host[:587]``
+    (STARTTLS), ``smtps://user:password@host[:465]`` (implicit TLS), or ``console://`` (printed, development).
+    User and password are percent-encoded (``%40`` for ``@``)."""
+    value = env_str(name, default) or default
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} is not a valid URL (e.g. smtp+tls://user:password@mail.example.jp)"
+        ) from None
+    if parts.scheme == "console":
+        return {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if parts.scheme not in _EMAIL_SCHEMES:
+        raise ImproperlyConfigured(f"{name} must start with smtp://, smtp+tls://, smtps:// or console://")
+    if not parts.hostname:
+        raise ImproperlyConfigured(f"{name} has no host")
+    use_tls, use_ssl, default_port = _EMAIL_SCHEMES[parts.scheme]
+    return {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": parts.hostname,
+            "port": port or default_port,
+            "username": unquote(parts.username or ""),
+            "password": unquote(parts.password or ""),
+            "use_tls": use_tls,
+            "use_ssl": use_ssl,
+            "timeout": timeout,
+        },
+    }
+
+
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+
+
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """``SECURE_PROXY_SSL_HEADER`` from a header name (``X-Forwarded-Proto``) whose value ``https`` marks a request
+    the TLS-terminating proxy received over HTTPS. Unset: no header is trusted (the default: only set it when
+    the proxy always sets or strips that header, or a client could claim HTTPS)."""
+    value = env_str(name)
+    if value is None:
+        return None
+    if not _HEADER_NAME.match(value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a header name (e.g. X-Forwarded-Proto)")
+    return ("HTTP_" + value.upper().replace("-", "_"), "https")

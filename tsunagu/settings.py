@@ -11,7 +11,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
-from tsunagu.env import env_bool, env_int, env_keyring, env_list, env_str
+from tsunagu.env import (
+    env_bool,
+    env_email_url,
+    env_int,
+    env_keyring,
+    env_list,
+    env_proxy_ssl_header,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("TSUNAGU_VAR_DIR", str(BASE_DIR / "var")))
@@ -243,7 +251,15 @@ API_IDEMPOTENCY_WAIT_SECONDS = env_int("API_IDEMPOTENCY_WAIT_SECONDS", 10, minim
 
 # Domain knobs.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
-MAILERS = {"default": {"BACKEND": env_str("MAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")}}
+# Mail: EMAIL_URL (smtp://, smtp+tls://, smtps://, console://). Production defaults to the host's own relay
+# (smtp://localhost:25); development prints mail to the console.
+if env_str("MAIL_BACKEND"):
+    raise ImproperlyConfigured("MAIL_BACKEND is replaced by EMAIL_URL (e.g. smtp+tls://user:password@host:587)")
+MAILERS = {
+    "default": env_email_url(
+        "EMAIL_URL", "console://" if DEBUG else "smtp://localhost:25", timeout=env_int("EMAIL_TIMEOUT", 10, minimum=1)
+    )
+}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "tsunagu@localhost")
 WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", DEBUG)  # plain http only for local development and tests
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
@@ -282,6 +298,17 @@ SECURE_CSP = {
 if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
+
+# HTTPS. Production redirects plain HTTP and sends HSTS (a year, subdomains included, "preload" offered: the
+# preload list only takes a registrable domain whose own apex sends the header, so on Tsunagu's host name it
+# enrols nothing by itself). Behind a TLS-terminating proxy, PROXY_SSL_HEADER (e.g. X-Forwarded-Proto) names the header
+# the proxy sets: only then are requests it received over HTTPS seen as secure (redirects and the API's
+# pagination links stay https://). Opt-in, because a client could otherwise claim HTTPS itself.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("PROXY_SSL_HEADER")
 
 # Audit log: sealing every minute, verification nightly (03:15 JST); retention in days (0 = keep forever),
 # purged by `manage.py purge_audit` run as the database owner role.

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import tempfile
+from datetime import date
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -153,3 +154,123 @@ def test_the_development_audit_key_or_the_secret_key_fails_the_system_check(sett
     assert [e.id for e in audit_hmac_keys()] == ["audit.E003"]
     settings.AUDIT_HMAC_KEYS = []
     assert [e.id for e in audit_hmac_keys()] == ["audit.E001"]
+
+
+# --- production: HTTPS, the proxy, mail; `check --deploy` -------------------------------------------------------
+
+
+def _setting(env, expression):
+    code = f"import django; django.setup(); from django.conf import settings as s; print(repr({expression}))"
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "tsunagu.settings",
+        "TSUNAGU_VAR_DIR": tempfile.mkdtemp(prefix="tsunagu-settings-"),
+    }
+    result = subprocess.run(  # noqa: S603 - a fixed command line
+        [sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip() if result.returncode == 0 else result.stderr
+
+
+def test_production_defaults_turn_on_hsts_and_the_https_redirect():
+    assert _setting(PRODUCTION, "(s.SECURE_HSTS_SECONDS, s.SECURE_SSL_REDIRECT, s.SECURE_PROXY_SSL_HEADER)") == (
+        "(31536000, True, None)"
+    )
+    assert _setting({"DEBUG": "true"}, "(s.SECURE_HSTS_SECONDS, s.SECURE_SSL_REDIRECT)") == "(0, False)"
+
+
+def test_the_proxy_header_is_opt_in_and_checked():
+    env = {**PRODUCTION, "PROXY_SSL_HEADER": "X-Forwarded-Proto"}
+    assert _setting(env, "s.SECURE_PROXY_SSL_HEADER") == "('HTTP_X_FORWARDED_PROTO', 'https')"
+    assert "PROXY_SSL_HEADER" in _setting({**PRODUCTION, "PROXY_SSL_HEADER": "X Forwarded: https"}, "1")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "smtp+tls://tsunagu%40city.example.jp:p%40ss@mail.example.jp:587",
+            "('django.core.mail.backends.smtp.EmailBackend', {'host': 'mail.example.jp', 'port': 587, "
+            "'username': 'tsunagu@city.example.jp', 'password': 'p@ss', 'use_tls': True, 'use_ssl': False, "
+            "'timeout': 10})",
+        ),
+        (
+            "smtps://mail.example.jp",
+            "('django.core.mail.backends.smtp.EmailBackend', {'host': 'mail.example.jp', 'port': 465, "
+            "'username': '', 'password': '', 'use_tls': False, 'use_ssl': True, 'timeout': 10})",
+        ),
+        ("console://", "('django.core.mail.backends.console.EmailBackend', {})"),
+    ],
+)
+def test_email_url_configures_the_mailer(url, expected):
+    env = {**PRODUCTION, "EMAIL_URL": url}
+    got = _setting(env, "(s.MAILERS['default']['BACKEND'], s.MAILERS['default'].get('OPTIONS', {}))")
+    assert got == expected
+
+
+def test_production_mail_defaults_to_a_local_smtp_relay_and_bad_urls_are_refused():
+    got = _setting(PRODUCTION, "(s.MAILERS['default']['BACKEND'], s.MAILERS['default']['OPTIONS']['host'])")
+    assert got == "('django.core.mail.backends.smtp.EmailBackend', 'localhost')"
+    assert _setting({"DEBUG": "true"}, "s.MAILERS['default']['BACKEND']").endswith("console.EmailBackend'")
+    for bad in ("mailto://x", "smtp://", "smtp://host:notaport"):
+        assert "EMAIL_URL" in _setting({**PRODUCTION, "EMAIL_URL": bad}, "1"), bad
+
+
+def test_check_deploy_passes_with_the_production_defaults():
+    """What CI runs (Makefile `check-deploy`): production settings raise no warning at all."""
+    env = {
+        **PRODUCTION,
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "tsunagu.settings",
+        "TSUNAGU_VAR_DIR": tempfile.mkdtemp(prefix="tsunagu-settings-"),
+        "SECRET_KEY": "Kx7#pQ2!vR9$mW4&zT6*bY1^nL8@cH3%fJ5+gD0=sA2-eU7~iO9q",
+    }
+    result = subprocess.run(  # noqa: S603 - a fixed command line
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+def two_clients_api(cast):
+    from rest_framework.test import APIClient
+
+    from cases import services
+    from tests.api.conftest import issue_key
+
+    services.client_create(
+        actor=cast.actor("alice"), name="佐藤 花子", name_kana="サトウ ハナコ", birth_date=date(1950, 1, 2)
+    )
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_key(cast.users['alice'])[1]}")
+    return api
+
+
+def test_behind_the_proxy_pagination_links_stay_https(two_clients_api, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # As the proxy forwards it: the public Host, and the scheme it received in X-Forwarded-Proto.
+    response = two_clients_api.get(
+        "/api/v1/clients/?page_size=1", HTTP_HOST="testserver", HTTP_X_FORWARDED_PROTO="https"
+    )
+    assert response.json()["next"].startswith("https://testserver/api/v1/clients/?")
+
+
+def test_without_the_opt_in_a_forwarded_proto_header_is_not_believed(two_clients_api, settings):
+    settings.SECURE_PROXY_SSL_HEADER = None
+    response = two_clients_api.get(
+        "/api/v1/clients/?page_size=1", HTTP_HOST="testserver", HTTP_X_FORWARDED_PROTO="https"
+    )
+    assert response.json()["next"].startswith("http://testserver/")
+
+
+def test_plain_http_is_redirected_to_https_unless_the_proxy_says_https(two_clients_api, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    plain = two_clients_api.get("/api/v1/me/")
+    assert plain.status_code == 301 and plain["Location"] == "https://testserver/api/v1/me/"
+    secure = two_clients_api.get("/api/v1/me/", HTTP_X_FORWARDED_PROTO="https")
+    assert secure.status_code == 200 and secure["Strict-Transport-Security"].startswith("max-age=")
