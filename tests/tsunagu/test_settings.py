@@ -225,7 +225,7 @@ def test_check_deploy_passes_with_the_production_defaults():
         "TSUNAGU_VAR_DIR": tempfile.mkdtemp(prefix="tsunagu-settings-"),
         "SECRET_KEY": "Kx7#pQ2!vR9$mW4&zT6*bY1^nL8@cH3%fJ5+gD0=sA2-eU7~iO9q",
     }
-    result = subprocess.run(  # noqa: S603 - a fixed command line
+    result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         env=env,
         capture_output=True,
