@@ -136,6 +136,9 @@ LOGOUT_REDIRECT_URL = "frontend:login"
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 30, minimum=1) * 60
 SESSION_SAVE_EVERY_REQUEST = True  # the timeout counts from the last request: an inactivity timeout
 SESSION_COOKIE_HTTPONLY = True
+# Flash messages can name a client ("山田 太郎 さんを登録しました"): keep them in the server-side session, not in
+# the signed but readable cookie that Django uses by default.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 # Failed logins (agencies/login_throttle.py). Per account: LOGIN_FAILURE_LIMIT failures are free, then each
 # further attempt waits 1, 2, 4 … minutes after the last failure, at most LOGIN_DELAY_MAX_MINUTES (a delay, never a
 # lockout: one mistyping colleague behind a shared office address locks nobody out). Per address:

@@ -48,6 +48,20 @@ def test_register_creates_the_client_owned_by_my_agency(cast, as_user):
     assert AuditEvent.objects.filter(action="client.create", actor_username="carol", channel="web").count() == 1
 
 
+def test_the_registration_message_naming_the_client_stays_on_the_server(cast, as_user):
+    """The success message names the client: it is kept in the server-side session, not in a cookie the browser
+    (and anything that logs cookies) can read."""
+    client = as_user("carol")
+    response = client.post(reverse(CREATE), NEW)
+    assert response.status_code == 302
+    for morsel in response.cookies.values():
+        assert morsel.key != "messages"
+        assert "鈴木" not in morsel.value and "\\u9234" not in morsel.value
+    page = client.get(response["Location"])
+    assert "鈴木 一郎 さんを登録しました" in text(page)
+    assert "messages" not in page.cookies or not page.cookies["messages"].value
+
+
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
