@@ -11,6 +11,12 @@ receiver recomputes the HMAC over the timestamp, a dot and the raw request body,
 rejects timestamps older than a few minutes. ``Tsunagu-Event-Id`` repeats the event id: deliveries are at least
 once, so receivers should ignore an id they have seen.
 
+Internal addresses are refused (server-side request forgery): a URL whose host is, or resolves to, a loopback,
+private, link-local, multicast, unspecified or otherwise non-global address is refused at registration, and each
+delivery resolves the name once, checks every address it got and connects to the checked one (with the endpoint's
+own Host and TLS server name), so a name re-pointed at an internal address after registration (DNS rebinding)
+gets nothing. ``WEBHOOK_ALLOWED_NETWORKS`` lists private ranges an on-premises partner may use, explicitly.
+
 Attempts are made by a task right after the event, then by a periodic task with exponential backoff (30 s, 1 min,
 2 min … capped at 1 h) for up to 24 h; each attempt is recorded and audited (``webhook.deliver``). An endpoint is
 disabled after ``WEBHOOK_DISABLE_AFTER`` consecutive failed attempts.
@@ -18,12 +24,14 @@ disabled after ``WEBHOOK_DISABLE_AFTER`` consecutive failed attempts.
 
 import hashlib
 import hmac
+import http.client
+import ipaddress
 import json
 import logging
 import secrets
+import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -57,6 +65,72 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
+# --- addresses ---------------------------------------------------------------------------------------
+
+
+class UnsafeAddress(ValueError):
+    """The endpoint's host is, or resolves to, an address webhooks may not reach."""
+
+
+_getaddrinfo = socket.getaddrinfo  # replaced by a stand-in resolver in tests
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _literal(host: str) -> Address | None:
+    """The address a host written as an address means, in any spelling the resolver accepts (``2130706433``,
+    ``0x7f.1``, ``127.1``, ``[::ffff:127.0.0.1]``)."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except (OSError, ValueError):
+        return None
+
+
+def _allowed_networks() -> list:
+    return [ipaddress.ip_network(n, strict=False) for n in getattr(settings, "WEBHOOK_ALLOWED_NETWORKS", [])]
+
+
+def check_address(address: Address) -> None:
+    """Raise ``UnsafeAddress`` unless webhooks may connect to ``address``: a global unicast address, or one inside
+    ``WEBHOOK_ALLOWED_NETWORKS`` (never multicast or unspecified)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_multicast or address.is_unspecified:
+        raise UnsafeAddress(str(address))
+    if any(address.version == net.version and address in net for net in _allowed_networks()):
+        return
+    if not address.is_global:
+        raise UnsafeAddress(str(address))
+
+
+def resolve_checked(host: str, port: int) -> list[Address]:
+    """Every address ``host`` resolves to, each checked; ``UnsafeAddress`` if any one is internal (a name that
+    answers with a public and a private address is refused whole). ``OSError`` when the name does not resolve."""
+    host = (host or "").rstrip(".").lower()
+    literal = _literal(host)
+    if literal is not None:
+        check_address(literal)
+        return [literal]
+    if host == "localhost" or host.endswith(".localhost"):
+        raise UnsafeAddress(host)
+    found: list[Address] = []
+    for _family, _type, _proto, _name, sockaddr in _getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        check_address(address)
+        if address not in found:
+            found.append(address)
+    if not found:
+        raise OSError(f"{host} has no address")
+    return found
+
+
+def _default_port(parts) -> int:
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
 # --- registration -------------------------------------------------------------------------------------
 
 
@@ -67,8 +141,18 @@ def webhook_register(*, actor: Actor, url: str) -> tuple[WebhookEndpoint, str]:
     agency = actor.require_agency()
     parts = urlsplit(url or "")
     allowed = ("https",) if not settings.WEBHOOK_ALLOW_HTTP else ("https", "http")
-    if parts.scheme not in allowed or not parts.hostname or len(url) > 500:
+    try:
+        port = _default_port(parts)
+    except ValueError:
+        port = None
+    if parts.scheme not in allowed or not parts.hostname or port is None or len(url) > 500:
         raise InvalidInput({"url": ["https:// で始まる URL を指定してください。"]})
+    try:
+        resolve_checked(parts.hostname, port)
+    except UnsafeAddress:
+        raise InvalidInput({"url": ["内部ネットワークのアドレスには送信できません。"]}) from None
+    except OSError:
+        pass  # not resolvable yet: every delivery resolves and checks the name again
     if WebhookEndpoint.objects.filter(agency=agency, disabled_at__isnull=True).count() >= MAX_ENDPOINTS_PER_AGENCY:
         raise InvalidInput({"url": [f"有効な Webhook は1機関{MAX_ENDPOINTS_PER_AGENCY}件までです。"]})
     secret = "whsec_" + secrets.token_urlsafe(32)
@@ -131,14 +215,6 @@ def webhooks_fan_out(*, message_id: int) -> list:
 # --- delivery -----------------------------------------------------------------------------------------
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # a redirect is a failed delivery, never followed
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
-
-
 def _claim(delivery_id) -> WebhookDelivery | None:
     """Lease a due delivery so that no other worker attempts it at the same time."""
     now = timezone.now()
@@ -156,25 +232,46 @@ def _claim(delivery_id) -> WebhookDelivery | None:
 
 
 def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | None, str]:
+    """One POST. The name is resolved once and checked; the connection goes to that checked address, with the
+    endpoint's host name in the Host header and as the TLS server name (the certificate is verified against it).
+    Redirects are never followed: a 3xx is a failed attempt."""
     body = json.dumps(delivery.payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked at registration
-        endpoint.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "Tsunagu-Webhook/1",
-            SIGNATURE_HEADER: sign(endpoint.secret, int(time.time()), body),
-            EVENT_HEADER: str(delivery.pk),
-        },
-    )
+    parts = urlsplit(endpoint.url)
     try:
-        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
-            return response.status, ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        port = _default_port(parts)
+        address = resolve_checked(parts.hostname or "", port)[0]
+    except UnsafeAddress as exc:
+        return None, f"refused: internal address {exc}"[:255]
+    except (OSError, ValueError) as exc:
         return None, f"{type(exc).__name__}: {exc}"[:255]
+    timeout = settings.WEBHOOK_TIMEOUT_SECONDS
+    if parts.scheme == "https":
+        conn = http.client.HTTPSConnection(parts.hostname, port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        conn = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
+
+    def connect_to_checked(_host_port, timeout=timeout, source_address=None):
+        return socket.create_connection((str(address), port), timeout, source_address)
+
+    # http.client opens its socket through this attribute: pin it to the checked address (no second lookup).
+    conn._create_connection = connect_to_checked
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Tsunagu-Webhook/1",
+        SIGNATURE_HEADER: sign(endpoint.secret, int(time.time()), body),
+        EVENT_HEADER: str(delivery.pk),
+    }
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read(65536)
+        status = response.status
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:255]
+    finally:
+        conn.close()
+    return status, "" if 200 <= status < 300 else f"HTTP {status}"
 
 
 def webhook_attempt(*, delivery_id) -> str:

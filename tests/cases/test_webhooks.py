@@ -57,6 +57,7 @@ class Receiver:
 def hook(cast, settings):
     """The appender agency (包括) registers an endpoint, through its administrator."""
     settings.WEBHOOK_ALLOW_HTTP = True
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]  # the receiver runs on this machine
     settings.WEBHOOK_DISABLE_AFTER = 5
     from agencies.services import staff_create
 
@@ -147,6 +148,7 @@ def test_endpoint_is_disabled_after_repeated_failures(cast, hook, django_capture
 
 def test_agencies_without_a_share_get_no_events(cast, settings, django_capture_on_commit_callbacks):
     settings.WEBHOOK_ALLOW_HTTP = True
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
     from agencies.services import staff_create
 
     outsider_admin = staff_create(
