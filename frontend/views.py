@@ -52,19 +52,43 @@ POLL_WINDOW = 50
 # --- the client list -----------------------------------------------------------------------------------
 
 
+SEARCH_SESSION_KEY = "client_search"
+SEARCH_FIELDS = ("q", "status", "tag")
+
+
+def _search_filters(data) -> dict:
+    return {name: str(data.get(name, "")).strip() for name in SEARCH_FIELDS}
+
+
 @web_login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def client_list(request: HttpRequest) -> HttpResponse:
+    """The client list and its search. Names never travel in a URL (proxies, access logs and browser history keep
+    those): the search form is POSTed, the conditions are kept in the server-side session, and the page's URL
+    stays ``/`` (paging adds only an opaque ``cursor``). A POST answers htmx with the results fragment (no URL
+    is pushed) and a plain browser with a redirect to ``/``. An old bookmark with ``?q=`` is moved into the
+    session and redirected to ``/`` the same way."""
     actor = web_actor(request)
-    filters = {name: request.GET.get(name, "").strip() for name in ("q", "status", "tag")}
+    session = request.session
+    if request.method == "POST" or any(name in request.GET for name in SEARCH_FIELDS):
+        source = request.POST if request.method == "POST" else request.GET
+        filters = {} if source.get("clear") else _search_filters(source)
+        session[SEARCH_SESSION_KEY] = filters
+        if not (request.method == "POST" and is_htmx(request)):
+            # A plain form post or an old link: keep the conditions and show them at "/" (searched once, there).
+            response = HttpResponseRedirect(reverse("frontend:client_list"))
+            response.status_code = 303
+            return response
+    else:
+        filters = _search_filters(session.get(SEARCH_SESSION_KEY) or {})
+    cursor = request.GET.get("cursor") if request.method == "GET" else None
     errors: dict = {}
     page_obj = None
     try:
-        page_obj = selectors.client_list(
-            actor=actor, cursor=request.GET.get("cursor") or None, limit=settings.CLIENT_PAGE_SIZE, **filters
-        )
+        page_obj = selectors.client_list(actor=actor, cursor=cursor or None, limit=settings.CLIENT_PAGE_SIZE, **filters)
     except InvalidInput as exc:
         errors = exc.errors
+        session.pop(SEARCH_SESSION_KEY, None)  # shown once with its error, not kept for the next visit
     context = {
         "page": page_obj,
         "filters": filters,

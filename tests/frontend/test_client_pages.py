@@ -3,6 +3,7 @@
 import re
 import uuid
 from datetime import date
+from urllib.parse import quote
 
 import pytest
 from django.urls import reverse
@@ -14,6 +15,13 @@ from tests.frontend.conftest import strip_tokens, text
 
 SEES = ["alice", "sam", "ada", "bob", "carol"]
 HIDDEN_FROM = ["charlie", "erin", "rick", "penny"]
+
+
+def search(client, **filters):
+    """Search the client list as the browser does: POST the form, follow the redirect back to "/"."""
+    response = client.post(reverse("frontend:client_list"), filters)
+    assert response.status_code == 303 and response["Location"] == reverse("frontend:client_list")
+    return client.get(response["Location"])
 
 
 def detail_url(cast, **query) -> str:
@@ -38,7 +46,7 @@ def test_list_shows_exactly_the_visible_clients_with_level_and_latest_entry(cast
 
 @pytest.mark.parametrize("q", ["やまだ", "ヤマダ", "ﾔﾏﾀﾞ", "山田", "sj-", "SJ-"])
 def test_search_by_kana_in_either_script_name_and_case_number(cast, as_user, q):
-    response = as_user("bob").get(reverse("frontend:client_list"), {"q": q})
+    response = search(as_user("bob"), q=q)
     assert response.status_code == 200 and "山田 太郎" in text(response)
     event = AuditEvent.objects.filter(action="client.search").latest("seq")
     assert event.client_ids == [str(cast.client.id)] and q not in str(event.details)
@@ -46,28 +54,34 @@ def test_search_by_kana_in_either_script_name_and_case_number(cast, as_user, q):
 
 def test_search_misses_and_filters(cast, as_user):
     client = as_user("alice")
-    assert "山田 太郎" not in text(client.get(reverse("frontend:client_list"), {"q": "すずき"}))
-    assert "山田 太郎" in text(client.get(reverse("frontend:client_list"), {"tag": "8050"}))
-    assert "山田 太郎" not in text(client.get(reverse("frontend:client_list"), {"tag": "子ども"}))
-    assert "山田 太郎" in text(client.get(reverse("frontend:client_list"), {"status": "active"}))
-    assert "山田 太郎" not in text(client.get(reverse("frontend:client_list"), {"status": "closed"}))
+    assert "山田 太郎" not in text(search(client, q="すずき"))
+    assert "山田 太郎" in text(search(client, tag="8050"))
+    assert "山田 太郎" not in text(search(client, tag="子ども"))
+    assert "山田 太郎" in text(search(client, status="active"))
+    assert "山田 太郎" not in text(search(client, status="closed"))
 
 
 def test_search_as_you_type_answers_with_the_results_fragment(cast, as_user):
-    response = as_user("alice").get(
+    response = as_user("alice").post(
         reverse("frontend:client_list"), {"q": "やまだ"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results"
     )
     body = text(response)
     assert response.status_code == 200 and body.startswith('<section id="results"') and "山田 太郎" in body
     assert "<html" not in body
+    assert not any(h.lower().startswith("hx-") for h in response.headers)  # no URL pushed or replaced
 
 
 @pytest.mark.parametrize(
     ("params", "message"), [({"status": "bogus"}, "状態が不正です"), ({"cursor": "x!"}, "カーソル")]
 )
 def test_bad_list_input_is_a_400_with_the_message(cast, as_user, params, message):
-    response = as_user("alice").get(reverse("frontend:client_list"), params)
+    client = as_user("alice")
+    if "cursor" in params:
+        response = client.get(reverse("frontend:client_list"), params)
+    else:
+        response = client.get(client.post(reverse("frontend:client_list"), params)["Location"])
     assert response.status_code == 400 and message in text(response)
+    assert client.get(reverse("frontend:client_list")).status_code == 200  # the bad search is not kept
 
 
 def test_list_is_keyset_paged(cast, as_user, settings):
@@ -276,3 +290,70 @@ def test_own_agency_appends_raise_no_cue(settled, as_user, django_capture_on_com
     assert (
         carol.get(reverse("frontend:timeline_poll", args=[cast.client.id]), HTTP_HX_REQUEST="true").status_code == 204
     )
+
+
+# --- names stay out of URLs ------------------------------------------------------------------------------------
+
+URL_ATTRIBUTES = re.compile(r'(?:href|action|src|hx-get|hx-post|hx-push-url|hx-replace-url)="([^"]*)"')
+
+
+def assert_no_name_in_urls(response, *names):
+    urls = URL_ATTRIBUTES.findall(text(response)) + [
+        response.headers.get(h, "") for h in ("Location", "HX-Push-Url", "HX-Replace-Url", "HX-Location")
+    ]
+    for url in urls:
+        for name in names:
+            assert name not in url and quote(name) not in url, (name, url)
+
+
+def test_the_search_form_posts_and_pushes_no_url(cast, as_user):
+    body = text(as_user("alice").get(reverse("frontend:client_list")))
+    form = re.search(r'<form class="card search-card"[^>]*>', body).group(0)
+    assert 'method="post"' in form and "hx-post=" in form
+    assert "hx-get" not in form and "hx-push-url" not in form
+
+
+def test_a_search_keeps_the_name_out_of_every_url_and_survives_paging(cast, as_user, settings):
+    alice = cast.actor("alice")
+    for i in range(3):
+        services.client_create(
+            actor=alice, name=f"山田 {i}子", name_kana=f"やまだ {'あいう'[i]}こ", birth_date=date(1960, 1, 1)
+        )
+    services.client_create(actor=alice, name="佐藤 一", name_kana="さとう はじめ", birth_date=date(1960, 1, 1))
+    settings.CLIENT_PAGE_SIZE = 2
+    client = as_user("alice")
+    posted = client.post(reverse("frontend:client_list"), {"q": "やまだ"})
+    assert posted.status_code == 303 and posted["Location"] == "/"
+    response = client.get("/")
+    seen = []
+    while True:
+        assert_no_name_in_urls(response, "やまだ", "ヤマダ", "山田")
+        body = text(response)
+        assert 'value="やまだ"' in body  # the term stays in the form
+        seen += re.findall(r'<td class="name"><a href="/clients/([0-9a-f-]+)/">', body)
+        more = re.search(r'href="(\?cursor=[^"]+)">次へ', body)
+        if not more:
+            break
+        response = client.get("/" + more.group(1).replace("&amp;", "&"))
+    assert len(seen) == len(set(seen)) == 4  # every 山田 and not 佐藤
+    htmx = client.post("/", {"q": "やまだ"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results")
+    assert_no_name_in_urls(htmx, "やまだ", "ヤマダ", "山田")
+
+
+def test_an_old_link_with_the_name_is_moved_out_of_the_url(cast, as_user):
+    client = as_user("bob")
+    response = client.get(reverse("frontend:client_list"), {"q": "やまだ"})
+    assert response.status_code == 303 and response["Location"] == "/"
+    assert "山田 太郎" in text(client.get("/"))
+    events = AuditEvent.objects.filter(action="client.search", actor_username="bob")
+    assert events.count() == 1  # searched once, at "/"
+
+
+def test_clearing_the_search_forgets_it(cast, as_user):
+    client = as_user("alice")
+    search(client, q="すずき")
+    assert 'value="すずき"' in text(client.get("/"))
+    cleared = client.post("/", {"clear": "1"})
+    assert cleared.status_code == 303
+    body = text(client.get("/"))
+    assert "すずき" not in body and "山田 太郎" in body
