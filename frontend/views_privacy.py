@@ -286,15 +286,33 @@ def _filter_query(form) -> dict:
     return {k: v for k, v in params.items() if v}
 
 
-@require_GET
+def _see_other(url: str) -> HttpResponse:
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
+
+
+def _candidate_links(url_name: str, query: dict, candidates: list) -> list[tuple]:
+    """Each candidate with the GET URL that picks it: the other conditions and the client's id, never a name."""
+    base = {k: v for k, v in query.items() if k not in ("client", "client_q", "cursor")}
+    return [(c, reverse(url_name) + "?" + urlencode({**base, "client": str(c.id)})) for c in candidates]
+
+
+@require_http_methods(["GET", "POST"])
 @officer_page
 def events(request: HttpRequest, actor) -> HttpResponse:
+    """The search. A typed name (``client_q``) is POSTed, resolved to a client id and the page redirected to a
+    GET URL that carries the id only: names stay out of URLs, access logs and browser history."""
     agencies = directory.agency_choices(actor=actor)
-    form = EventFilterForm(request.GET, agencies=agencies)
+    posted = request.method == "POST"
+    form = EventFilterForm(request.POST if posted else request.GET, agencies=agencies)
     context: dict = {"form": form, "candidates": [], "client": None, "result": None, "rows": []}
     if form.is_valid():
         context["candidates"] = _lookup(actor, form)
         chosen = form.cleaned_data.get("client")
+        if posted and not context["candidates"] and not form.errors:
+            query = _filter_query(form)
+            return _see_other(reverse("frontend:privacy_events") + (f"?{urlencode(query)}" if query else ""))
         if chosen:
             try:
                 context["client"] = _identity(actor, chosen)
@@ -312,10 +330,12 @@ def events(request: HttpRequest, actor) -> HttpResponse:
                 context["rows"] = _rows(actor, result.items, {a.code: a.name for a in agencies})
         if not form.errors:
             context["query"] = _filter_query(form)
+            context["candidates"] = _candidate_links("frontend:privacy_events", context["query"], context["candidates"])
     else:
         _refuse(actor, "events")
     context["encodings"] = labels.ENCODINGS.items()
-    context["searching"] = any(v for k, v in request.GET.items() if k != "cursor")
+    source = request.POST if posted else request.GET
+    context["searching"] = any(v for k, v in source.items() if k not in ("cursor", "csrfmiddlewaretoken"))
     status = FORM_ERROR_STATUS if form.errors else 200
     return page(request, "frontend/privacy/events.html", context, actor=actor, status=status)
 
@@ -393,23 +413,31 @@ def term_search(request: HttpRequest, actor) -> HttpResponse:
 CSV_HEADER = ["日時（日本時間）", "機関", "機関コード", "職員", "操作", "結果", "経路", "根拠"]
 
 
-def _disclosure(request, actor):
-    """The form and, once a client and a period are chosen, the report (audited by ``review_disclosure``)."""
-    bound = any(request.GET.get(k) for k in ("client", "client_q", "since", "until"))
+def _disclosure(request, actor, data=None):
+    """The form and, once a client and a period are chosen, the report (audited by ``review_disclosure``).
+    ``data``: the POSTed form (a typed name is resolved, then the page redirects to the id-only GET URL)."""
+    source = request.GET if data is None else data
+    bound = any(source.get(k) for k in ("client", "client_q", "since", "until"))
     today = timezone.localdate()
     form = DisclosureForm(
-        request.GET if bound else None,
+        source if bound else None,
         initial={"since": today.replace(year=today.year - 1), "until": today},
     )
     context: dict = {"form": form, "candidates": [], "client": None, "report": None}
     if not bound or not form.is_valid():
         _refuse(actor, "disclosure")
         return context
-    context["candidates"] = _lookup(actor, form)
+    candidates = _lookup(actor, form)
     data = form.cleaned_data
+    period = {"since": data["since"].isoformat(), "until": data["until"].isoformat()}
+    context["candidates"] = _candidate_links("frontend:privacy_disclosure", period, candidates)
     if not data.get("client"):
-        if not context["candidates"] and not form.errors:
+        if not candidates and not form.errors:
             form.add_error("client_q", _("支援対象者を指定してください。"))
+        return context
+    if request.method == "POST":
+        query = urlencode({"client": str(data["client"]), **period})
+        context["redirect"] = reverse("frontend:privacy_disclosure") + "?" + query
         return context
     try:
         context["client"] = _identity(actor, data["client"])
@@ -431,20 +459,18 @@ def _disclosure(request, actor):
         EventRow(event=e, agency_name=agencies.get(e.actor_agency_code, e.actor_agency_code)) for e in report.events
     ]
     context["agencies_involved"] = sorted({r.agency_name for r in context["rows"] if r.agency_name})
-    context["query"] = {
-        "client": str(context["client"].id),
-        "since": data["since"].isoformat(),
-        "until": data["until"].isoformat(),
-    }
+    context["query"] = {"client": str(context["client"].id), **period}
     context["query_string"] = urlencode(context["query"])
     context["generated_at"] = timezone.now()
     return context
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @officer_page
 def disclosure(request: HttpRequest, actor) -> HttpResponse:
-    context = _disclosure(request, actor)
+    context = _disclosure(request, actor, request.POST if request.method == "POST" else None)
+    if context.get("redirect"):
+        return _see_other(context["redirect"])
     status = FORM_ERROR_STATUS if context["form"].errors else 200
     return page(request, "frontend/privacy/disclosure.html", context, actor=actor, status=status)
 

@@ -67,6 +67,7 @@ def test_officer_reviews_a_client_a_flag_a_disclosure_and_exports(cast, open_as,
     penny.get_by_role("button", name="検索", exact=True).click()
     results = penny.locator("#results")
     expect(penny.locator(".chip")).to_contain_text(cast.client.case_number)
+    assert f"client={cast.client.id}" in penny.url and "client_q" not in penny.url  # the id, never the name
     expect(results).to_contain_text("緊急アクセス")
     expect(results).to_contain_text("一覧の表示")
     expect(results.locator(".basis-break_glass").first).to_be_visible()

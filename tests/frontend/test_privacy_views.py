@@ -9,6 +9,7 @@ import io
 import re
 import uuid
 from datetime import date, timedelta
+from urllib.parse import quote
 
 import pytest
 from django.test import Client
@@ -180,9 +181,16 @@ def test_flag_note_is_forbidden_to_everyone_else(reviewed, as_user):
     assert response.status_code == 403 and not FlagNote.objects.exists()
 
 
+def _no_name_in(url: str, *names) -> bool:
+    return not any(n in url or quote(n) in url for n in names)
+
+
 def test_search_by_client_name_shows_who_accessed_it_with_the_basis(reviewed, as_user):
     penny = as_user("penny")
-    response = penny.get(reverse("frontend:privacy_events"), {"client_q": "山田"})
+    posted = penny.post(reverse("frontend:privacy_events"), {"client_q": "山田"})
+    assert posted.status_code == 303
+    assert posted["Location"] == reverse("frontend:privacy_events") + f"?client={reviewed.client.id}"
+    response = penny.get(posted["Location"])
     body = text(response)
     assert response.status_code == 200
     assert f'name="client" value="{reviewed.client.id}"' in body  # one match: picked
@@ -199,13 +207,37 @@ def test_search_by_case_number_and_several_matches_to_pick_from(reviewed, as_use
         actor=reviewed.actor("alice"), name="山田 花子", name_kana="やまだ はなこ", birth_date=date(1950, 1, 1)
     )
     penny = as_user("penny")
-    several = text(penny.get(reverse("frontend:privacy_events"), {"client_q": "山田"}))
+    url = reverse("frontend:privacy_events")
+    several = text(penny.post(url, {"client_q": "山田", "outcome": "denied"}))
     assert "支援対象者を選んでください" in several and "山田 花子" in several
-    assert f"client={reviewed.client.id}" in several
-    exact = text(penny.get(reverse("frontend:privacy_events"), {"client_q": reviewed.client.case_number}))
-    assert f'name="client" value="{reviewed.client.id}"' in exact
-    none = penny.get(reverse("frontend:privacy_events"), {"client_q": "存在しない人"})
+    links = re.findall(r'href="([^"]*client=[^"]*)"', several)
+    assert f"{url}?outcome=denied&amp;client={reviewed.client.id}" in links  # the other conditions are kept
+    assert all(_no_name_in(link, "山田", "ヤマダ") for link in links)
+    exact = penny.post(url, {"client_q": reviewed.client.case_number})
+    assert exact.status_code == 303 and exact["Location"] == f"{url}?client={reviewed.client.id}"
+    assert f'name="client" value="{reviewed.client.id}"' in text(penny.get(exact["Location"]))
+    none = penny.post(url, {"client_q": "存在しない人"})
     assert none.status_code == 400 and "該当する支援対象者がいません。" in text(none)
+
+
+def test_the_console_search_forms_post_names(reviewed, as_user):
+    penny = as_user("penny")
+    for name in ("frontend:privacy_events", "frontend:privacy_disclosure", "frontend:privacy_terms"):
+        body = text(penny.get(reverse(name)))
+        form = re.search(r'<form class="card search-card[^>]*>', body).group(0)
+        assert 'method="post"' in form, name
+
+
+def test_disclosure_by_name_redirects_to_the_id_only_url(reviewed, as_user):
+    penny = as_user("penny")
+    url = reverse("frontend:privacy_disclosure")
+    posted = penny.post(url, {"client_q": "やまだ", "since": "2026-01-01", "until": "2026-12-31"})
+    assert posted.status_code == 303
+    assert posted["Location"] == f"{url}?client={reviewed.client.id}&since=2026-01-01&until=2026-12-31"
+    report = penny.get(posted["Location"])
+    assert report.status_code == 200 and "個人情報の利用状況（アクセス記録）報告書" in text(report)
+    for link in re.findall(r'(?:href|action)="([^"]*)"', text(report)):
+        assert _no_name_in(link, "山田", "やまだ", "ヤマダ")
 
 
 @pytest.mark.parametrize(
@@ -303,7 +335,7 @@ def test_disclosure_csv_is_utf8_with_bom_and_the_same_rows(reviewed, as_user):
 
 def test_disclosure_needs_a_client_and_a_period(reviewed, as_user):
     penny = as_user("penny")
-    response = penny.get(reverse("frontend:privacy_disclosure"), {"client_q": "", "since": "2026-01-01"})
+    response = penny.post(reverse("frontend:privacy_disclosure"), {"client_q": "", "since": "2026-01-01"})
     body = text(response)
     assert response.status_code == 400 and "終了日を入力してください。" in body
     missing = penny.get(reverse("frontend:privacy_disclosure"), {"since": "2026-01-01", "until": "2026-02-01"})
