@@ -93,11 +93,29 @@ def _allowed_networks() -> list:
     return [ipaddress.ip_network(n, strict=False) for n in getattr(settings, "WEBHOOK_ALLOWED_NETWORKS", [])]
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """IPv4 addresses an IPv6 address leads to: mapped, 6to4, Teredo, or the well-known NAT64 prefix."""
+    found = [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if address in _NAT64:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
 def check_address(address: Address) -> None:
     """Raise ``UnsafeAddress`` unless webhooks may connect to ``address``: a global unicast address, or one inside
-    ``WEBHOOK_ALLOWED_NETWORKS`` (never multicast or unspecified)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    ``WEBHOOK_ALLOWED_NETWORKS`` (never multicast or unspecified). An IPv6 address that carries an IPv4 one
+    (mapped, 6to4, Teredo, NAT64) is judged by that IPv4 address too."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        else:
+            for inner in _embedded_ipv4(address):
+                check_address(inner)
     if address.is_multicast or address.is_unspecified:
         raise UnsafeAddress(str(address))
     if any(address.version == net.version and address in net for net in _allowed_networks()):
