@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tsunagu.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only")
+os.environ.setdefault("AUDIT_HMAC_KEYS", "bench:bench-only-audit-hmac-key-0123456789abcdef")
 os.environ.setdefault("ALLOWED_HOSTS", "localhost")
 os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tsunagu_bench")
 
