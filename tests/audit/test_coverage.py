@@ -274,7 +274,12 @@ def test_web_pages_are_audited_once_per_access(cast, client):
     assert [(e.action, e.client_ids, e.channel, e.ip) for e in events] == [("client.list", [cid], "web", "127.0.0.1")]
 
     before = last_seq()
-    assert client.get(reverse("frontend:client_list"), {"q": "やまだ"}).status_code == 200
+    assert client.post(reverse("frontend:client_list"), {"q": "やまだ"}, follow=True).status_code == 200
+    assert [(e.action, e.client_ids) for e in events_after(before)] == [("client.search", [cid])]  # POST, then "/"
+
+    before = last_seq()
+    htmx = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "results"}
+    assert client.post(reverse("frontend:client_list"), {"q": "やまだ"}, **htmx).status_code == 200
     assert [(e.action, e.client_ids) for e in events_after(before)] == [("client.search", [cid])]
 
     before = last_seq()
