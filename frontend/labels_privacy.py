@@ -19,6 +19,7 @@ ACTIONS = {
     "export": _("エクスポート"),
     "audit.view": _("監査ログの閲覧"),
     "audit.client_lookup": _("支援対象者の識別情報の照会"),
+    "audit.term_search": _("検索語の照合"),
     "audit.flag_review": _("フラグの確認メモ"),
     "audit.detect_anomalies": _("異常検知の実行"),
     "auth.login": _("ログイン"),

@@ -121,3 +121,18 @@ def test_officer_reviews_a_client_a_flag_a_disclosure_and_exports(cast, open_as,
     table = report.locator("tbody tr")
     assert len(rows) - 1 >= table.count() > 0
     assert any(r[3] == "charlie" and r[4] == "緊急アクセス" for r in rows[1:])
+
+
+def test_officer_looks_up_who_searched_for_a_name(cast, open_as):
+    """The audit log holds only keyed hashes of search terms; the console matches a typed name against them."""
+    selectors.client_list(actor=cast.actor("bob"), q="やまだ")
+    penny = open_as("penny")
+    penny.get_by_role("link", name="監査", exact=True).click()
+    penny.get_by_role("navigation", name="監査メニュー").get_by_role("link", name="検索語の照合").click()
+    penny.get_by_label("検索語（氏名・フリガナ・ケース番号・タグ・ユーザー名）").fill("ﾔﾏﾀﾞ")
+    penny.get_by_role("button", name="照合", exact=True).click()
+    results = penny.locator("#results")
+    expect(results).to_contain_text("bob")
+    expect(results).to_contain_text("検索")
+    assert "%EF%BE%94" not in penny.url and penny.url.endswith("/privacy/terms/")  # POSTed, not in the URL
+    shot(penny, "privacy-terms")
