@@ -181,7 +181,7 @@ def review_term_search(
             Q(details__q_hash__in=hashes)
             | Q(details__filters__tag_hash__in=hashes)
             | Q(details__username_hash__in=hashes)
-        ).exclude(action="audit.term_search")
+        )
         if since is not None:
             qs = qs.filter(occurred_at__gte=since)
         if until is not None:
