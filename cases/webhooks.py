@@ -145,6 +145,11 @@ def resolve_checked(host: str, port: int) -> list[Address]:
     return found
 
 
+def _tls_context() -> ssl.SSLContext:
+    """Certificates are verified against the system's trust store (tests trust their own test certificate)."""
+    return ssl.create_default_context()
+
+
 def _default_port(parts) -> int:
     return parts.port or (443 if parts.scheme == "https" else 80)
 
@@ -264,7 +269,7 @@ def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | N
         return None, f"{type(exc).__name__}: {exc}"[:255]
     timeout = settings.WEBHOOK_TIMEOUT_SECONDS
     if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(parts.hostname, port, timeout=timeout, context=ssl.create_default_context())
+        conn = http.client.HTTPSConnection(parts.hostname, port, timeout=timeout, context=_tls_context())
     else:
         conn = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
 

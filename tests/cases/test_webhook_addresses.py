@@ -7,8 +7,10 @@ private range through, explicitly.
 No test here sends traffic anywhere but 127.0.0.1: names are resolved by a stand-in resolver."""
 
 import socket
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -203,3 +205,79 @@ def test_delivery_connects_to_the_checked_address_with_the_endpoint_host(partner
     assert webhook_attempt(delivery_id=delivery_id) == "delivered"
     assert calls == ["partner.example.jp"]  # resolved once, and the connection went to that answer
     assert partner.hosts == [f"partner.example.jp:{partner.port}"]
+
+
+# --- HTTPS: the checked address, the endpoint's name for SNI and the certificate -----------------------------
+
+TLS = Path(__file__).parent / "tls"  # a self-signed test-only certificate for partner.example.jp (and its key)
+
+
+class TlsRecorder:
+    """An HTTPS receiver on 127.0.0.1 with the partner.example.jp test certificate; records SNI and Host."""
+
+    def __init__(self):
+        self.server_names, self.hosts = [], []
+        recorder = self
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(TLS / "partner.crt", TLS / "partner.key")
+        context.sni_callback = lambda sock, name, ctx: recorder.server_names.append(name)
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                recorder.hosts.append(self.headers["Host"])
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def tls_partner(cast, settings, monkeypatch):
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]  # the test host stands in for an on-premises partner
+    outbox_relay()
+
+    def trusting_the_test_certificate():
+        return ssl.create_default_context(cafile=str(TLS / "partner.crt"))
+
+    monkeypatch.setattr(webhooks, "_tls_context", trusting_the_test_certificate)
+    names = {"partner.example.jp": ["127.0.0.1"], "impostor.example.jp": ["127.0.0.1"]}
+    monkeypatch.setattr(webhooks, "_getaddrinfo", resolver(names))
+    recorder = TlsRecorder()
+    yield recorder
+    recorder.close()
+
+
+def _deliver_one(cast, django_capture_on_commit_callbacks) -> str:
+    with django_capture_on_commit_callbacks(execute=False):
+        services.timeline_append(actor=cast.actor("alice"), client_id=cast.client.id, kind="call", body="電話で確認")
+    outbox_relay()
+    return WebhookDelivery.objects.get().status
+
+
+def test_https_delivery_uses_the_endpoint_name_for_sni_and_the_certificate(
+    cast, tls_partner, django_capture_on_commit_callbacks
+):
+    webhook_register(actor=cast.actor("ada"), url=f"https://partner.example.jp:{tls_partner.port}/hook")
+    assert _deliver_one(cast, django_capture_on_commit_callbacks) == "delivered"
+    assert tls_partner.server_names == ["partner.example.jp"]
+    assert tls_partner.hosts == [f"partner.example.jp:{tls_partner.port}"]
+
+
+def test_pinning_the_address_does_not_skip_certificate_verification(
+    cast, tls_partner, django_capture_on_commit_callbacks
+):
+    webhook_register(actor=cast.actor("ada"), url=f"https://impostor.example.jp:{tls_partner.port}/hook")
+    assert _deliver_one(cast, django_capture_on_commit_callbacks) == "pending"  # failed, to be retried
+    assert tls_partner.hosts == []
+    assert "CERTIFICATE_VERIFY_FAILED" in WebhookAttempt.objects.get().error
