@@ -30,11 +30,12 @@ from agencies.actors import Actor
 from audit.services import audit_record
 from tsunagu.errors import Conflict, DomainError, InvalidInput
 
+from .formats import IDEMPOTENCY_KEY_PATTERN
 from .models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_VALID_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 _LOCK_NOT_AVAILABLE = "55P03"
 
 
@@ -112,7 +113,7 @@ def idempotent(request, *, actor: Actor, perform: Callable[[], Outcome]) -> Resp
     if key is None:
         outcome = perform()
         return _respond(outcome.status, outcome.body, replayed=False)
-    if not _VALID_KEY.match(key):
+    if not _VALID_KEY.fullmatch(key):
         raise InvalidInput({HEADER: ["Idempotency-Key は空白を含まない255文字以内のASCII文字列で指定してください。"]})
     fp = fingerprint(request)
     error: DomainError | None = None

@@ -1,4 +1,7 @@
-"""OpenAPI details drf-spectacular cannot infer: the Bearer scheme, problem responses and their headers."""
+"""OpenAPI details drf-spectacular cannot infer: the Bearer scheme, problem responses and their headers, the rules
+a JSON Schema cannot state, and the links between operations."""
+
+import re
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse
@@ -73,15 +76,105 @@ _HEADERS = {
 }
 
 
+# Rules on well-formed input that no JSON Schema keyword can state (they depend on the clock, on other fields or on
+# stored data). Each is answered with a 400 problem whose `errors` has the field's key, and is listed in its
+# operation's description; tests/api/test_schemathesis.py keeps its generated "valid" requests within them.
+_CURSOR_RULE = "a cursor the server issued for this list (copied from `next` or `previous`)"
+SEMANTIC_RULES: dict[str, dict[str, str]] = {
+    "agencies_list": {"cursor": _CURSOR_RULE},
+    "clients_list": {"cursor": _CURSOR_RULE},
+    "clients_create": {"birth_date": "not later than today (Japan time)"},
+    "clients_update": {"birth_date": "not later than today (Japan time)"},
+    "timeline_list": {"cursor": _CURSOR_RULE},
+    "timeline_create": {
+        "occurred_at": "not more than 5 minutes in the future",
+        "corrects": "an entry on this client's timeline written by a person, not by the system (an entry of "
+        "another agency is a 403)",
+    },
+    "shares_list": {"cursor": _CURSOR_RULE},
+    "shares_create": {
+        "agency": "the code of a listed agency other than the client's owner agency",
+        "expires_at": "in the future",
+    },
+    "shares_revoke": {"share": "a share that is not the owner agency's and is not already revoked"},
+    "audit_events_list": {"cursor": _CURSOR_RULE, "until": "later than `since`"},
+}
+
+# OpenAPI links: where the ids a response returns are used next (clients generated from the schema, and stateful
+# tests, follow them).
+_CLIENT_ID = "$response.body#/id"
+_SAME_CLIENT = "$request.path.id"
+LINKS: dict[str, dict[str, dict[str, dict]]] = {
+    "clients_create": {
+        "201": {
+            "GetClient": {"operationId": "clients_retrieve", "parameters": {"id": _CLIENT_ID}},
+            "UpdateClient": {"operationId": "clients_update", "parameters": {"id": _CLIENT_ID}},
+            "ListTimeline": {"operationId": "timeline_list", "parameters": {"id": _CLIENT_ID}},
+            "AppendToTimeline": {"operationId": "timeline_create", "parameters": {"id": _CLIENT_ID}},
+            "ListShares": {"operationId": "shares_list", "parameters": {"id": _CLIENT_ID}},
+            "GrantShare": {"operationId": "shares_create", "parameters": {"id": _CLIENT_ID}},
+        }
+    },
+    "shares_create": {
+        "201": {
+            "RevokeShare": {
+                "operationId": "shares_revoke",
+                "parameters": {"id": _SAME_CLIENT, "share_id": "$response.body#/id"},
+            },
+            "ListShares": {"operationId": "shares_list", "parameters": {"id": _SAME_CLIENT}},
+        }
+    },
+    "timeline_create": {
+        "201": {"ListTimeline": {"operationId": "timeline_list", "parameters": {"id": _SAME_CLIENT}}},
+    },
+}
+
+
+def _describe_rules(operation: dict, rules: dict[str, str]) -> None:
+    lines = [f"- `{field}`: {rule} (otherwise 400, `errors.{field}`)" for field, rule in rules.items()]
+    text = "Rules the schema cannot state:\n" + "\n".join(lines)
+    operation["description"] = f"{operation.get('description', '').rstrip()}\n\n{text}".lstrip()
+
+
+def _blank_or(node) -> None:
+    """drf-spectacular writes a blank-allowed string with a pattern as ``oneOf: [the string, maxLength 0]``: where
+    the pattern already admits "" the two overlap, and ``oneOf`` would then reject "". Keep the one schema."""
+    if isinstance(node, dict):
+        branches = node.get("oneOf")
+        if (
+            isinstance(branches, list)
+            and len(branches) == 2
+            and branches[1] == {"type": "string", "maxLength": 0}
+            and re.fullmatch(branches[0].get("pattern", "^$"), "")
+            and not branches[0].get("minLength")
+        ):
+            del node["oneOf"]
+            node.update(branches[0])
+        for value in node.values():
+            _blank_or(value)
+    elif isinstance(node, list):
+        for value in node:
+            _blank_or(value)
+
+
 def postprocess(result: dict, generator, request, public) -> dict:
     """POSTPROCESSING_HOOK: request bodies reject unknown fields (as the views do); error responses document
-    their headers."""
+    their headers; operations list the rules no schema keyword states, and link to where their ids are used."""
     for name, component in result.get("components", {}).get("schemas", {}).items():
         if name.endswith("Request") and component.get("type") == "object":
             component["additionalProperties"] = False
+    _blank_or(result)
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
-            for code, response in operation.get("responses", {}).items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            for code, response in operation["responses"].items():
                 if code in _HEADERS:
                     response.setdefault("headers", {}).update(_HEADERS[code])
+                links = LINKS.get(operation.get("operationId"), {}).get(code)
+                if links:
+                    response["links"] = links
+            rules = SEMANTIC_RULES.get(operation.get("operationId"))
+            if rules:
+                _describe_rules(operation, rules)
     return result

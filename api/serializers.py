@@ -6,16 +6,27 @@ Input serializers check shape only (types, required fields, enums); the services
 """
 
 from django.conf import settings
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from agencies.models import AgencyKind, Role
+from agencies.models import Agency, AgencyKind, Role
 from audit.models import Channel, Outcome, VerifyKind
 from cases.models import USER_ENTRY_KINDS, ClientStatus, EntryKind, ShareBasis, ShareLevel
+from cases.selectors import MAX_QUERY
+from cases.services import MAX_ADDRESS, MAX_BASIS_NOTE, MAX_BODY, MAX_NAME, MAX_PHONE, MAX_TAG_LENGTH, MAX_TAGS
+from cases.text import KANA_MAX_LENGTH
 from tsunagu.keyset import MAX_PAGE_SIZE
 
+from . import formats as f
+
+AGENCY_CODE_MAX_LENGTH = Agency._meta.get_field("code").max_length
+
 UNKNOWN_FIELD = "この項目は指定できません。"
+TAG_MESSAGE = "タグに | や制御文字は使えません。"
+KANA_MESSAGE = "フリガナはひらがなまたはカタカナで入力してください。"
+CURSOR_MESSAGE = "カーソルが不正です。最初のページから開き直してください。"
+TEXT_MESSAGE = "制御文字は使えません。"
+REQUIRED_MESSAGE = "空白以外の文字を入力してください（制御文字は使えません）。"
 
 
 def _default_page_size() -> int:
@@ -57,8 +68,15 @@ class QuerySerializer(serializers.Serializer):
 
 
 class PageQuery(QuerySerializer):
-    cursor = serializers.CharField(
-        required=False, allow_blank=True, help_text="Opaque cursor from `next` or `previous` (empty: first page)."
+    cursor = f.StrictCharField(
+        required=False,
+        max_length=f.CURSOR_MAX_LENGTH,
+        pattern=f.CURSOR_PATTERN,
+        pattern_message=CURSOR_MESSAGE,
+        help_text=(
+            "Opaque token copied from a `next` or `previous` link (absent: the first page). Only cursors the "
+            "server issued for this list are accepted: any other well-formed token is a 400 with `errors.cursor`."
+        ),
     )
     page_size = serializers.IntegerField(
         required=False,
@@ -107,9 +125,23 @@ AgencyPage = page_of("AgencyPage", AgencyOut)
 
 
 class ClientQuery(PageQuery):
-    q = serializers.CharField(required=False, allow_blank=True, help_text="Matches 氏名, フリガナ or case number.")
+    q = f.StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=MAX_QUERY,
+        pattern=f.LINE_PATTERN,
+        pattern_message=TEXT_MESSAGE,
+        help_text="Matches 氏名, フリガナ or case number.",
+    )
     status = serializers.ChoiceField(choices=ClientStatus.choices, required=False, allow_blank=True)
-    tag = serializers.CharField(required=False, allow_blank=True)
+    tag = f.StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=MAX_TAG_LENGTH,
+        pattern=f.TAG_PATTERN,
+        pattern_message=TAG_MESSAGE,
+        help_text="Clients carrying this tag.",
+    )
 
 
 class ClientOut(serializers.Serializer):
@@ -132,35 +164,95 @@ class ClientOut(serializers.Serializer):
 ClientPage = page_of("ClientPage", ClientOut)
 
 
+def _name(**kwargs) -> serializers.Field:
+    return f.StrictCharField(
+        max_length=MAX_NAME,
+        pattern=f.REQUIRED_LINE_PATTERN,
+        pattern_message=REQUIRED_MESSAGE,
+        help_text="氏名 (stored with runs of spaces made one).",
+        **kwargs,
+    )
+
+
+def _name_kana(**kwargs) -> serializers.Field:
+    return f.StrictCharField(
+        max_length=KANA_MAX_LENGTH,
+        pattern=f.KANA_PATTERN,
+        pattern_message=KANA_MESSAGE,
+        help_text="フリガナ in hiragana or katakana (full or half width), spaces between names; stored in katakana.",
+        **kwargs,
+    )
+
+
+def _birth_date(**kwargs) -> serializers.Field:
+    return f.StrictDateField(help_text="生年月日: not later than today (Japan time).", **kwargs)
+
+
+def _address(**kwargs) -> serializers.Field:
+    return f.StrictCharField(
+        allow_blank=True, max_length=MAX_ADDRESS, pattern=f.LINE_PATTERN, pattern_message=TEXT_MESSAGE, **kwargs
+    )
+
+
+def _phone(**kwargs) -> serializers.Field:
+    return f.StrictCharField(
+        allow_blank=True,
+        max_length=MAX_PHONE,
+        pattern=f.PHONE_PATTERN,
+        pattern_message="電話番号は数字とハイフンで入力してください。",
+        **kwargs,
+    )
+
+
+def _tags(**kwargs) -> serializers.Field:
+    return serializers.ListField(
+        child=f.StrictCharField(
+            allow_blank=True, max_length=MAX_TAG_LENGTH, pattern=f.TAG_PATTERN, pattern_message=TAG_MESSAGE
+        ),
+        max_length=MAX_TAGS,
+        help_text="Tags (高齢, 障がい, 8050 …); blank ones are dropped, repeats kept once.",
+        **kwargs,
+    )
+
+
 class ClientCreateIn(InputSerializer):
-    name = serializers.CharField()
-    name_kana = serializers.CharField()
-    birth_date = serializers.DateField()
-    address = serializers.CharField(required=False, allow_blank=True, default="")
-    phone = serializers.CharField(required=False, allow_blank=True, default="")
-    tags = serializers.ListField(child=serializers.CharField(), required=False, default=list)
-    address_confidential = serializers.BooleanField(required=False, default=False)
+    name = _name()
+    name_kana = _name_kana()
+    birth_date = _birth_date()
+    address = _address(required=False, default="")
+    phone = _phone(required=False, default="")
+    tags = _tags(required=False, default=list)
+    address_confidential = f.StrictBooleanField(required=False, default=False)
 
 
 class ClientUpdateIn(InputSerializer):
     """Every field optional; only the fields sent change."""
 
-    name = serializers.CharField(required=False)
-    name_kana = serializers.CharField(required=False)
-    birth_date = serializers.DateField(required=False)
-    address = serializers.CharField(required=False, allow_blank=True)
-    phone = serializers.CharField(required=False, allow_blank=True)
-    tags = serializers.ListField(child=serializers.CharField(), required=False)
+    name = _name(required=False)
+    name_kana = _name_kana(required=False)
+    birth_date = _birth_date(required=False)
+    address = _address(required=False)
+    phone = _phone(required=False)
+    tags = _tags(required=False)
     status = serializers.ChoiceField(choices=ClientStatus.choices, required=False)
-    address_confidential = serializers.BooleanField(required=False)
+    address_confidential = f.StrictBooleanField(required=False)
 
 
 # --- timeline ------------------------------------------------------------------------------------------
 
 
+def _agency_code(**kwargs) -> serializers.Field:
+    return f.StrictCharField(
+        max_length=AGENCY_CODE_MAX_LENGTH,
+        pattern=f.AGENCY_CODE_PATTERN,
+        pattern_message="機関コードは英数字・ハイフン・下線で指定してください。",
+        **kwargs,
+    )
+
+
 class TimelineQuery(PageQuery):
     kind = serializers.ChoiceField(choices=EntryKind.choices, required=False, allow_blank=True)
-    agency = serializers.CharField(required=False, allow_blank=True, help_text="Code of the writing agency.")
+    agency = _agency_code(required=False, allow_blank=True, help_text="Code of the writing agency.")
 
 
 class PersonOut(serializers.Serializer):
@@ -192,9 +284,24 @@ EntryPage = page_of("EntryPage", EntryOut)
 
 class EntryCreateIn(InputSerializer):
     kind = serializers.ChoiceField(choices=[(k.value, k.label) for k in USER_ENTRY_KINDS])
-    body = serializers.CharField()
-    occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    corrects = serializers.UUIDField(required=False, allow_null=True, default=None)
+    body = f.StrictCharField(
+        max_length=MAX_BODY,
+        pattern=f.REQUIRED_TEXT_PATTERN,
+        pattern_message=REQUIRED_MESSAGE,
+        help_text="The record (several lines allowed; surrounding white space is dropped).",
+    )
+    occurred_at = f.AwareDateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When it happened (null or absent: now); not more than 5 minutes in the future.",
+    )
+    corrects = f.StrictUUIDField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The entry this one corrects: one of the caller's agency's own entries on this client.",
+    )
 
 
 # --- shares --------------------------------------------------------------------------------------------
@@ -216,44 +323,55 @@ SharePage = page_of("SharePage", ShareOut)
 
 
 class ShareCreateIn(InputSerializer):
-    agency = serializers.CharField(help_text="Code of the agency to share with.")
+    agency = _agency_code(
+        min_length=1, help_text="Code of the agency to share with: a listed agency other than the owner."
+    )
     level = serializers.ChoiceField(choices=ShareLevel.choices)
     basis = serializers.ChoiceField(choices=ShareBasis.choices)
-    basis_note = serializers.CharField(required=False, allow_blank=True, default="")
-    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    basis_note = f.StrictCharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=MAX_BASIS_NOTE,
+        pattern=f.LINE_PATTERN,
+        pattern_message=TEXT_MESSAGE,
+    )
+    expires_at = f.AwareDateTimeField(
+        required=False, allow_null=True, default=None, help_text="When the share ends (null: never); in the future."
+    )
 
 
 # --- audit (privacy officers) --------------------------------------------------------------------------
 
 
-class AwareDateTimeField(serializers.DateTimeField):
-    """An ISO-8601 date and time with a UTC offset; a naive one is an error, not read in some time zone."""
-
-    default_error_messages = {"naive": "日時はタイムゾーン付き（例: 2026-11-23T09:00:00+09:00）で指定してください。"}
-
-    def enforce_timezone(self, value):
-        if timezone.is_naive(value):
-            self.fail("naive")
-        return super().enforce_timezone(value)
-
-
 class AuditEventQuery(PageQuery):
-    client = serializers.UUIDField(
+    client = f.StrictUUIDField(
         required=False,
         help_text="A client id: events that targeted the client or exposed it (lists, searches), denied included.",
     )
-    actor = serializers.CharField(required=False, allow_blank=True, max_length=150, help_text="A username.")
-    agency = serializers.CharField(required=False, allow_blank=True, max_length=32, help_text="An agency code.")
-    action = serializers.CharField(
+    actor = f.StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=150,
+        pattern=f.LINE_PATTERN,
+        pattern_message=TEXT_MESSAGE,
+        help_text="A username.",
+    )
+    agency = _agency_code(required=False, allow_blank=True, help_text="An agency code.")
+    action = f.StrictCharField(
         required=False,
         allow_blank=True,
         max_length=48,
+        pattern=f.LINE_PATTERN,
+        pattern_message=TEXT_MESSAGE,
         help_text="An action, matched exactly, or a prefix ending in `.` (`share.`).",
     )
     outcome = serializers.ChoiceField(choices=Outcome.choices, required=False, allow_blank=True)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False, allow_blank=True)
-    since = AwareDateTimeField(required=False, help_text="Events at or after this time (ISO-8601 with offset).")
-    until = AwareDateTimeField(required=False, help_text="Events before this time (ISO-8601 with offset).")
+    since = f.AwareDateTimeField(required=False, help_text="Events at or after this time (RFC 3339 with offset).")
+    until = f.AwareDateTimeField(
+        required=False, help_text="Events before this time (RFC 3339 with offset); later than `since`."
+    )
 
     def validate(self, attrs):
         since, until = attrs.get("since"), attrs.get("until")

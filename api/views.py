@@ -15,6 +15,7 @@ from cases import selectors, services
 
 from . import serializers as s
 from .authentication import api_actor
+from .formats import IDEMPOTENCY_KEY_PATTERN
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import Outcome, idempotent
 from .pagination import list_page, page_response
@@ -25,7 +26,7 @@ CLIENT_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, des
 SHARE_ID = OpenApiParameter("share_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The share's id.")
 IDEMPOTENCY_KEY = OpenApiParameter(
     IDEMPOTENCY_HEADER,
-    {"type": "string", "pattern": "^[!-~]{1,255}$"},
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": IDEMPOTENCY_KEY_PATTERN},
     OpenApiParameter.HEADER,
     required=False,
     description=(

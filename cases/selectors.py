@@ -21,6 +21,8 @@ from .views_model import ClientView, EntryView, ShareView
 CLIENT_ORDER = [("name_kana", False), ("id", False)]
 ENTRY_ORDER = [("occurred_at", True), ("id", True)]
 
+MAX_QUERY = 100  # characters of a search term
+
 
 def client_list(
     *,
@@ -36,8 +38,8 @@ def client_list(
     q = (q or "").strip()
     if status and status not in ClientStatus.values:
         raise InvalidInput({"status": [f"状態が不正です: {status}"]})
-    if len(q) > 100:
-        raise InvalidInput({"q": ["検索語は100文字以内で入力してください。"]})
+    if len(q) > MAX_QUERY:
+        raise InvalidInput({"q": [f"検索語は{MAX_QUERY}文字以内で入力してください。"]})
     action = "client.search" if q else "client.list"
     with transaction.atomic():
         if actor.agency is None:

@@ -32,12 +32,17 @@ from .models import (
     TimelineEntry,
 )
 from .outbox import outbox_enqueue
-from .text import is_kana, normalize, normalize_kana
+from .text import KANA_MAX_LENGTH, PHONE_PATTERN, is_kana, normalize, normalize_kana
 from .views_model import ClientView, EntryView, ShareView
 
 MAX_BODY = 20000
 MAX_TAGS = 10
-_PHONE = re.compile(r"^[0-9+()\- ]{0,32}$")
+MAX_TAG_LENGTH = 20
+MAX_NAME = 100
+MAX_ADDRESS = 255
+MAX_PHONE = 32
+MAX_BASIS_NOTE = 500
+_PHONE = re.compile(PHONE_PATTERN)
 # Clock skew allowance for occurred_at: an entry cannot describe something that has not happened yet.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -55,15 +60,15 @@ def _clean_profile(data: dict, *, partial: bool) -> dict:
             errors[field] = ["この項目は必須です。"]
     if "name" in data and data["name"] not in (None, ""):
         name = " ".join(str(data["name"]).split())
-        if len(name) > 100:
-            errors["name"] = ["氏名は100文字以内で入力してください。"]
+        if len(name) > MAX_NAME:
+            errors["name"] = [f"氏名は{MAX_NAME}文字以内で入力してください。"]
         cleaned["name"] = name
     if "name_kana" in data and data["name_kana"] not in (None, ""):
         kana = normalize_kana(str(data["name_kana"]))
         if not is_kana(kana):
             errors["name_kana"] = ["フリガナはひらがなまたはカタカナで入力してください。"]
-        elif len(kana) > 100:
-            errors["name_kana"] = ["フリガナは100文字以内で入力してください。"]
+        elif len(kana) > KANA_MAX_LENGTH:
+            errors["name_kana"] = [f"フリガナは{KANA_MAX_LENGTH}文字以内で入力してください。"]
         cleaned["name_kana"] = kana
     if "birth_date" in data and data["birth_date"] not in (None, ""):
         value = data["birth_date"]
@@ -78,12 +83,12 @@ def _clean_profile(data: dict, *, partial: bool) -> dict:
             errors["birth_date"] = ["生年月日が正しくありません。"]
         else:
             cleaned["birth_date"] = value
-    for field, limit in (("address", 255), ("phone", 32)):
+    for field, limit in (("address", MAX_ADDRESS), ("phone", MAX_PHONE)):
         if field in data:
             value = "" if data[field] is None else str(data[field]).strip()
             if len(value) > limit:
                 errors[field] = [f"{limit}文字以内で入力してください。"]
-            elif field == "phone" and not _PHONE.match(value):
+            elif field == "phone" and not _PHONE.fullmatch(value):
                 errors[field] = ["電話番号は数字とハイフンで入力してください。"]
             cleaned[field] = value
     if "tags" in data:
@@ -92,8 +97,10 @@ def _clean_profile(data: dict, *, partial: bool) -> dict:
             errors["tags"] = ["タグは文字列のリストで指定してください。"]
         else:
             tags = list(dict.fromkeys(t.strip() for t in tags if t.strip()))
-            if len(tags) > MAX_TAGS or any(len(t) > 20 or "|" in t for t in tags):
-                errors["tags"] = [f"タグは{MAX_TAGS}個まで、各20文字以内（| は使えません）で指定してください。"]
+            if len(tags) > MAX_TAGS or any(len(t) > MAX_TAG_LENGTH or "|" in t for t in tags):
+                errors["tags"] = [
+                    f"タグは{MAX_TAGS}個まで、各{MAX_TAG_LENGTH}文字以内（| は使えません）で指定してください。"
+                ]
             cleaned["tags"] = tags
     if "address_confidential" in data:
         if not isinstance(data["address_confidential"], bool):
@@ -362,8 +369,8 @@ def share_grant(
     if basis not in ShareBasis.values:
         errors["basis"] = [f"共有の根拠が不正です: {basis}"]
     basis_note = (basis_note or "").strip()
-    if len(basis_note) > 500:
-        errors["basis_note"] = ["根拠の補足は500文字以内で入力してください。"]
+    if len(basis_note) > MAX_BASIS_NOTE:
+        errors["basis_note"] = [f"根拠の補足は{MAX_BASIS_NOTE}文字以内で入力してください。"]
     if expires_at is not None and (
         not isinstance(expires_at, datetime) or timezone.is_naive(expires_at) or expires_at <= timezone.now()
     ):

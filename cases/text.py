@@ -24,3 +24,27 @@ def normalize_kana(text: str) -> str:
 
 def is_kana(text: str) -> bool:
     return bool(_KANA_ONLY.match(normalize_kana(text)))
+
+
+# --- input formats (the API schema states them; the API checks raw input against them before the services run) ---
+
+# Full-width hiragana (ぁ..ゖ, ゝゞ) and katakana (ァ..ヺ, ・, ー, ヽヾ), half-width katakana (･..ﾝ, with ﾞ or ﾟ only
+# after a letter that composes with it), and half- or full-width spaces. Every string this admits becomes, after
+# ``normalize_kana``, a フリガナ ``is_kana`` accepts (tests/cases/test_text.py proves it).
+_KANA_FULL = "\u3041-\u3096\u309d\u309e\u30a1-\u30fe"
+_KANA_HALF = "\uff65-\uff9d"
+
+
+def _composes_with(mark: str) -> str:
+    return "".join(ch for ch in map(chr, range(0xFF65, 0xFF9E)) if is_kana(ch + mark))
+
+
+_KANA_TOKEN = (
+    f"(?:[{_KANA_FULL}{_KANA_HALF}]|[{_composes_with(chr(0xFF9E))}]\uff9e|[{_composes_with(chr(0xFF9F))}]\uff9f)"
+)
+_KANA_SPACE = " \u3000"
+KANA_MAX_LENGTH = 100
+KANA_PATTERN = f"^[{_KANA_SPACE}]*{_KANA_TOKEN}(?:{_KANA_TOKEN}|[{_KANA_SPACE}])*$"
+
+# A telephone number: digits, ``+``, parentheses, hyphens and spaces.
+PHONE_PATTERN = r"^[0-9+()\- ]{0,32}$"
