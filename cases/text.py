@@ -31,18 +31,26 @@ def is_kana(text: str) -> bool:
 # Full-width hiragana (ぁ..ゖ, ゝゞ) and katakana (ァ..ヺ, ・, ー, ヽヾ), half-width katakana (･..ﾝ, with ﾞ or ﾟ only
 # after a letter that composes with it), and half- or full-width spaces. Every string this admits becomes, after
 # ``normalize_kana``, a フリガナ ``is_kana`` accepts (tests/cases/test_text.py proves it).
-_KANA_FULL = "\u3041-\u3096\u309d\u309e\u30a1-\u30fe"
-_KANA_HALF = "\uff65-\uff9d"
+_KANA_FULL = r"\u3041-\u3096\u309d\u309e\u30a1-\u30fe"
+_KANA_HALF = r"\uff65-\uff9d"
 
 
 def _composes_with(mark: str) -> str:
-    return "".join(ch for ch in map(chr, range(0xFF65, 0xFF9E)) if is_kana(ch + mark))
+    """The half-width letters ``mark`` (ﾞ or ﾟ) voices into one full-width letter, as ranges (``\\uff76-\\uff84``)."""
+    codes = [code for code in range(0xFF65, 0xFF9E) if is_kana(chr(code) + mark)]
+    runs: list[list[int]] = []
+    for code in codes:
+        if runs and code == runs[-1][-1] + 1:
+            runs[-1].append(code)
+        else:
+            runs.append([code])
+    return "".join(rf"\u{run[0]:04x}" + (rf"-\u{run[-1]:04x}" if len(run) > 1 else "") for run in runs)
 
 
 _KANA_TOKEN = (
-    f"(?:[{_KANA_FULL}{_KANA_HALF}]|[{_composes_with(chr(0xFF9E))}]\uff9e|[{_composes_with(chr(0xFF9F))}]\uff9f)"
+    rf"(?:[{_KANA_FULL}{_KANA_HALF}]|[{_composes_with(chr(0xFF9E))}]\uff9e|[{_composes_with(chr(0xFF9F))}]\uff9f)"
 )
-_KANA_SPACE = " \u3000"
+_KANA_SPACE = r" \u3000"
 KANA_MAX_LENGTH = 100
 KANA_PATTERN = f"^[{_KANA_SPACE}]*{_KANA_TOKEN}(?:{_KANA_TOKEN}|[{_KANA_SPACE}])*$"
 
