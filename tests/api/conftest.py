@@ -1,3 +1,5 @@
+from collections import Counter
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -34,3 +36,21 @@ def api(keys):
         return client
 
     return make
+
+
+# Requests sent by the schemathesis tests: (caller, "positive"/"negative", status) → count, summed up at the end.
+SCHEMATHESIS_TALLY: Counter = Counter()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not SCHEMATHESIS_TALLY:
+        return
+    by_caller, by_mode, by_status = Counter(), Counter(), Counter()
+    for (caller, mode, status), count in SCHEMATHESIS_TALLY.items():
+        by_caller[caller] += count
+        by_mode[mode] += count
+        by_status[status] += count
+    terminalreporter.write_sep("-", "schemathesis requests")
+    terminalreporter.write_line(f"total {SCHEMATHESIS_TALLY.total()}: {dict(sorted(by_mode.items()))}")
+    terminalreporter.write_line(f"by caller: {dict(sorted(by_caller.items()))}")
+    terminalreporter.write_line(f"by status: {dict(sorted(by_status.items()))}")
