@@ -11,7 +11,8 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import audit_denied, audit_record
+from audit.refusals import refuse
+from audit.services import audit_record
 from tsunagu.errors import Forbidden, NotFound
 
 from .actors import Actor
@@ -75,9 +76,21 @@ def agency_choices(*, actor: Actor) -> list[AgencyChoice]:
 
 def _require_agency_admin(actor: Actor, action: str) -> Agency:
     if actor.agency is None or actor.role != Role.AGENCY_ADMIN:
-        audit_denied(actor=actor, action=action, reason="role")
-        raise Forbidden("機関管理者のみが利用できます。")
+        refuse(actor=actor, action=action, reason="role", error=Forbidden("機関管理者のみが利用できます。"))
     return actor.agency
+
+
+def _staff_view(s: Staff) -> StaffView:
+    return StaffView(
+        user_id=s.user.pk,
+        username=s.user.get_username(),
+        display_name=s.display_name or s.user.get_username(),
+        role=s.role,
+        is_privacy_officer=s.is_privacy_officer,
+        is_active=s.user.is_active,
+        can_log_in=s.user.has_usable_password(),
+        last_login=s.user.last_login,
+    )
 
 
 def staff_of_agency(*, actor: Actor) -> list[StaffView]:
@@ -85,23 +98,41 @@ def staff_of_agency(*, actor: Actor) -> list[StaffView]:
     agency = _require_agency_admin(actor, "staff.list")
     with transaction.atomic():
         rows = Staff.objects.filter(agency=agency).select_related("user").order_by("role", "user__username")
-        staff = [
-            StaffView(
-                user_id=s.user.pk,
-                username=s.user.get_username(),
-                display_name=s.display_name or s.user.get_username(),
-                role=s.role,
-                is_privacy_officer=s.is_privacy_officer,
-                is_active=s.user.is_active,
-                can_log_in=s.user.has_usable_password(),
-                last_login=s.user.last_login,
-            )
-            for s in rows
-        ]
+        staff = [_staff_view(s) for s in rows]
         audit_record(
             actor=actor, action="staff.list", target_type="agency", target_id=agency.code, details={"count": len(staff)}
         )
     return staff
+
+
+def apikey_holders(*, actor: Actor) -> list[StaffView]:
+    """Whom the actor may issue an API key for (the form offers only these): oneself, and for an agency
+    administrator the integration users of the own agency who are not privacy officers. The service decides
+    again (``agencies.services.apikey_issue``); this only keeps the form honest. A list of the agency's staff is
+    audited as ``staff.list`` like the staff page."""
+    if actor.agency is None or actor.role not in Role.values:
+        refuse(
+            actor=actor,
+            action="apikey.issue",
+            reason="no_role",
+            error=Forbidden("所属機関のある職員のみが利用できます。"),
+        )
+    rows = Staff.objects.filter(user=actor.user)
+    if actor.role == Role.AGENCY_ADMIN:
+        rows = rows | Staff.objects.filter(
+            agency=actor.agency, role=Role.INTEGRATION, is_privacy_officer=False, user__is_active=True
+        )
+    with transaction.atomic():
+        holders = [_staff_view(s) for s in rows.select_related("user").order_by("role", "user__username")]
+        if actor.role == Role.AGENCY_ADMIN:
+            audit_record(
+                actor=actor,
+                action="staff.list",
+                target_type="agency",
+                target_id=actor.agency.code,
+                details={"count": len(holders), "purpose": "apikey_holders"},
+            )
+    return holders
 
 
 def staff_user(*, actor: Actor, user_id) -> object:

@@ -12,7 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.services import audit_denied, audit_record
+from audit.refusals import Refusal, refuse
+from audit.services import audit_record
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
 
 from .actors import Actor
@@ -100,18 +101,58 @@ def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("ascii")).hexdigest()
 
 
+# Roles whose holders may use the API with a key of their own. Every staff role may; a user without a role
+# (no staff record, or deactivated) may not.
+API_KEY_ROLES = frozenset(Role.values)
+
+
+def _key_refusal(actor: Actor, user, staff: Staff) -> Refusal | None:
+    """Why ``actor`` may not issue a key for ``user`` (a staff user), or None. A key acts as its user, so issuing
+    one for somebody else is acting as them: an agency administrator issues keys only for integration users of
+    the own agency, a person for themselves, and nobody for a privacy officer but that officer. The operator's
+    command (the system actor) provisions integration users of any agency, never a person."""
+    if not actor.is_system and actor.user == user:
+        return None if actor.role in API_KEY_ROLES else Refusal("no_role", Forbidden())
+    if not actor.is_system:
+        if actor.agency is None or actor.role not in API_KEY_ROLES:
+            return Refusal("no_role", Forbidden())
+        if actor.role != Role.AGENCY_ADMIN:
+            return Refusal("not_agency_admin", Forbidden("他の職員のキーは機関管理者のみが発行できます。"))
+        if staff.agency_id != actor.agency.pk:
+            return Refusal("other_agency", NotFound("職員が見つかりません。"))
+    if not user.is_active:
+        return Refusal("inactive_user", Forbidden("無効化された利用者にはキーを発行できません。"))
+    if staff.is_privacy_officer:
+        return Refusal("privacy_officer", Forbidden("個人情報保護管理者のキーは本人のみが発行できます。"))
+    if staff.role != Role.INTEGRATION:
+        return Refusal("not_integration", Forbidden("他の職員のキーは連携システムの利用者にのみ発行できます。"))
+    return None
+
+
 def apikey_issue(*, actor: Actor, user, name: str, expires_in_days: int | None = None) -> tuple[ApiKey, str]:
-    """Issue a key for ``user``; returns the key row and the plain key, which is never stored."""
+    """Issue a key for ``user`` (a User, or a user id as a form sends it); returns the key row and the plain
+    key, which is never stored. Who may issue for whom: ``_key_refusal``; a refusal is audited."""
     if not name.strip():
         raise InvalidInput({"name": ["キーの名前を入力してください。"]})
     if expires_in_days is not None and expires_in_days < 1:
         raise InvalidInput({"expires_in_days": ["有効期限は1日以上で指定してください。"]})
-    if not Staff.objects.filter(user=user).exists():
+    if not isinstance(user, get_user_model()):
+        user = _user_by_id(user)
+        if user is None:
+            refuse(actor=actor, action="apikey.issue", reason="not_found", error=NotFound("職員が見つかりません。"))
+    staff = Staff.objects.select_related("agency").filter(user=user).first()
+    if staff is None:
         raise InvalidInput({"user": ["所属機関のないユーザーにはキーを発行できません。"]})
-    if not actor.is_system and actor.user != user:
-        admin_agency = actor.require_agency()
-        if actor.role != Role.AGENCY_ADMIN or user.staff.agency_id != admin_agency.pk:
-            raise Forbidden()
+    refusal = _key_refusal(actor, user, staff)
+    if refusal is not None:
+        refuse(
+            actor=actor,
+            action="apikey.issue",
+            reason=refusal.reason,
+            error=refusal.error,
+            target_type="user",
+            target_id=user.pk,
+        )
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
     expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
@@ -127,6 +168,14 @@ def apikey_issue(*, actor: Actor, user, name: str, expires_in_days: int | None =
             details={"user": user.get_username(), "expires_at": expires_at.isoformat() if expires_at else None},
         )
     return key, f"{KEY_PREFIX}{prefix}_{secret}"
+
+
+def _user_by_id(value):
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        return None
+    return get_user_model().objects.filter(pk=pk).first()
 
 
 def apikey_revoke(*, actor: Actor, key_id) -> ApiKey:
@@ -146,8 +195,14 @@ def apikey_revoke(*, actor: Actor, key_id) -> ApiKey:
                 key.save(update_fields=["revoked_at"])
             audit_record(actor=actor, action="apikey.revoke", target_type="apikey", target_id=key.pk)
             return key
-    audit_denied(actor=actor, action="apikey.revoke", reason="not_found", target_type="apikey", target_id=key_id)
-    raise NotFound()
+    refuse(
+        actor=actor,
+        action="apikey.revoke",
+        reason="not_found",
+        error=NotFound(),
+        target_type="apikey",
+        target_id=str(key_id)[:64],
+    )
 
 
 class KeyRejected(Exception):

@@ -138,8 +138,21 @@ class ShareGrantForm(ServiceForm):
         return timezone.make_aware(end)
 
 
+class _OfferedUser(forms.ChoiceField):
+    """Offers the allowed holders, but passes any user id on: the service decides, and audits a refusal."""
+
+    def valid_value(self, value) -> bool:
+        return True
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value and not value.isdigit():
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return value
+
+
 class ApiKeyForm(ServiceForm):
-    user = forms.ChoiceField(label=_("利用する職員"))
+    user = _OfferedUser(label=_("利用する職員"))
     name = forms.CharField(
         label=_("キーの名前"), max_length=100, help_text=_("用途がわかる名前（例: ケース管理システム連携）")
     )

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from agencies import directory, services
+from agencies.models import Role
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
 
 from .auth import web_login_required
@@ -34,30 +35,34 @@ def agency_admin(request: HttpRequest) -> HttpResponse:
 @web_login_required
 @require_http_methods(["GET", "POST"])
 def apikey_issue(request: HttpRequest) -> HttpResponse:
+    """Issue a key: an agency administrator for themselves or the agency's integration users, anyone else for
+    themselves. The form offers only those; the service decides (and audits a refusal) whatever is posted."""
     actor = web_actor(request)
     try:
-        staff = directory.staff_of_agency(actor=actor)
+        holders = directory.apikey_holders(actor=actor)
     except Forbidden as exc:
         return _forbidden(request, actor, exc)
-    form = ApiKeyForm(request.POST if request.method == "POST" else None, staff=staff)
+    form = ApiKeyForm(request.POST if request.method == "POST" else None, staff=holders)
+    context = {"form": form, "is_admin": actor.role == Role.AGENCY_ADMIN}
     if request.method == "GET" or not form.is_valid():
         status = 200 if request.method == "GET" else FORM_ERROR_STATUS
-        return page(request, "frontend/apikey_form.html", {"form": form}, actor=actor, status=status)
+        return page(request, "frontend/apikey_form.html", context, actor=actor, status=status)
     data = form.cleaned_data
     try:
-        user = directory.staff_user(actor=actor, user_id=data["user"])
         key, secret = services.apikey_issue(
-            actor=actor, user=user, name=data["name"], expires_in_days=data["expires_in_days"]
+            actor=actor, user=data["user"], name=data["name"], expires_in_days=data["expires_in_days"]
         )
     except NotFound:
         form.add_error("user", _("職員が見つかりません。"))
-        return page(request, "frontend/apikey_form.html", {"form": form}, actor=actor, status=FORM_ERROR_STATUS)
+        return page(request, "frontend/apikey_form.html", context, actor=actor, status=FORM_ERROR_STATUS)
     except Forbidden as exc:
         return _forbidden(request, actor, exc)
     except InvalidInput as exc:
         form.add_service_errors(exc)
-        return page(request, "frontend/apikey_form.html", {"form": form}, actor=actor, status=FORM_ERROR_STATUS)
-    response = page(request, "frontend/apikey_issued.html", {"key": key, "secret": secret, "holder": user}, actor=actor)
+        return page(request, "frontend/apikey_form.html", context, actor=actor, status=FORM_ERROR_STATUS)
+    response = page(
+        request, "frontend/apikey_issued.html", {"key": key, "secret": secret, "holder": key.user}, actor=actor
+    )
     response["Cache-Control"] = "no-store"  # the key is shown once: keep it out of every cache
     return response
 

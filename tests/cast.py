@@ -8,7 +8,9 @@ privacy officer, no share).
 
 People: alice (owner caseworker), sam (owner supervisor), ada (owner agency admin), bob (reader caseworker),
 carol (appender caseworker), charlie (outsider caseworker), erin (lapsed caseworker), rick (revoked caseworker),
-penny (privacy officer at the office, no share).
+penny (privacy officer at the office who also does casework there, no share), ivan (the owner's integration user:
+a partner system's service account, no password), otis (agency admin of the office, not an officer), olga
+(privacy officer whose staff role is agency admin of the office: no casework, so no case reads at all).
 """
 
 from dataclasses import dataclass, field
@@ -43,7 +45,11 @@ PEOPLE = {
     "erin": ("lapsed", "caseworker", False),
     "rick": ("revoked", "caseworker", False),
     "penny": ("office", "caseworker", True),
+    "ivan": ("owner", "integration", False),
+    "otis": ("office", "agency_admin", False),
+    "olga": ("office", "agency_admin", True),
 }
+NO_PASSWORD = frozenset({"ivan"})  # integration users use API keys only
 
 
 @dataclass
@@ -70,7 +76,7 @@ def build_cast() -> Cast:
             agency_code=cast.agencies[agency_role].code,
             role=role,
             display_name=username.capitalize(),
-            password=PASSWORD,
+            password=None if username in NO_PASSWORD else PASSWORD,
             is_privacy_officer=officer,
         )
         cast.users[username] = staff.user

@@ -16,7 +16,8 @@ def _fresh_throttle_counts():
 
 
 def issue_key(user, **kwargs) -> tuple:
-    return apikey_issue(actor=Actor.system(channel="cli"), user=user, name="test", **kwargs)
+    """A key the user issued for themselves (the only way a person gets one)."""
+    return apikey_issue(actor=Actor.for_user(user, channel="web"), user=user, name="test", **kwargs)
 
 
 @pytest.fixture

@@ -205,7 +205,7 @@ SERVICE_ROWS = [
         "apikey.issue",
         "allowed",
         [],
-        lambda c, a: apikey_issue(actor=a, user=c.users["alice"], name="連携"),
+        lambda c, a: apikey_issue(actor=a, user=c.users["ivan"], name="連携"),
     ),
     (
         "apikey-revoke",
@@ -214,9 +214,7 @@ SERVICE_ROWS = [
         "apikey.revoke",
         "allowed",
         [],
-        lambda c, a: apikey_revoke(
-            actor=a, key_id=apikey_issue(actor=Actor.system(channel="cli"), user=c.users["alice"], name="x")[0].pk
-        ),
+        lambda c, a: apikey_revoke(actor=a, key_id=apikey_issue(actor=a, user=c.users["alice"], name="x")[0].pk),
     ),
 ]
 

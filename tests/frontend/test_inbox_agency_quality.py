@@ -82,11 +82,13 @@ def test_unread_badge_endpoint(noticed, as_user):
 @pytest.mark.parametrize("who", ["alice", "sam", "bob", "carol", "charlie", "penny"])
 def test_agency_pages_are_for_agency_admins_only(cast, as_user, who):
     client = as_user(who)
-    for url in (reverse("frontend:agency_admin"), reverse("frontend:apikey_issue")):
-        response = client.get(url)
-        assert response.status_code == 403 and "機関管理者のみが利用できます。" in text(response)
+    response = client.get(reverse("frontend:agency_admin"))
+    assert response.status_code == 403 and "機関管理者のみが利用できます。" in text(response)
     assert "機関管理</a>" not in text(client.get(reverse("frontend:client_list")))  # not in the menu either
     assert AuditEvent.objects.filter(action="staff.list", outcome="denied", actor_username=who).exists()
+    # Anyone may issue a key for themselves; the form offers nobody else.
+    form = text(client.get(reverse("frontend:apikey_issue")))
+    assert {name for name in cast.users if f"（{name}・" in form} == {who}
 
 
 def test_agency_admin_sees_only_their_agencys_staff(cast, as_user):
@@ -101,14 +103,14 @@ def test_agency_admin_sees_only_their_agencys_staff(cast, as_user):
 
 def test_issue_a_key_shown_once_then_revoke_it(cast, as_user):
     ada = as_user("ada")
-    alice_id = cast.users["alice"].pk
+    ivan_id = cast.users["ivan"].pk
     issued = ada.post(
-        reverse("frontend:apikey_issue"), {"user": alice_id, "name": "ケース管理連携", "expires_in_days": 30}
+        reverse("frontend:apikey_issue"), {"user": ivan_id, "name": "ケース管理連携", "expires_in_days": 30}
     )
     assert issued.status_code == 200 and issued["Cache-Control"] == "no-store"
     secret = re.search(r'value="(tsg_[^"]+)"', text(issued)).group(1)
     key = apikey_authenticate(secret)
-    assert key.user == cast.users["alice"] and key.name == "ケース管理連携"
+    assert key.user == cast.users["ivan"] and key.name == "ケース管理連携"
     listing = text(ada.get(reverse("frontend:agency_admin")))
     assert "ケース管理連携" in listing and secret not in listing and f"tsg_{key.prefix}_…" in listing
     revoke = reverse("frontend:apikey_revoke", args=[key.pk])
@@ -123,13 +125,14 @@ def test_issue_a_key_shown_once_then_revoke_it(cast, as_user):
     [
         ({"name": "   "}, "この項目は必須です。"),
         ({"expires_in_days": "0"}, "この値は 1 以上でなければなりません。"),
-        ({"user": "999999"}, "正しく選択してください"),
+        ({"user": "999999"}, "職員が見つかりません。"),
+        ({"user": "x"}, "正しく選択してください"),
     ],
 )
 def test_bad_key_requests_show_errors_and_issue_nothing(cast, as_user, data, message):
     from agencies.models import ApiKey
 
-    payload = {"user": cast.users["alice"].pk, "name": "連携", "expires_in_days": "30", **data}
+    payload = {"user": cast.users["ivan"].pk, "name": "連携", "expires_in_days": "30", **data}
     response = as_user("ada").post(reverse("frontend:apikey_issue"), payload)
     assert response.status_code == 400 and message in text(response)
     assert ApiKey.objects.count() == 0
@@ -139,7 +142,9 @@ def test_keys_of_other_agencies_are_not_found(cast, as_user):
     from agencies.actors import Actor
     from agencies.services import apikey_issue
 
-    key, _ = apikey_issue(actor=Actor.system(channel="cli"), user=cast.users["bob"], name="社協の連携")
+    key, _ = apikey_issue(
+        actor=Actor.for_user(cast.users["bob"], channel="web"), user=cast.users["bob"], name="社協の連携"
+    )
     ada = as_user("ada")
     assert ada.get(reverse("frontend:apikey_revoke", args=[key.pk])).status_code == 404
     assert ada.post(reverse("frontend:apikey_revoke", args=[key.pk])).status_code == 404
