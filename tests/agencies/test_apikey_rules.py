@@ -8,14 +8,25 @@ only. Every refusal leaves one ``apikey.issue`` denied event and no key.
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.urls import reverse
 
 from agencies.actors import Actor
 from agencies.models import ApiKey
 from agencies.services import apikey_issue
 from audit.models import AuditEvent
-from tests.frontend.conftest import as_user  # noqa: F401 - the signed-in test client fixture
 from tsunagu.errors import Forbidden, NotFound
+
+
+@pytest.fixture
+def as_user(cast):
+    def make(name: str) -> Client:
+        client = Client()
+        client.force_login(cast.users[name])
+        return client
+
+    return make
+
 
 # (issuer, holder, expected): None = issued; otherwise the error and the recorded reason.
 RULES = [
