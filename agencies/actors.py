@@ -5,9 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from tsunagu.errors import Forbidden
-
-from .models import SHARE_MANAGER_ROLES, Agency, Staff
+from .models import CASEWORK_ROLES, SHARE_MANAGER_ROLES, Agency, Staff
 
 CHANNELS = frozenset({"web", "api", "task", "cli", "admin"})
 
@@ -53,6 +51,17 @@ class Actor:
     def can_manage_shares(self) -> bool:
         return self.role in SHARE_MANAGER_ROLES
 
+    @property
+    def reads_cases(self) -> bool:
+        """Privacy officers review access, not cases (PRODUCT §1, §4.4). An officer who also does casework (a
+        caseworker or supervisor role) reads through the agency's shares like colleagues; any other officer reads
+        no case data. Break-glass is never theirs (``may_break_glass``)."""
+        return not self.is_privacy_officer or self.role in CASEWORK_ROLES
+
+    @property
+    def may_break_glass(self) -> bool:
+        return not self.is_privacy_officer
+
     @classmethod
     def for_user(
         cls,
@@ -89,11 +98,6 @@ class Actor:
             channel=channel,
             request_id=request_id or uuid.uuid4().hex,
         )
-
-    def require_agency(self) -> Agency:
-        if self.agency is None:
-            raise Forbidden("所属機関が設定されていません。")
-        return self.agency
 
 
 def _staff_of(user) -> Staff | None:

@@ -24,6 +24,8 @@ class Role(models.TextChoices):
 
 # Roles that may decide with whom a client is shared (PRODUCT §4.3).
 SHARE_MANAGER_ROLES = frozenset({Role.SUPERVISOR, Role.AGENCY_ADMIN})
+# Roles that do casework. A privacy officer reads case data only while holding one of these (PRODUCT §4.4).
+CASEWORK_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR})
 
 
 class Agency(models.Model):

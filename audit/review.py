@@ -27,8 +27,9 @@ from tsunagu.keyset import Page, keyset_page
 
 from . import anomalies, exports
 from .models import AnomalyFlag, AnomalyRule, AuditEvent, AuditExport, AuditExposure, FlagNote, FlagStatus, Outcome
+from .refusals import Refusal, refusals_audited, refuse
 from .selectors import SealStatus, audit_event_list, seal_latest
-from .services import AuditActor, as_uuid, audit_denied, audit_record, terms_hash_candidates
+from .services import AuditActor, as_uuid, audit_record, terms_hash_candidates
 
 JST = ZoneInfo("Asia/Tokyo")
 DISCLOSURE_CAP = 10_000
@@ -41,8 +42,13 @@ def require_privacy_officer(*, actor: AuditActor, action: str = "audit.view", de
     """Refuse anyone but a privacy officer, recording the attempt (in its own transaction, after the denial).
     Every review function starts with it; a page that answers before calling one (an empty form) calls it too."""
     if not getattr(actor, "is_privacy_officer", False):
-        audit_denied(actor=actor, action=action, reason="not_privacy_officer", details=details)
-        raise Forbidden("監査ログは個人情報保護管理者のみが閲覧できます。")
+        refuse(
+            actor=actor,
+            action=action,
+            reason="not_privacy_officer",
+            error=Forbidden("監査ログは個人情報保護管理者のみが閲覧できます。"),
+            details=details,
+        )
 
 
 def _require_officer(actor: AuditActor, action: str) -> None:
@@ -357,6 +363,18 @@ def flag_get(*, actor: AuditActor, flag_id) -> FlagDetail:
     return FlagDetail(flag=flag, events=events, notes=notes)
 
 
+def is_about(flag: AnomalyFlag, actor: AuditActor) -> bool:
+    """Whether the flag is about ``actor``: its subject, or the one who did any of the events behind it (an
+    after-share-end flag names an agency and several users). Nobody reviews a flag about themselves (PRODUCT
+    §4.4): an officer who also does casework is reviewed by another officer."""
+    username = getattr(actor, "username", "")
+    if not username or username in anomalies.NOT_PEOPLE:
+        return False
+    if flag.subject_username == username or flag.subject_key == f"user:{username}":
+        return True
+    return AuditEvent.objects.filter(seq__in=flag.event_seqs, actor_username=username).exists()
+
+
 def flag_add_note(*, actor: AuditActor, flag_id, note: str, close: bool = False) -> FlagNote:
     """Record a review note (append-only) and, with ``close``, close the flag. The note's text is not copied into
     the audit row (it may name a person)."""
@@ -366,8 +384,18 @@ def flag_add_note(*, actor: AuditActor, flag_id, note: str, close: bool = False)
         raise InvalidInput({"note": ["確認内容を入力してください。"]})
     if len(text) > NOTE_MAX_LENGTH:
         raise InvalidInput({"note": [f"確認内容は{NOTE_MAX_LENGTH}文字以内で入力してください。"]})
-    with transaction.atomic():
+    with (
+        refusals_audited(
+            actor=actor, action="audit.flag_review", target_type="anomaly_flag", target_id=str(flag_id)[:64]
+        ),
+        transaction.atomic(),
+    ):
         flag = _flag_or_404(flag_id, lock=True)
+        if is_about(flag, actor):
+            raise Refusal(
+                "own_flag",
+                Forbidden("ご自身に関する指摘には記録できません。別の個人情報保護管理者が確認します。"),
+            )
         if close and flag.status == FlagStatus.CLOSED:
             raise InvalidInput({"close": ["この指摘はすでに対応済みです。"]})
         now = timezone.now()

@@ -17,7 +17,7 @@ from guardian.shortcuts import get_group_perms, get_objects_for_group
 
 from agencies.actors import Actor
 from agencies.models import Agency
-from audit.services import audit_denied
+from audit.refusals import Refusal, refusals_audited
 from tsunagu.errors import Forbidden, NotFound
 from tsunagu.ids import parse_uuid
 
@@ -42,13 +42,8 @@ class Access:
         return f"break_glass:{self.break_glass.pk}"
 
 
-class Denied(Exception):
-    """Internal: why access was refused. Adapters only ever see NotFound or Forbidden."""
-
-    def __init__(self, reason: str, error: Exception):
-        self.reason = reason
-        self.error = error
-        super().__init__(reason)
+# Internal: why access was refused (raised inside ``client_access``). Adapters only ever see NotFound or Forbidden.
+Denied = Refusal
 
 
 def active_shares(agency: Agency, now=None) -> QuerySet[Share]:
@@ -74,6 +69,14 @@ def visible_clients(agency: Agency, user=None) -> QuerySet[Client]:
     )
 
 
+def actor_visible_clients(actor: Actor) -> QuerySet[Client]:
+    """``visible_clients`` for an actor: nothing without an agency or for an officer who does no casework, and an
+    officer's break-glass grants never count (PRODUCT §4.4)."""
+    if actor.agency is None or not actor.reads_cases:
+        return Client.objects.none()
+    return visible_clients(actor.agency, actor.user if actor.may_break_glass else None)
+
+
 def _level_from_perms(codenames: set[str]) -> str | None:
     if "view_client" not in codenames:
         return None
@@ -89,6 +92,8 @@ def check_access(actor: Actor, client_id, need: str, *, lock: bool = False) -> A
     agency = actor.agency
     if agency is None:
         raise Denied("no_agency", NotFound())
+    if not actor.reads_cases:
+        raise Denied("privacy_officer", NotFound())
     pk = parse_uuid(client_id)
     if pk is None:
         raise Denied("not_found", NotFound())
@@ -99,7 +104,7 @@ def check_access(actor: Actor, client_id, need: str, *, lock: bool = False) -> A
     if client is None:
         raise Denied("not_found", NotFound())
     share = active_shares(agency).filter(client=client).first()
-    if share is None and actor.user is not None:
+    if share is None and actor.user is not None and actor.may_break_glass:
         grant = active_break_glass(actor.user, agency).filter(client=client).order_by("-expires_at").first()
         if grant is not None:
             if LEVEL_RANK[ShareLevel.READ] < LEVEL_RANK[need]:
@@ -132,18 +137,11 @@ def require_share_manager(actor: Actor) -> None:
 @contextmanager
 def client_access(*, actor: Actor, client_id, need: str, action: str, lock: bool = False) -> Iterator[Access]:
     """Check access and run the block in one transaction; a refusal is audited (denied) and re-raised."""
-    try:
-        with transaction.atomic():
-            yield check_access(actor, client_id, need, lock=lock)
-    except Denied as denied:
-        audit_denied(
-            actor=actor,
-            action=action,
-            reason=denied.reason,
-            target_type="client",
-            target_id=_printable(client_id),
-        )
-        raise denied.error from None
+    with (
+        refusals_audited(actor=actor, action=action, target_type="client", target_id=_printable(client_id)),
+        transaction.atomic(),
+    ):
+        yield check_access(actor, client_id, need, lock=lock)
 
 
 def _printable(value) -> str:

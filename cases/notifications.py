@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agencies.actors import Actor
-from agencies.models import Staff
+from agencies.models import Role, Staff
 from tsunagu.keyset import Page, keyset_page
 
 from .models import Notification, OutboxMessage, Share
@@ -68,7 +68,13 @@ def notifications_fan_out(*, message_id: int) -> int:
         .exclude(agency_id=source_agency_id)
         .values_list("agency_id", flat=True)
     )
-    recipients = Staff.objects.filter(agency_id__in=list(agencies), user__is_active=True).select_related("user")
+    # Notices are for people: an integration user is a partner system's service account (no sign-in), told by
+    # its agency's webhooks instead.
+    recipients = (
+        Staff.objects.filter(agency_id__in=list(agencies), user__is_active=True)
+        .exclude(role=Role.INTEGRATION)
+        .select_related("user")
+    )
     event_key = f"outbox:{message.pk}"
     created_for = []
     with transaction.atomic():

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Q
 
-from audit.services import audit_denied, audit_record, terms_hash
+from audit.refusals import refuse
+from audit.services import audit_record, terms_hash
 from tsunagu.errors import Forbidden, InvalidInput
 
 from .access import parse_uuid
@@ -36,8 +37,12 @@ class ClientIdentity:
 
 def _require_officer(actor) -> None:
     if not getattr(actor, "is_privacy_officer", False):
-        audit_denied(actor=actor, action="audit.client_lookup", reason="not_privacy_officer")
-        raise Forbidden("対象者の識別情報は個人情報保護管理者のみが参照できます。")
+        refuse(
+            actor=actor,
+            action="audit.client_lookup",
+            reason="not_privacy_officer",
+            error=Forbidden("対象者の識別情報は個人情報保護管理者のみが参照できます。"),
+        )
 
 
 def _identities(qs) -> list[ClientIdentity]:

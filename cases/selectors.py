@@ -13,7 +13,7 @@ from audit.services import audit_record, terms_hash
 from tsunagu.errors import InvalidInput
 from tsunagu.keyset import Page, keyset_page
 
-from .access import client_access, require_share_manager, visible_clients
+from .access import actor_visible_clients, client_access, require_share_manager
 from .models import ClientStatus, EntryKind, Share, ShareLevel, TimelineEntry
 from .text import normalize
 from .views_model import ClientView, EntryView, ShareView
@@ -45,7 +45,7 @@ def client_list(
         if actor.agency is None:
             page = Page(items=[], next_cursor=None, prev_cursor=None)
         else:
-            qs = visible_clients(actor.agency, actor.user).select_related("owner_agency")
+            qs = actor_visible_clients(actor).select_related("owner_agency")
             # The newest entry's date, for the list (a correlated subquery on the entry index: still one statement).
             latest = TimelineEntry.objects.filter(client=OuterRef("pk")).order_by("-occurred_at")
             qs = qs.annotate(latest_entry_at=Subquery(latest.values("occurred_at")[:1]))
@@ -160,7 +160,7 @@ def client_find_duplicates(*, actor: Actor, name_kana: str, birth_date) -> list[
         found: list[ClientView] = []
         if actor.agency is not None and kana and birth_date is not None:
             # search_key is "氏名|フリガナ|ケース番号", each normalised: the bars pin the match to the whole フリガナ.
-            qs = visible_clients(actor.agency, actor.user).select_related("owner_agency")
+            qs = actor_visible_clients(actor).select_related("owner_agency")
             qs = qs.filter(birth_date=birth_date, search_key__contains=f"|{kana}|").order_by("name_kana", "id")[:20]
             found = [ClientView.of(c, level=c.my_level, viewer_agency_id=actor.agency.pk) for c in qs]
         audit_record(

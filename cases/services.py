@@ -13,7 +13,8 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from agencies.actors import Actor
 from agencies.models import Agency, Role
-from audit.services import audit_denied, audit_record
+from audit.refusals import refuse
+from audit.services import audit_record
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
 
 from .access import Denied, client_access, parse_uuid, require_share_manager
@@ -165,8 +166,7 @@ def _announce(topic: str, *, client: Client, agency: Agency | None, entry: Timel
 
 def _require_staff(actor: Actor, action: str) -> Agency:
     if actor.agency is None or actor.role not in Role.values:
-        audit_denied(actor=actor, action=action, reason="no_agency")
-        raise Forbidden("所属機関のある職員のみが行えます。")
+        refuse(actor=actor, action=action, reason="no_agency", error=Forbidden("所属機関のある職員のみが行えます。"))
     return actor.agency
 
 
@@ -515,8 +515,19 @@ def break_glass_open(*, actor: Actor, name_kana: str, birth_date, reason: str) -
     time-boxed read access. Audited as ``break_glass`` (flagged for the privacy officer), shown on the timeline,
     and announced to the sharing agencies. No match is "not found", audited as denied."""
     if actor.agency is None or actor.role not in BREAK_GLASS_ROLES:
-        audit_denied(actor=actor, action="break_glass", reason="role")
-        raise Forbidden("緊急アクセスは職員（連携システムを除く）のみが行えます。")
+        refuse(
+            actor=actor,
+            action="break_glass",
+            reason="role",
+            error=Forbidden("緊急アクセスは職員（連携システムを除く）のみが行えます。"),
+        )
+    if not actor.may_break_glass:
+        refuse(
+            actor=actor,
+            action="break_glass",
+            reason="privacy_officer",
+            error=Forbidden("個人情報保護管理者は緊急アクセスを利用できません。"),
+        )
     cleaned = _clean_profile({"name_kana": name_kana, "birth_date": birth_date}, partial=True)
     missing = {f: ["この項目は必須です。"] for f in ("name_kana", "birth_date") if f not in cleaned}
     if missing:
@@ -566,5 +577,4 @@ def break_glass_open(*, actor: Actor, name_kana: str, birth_date, reason: str) -
                 )
                 views.append(ClientView.of(client, level=ShareLevel.READ, viewer_agency_id=actor.agency.pk))
             return views
-    audit_denied(actor=actor, action="break_glass", reason="no_match")
-    raise NotFound("該当する支援対象者が見つかりません。")
+    refuse(actor=actor, action="break_glass", reason="no_match", error=NotFound("該当する支援対象者が見つかりません。"))

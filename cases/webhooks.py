@@ -41,8 +41,10 @@ from django.utils import timezone
 
 from agencies.actors import Actor
 from agencies.models import Role
+from audit.refusals import Refusal, refusals_audited, refuse
 from audit.services import audit_record
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
+from tsunagu.ids import parse_uuid
 
 from .models import OutboxMessage, Share, TimelineEntry, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -157,11 +159,16 @@ def _default_port(parts) -> int:
 # --- registration -------------------------------------------------------------------------------------
 
 
+def _require_webhook_admin(actor: Actor, action: str):
+    """Webhooks are the agency administrator's: an endpoint receives events of every client the agency shares."""
+    if actor.agency is None or actor.role != Role.AGENCY_ADMIN:
+        refuse(actor=actor, action=action, reason="role", error=Forbidden("Webhook の管理は機関管理者のみが行えます。"))
+    return actor.agency
+
+
 def webhook_register(*, actor: Actor, url: str) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint for the actor's agency (agency administrators). Returns it and its secret."""
-    if not actor.is_system and actor.role != Role.AGENCY_ADMIN:
-        raise Forbidden("Webhook の登録は機関管理者のみが行えます。")
-    agency = actor.require_agency()
+    agency = _require_webhook_admin(actor, "webhook.register")
     parts = urlsplit(url or "")
     allowed = ("https",) if not settings.WEBHOOK_ALLOW_HTTP else ("https", "http")
     try:
@@ -186,13 +193,19 @@ def webhook_register(*, actor: Actor, url: str) -> tuple[WebhookEndpoint, str]:
 
 
 def webhook_disable(*, actor: Actor, endpoint_id, reason: str = "disabled by administrator") -> WebhookEndpoint:
-    agency = actor.require_agency()
-    if actor.role != Role.AGENCY_ADMIN:
-        raise Forbidden()
+    agency = _require_webhook_admin(actor, "webhook.disable")
+    with refusals_audited(
+        actor=actor, action="webhook.disable", target_type="webhook", target_id=str(endpoint_id)[:64]
+    ):
+        return _disable(actor, agency, endpoint_id, reason)
+
+
+def _disable(actor: Actor, agency, endpoint_id, reason: str) -> WebhookEndpoint:
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id, agency=agency).first()
+        pk = parse_uuid(endpoint_id)
+        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=pk, agency=agency).first() if pk else None
         if endpoint is None:
-            raise NotFound()
+            raise Refusal("not_found", NotFound())
         endpoint.disabled_at, endpoint.disabled_reason = timezone.now(), reason[:255]
         endpoint.save(update_fields=["disabled_at", "disabled_reason"])
         audit_record(actor=actor, action="webhook.disable", target_type="webhook", target_id=endpoint.pk)
