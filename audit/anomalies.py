@@ -251,7 +251,8 @@ def rule_repeated_denials(since: datetime, until: datetime) -> int:
 
 
 def rule_break_glass(since: datetime, until: datetime) -> int:
-    """Every break-glass use."""
+    """Every break-glass use, each its own flag; a renewal (a repeat while the grant was active, with a new
+    reason) says so."""
     events = AuditEvent.objects.filter(
         occurred_at__gte=since, occurred_at__lt=until, action="break_glass", outcome=Outcome.ALLOWED
     ).order_by("seq")
@@ -259,6 +260,7 @@ def rule_break_glass(since: datetime, until: datetime) -> int:
     for event in events:
         who = _who(event.actor_username, event.actor_agency_code)
         client = event.target_id if event.target_type == "client" else ", ".join(event.client_ids or [])
+        renewal = isinstance(event.details, dict) and bool(event.details.get("renewal_of"))
         created += raise_flag(
             rule=AnomalyRule.BREAK_GLASS,
             subject_key=f"user:{event.actor_username}",
@@ -267,7 +269,11 @@ def rule_break_glass(since: datetime, until: datetime) -> int:
             window_start=event.occurred_at,
             window_end=event.occurred_at,
             seqs=[event.seq],
-            summary=lambda n, who=who, client=client: f"{who}が緊急アクセスを利用しました（対象者ID {client}）。",
+            summary=lambda n, who=who, client=client, renewal=renewal: (
+                f"{who}が緊急アクセスを延長しました（対象者ID {client}、新しい理由で再申請）。"
+                if renewal
+                else f"{who}が緊急アクセスを利用しました（対象者ID {client}）。"
+            ),
         )
     return created
 

@@ -52,7 +52,7 @@ def active_shares(agency: Agency, now=None) -> QuerySet[Share]:
 
 def active_break_glass(user, agency: Agency, now=None) -> QuerySet[BreakGlassGrant]:
     now = now or timezone.now()
-    return BreakGlassGrant.objects.filter(user=user, agency=agency, expires_at__gt=now)
+    return BreakGlassGrant.objects.filter(user=user, agency=agency, ended_at=None, expires_at__gt=now)
 
 
 def visible_clients(agency: Agency, user=None) -> QuerySet[Client]:

@@ -291,9 +291,19 @@ class BreakGlassGrant(models.Model):
     reason = models.TextField()
     granted_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
+    # Set when a later grant for the same person and client replaces this one (a renewal, or a new grant after
+    # this one expired): at most one grant per person and client is open, so access cannot be stacked or extended
+    # without a new reason and a new flag.
+    ended_at = models.DateTimeField(null=True, blank=True)
+    renews = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         indexes = [models.Index(fields=["user", "client", "expires_at"], name="breakglass_user_client")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "client"], condition=models.Q(ended_at=None), name="breakglass_one_open_grant"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"break-glass {self.client_id} by {self.user_id}"

@@ -82,3 +82,61 @@ def test_reason_is_required_and_integrations_may_not(cast):
             reason="理由あり理由",
         )
     assert not BreakGlassGrant.objects.exists()
+
+
+# --- one active grant per person and client; a renewal needs a new reason and raises its own flag -----------
+
+
+def test_repeating_break_glass_with_the_same_reason_is_refused_while_the_grant_is_active(cast):
+    _open(cast)
+    seq = AuditEvent.objects.latest("seq").seq
+    with pytest.raises(InvalidInput) as raised:
+        _open(cast)
+    assert "reason" in raised.value.errors
+    [event] = AuditEvent.objects.filter(seq__gt=seq)
+    assert (event.action, event.outcome, event.reason) == ("break_glass", "denied", "renewal_same_reason")
+    assert BreakGlassGrant.objects.count() == 1
+
+
+def test_a_renewal_with_a_new_reason_replaces_the_grant_and_raises_its_own_flag(cast):
+    from agencies.actors import Actor
+    from audit.models import AnomalyFlag
+    from audit.review import detect_anomalies
+
+    _open(cast)
+    first = BreakGlassGrant.objects.get()
+    with time_machine.travel(timezone.now() + timedelta(hours=3)):
+        _open(cast, reason="搬送先で追加の服薬情報が必要になったため")
+        active = BreakGlassGrant.objects.filter(ended_at=None)
+        [second] = active
+        assert second.pk != first.pk and second.renews_id == first.pk
+        first.refresh_from_db()
+        assert first.ended_at is not None
+        renewal = AuditEvent.objects.filter(action="break_glass").latest("seq")
+        assert renewal.details["renewal_of"] == str(first.pk)
+        detect_anomalies(actor=Actor.system(channel="task"))
+        flags = AnomalyFlag.objects.filter(rule="break_glass").order_by("created_at")
+        assert flags.count() == 2
+        assert sum("延長" in f.summary for f in flags) == 1
+    # the renewal runs four hours from its own start, not forever
+    with time_machine.travel(timezone.now() + timedelta(hours=7, minutes=1)), pytest.raises(NotFound):
+        selectors.client_get(actor=cast.actor("charlie"), client_id=cast.client.id)
+
+
+def test_after_expiry_a_new_grant_may_repeat_the_reason(cast):
+    _open(cast)
+    with time_machine.travel(timezone.now() + timedelta(hours=4, minutes=1)):
+        _open(cast)
+        assert BreakGlassGrant.objects.filter(ended_at=None).count() == 1
+        assert selectors.client_get(actor=cast.actor("charlie"), client_id=cast.client.id)
+
+
+def test_the_database_holds_one_open_grant_per_person_and_client(cast):
+    from django.db import IntegrityError, transaction
+
+    _open(cast)
+    grant = BreakGlassGrant.objects.get()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        BreakGlassGrant.objects.create(
+            client=grant.client, user=grant.user, agency=grant.agency, reason="別の理由で", expires_at=grant.expires_at
+        )
