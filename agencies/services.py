@@ -22,7 +22,15 @@ from .models import Agency, AgencyKind, ApiKey, Role, Staff
 KEY_PREFIX = "tsg_"
 
 
+def require_operator(actor: Actor, action: str) -> None:
+    """Provisioning and housekeeping are the operator's (commands and tasks: the system actor), never a signed-in
+    user's or a key's."""
+    if not actor.is_system:
+        refuse(actor=actor, action=action, reason="not_operator", error=Forbidden("運用担当者のみが行えます。"))
+
+
 def agency_create(*, actor: Actor, code: str, name: str, kind: str) -> Agency:
+    require_operator(actor, "agency.create")
     errors: dict[str, list[str]] = {}
     if kind not in AgencyKind.values:
         errors["kind"] = [f"種別が不正です: {kind}（{', '.join(AgencyKind.values)}）"]
@@ -54,6 +62,7 @@ def staff_create(
     is_privacy_officer: bool = False,
 ) -> Staff:
     """Create a staff user. Without a password the account cannot log in (API-only integration users)."""
+    require_operator(actor, "staff.create")
     user_model = get_user_model()
     errors: dict[str, list[str]] = {}
     if role not in Role.values:

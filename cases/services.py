@@ -13,6 +13,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from agencies.actors import Actor
 from agencies.models import Agency, Role
+from agencies.services import require_operator
 from audit.refusals import Refusal, refusals_audited, refuse
 from audit.services import audit_record
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
@@ -470,6 +471,7 @@ def share_revoke(*, actor: Actor, client_id, share_id) -> ShareView:
 def share_expire_sweep(*, actor: Actor) -> int:
     """Close every share past its expiry (audited ``share.expire``). Expired shares grant nothing even before
     this runs; the sweep tidies the permissions and records the change on each timeline."""
+    require_operator(actor, "share.expire")
     now = timezone.now()
     count = 0
     expired_ids = list(Share.objects.filter(revoked_at=None, expires_at__lte=now).values_list("pk", flat=True)[:1000])

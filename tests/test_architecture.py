@@ -47,3 +47,29 @@ def test_adapters_do_not_touch_case_models(path_tree):
     source = path.read_text(encoding="utf-8")
     for model in CASE_MODELS:
         assert f"{model}.objects" not in source, f"{path} queries {model}"
+
+
+# Authentication failures (a wrong password, a bad key, an operator's refused admin page) are recorded where they
+# happen; every refusal of a signed-in actor goes through audit.refusals.
+AUTH_FAILURE_MODULES = {"agencies/signals.py", "api/authentication.py", "api/problems.py", "audit/admin.py"}
+
+
+@pytest.mark.parametrize(
+    "path_tree",
+    [*_modules("agencies"), *_modules("audit"), *_modules("cases")],
+    ids=lambda pt: str(pt[0].relative_to(ROOT)),
+)
+def test_refusals_go_through_the_refusal_helper(path_tree):
+    """No service raises Forbidden or records a denial by hand: ``refuse()`` / ``Refusal`` do both, so a refusal
+    can neither go unaudited nor be audited twice."""
+    path, tree = path_tree
+    relative = str(path.relative_to(ROOT))
+    if relative == "audit/refusals.py":
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+            name = getattr(node.exc.func, "id", getattr(node.exc.func, "attr", ""))
+            assert name != "Forbidden", f"{relative}:{node.lineno} raises Forbidden: use audit.refusals.refuse"
+        if isinstance(node, ast.Call) and relative not in AUTH_FAILURE_MODULES and relative != "audit/services.py":
+            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            assert name != "audit_denied", f"{relative}:{node.lineno} records a denial by hand: use audit.refusals"

@@ -288,10 +288,6 @@ def test_services(world, who):
 # --- the REST API ---------------------------------------------------------------------------------------------
 
 
-def _api_level(p: Who):
-    return p.level if p.key == "valid" else None
-
-
 API_OPS = [
     # (action, request, expected status)
     (
@@ -335,10 +331,8 @@ def test_api(world, who):
         def check(action=action, call=call, expected=expected):
             seq = _seq()
             response = call(client, world)
-            if rejected:
-                want = [("auth.api_key", "denied")]
-            else:
-                want = [(action, "allowed" if expected < 400 else "denied")]
+            outcome = "allowed" if expected < 400 else "denied"
+            want = [("auth.api_key", "denied")] if rejected else [(action, outcome)]
             events = _events(seq)
             if response.status_code != expected or events != want:
                 return f"{action}: expected {expected} with {want}, got {response.status_code} {events}"

@@ -1,0 +1,188 @@
+"""Every service refuses through one helper (``audit.refusals``), so every refusal leaves exactly one denied event.
+
+Each public function that takes an ``actor`` in a service, selector or review module is listed here: either run
+with an actor it must refuse (the call must fail and leave exactly one ``denied`` event, nothing else), or named
+with the reason it has no refusal (it shows the actor only what is theirs). A new service that is in neither list
+fails ``test_every_service_is_listed``, so it cannot ship without its refusal being checked.
+"""
+
+import importlib
+import inspect
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from agencies.actors import Actor
+from agencies.models import ApiKey
+from audit import anomalies
+from audit.models import AnomalyFlag, AnomalyRule, AuditEvent, AuditExport
+from cases.webhooks import webhook_register
+from tsunagu.errors import DomainError
+
+MODULES = [
+    "agencies.directory",
+    "agencies.selectors",
+    "agencies.services",
+    "audit.review",
+    "cases.notifications",
+    "cases.review",
+    "cases.selectors",
+    "cases.services",
+    "cases.webhooks",
+]
+
+# Functions with no refusal, and why.
+NO_REFUSAL = {
+    "agencies.directory.agency_choices": "agency names and kinds, not case data; empty without an agency",
+    "agencies.selectors.agency_list": "the agency directory, readable with any key",
+    "agencies.selectors.profile_get": "the actor's own profile",
+    "audit.review.is_about": "a predicate used by the flag review, not an operation",
+    "cases.notifications.notification_list": "the actor's own notices",
+    "cases.notifications.notification_unread_count": "the actor's own notices",
+    "cases.notifications.notification_mark_read": "the actor's own notices",
+    "cases.selectors.client_list": "a list shows only what the actor may see (an empty page is not a refusal)",
+    "cases.selectors.client_find_duplicates": "a list shows only what the actor may see",
+}
+
+
+def _nobody():
+    """An authenticated user without a staff record: no agency, no role."""
+    user = get_user_model().objects.create_user(username="nobody", password=None)
+    return Actor.for_user(user, channel="web")
+
+
+def _flag_about(username):
+    now = timezone.now()
+    anomalies.raise_flag(
+        rule=AnomalyRule.AFTER_HOURS,
+        subject_key=f"user:{username}",
+        username=username,
+        window_start=now - timedelta(hours=1),
+        window_end=now,
+        seqs=[],
+        summary=lambda n: username,
+    )
+    return AnomalyFlag.objects.get(subject_key=f"user:{username}")
+
+
+def _export():
+    return AuditExport.objects.create(requested_by_username="penny", filters={}, created_at=timezone.now())
+
+
+def _ivan_key(c):
+    return ApiKey.objects.create(user=c.users["ivan"], name="k", prefix="abcd1234", secret_hash="0" * 64)
+
+
+def _endpoint(c):
+    return webhook_register(actor=c.actor("ada"), url="https://partner.example/hook")[0]
+
+
+cid = lambda c: c.client.id  # noqa: E731
+
+# "module.function": (refused actor, arguments, the action its denied event records)
+REFUSED = {
+    "agencies.directory.staff_of_agency": ("alice", lambda c: {}, "staff.list"),
+    "agencies.directory.apikey_holders": (_nobody, lambda c: {}, "apikey.issue"),
+    "agencies.directory.staff_user": ("alice", lambda c: {"user_id": c.users["alice"].pk}, "staff.view"),
+    "agencies.directory.apikey_list": ("alice", lambda c: {}, "apikey.list"),
+    "agencies.services.require_operator": ("alice", lambda c: {"action": "agency.create"}, "agency.create"),
+    "agencies.services.agency_create": ("ada", lambda c: {"code": "x", "name": "x", "kind": "other"}, "agency.create"),
+    "agencies.services.staff_create": (
+        "ada",
+        lambda c: {"username": "mallory", "agency_code": "fukushi", "role": "supervisor"},
+        "staff.create",
+    ),
+    "agencies.services.apikey_issue": ("otis", lambda c: {"user": c.users["penny"], "name": "k"}, "apikey.issue"),
+    "agencies.services.apikey_revoke": ("bob", lambda c: {"key_id": _ivan_key(c).pk}, "apikey.revoke"),
+    "audit.review.require_privacy_officer": ("alice", lambda c: {}, "audit.view"),
+    "audit.review.review_events": ("alice", lambda c: {}, "audit.view"),
+    "audit.review.review_seal_status": ("alice", lambda c: {}, "audit.view"),
+    "audit.review.review_disclosure": (
+        "alice",
+        lambda c: {"client_id": cid(c), "since": timezone.now() - timedelta(days=1), "until": timezone.now()},
+        "audit.view",
+    ),
+    "audit.review.review_stats": ("alice", lambda c: {}, "audit.view"),
+    "audit.review.detect_anomalies": ("alice", lambda c: {}, "audit.detect_anomalies"),
+    "audit.review.flags_list": ("alice", lambda c: {}, "audit.view"),
+    "audit.review.flag_get": ("alice", lambda c: {"flag_id": _flag_about("bob").pk}, "audit.view"),
+    "audit.review.flag_add_note": (
+        "penny",
+        lambda c: {"flag_id": _flag_about("penny").pk, "note": "x"},
+        "audit.flag_review",
+    ),
+    "audit.review.export_start": ("alice", lambda c: {"filters": {}}, "export"),
+    "audit.review.export_get": ("alice", lambda c: {"export_id": _export().pk}, "audit.view"),
+    "audit.review.export_open": ("alice", lambda c: {"export_id": _export().pk}, "export"),
+    "cases.review.client_identify": ("alice", lambda c: {"client_ids": [cid(c)]}, "audit.client_lookup"),
+    "cases.review.client_lookup": ("alice", lambda c: {"q": "山田"}, "audit.client_lookup"),
+    "cases.selectors.client_get": ("charlie", lambda c: {"client_id": cid(c)}, "client.view"),
+    "cases.selectors.timeline_list": ("charlie", lambda c: {"client_id": cid(c)}, "timeline.view"),
+    "cases.selectors.share_list": ("charlie", lambda c: {"client_id": cid(c)}, "share.list"),
+    "cases.services.client_create": (
+        _nobody,
+        lambda c: {"name": "a", "name_kana": "あ", "birth_date": "1950-01-01"},
+        "client.create",
+    ),
+    "cases.services.client_update": (
+        "bob",
+        lambda c: {"client_id": cid(c), "changes": {"phone": "1"}},
+        "client.update",
+    ),
+    "cases.services.timeline_append": (
+        "bob",
+        lambda c: {"client_id": cid(c), "kind": "call", "body": "x"},
+        "timeline.append",
+    ),
+    "cases.services.share_grant": (
+        "alice",
+        lambda c: {"client_id": cid(c), "agency_code": "shisetsu", "level": "read", "basis": "consent"},
+        "share.grant",
+    ),
+    "cases.services.share_revoke": (
+        "alice",
+        lambda c: {"client_id": cid(c), "share_id": c.shares["reader"].id},
+        "share.revoke",
+    ),
+    "cases.services.share_expire_sweep": ("sam", lambda c: {}, "share.expire"),
+    "cases.services.break_glass_open": (
+        "penny",
+        lambda c: {"name_kana": "ヤマダ タロウ", "birth_date": "1948-04-01", "reason": "救急搬送のため"},
+        "break_glass",
+    ),
+    "cases.webhooks.webhook_register": ("alice", lambda c: {"url": "https://partner.example/x"}, "webhook.register"),
+    "cases.webhooks.webhook_disable": ("otis", lambda c: {"endpoint_id": _endpoint(c).pk}, "webhook.disable"),
+}
+
+
+def _services():
+    for module_name in MODULES:
+        module = importlib.import_module(module_name)
+        for name, func in inspect.getmembers(module, inspect.isfunction):
+            if name.startswith("_") or func.__module__ != module_name:
+                continue
+            if "actor" in inspect.signature(func).parameters:
+                yield f"{module_name}.{name}"
+
+
+def test_every_service_is_listed():
+    found = set(_services())
+    unlisted = found - set(REFUSED) - set(NO_REFUSAL)
+    assert not unlisted, f"add these to REFUSED (or, with a reason, NO_REFUSAL): {sorted(unlisted)}"
+    assert not (set(REFUSED) | set(NO_REFUSAL)) - found, "listed but gone"
+
+
+@pytest.mark.parametrize("path", sorted(REFUSED))
+def test_a_refused_actor_leaves_exactly_one_denied_event(cast, path):
+    who, arguments, action = REFUSED[path]
+    module_name, _, name = path.rpartition(".")
+    func = getattr(importlib.import_module(module_name), name)
+    actor = who() if callable(who) else cast.actor(who)
+    kwargs = arguments(cast)
+    seq = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
+    with pytest.raises(DomainError):
+        func(actor=actor, **kwargs)
+    events = list(AuditEvent.objects.filter(seq__gt=seq).order_by("seq").values_list("action", "outcome"))
+    assert events == [(action, "denied")]
