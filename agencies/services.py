@@ -134,7 +134,10 @@ def _key_refusal(actor: Actor, user, staff: Staff) -> Refusal | None:
     if staff.is_privacy_officer:
         return Refusal("privacy_officer", Forbidden("個人情報保護管理者のキーは本人のみが発行できます。"))
     if staff.role != Role.INTEGRATION:
-        return Refusal("not_integration", Forbidden("他の職員のキーは連携システムの利用者にのみ発行できます。"))
+        return Refusal(
+            "not_integration",
+            Forbidden("他の人のキーは連携システムの利用者にのみ発行できます。職員のキーは本人が発行します。"),
+        )
     return None
 
 

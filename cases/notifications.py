@@ -12,11 +12,12 @@ from uuid import UUID
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from agencies.actors import Actor
-from agencies.models import Role, Staff
+from agencies.models import CASEWORK_ROLES, Role, Staff
 from tsunagu.keyset import Page, keyset_page
 
 from .models import Notification, OutboxMessage, Share
@@ -68,11 +69,12 @@ def notifications_fan_out(*, message_id: int) -> int:
         .exclude(agency_id=source_agency_id)
         .values_list("agency_id", flat=True)
     )
-    # Notices are for people: an integration user is a partner system's service account (no sign-in), told by
-    # its agency's webhooks instead.
+    # Notices are for the people who read the case: not an integration user (a partner system's service account,
+    # told by its agency's webhooks), nor a privacy officer who does no casework (PRODUCT §4.4).
     recipients = (
         Staff.objects.filter(agency_id__in=list(agencies), user__is_active=True)
         .exclude(role=Role.INTEGRATION)
+        .exclude(Q(is_privacy_officer=True) & ~Q(role__in=CASEWORK_ROLES))
         .select_related("user")
     )
     event_key = f"outbox:{message.pk}"

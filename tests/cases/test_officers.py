@@ -138,3 +138,12 @@ def test_a_flag_whose_events_are_hers_is_about_her_too(cast, office_share):
     with pytest.raises(Forbidden):
         review.flag_add_note(actor=cast.actor("penny"), flag_id=flag.pk, note="確認済み")
     assert review.flag_add_note(actor=cast.actor("olga"), flag_id=flag.pk, note="確認済み").note == "確認済み"
+
+
+def test_notices_go_to_officers_only_while_they_do_casework(cast, office_share, django_capture_on_commit_callbacks):
+    from cases.models import Notification
+
+    with django_capture_on_commit_callbacks(execute=True):
+        entry = services.timeline_append(actor=cast.actor("alice"), client_id=cast.client.id, kind="call", body="電話")
+    notified = set(Notification.objects.filter(entry_id=entry.id).values_list("recipient__username", flat=True))
+    assert {"penny", "otis"} <= notified and "olga" not in notified

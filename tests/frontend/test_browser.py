@@ -120,7 +120,7 @@ def test_register_inbox_and_agency_pages(cast, open_as):
     ada = open_as("ada")
     ada.get_by_role("link", name="機関管理").click()
     ada.get_by_role("link", name="APIキーを発行").click()
-    ada.get_by_label("利用する職員").select_option(label="Alice（alice・担当者）")
+    ada.get_by_label("利用する職員").select_option(label="Ivan（ivan・連携システム）")
     ada.get_by_label("キーの名前").fill("ケース管理システム連携")
     ada.get_by_role("button", name="発行する").click()
     expect(ada.get_by_role("textbox", name="APIキー")).to_have_value(re.compile(r"^tsg_"))

@@ -8,7 +8,10 @@ from ._common import as_command_error, cli_actor
 
 
 class Command(BaseCommand):
-    help = "Issue an API key for a staff user. The key is printed once, alone, on the last line."
+    help = (
+        "Issue an API key for an integration user (people issue their own in the browser). The key is printed once,"
+        " alone, on the last line."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("username")
