@@ -335,6 +335,7 @@ class FlagDetail:
     flag: AnomalyFlag
     events: list[AuditEvent]
     notes: list[FlagNote]
+    about_reader: bool = False  # the flag is about the officer reading it: another officer reviews it
 
 
 def _flag_or_404(flag_id, *, lock: bool = False) -> AnomalyFlag:
@@ -360,7 +361,7 @@ def flag_get(*, actor: AuditActor, flag_id) -> FlagDetail:
             target_id=flag.pk,
             details={"purpose": "flag"},
         )
-    return FlagDetail(flag=flag, events=events, notes=notes)
+    return FlagDetail(flag=flag, events=events, notes=notes, about_reader=is_about(flag, actor))
 
 
 def is_about(flag: AnomalyFlag, actor: AuditActor) -> bool:

@@ -147,3 +147,18 @@ def test_notices_go_to_officers_only_while_they_do_casework(cast, office_share, 
         entry = services.timeline_append(actor=cast.actor("alice"), client_id=cast.client.id, kind="call", body="電話")
     notified = set(Notification.objects.filter(entry_id=entry.id).values_list("recipient__username", flat=True))
     assert {"penny", "otis"} <= notified and "olga" not in notified
+
+
+def test_the_flag_page_offers_no_review_form_to_its_subject(cast):
+    from django.test import Client
+    from django.urls import reverse
+
+    flag = _flag_about("penny")
+    pages = {}
+    for who in ("penny", "olga"):
+        browser = Client()
+        browser.force_login(cast.users[who])
+        pages[who] = browser.get(reverse("frontend:privacy_flag", args=[flag.pk])).content.decode()
+    note_url = reverse("frontend:privacy_flag_note", args=[flag.pk])
+    assert note_url not in pages["penny"] and "ご自身に関する指摘です" in pages["penny"]
+    assert note_url in pages["olga"]
