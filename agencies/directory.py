@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audit.refusals import refuse
 from audit.services import audit_record
-from tsunagu.errors import Forbidden, NotFound
+from tsunagu.errors import Forbidden
 
 from .actors import Actor
 from .models import Agency, AgencyKind, ApiKey, Role, Staff
@@ -133,20 +133,6 @@ def apikey_holders(*, actor: Actor) -> list[StaffView]:
                 details={"count": len(holders), "purpose": "apikey_holders"},
             )
     return holders
-
-
-def staff_user(*, actor: Actor, user_id) -> object:
-    """A user of the actor's own agency (agency administrators only), e.g. to issue them an API key.
-    A user of another agency is not found, the same as a missing one."""
-    agency = _require_agency_admin(actor, "staff.view")
-    try:
-        pk = int(user_id)
-    except (TypeError, ValueError):
-        pk = None
-    staff = Staff.objects.select_related("user").filter(agency=agency, user_id=pk).first() if pk else None
-    if staff is None:
-        raise NotFound("職員が見つかりません。")
-    return staff.user
 
 
 def apikey_list(*, actor: Actor) -> list[ApiKeyView]:

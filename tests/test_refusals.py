@@ -85,7 +85,6 @@ cid = lambda c: c.client.id  # noqa: E731
 REFUSED = {
     "agencies.directory.staff_of_agency": ("alice", lambda c: {}, "staff.list"),
     "agencies.directory.apikey_holders": (_nobody, lambda c: {}, "apikey.issue"),
-    "agencies.directory.staff_user": ("alice", lambda c: {"user_id": c.users["alice"].pk}, "staff.view"),
     "agencies.directory.apikey_list": ("alice", lambda c: {}, "apikey.list"),
     "agencies.services.require_operator": ("alice", lambda c: {"action": "agency.create"}, "agency.create"),
     "agencies.services.agency_create": ("ada", lambda c: {"code": "x", "name": "x", "kind": "other"}, "agency.create"),
