@@ -168,6 +168,13 @@ def _announce(topic: str, *, client: Client, agency: Agency | None, entry: Timel
 def _require_staff(actor: Actor, action: str) -> Agency:
     if actor.agency is None or actor.role not in Role.values:
         refuse(actor=actor, action=action, reason="no_agency", error=Forbidden("所属機関のある職員のみが行えます。"))
+    if not actor.reads_cases:
+        refuse(
+            actor=actor,
+            action=action,
+            reason="privacy_officer",
+            error=Forbidden("個人情報保護管理者は支援記録を扱いません。"),
+        )
     return actor.agency
 
 

@@ -191,6 +191,13 @@ BG = {"name_kana": "ヤマダ タロウ", "birth_date": date(1948, 4, 1), "reaso
 SERVICE_OPS = [
     # (action, call, expected outcome for a principal)
     (
+        "client.create",
+        lambda w, a: services.client_create(
+            actor=a, name="新規 花子", name_kana="しんき はなこ", birth_date="1990-01-01"
+        ),
+        lambda p: A if p.active and (not p.officer or p.role in CASEWORK) else F,
+    ),
+    (
         "client.view",
         lambda w, a: selectors.client_get(actor=a, client_id=w.cast.client.id),
         lambda p: A if p.level else NF,
