@@ -36,6 +36,7 @@ from cases import selectors, services
 from cases.models import BreakGlassGrant
 from cases.webhooks import webhook_disable, webhook_register
 from tests.cast import AGENCIES, PASSWORD, build_cast
+from tests.mfa import sign_in
 from tsunagu.errors import Forbidden, NotFound
 
 SHARES = {"owner": "manage", "reader": "read", "appender": "append"}  # the cast's active shares
@@ -392,8 +393,7 @@ BROWSER_OPS = [
 @pytest.mark.parametrize("who", SIGNS_IN, ids=lambda w: w.name)
 def test_browser(world, who):
     _prepare(world, who)
-    client = BrowserClient()
-    client.force_login(world.users[who.username])
+    client = sign_in(BrowserClient(), world.users[who.username])
     wrong = []
     for number, (call, expect) in enumerate(BROWSER_OPS):
         # A deactivated user's session is worth nothing: every page sends them to the login page.

@@ -15,15 +15,14 @@ from agencies.actors import Actor
 from agencies.models import ApiKey
 from agencies.services import apikey_issue
 from audit.models import AuditEvent
+from tests.mfa import sign_in
 from tsunagu.errors import Forbidden, NotFound
 
 
 @pytest.fixture
 def as_user(cast):
     def make(name: str) -> Client:
-        client = Client()
-        client.force_login(cast.users[name])
-        return client
+        return sign_in(Client(), cast.users[name])
 
     return make
 

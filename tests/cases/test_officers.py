@@ -153,11 +153,12 @@ def test_the_flag_page_offers_no_review_form_to_its_subject(cast):
     from django.test import Client
     from django.urls import reverse
 
+    from tests.mfa import sign_in
+
     flag = _flag_about("penny")
     pages = {}
     for who in ("penny", "olga"):
-        browser = Client()
-        browser.force_login(cast.users[who])
+        browser = sign_in(Client(), cast.users[who])
         pages[who] = browser.get(reverse("frontend:privacy_flag", args=[flag.pk])).content.decode()
     note_url = reverse("frontend:privacy_flag_note", args=[flag.pk])
     assert note_url not in pages["penny"] and "ご自身に関する指摘です" in pages["penny"]
