@@ -104,6 +104,7 @@ REFUSED = {
         "audit.view",
     ),
     "audit.review.review_stats": ("alice", lambda c: {}, "audit.view"),
+    "audit.review.review_term_search": ("alice", lambda c: {"terms": ["山田"]}, "audit.term_search"),
     "audit.review.detect_anomalies": ("alice", lambda c: {}, "audit.detect_anomalies"),
     "audit.review.flags_list": ("alice", lambda c: {}, "audit.view"),
     "audit.review.flag_get": ("alice", lambda c: {"flag_id": _flag_about("bob").pk}, "audit.view"),
