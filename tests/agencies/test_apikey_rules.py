@@ -113,6 +113,8 @@ def test_the_browser_form_offers_only_allowed_holders(cast, as_user):
 
 def test_an_officer_issues_her_own_key_in_the_browser(cast, as_user):
     penny = as_user("penny")
+    dashboard = penny.get(reverse("frontend:privacy_dashboard")).content.decode()
+    assert reverse("frontend:apikey_issue") in dashboard  # where she finds it
     page = penny.get(reverse("frontend:apikey_issue")).content.decode()
     assert {name for name in cast.users if f"（{name}・" in page} == {"penny"}
     response = penny.post(reverse("frontend:apikey_issue"), {"user": cast.users["penny"].pk, "name": "監査連携"})
