@@ -186,20 +186,23 @@ class OutboxMessage(models.Model):
     """A side effect to publish after the change that caused it commits (transactional outbox).
 
     Written in the same transaction as the change; the relay publishes it to Celery, so a broker outage delays
-    side effects but loses none. ``payload`` holds ids only, never personal data.
+    side effects but loses none. The row stays the source of truth until its consumer has done the work:
+    ``finished_at`` is set in the consumer's own transaction; a message published but not finished within the
+    lease (``OUTBOX_LEASE_SECONDS``) is published again. ``payload`` holds ids only, never personal data.
     """
 
     id = models.BigAutoField(primary_key=True)
     topic = models.CharField(max_length=48)
     payload = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now)
-    published_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
+    published_at = models.DateTimeField(null=True, blank=True)  # last handed to the broker
+    finished_at = models.DateTimeField(null=True, blank=True)  # its consumer's work committed
+    attempts = models.PositiveIntegerField(default=0)  # times handed to the broker (or tried to)
     last_error = models.CharField(max_length=255, blank=True)
 
     class Meta:
         indexes = [
-            models.Index(fields=["id"], condition=Q(published_at__isnull=True), name="outbox_unpublished"),
+            models.Index(fields=["id"], condition=Q(finished_at__isnull=True), name="outbox_unfinished"),
         ]
 
     def __str__(self) -> str:

@@ -2,13 +2,24 @@
 
 ``outbox_enqueue`` is called by services inside their transaction. After commit, a nudge asks Celery to run the
 relay; the periodic relay (Celery beat) catches anything a nudge missed, e.g. while the broker was down. The relay
-takes unpublished rows with ``SELECT … FOR UPDATE SKIP LOCKED`` (several relays never publish the same row at
-once) and hands each to its consumer task by id. Consumers are idempotent: delivery is at least once.
+takes due rows with ``SELECT … FOR UPDATE SKIP LOCKED`` (several relays never publish the same row at once) and
+hands each to its consumer task by id.
+
+The row, not the broker, is the source of truth until the work is done. A message is *finished* when its consumer
+has written its notices and webhook deliveries: ``outbox_consume`` sets ``finished_at`` in the same transaction as
+that work, holding the row lock (so two copies of one message never work at once, and the relay skips a message
+being worked on). A message that was published but is not finished after ``OUTBOX_LEASE_SECONDS`` is due again:
+whether the broker lost it (restarted without persistence), the worker holding it was killed, or its consumer
+failed (the database went away), the relay publishes it again. Consumers are idempotent: delivery is at least once.
 """
 
+import contextlib
 import logging
+from datetime import timedelta
 
-from django.db import transaction
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import OutboxMessage
@@ -40,15 +51,20 @@ def _consumer(topic: str):
     return tasks.CONSUMERS[topic]
 
 
+def _due(now) -> Q:
+    """Unfinished and either never published or published longer ago than the lease."""
+    lease_expired = now - timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+    return Q(finished_at__isnull=True) & (Q(published_at__isnull=True) | Q(published_at__lt=lease_expired))
+
+
 def outbox_relay(*, batch: int = BATCH) -> int:
-    """Publish pending messages in id order; returns how many were published. Stops at the first broker error."""
+    """Publish due messages in id order; returns how many were published. Stops at the first broker error."""
     published = 0
+    started = timezone.now()  # a message published by this run is not due again within it
     while True:
         with transaction.atomic():
             messages = list(
-                OutboxMessage.objects.select_for_update(skip_locked=True)
-                .filter(published_at__isnull=True)
-                .order_by("id")[:batch]
+                OutboxMessage.objects.select_for_update(skip_locked=True).filter(_due(started)).order_by("id")[:batch]
             )
             if not messages:
                 return published
@@ -67,5 +83,47 @@ def outbox_relay(*, batch: int = BATCH) -> int:
                 published += 1
 
 
-def outbox_backlog() -> int:
-    return OutboxMessage.objects.filter(published_at__isnull=True).count()
+def outbox_consume(*, message_id: int) -> int:
+    """Do one message's work and mark it finished, in one transaction; returns how many notices were created.
+
+    A finished (or unknown) message does nothing. On failure nothing is kept but the error text, and the message
+    stays unfinished: the task retries transient errors, and the relay publishes it again after the lease."""
+    from . import notifications, webhooks
+
+    try:
+        with transaction.atomic():
+            message = OutboxMessage.objects.select_for_update().filter(pk=message_id).first()
+            if message is None or message.finished_at is not None:
+                return 0
+            created = notifications.notifications_fan_out(message_id=message.pk)
+            deliveries = webhooks.webhooks_fan_out(message_id=message.pk)
+            OutboxMessage.objects.filter(pk=message.pk).update(finished_at=timezone.now(), last_error="")
+    except Exception as exc:
+        _record_error(message_id, exc)
+        raise
+    _nudge_webhooks(deliveries)  # committed: the first attempts, right away
+    return created
+
+
+def _nudge_webhooks(delivery_ids: list) -> None:
+    from .tasks import deliver_webhook
+
+    for delivery_id in delivery_ids:
+        try:
+            deliver_webhook.delay(str(delivery_id))
+        except Exception as exc:  # the deliveries are rows with their own schedule: the periodic retry sends them
+            log.warning("webhook nudge not sent (%s); the periodic retry will attempt it", type(exc).__name__)
+            return
+
+
+def _record_error(message_id: int, exc: Exception) -> None:
+    with contextlib.suppress(DatabaseError):  # the database itself may be what failed: nothing to record it in
+        OutboxMessage.objects.filter(pk=message_id).update(last_error=f"{type(exc).__name__}: {exc}"[:255])
+
+
+def outbox_unfinished() -> tuple[int, int, timedelta]:
+    """Messages whose work is not done: how many, how many of them were never published, and the oldest's age."""
+    unfinished = OutboxMessage.objects.filter(finished_at__isnull=True)
+    oldest = unfinished.order_by("id").values_list("created_at", flat=True).first()
+    age = (timezone.now() - oldest) if oldest else timedelta(0)
+    return unfinished.count(), unfinished.filter(published_at__isnull=True).count(), age

@@ -1,8 +1,19 @@
 """Celery tasks. Arguments are ids only; the work is done by domain functions with a system actor."""
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from agencies.actors import Actor
+
+# The database went away or a connection broke: worth trying again shortly. Retries cover a short outage (about
+# two minutes in all, with jitter); after a longer one the outbox lease has the relay publish the message again.
+TRANSIENT = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
 
 
 @shared_task(ignore_result=True)
@@ -12,19 +23,16 @@ def relay_outbox() -> int:
     return outbox_relay()
 
 
-@shared_task(ignore_result=True, acks_late=True)
+@shared_task(ignore_result=True, acks_late=True, **TRANSIENT)
 def process_outbox_message(message_id: int) -> int:
-    """Notices for the other sharing agencies, and webhook deliveries (each idempotent per message)."""
-    from .notifications import notifications_fan_out
-    from .webhooks import webhooks_fan_out
+    """Notices for the other sharing agencies, and webhook deliveries (each idempotent per message); the message
+    is finished in the same transaction."""
+    from .outbox import outbox_consume
 
-    created = notifications_fan_out(message_id=message_id)
-    for delivery_id in webhooks_fan_out(message_id=message_id):
-        deliver_webhook.delay(str(delivery_id))
-    return created
+    return outbox_consume(message_id=message_id)
 
 
-@shared_task(ignore_result=True, acks_late=True)
+@shared_task(ignore_result=True, acks_late=True, **TRANSIENT)
 def deliver_webhook(delivery_id: str) -> str:
     from .webhooks import webhook_attempt
 

@@ -190,6 +190,13 @@ CELERY_TASK_ACKS_LATE = True
 # Fail fast when the broker is down: the outbox keeps the message and the periodic relay publishes it later.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# The outbox, not the broker, holds a message until its consumer has done the work: one published but not finished
+# within the lease is published again (a broker restarted without persistence, a killed worker, a consumer that
+# failed while the database was down). Keep it above the longest consumer run plus its retries' first minutes.
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 120, minimum=1)
+# Redis hands a task held by a vanished worker to another after this long (kombu's default is an hour). Keep it
+# above the longest task run and the longest retry countdown (60 s), or tasks run twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900, minimum=120)}
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "cases.tasks.relay_outbox", "schedule": 10.0},
     "sweep-expired-shares": {"task": "cases.tasks.sweep_expired_shares", "schedule": 300.0},

@@ -4,26 +4,31 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from audit.selectors import seal_latest
-from cases.models import OutboxMessage, WebhookDelivery
+from cases.models import WebhookDelivery
+from cases.outbox import outbox_unfinished
 
 
 class Command(BaseCommand):
     help = (
-        "Report background-work health: outbox backlog, pending webhooks, last audit seal and verification. "
+        "Report background-work health: unfinished outbox messages (published or not) and the oldest one's age, "
+        "pending webhooks, last audit seal and verification. "
         "Non-zero exit when the outbox is stuck or the last verification failed."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--max-outbox-age", type=int, default=300, help="seconds an unpublished message may wait (default 300)"
+            "--max-outbox-age",
+            type=int,
+            default=300,
+            help="seconds a message may wait for its work to be done (default 300)",
         )
 
     def handle(self, *args, max_outbox_age, **options):
-        pending = OutboxMessage.objects.filter(published_at__isnull=True)
-        oldest = pending.order_by("id").values_list("created_at", flat=True).first()
-        age = (timezone.now() - oldest) if oldest else timedelta(0)
+        unfinished, unpublished, age = outbox_unfinished()
         webhooks = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING).count()
-        self.stdout.write(f"outbox backlog: {pending.count()} (oldest {int(age.total_seconds())} s)")
+        self.stdout.write(
+            f"outbox unfinished: {unfinished} ({unpublished} not yet published; oldest {int(age.total_seconds())} s)"
+        )
         self.stdout.write(f"webhook deliveries pending: {webhooks}")
         status = seal_latest()
         seal = status.seal
@@ -40,4 +45,4 @@ class Command(BaseCommand):
             if not verification.ok:
                 raise CommandError(f"audit verification failed: {verification.message}")
         if age > timedelta(seconds=max_outbox_age):
-            raise CommandError(f"outbox stuck: oldest unpublished message is {int(age.total_seconds())} s old")
+            raise CommandError(f"outbox stuck: oldest unfinished message is {int(age.total_seconds())} s old")
