@@ -4,9 +4,6 @@ Each test starts its own Redis server on a spare port, so the outage is a real o
 clients keep appending, and started again afterwards.
 """
 
-import shutil
-import socket
-import subprocess
 import time
 
 import pytest
@@ -15,44 +12,11 @@ from celery.contrib.testing.worker import start_worker
 from cases import services
 from cases.models import Notification, OutboxMessage
 from cases.outbox import outbox_relay
+from tests.cases.processes import RedisServer
 from tests.cast import build_cast
 from tsunagu.celery import app as celery_app
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class RedisServer:
-    def __init__(self):
-        self.port = _free_port()
-        self.process = None
-
-    def start(self):
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is required (scripts/ensure-services / .ci/run install it)"
-        self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
-            [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self):
-        if self.process:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
 
 
 @pytest.fixture
