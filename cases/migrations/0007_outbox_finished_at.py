@@ -13,7 +13,7 @@ def finish_published(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0005_break_glass"),
+        ("cases", "0006_break_glass_one_open_grant"),
     ]
 
     operations = [
