@@ -40,10 +40,11 @@ UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 _YEAR = r"(?:19|2[0-9])[0-9]{2}"  # 1900–2999: nothing in this service lies outside, and no offset overflows
 #: A calendar date (RFC 3339 ``full-date``), years 1900–2999.
 DATE_PATTERN = rf"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}$"
-#: A date and time with its UTC offset (RFC 3339 ``date-time`` without leap seconds, at most microseconds).
+#: A date and time with its UTC offset (RFC 3339 ``date-time`` without leap seconds, at most microseconds, and an
+#: offset of at most ±15:59, the widest PostgreSQL stores; real zones span −12:00 to +14:00).
 DATE_TIME_PATTERN = (
     rf"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{{1,6}})?"
-    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+    r"(?:Z|[+-](?:0[0-9]|1[0-5]):[0-5][0-9])$"
 )
 #: A page cursor as the server issues them: URL-safe, opaque.
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
@@ -133,7 +134,10 @@ class AwareDateTimeField(serializers.DateTimeField):
     value keeps the offset it was sent with."""
 
     default_error_messages = {
-        "invalid": "日時はタイムゾーン付き（例: 2026-11-23T09:00:00+09:00、1900〜2999年）で指定してください。"
+        "invalid": (
+            "日時はタイムゾーン付き（例: 2026-11-23T09:00:00+09:00、1900〜2999年、時差は±15:59まで）で"
+            "指定してください。"
+        )
     }
 
     def __init__(self, **kwargs) -> None:

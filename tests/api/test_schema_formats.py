@@ -188,6 +188,9 @@ ENTRY_VALUES = [
     ("occurred_at", "2026-01-01T09:00:00", False),  # naive: no offset
     ("occurred_at", "2025-12-31T23:59:60Z", False),  # a leap second
     ("occurred_at", "2025-12-31 23:59:00Z", False),
+    ("occurred_at", "2025-12-31T23:59:00+16:00", False),  # wider than any zone, and than PostgreSQL stores
+    ("occurred_at", "1900-01-01T00:00:00+15:59", True),  # the earliest year, at the widest offset
+    ("occurred_at", "2025-12-31T23:59:00-15:59", True),
     ("occurred_at", _aware(PAST), True),
     ("occurred_at", PAST.strftime("%Y-%m-%dT%H:%M:%SZ"), True),
     ("corrects", "{" + str(uuid.uuid4()) + "}", False),
