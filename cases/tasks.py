@@ -5,14 +5,15 @@ from django.db import InterfaceError, OperationalError
 
 from agencies.actors import Actor
 
-# The database went away or a connection broke: worth trying again shortly. Retries cover a short outage (about
-# two minutes in all, with jitter); after a longer one the outbox lease has the relay publish the message again.
+# The database went away or a connection broke: worth trying again shortly. Retries cover a short outage (waits of
+# up to 1, 2, 4 … 60 s, with jitter: about 2½ minutes in all); after a longer one the outbox lease has the relay
+# publish the message again.
 TRANSIENT = {
     "autoretry_for": (OperationalError, InterfaceError),
     "retry_backoff": True,
     "retry_backoff_max": 60,
     "retry_jitter": True,
-    "max_retries": 8,
+    "max_retries": 10,
 }
 
 
