@@ -35,9 +35,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import run_state_machine_as_test
 
-from agencies.actors import Actor
 from agencies.models import Agency
-from agencies.services import staff_create
 from api.schema import SEMANTIC_RULES
 from cases.models import USER_ENTRY_KINDS, Client, Share, TimelineEntry
 
@@ -47,9 +45,10 @@ MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25"))
 STATEFUL_EXAMPLES = int(os.environ.get("SCHEMATHESIS_STATEFUL_EXAMPLES", "15"))
 DERANDOMIZE = os.environ.get("SCHEMATHESIS_SEED") != "random"
 
-# Who sends the requests: an integration of the owner agency (manage, no share-management role), a caseworker of a
-# partner with an `append` share, the privacy officer (no share; the audit log), and the owner's supervisor.
-CALLERS = ["integration", "carol", "penny", "sam"]
+# Who sends the requests: ivan, the owner agency's integration (manage, no share-management role), carol, a caseworker
+# of a partner with an `append` share, penny, the privacy officer (no share; the audit log), and sam, the owner's
+# supervisor.
+CALLERS = ["ivan", "carol", "penny", "sam"]
 
 # Loaded once at collection: the schema endpoint is public and reads no database.
 schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
@@ -70,15 +69,7 @@ def _keep_test_transaction():
 def callers(cast, settings, _keep_test_transaction):
     """``{name: (user, plain key)}`` for every caller."""
     settings.API_THROTTLE_RATE = "1000000/min"  # these tests are about the contract, not the request budget
-    integration = staff_create(
-        actor=Actor.system(channel="cli"),
-        username="records-sync",
-        agency_code=cast.agencies["owner"].code,
-        role="integration",
-        display_name="記録システム連携",
-    ).user
-    users = {**cast.users, "integration": integration}
-    return {name: (users[name], issue_key(users[name])[1]) for name in CALLERS}
+    return {name: (cast.users[name], issue_key(cast.users[name])[1]) for name in CALLERS}
 
 
 def _is_uuid(value) -> bool:
