@@ -43,6 +43,8 @@ class AuditEvent(models.Model):
     api_key_id = models.CharField(max_length=64, blank=True)
     authorised_by = models.CharField(max_length=64, blank=True)
     details = models.JSONField(default=dict, blank=True)
+    # The application's MAC of the event (audit.signing); not part of the sealed content.
+    mac = models.CharField(max_length=100, null=True, blank=True)
 
     class Meta:
         ordering = ["-seq"]
@@ -99,6 +101,9 @@ class AuditSeal(models.Model):
     seal_hash = models.CharField(max_length=64, unique=True)
     txid_horizon = models.BigIntegerField(null=True, blank=True)
     sealer_txid = models.BigIntegerField(null=True, blank=True)
+    # PostgreSQL: the system identifier of the cluster whose transaction ids the horizon counts (a restore into
+    # another cluster starts a new count; see audit.sealing).
+    cluster = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:
@@ -122,6 +127,8 @@ class VerifyKind(models.TextChoices):
     REORDERED_EVENTS = "reordered_events", "記録の入れ替え"
     BROKEN_CHAIN = "broken_chain", "封印の連鎖の破損"
     MISSING_TAIL = "missing_tail", "末尾の欠落"
+    DELETED_SEAL = "deleted_seal", "封印の削除"
+    FORGED_EVENT = "forged_event", "記録の偽造"
 
 
 class AuditVerification(models.Model):
@@ -146,6 +153,26 @@ class AuditVerification(models.Model):
 
     def __str__(self) -> str:
         return f"verification #{self.pk} {self.kind}"
+
+
+class AuditDigest(models.Model):
+    """The daily signed digest for the privacy officer: "the audit log up to seq N has hash H" (audit.anchors)."""
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField()
+    seal_id = models.BigIntegerField()
+    last_seq = models.BigIntegerField()
+    seal_hash = models.CharField(max_length=64)
+    text = models.TextField()
+    signature = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "監査ログの署名付きダイジェスト"
+        verbose_name_plural = "監査ログの署名付きダイジェスト"
+
+    def __str__(self) -> str:
+        return f"digest #{self.pk} up to seq {self.last_seq}"
 
 
 class AuditPurge(models.Model):

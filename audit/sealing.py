@@ -13,6 +13,15 @@ transaction commits after the seal with a lower number. How each database is han
   numbers is simply sealed later (its seal lists exactly which numbers it holds). A long-running writing
   transaction anywhere in the cluster delays sealing (never loses events); keep
   ``idle_in_transaction_session_timeout`` set.
+* PostgreSQL, after a restore into another cluster (``pg_dump``/``pg_restore`` into a new ``initdb``): transaction
+  ids there start again from a low number, below the last seal's horizon. So every event also records the
+  cluster it was written in (column ``cluster``, the cluster's system identifier, filled by a column default;
+  migration 0007) and every seal the cluster its horizon counts in. When the sealer finds itself in another
+  cluster than the last seal, one seal takes the old cluster's leftovers (its events at or above that seal's
+  horizon: transactions that had committed but were not yet sealed when the dump was taken) together with the new
+  cluster's events below the new horizon; from then on the new cluster's ids are counted. An event of any other
+  cluster, or of an old cluster below its horizon, is never sealed and verification reports it. A restore into
+  the same cluster (another database) and point-in-time recovery keep the cluster and its increasing ids.
 * SQLite: one writer at a time holds the database lock from its first write to its commit, so events commit in
   number order and a seal takes every event after the previous seal's ``last_seq``.
 
@@ -26,6 +35,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from .anchors import publish_anchors
 from .canonical import GENESIS_HASH, canonical_line, encode_seqs, line_digest, seal_hash
 from .models import AuditEvent, AuditSeal
 
@@ -39,6 +49,7 @@ class _Window:
     params: list
     horizon: int | None
     sealer_txid: int | None
+    cluster: int | None = None
 
 
 def take_sealing_lock() -> bool:
@@ -62,16 +73,38 @@ def _snapshot_bounds() -> tuple[int, int]:
     return int(xmin), int(own)
 
 
+def current_cluster() -> int | None:
+    """PostgreSQL: the system identifier of the cluster this database runs in (changes with a new initdb)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tsunagu_cluster_id()")
+        return int(cursor.fetchone()[0])
+
+
 def _pg_window(last: AuditSeal | None, batch_size: int) -> _Window | None:
     upper, sealer_txid = _snapshot_bounds()
+    cluster = current_cluster()
     lower = last.txid_horizon if last is not None else None
+    if last is not None and last.cluster is not None and last.cluster != cluster:
+        # A restore into another cluster: the old cluster's leftovers and the new cluster's finished events, in
+        # one seal (no batching: the two id ranges cannot be cut at one boundary).
+        return _Window(
+            condition="((cluster = %s AND txid >= %s) OR (cluster = %s AND txid < %s))",
+            params=[last.cluster, lower, cluster, upper],
+            horizon=upper,
+            sealer_txid=sealer_txid,
+            cluster=cluster,
+        )
     if lower is not None and upper <= lower:
         return None
 
     def condition(up: int) -> tuple[str, list]:
         if lower is None:  # the first seal also takes events written before the txid column existed
-            return "(txid IS NULL OR txid < %s)", [up]
-        return "txid >= %s AND txid < %s", [lower, up]
+            return "(txid IS NULL OR txid < %s) AND (cluster IS NULL OR cluster = %s)", [up, cluster]
+        if last.cluster is None:  # sealed before seals recorded their cluster
+            return "txid >= %s AND txid < %s AND (cluster IS NULL OR cluster = %s)", [lower, up, cluster]
+        return "txid >= %s AND txid < %s AND cluster = %s", [lower, up, cluster]
 
     where, params = condition(upper)
     with connection.cursor() as cursor:
@@ -95,7 +128,7 @@ def _pg_window(last: AuditSeal | None, batch_size: int) -> _Window | None:
             else:
                 upper = min(upper, cut if first is None or first < cut else cut + 1)
             where, params = condition(upper)
-    return _Window(condition=where, params=params, horizon=upper, sealer_txid=sealer_txid)
+    return _Window(condition=where, params=params, horizon=upper, sealer_txid=sealer_txid, cluster=cluster)
 
 
 def _sqlite_window(last: AuditSeal | None, batch_size: int) -> _Window:
@@ -135,6 +168,7 @@ def _seal_one(batch_size: int) -> AuditSeal | None:
         seal_hash=seal_hash(prev_hash, lines),
         txid_horizon=window.horizon,
         sealer_txid=window.sealer_txid,
+        cluster=window.cluster,
         created_at=timezone.now(),
     )
 
@@ -154,6 +188,7 @@ def seal_pending(*, batch_size: int | None = None, max_seals: int = 1000) -> lis
         if seal is None:
             break
         seals.append(seal)
+    publish_anchors()
     return seals
 
 
@@ -163,7 +198,17 @@ def unsealed_count() -> int:
     if last is None:
         return AuditEvent.objects.count()
     if connection.vendor == "postgresql":
+        cluster = current_cluster()
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM audit_auditevent WHERE txid >= %s", [last.txid_horizon])
+            if last.cluster is not None and last.cluster != cluster:
+                cursor.execute(
+                    "SELECT count(*) FROM audit_auditevent WHERE (cluster = %s AND txid >= %s) OR cluster = %s",
+                    [last.cluster, last.txid_horizon, cluster],
+                )
+            else:
+                cursor.execute(
+                    "SELECT count(*) FROM audit_auditevent WHERE txid >= %s AND (cluster IS NULL OR cluster = %s)",
+                    [last.txid_horizon, cluster],
+                )
             return int(cursor.fetchone()[0])
     return AuditEvent.objects.filter(seq__gt=last.last_seq).count()

@@ -14,6 +14,7 @@ from django.utils import timezone
 from tsunagu.ids import parse_uuid as as_uuid
 
 from .models import AuditEvent, AuditExposure, Outcome
+from .signing import event_mac
 
 
 class AuditActor(Protocol):
@@ -84,7 +85,7 @@ def audit_record(
     client_ids = [str(cid) for cid in client_ids]
     # On PostgreSQL the row's number is drawn by a column default that first assigns the transaction id
     # (migration 0005): sealing relies on that order (see audit.sealing).
-    event = AuditEvent.objects.create(
+    event = AuditEvent(
         occurred_at=timezone.now(),
         actor_user_id=actor.user_id,
         actor_username=actor.username,
@@ -97,12 +98,14 @@ def audit_record(
         target_type=target_type,
         target_id=str(target_id or ""),
         request_id=actor.request_id,
-        ip=actor.ip,
+        ip=AuditEvent._meta.get_field("ip").get_prep_value(actor.ip),
         user_agent=(actor.user_agent or "")[:256],
         api_key_id=actor.api_key_id or "",
         authorised_by=str(authorised_by or ""),
         details=details or {},
     )
+    event.mac = event_mac(event)  # the application's signature: audit.signing
+    event.save(force_insert=True)
     exposed: dict[uuid.UUID, bool] = {}
     for value in client_ids:
         cid = as_uuid(value)

@@ -26,17 +26,22 @@ from django.db import connection
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from .anchors import read_anchors
 from .canonical import DIGEST_SIZE, GENESIS_HASH, canonical_line, decode_seqs, feed_line, line_digest, seal_hasher
 from .models import AuditEvent, AuditPurge, AuditSeal, AuditVerification, VerifyKind
+from .sealing import current_cluster
+from .signing import MacCheck, check_event_mac
 
 # When two problems share a number, the more specific one is reported.
 _PRIORITY = {
     VerifyKind.REORDERED_EVENTS: 0,
     VerifyKind.CHANGED_EVENT: 1,
     VerifyKind.DELETED_EVENT: 2,
-    VerifyKind.MISSING_TAIL: 3,
-    VerifyKind.INSERTED_EVENT: 4,
-    VerifyKind.BROKEN_CHAIN: 5,
+    VerifyKind.DELETED_SEAL: 3,
+    VerifyKind.MISSING_TAIL: 4,
+    VerifyKind.INSERTED_EVENT: 5,
+    VerifyKind.FORGED_EVENT: 6,
+    VerifyKind.BROKEN_CHAIN: 7,
 }
 # Above this many changed events, they are all reported as changed without looking for swapped pairs.
 _MAX_PAIRING = 200
@@ -75,6 +80,13 @@ class _Verifier:
         self.events_checked = 0
         self.pending = 0
         self.mismatches: list[tuple[int, _SealState, int, object]] = []  # (seq, seal state, position, event)
+        self.orphans: list[int] = []  # events in no seal that cannot be pending (inserted, or of a deleted seal)
+        self.gap_after: list[tuple[int | None, AuditSeal]] = []  # (previous seal id, seal) where ids skip and break
+        self.cluster = current_cluster()
+        # Events written before events carried a MAC (audit.signing) are accepted without one.
+        self.first_mac_seq = (
+            AuditEvent.objects.filter(mac__isnull=False).order_by("seq").values_list("seq", flat=True).first()
+        )
 
     def problem(self, seq: int | None, kind: str, message: str) -> None:
         self.problems.append((seq if seq is not None else 0, kind, message))
@@ -98,8 +110,11 @@ class _Verifier:
         prev_hash, prev_id = GENESIS_HASH, None
         for seal in self.seals:
             if seal.prev_hash != prev_hash:
-                after = f"seal #{prev_id}" if prev_id else "the start of the chain"
-                self.problem(seal.first_seq, VerifyKind.BROKEN_CHAIN, f"seal #{seal.pk} does not follow {after}")
+                if (prev_id is None and seal.prev_hash != GENESIS_HASH) or (prev_id and seal.pk > prev_id + 1):
+                    self.gap_after.append((prev_id, seal))  # a seal row is missing here: see report_deleted_seals
+                else:
+                    after = f"seal #{prev_id}" if prev_id else "the start of the chain"
+                    self.problem(seal.first_seq, VerifyKind.BROKEN_CHAIN, f"seal #{seal.pk} does not follow {after}")
             prev_hash, prev_id = seal.seal_hash, seal.pk
             try:
                 ranges = decode_seqs(seal.seqs)
@@ -165,8 +180,24 @@ class _Verifier:
         if line_digest(line) != ref:
             st.mismatches.append(event.seq)
             self.mismatches.append((event.seq, st, st.position, event))
+        else:
+            mac = self.mac_check(event)
+            if mac == MacCheck.ALTERED:  # matches its seal, not its MAC: the seal was recomputed over the change
+                self.problem(
+                    event.seq,
+                    VerifyKind.BROKEN_CHAIN,
+                    f"seq {event.seq} was changed and seal #{st.seal.pk} recomputed over it (the event's MAC differs)",
+                )
+            elif mac != MacCheck.OK:
+                self.problem(event.seq, VerifyKind.FORGED_EVENT, f"seq {event.seq} was not written by the application")
         st.position += 1
         self.maybe_finish(st)
+
+    def mac_check(self, event) -> str:
+        result = check_event_mac(event)
+        if result == MacCheck.MISSING and (self.first_mac_seq is None or event.seq < self.first_mac_seq):
+            return MacCheck.OK  # written before events were signed
+        return result
 
     def check_late(self, event, own_seal: AuditSeal | None) -> bool:
         """PostgreSQL: an event whose number a seal had already passed must have begun before that seal."""
@@ -175,6 +206,9 @@ class _Verifier:
         past = self.first_seal_past(event.seq)
         if past is None or (own_seal is not None and own_seal.pk <= past.pk):
             return False
+        cluster = getattr(event, "_cluster", None)
+        if past.cluster is not None and cluster is not None and cluster != past.cluster:
+            return False  # transaction ids of two clusters cannot be compared (a restore: see audit.sealing)
         txid = getattr(event, "_txid", None)
         if txid is None or past.sealer_txid is None or txid >= past.sealer_txid:
             self.problem(
@@ -182,10 +216,18 @@ class _Verifier:
                 VerifyKind.INSERTED_EVENT,
                 f"seq {event.seq} was written after seal #{past.pk} had sealed later numbers",
             )
+            if own_seal is None:
+                self.orphans.append(event.seq)
             return True
         return False
 
     def unsealed(self, event) -> None:
+        mac = self.mac_check(event)
+        if mac != MacCheck.OK:  # not sealed yet, but not as the application wrote it either
+            if mac == MacCheck.ALTERED:
+                self.problem(event.seq, VerifyKind.CHANGED_EVENT, f"seq {event.seq} (not sealed yet) was changed")
+            else:
+                self.problem(event.seq, VerifyKind.FORGED_EVENT, f"seq {event.seq} was not written by the application")
         last = self.seals[-1] if self.seals else None
         if last is None:
             self.pending += 1
@@ -194,11 +236,18 @@ class _Verifier:
             if self.check_late(event, own_seal=None):
                 return
             txid = getattr(event, "_txid", None)
-            if txid is None or (last.txid_horizon is not None and txid < last.txid_horizon):
+            cluster = getattr(event, "_cluster", None)
+            restored = cluster is not None and cluster == self.cluster and last.cluster not in (None, cluster)
+            same = last.cluster is None or cluster == last.cluster
+            if not restored and (
+                txid is None or not same or (last.txid_horizon is not None and txid < last.txid_horizon)
+            ):
                 self.problem(event.seq, VerifyKind.INSERTED_EVENT, f"seq {event.seq} is in no seal")
+                self.orphans.append(event.seq)
                 return
         elif event.seq < max(self.reach):
             self.problem(event.seq, VerifyKind.INSERTED_EVENT, f"seq {event.seq} is in no seal")
+            self.orphans.append(event.seq)
             return
         self.pending += 1
 
@@ -236,7 +285,9 @@ class _Verifier:
     def walk(self) -> None:
         events = AuditEvent.objects.order_by("seq")
         if self.pg:
-            events = events.annotate(_txid=RawSQL("audit_auditevent.txid", ()))
+            events = events.annotate(
+                _txid=RawSQL("audit_auditevent.txid", ()), _cluster=RawSQL("audit_auditevent.cluster", ())
+            )
         intervals = self.intervals
         i = 0
         nxt = intervals[0][0] if intervals else None  # next expected seq within intervals[i]
@@ -300,6 +351,73 @@ class _Verifier:
                     f"seal #{seen.pk} changed since verification #{previous.pk}",
                 )
 
+    def report_deleted_seals(self) -> None:
+        """A seal id skipped where the chain breaks: that seal row was deleted. Its events, now in no seal, are
+        explained by it rather than reported one by one as inserted."""
+        for prev_id, seal in self.gap_after:
+            prev = self.by_id.get(prev_id) if prev_id else None
+            low = prev.first_seq if prev else 0
+            mine = [seq for seq in self.orphans if low < seq < seal.last_seq]
+            position = min(mine) if mine else (prev.last_seq + 1 if prev else seal.first_seq)
+            self.forget_orphans(set(mine))
+            gone = f"#{prev_id + 1}" if prev_id else "before the first"
+            self.problem(position, VerifyKind.DELETED_SEAL, f"seal {gone} is gone (seal #{seal.pk} does not follow)")
+
+    def forget_orphans(self, seqs: set[int]) -> None:
+        self.problems = [p for p in self.problems if not (p[1] == VerifyKind.INSERTED_EVENT and p[0] in seqs)]
+
+    def check_external_anchors(self) -> None:
+        """Compare the chain with the heads published outside the database (audit.anchors)."""
+        anchors = read_anchors()
+        if not anchors:
+            return
+        newest = anchors[-1]
+        max_id = self.seals[-1].pk if self.seals else 0
+        for anchor in anchors:
+            seal = self.by_id.get(anchor.seal)
+            if seal is None and anchor.seal < max_id:
+                ranges = decode_seqs(anchor.seqs)
+                self.forget_orphans({seq for a, b in ranges for seq in range(a, b + 1)})
+                self.problem(
+                    anchor.first_seq,
+                    VerifyKind.DELETED_SEAL,
+                    f"seal #{anchor.seal} (seq {anchor.first_seq}–{anchor.last_seq}), anchored outside the database, "
+                    "is gone",
+                )
+            elif seal is None:
+                self.problem(
+                    anchor.first_seq,
+                    VerifyKind.MISSING_TAIL,
+                    f"the log was cut from seal #{anchor.seal} on; the anchor outside the database records it up to "
+                    f"seq {newest.last_seq} (seal #{newest.seal}, hash {newest.hash})",
+                )
+                return
+            elif seal.seal_hash != anchor.hash:
+                position = self.first_altered(anchor)
+                self.problem(
+                    position,
+                    VerifyKind.BROKEN_CHAIN,
+                    f"seal #{anchor.seal} differs from its anchor outside the database: the chain was rewritten "
+                    f"from seq {position}",
+                )
+                return
+
+    def first_altered(self, anchor) -> int:
+        """The first number of an anchored seal whose event is gone or no longer has the anchored digest."""
+        events = {e.seq: e for e in AuditEvent.objects.filter(seq__gte=anchor.first_seq, seq__lte=anchor.last_seq)}
+        try:
+            seqs = [seq for a, b in decode_seqs(anchor.seqs) for seq in range(a, b + 1)]
+        except ValueError:
+            return anchor.first_seq
+        for i, seq in enumerate(seqs):
+            event = events.get(seq)
+            if (
+                event is None
+                or line_digest(canonical_line(event)) != anchor.digests[i * DIGEST_SIZE : (i + 1) * DIGEST_SIZE]
+            ):
+                return seq
+        return anchor.first_seq
+
     def first_unsealed_seq(self) -> int | None:
         after = max(self.reach) if self.reach else 0
         return AuditEvent.objects.filter(seq__gt=after).order_by("seq").values_list("seq", flat=True).first()
@@ -308,6 +426,8 @@ class _Verifier:
         self.check_chain()
         self.walk()
         self.classify_mismatches()
+        self.report_deleted_seals()
+        self.check_external_anchors()
         self.check_anchors()
         latest = self.seals[-1] if self.seals else None
         if not self.problems:

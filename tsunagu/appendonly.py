@@ -35,6 +35,7 @@ APPEND_ONLY_TABLES = (
     "audit_auditseal",
     "audit_auditverification",
     "audit_auditpurge",
+    "audit_auditdigest",
     "audit_flagnote",
     "cases_timelineentry",
 )

@@ -331,7 +331,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("PROXY_SSL_HEADER")
 
-# Audit log: sealing every minute, verification nightly (03:15 JST); retention in days (0 = keep forever),
+# Audit log: sealing every few seconds, verification nightly (03:15 JST); retention in days (0 = keep forever),
 # purged by `manage.py purge_audit` run as the database owner role.
 from celery.schedules import crontab  # noqa: E402 - kept with the audit settings it serves
 
@@ -347,10 +347,28 @@ if not AUDIT_HMAC_KEYS:
         )
     AUDIT_HMAC_KEYS = [AUDIT_HMAC_DEV_KEY]
 
+# Key of the MAC every audit event carries and of the signed daily digest (audit.signing): held by the application,
+# never by the database, so a database superuser cannot forge or silently edit an event. "k1:<secret>", rotation
+# like AUDIT_HMAC_KEYS (first current). Required when DEBUG is off.
+AUDIT_SIGNING_DEV_KEY = ("dev", "development-only-audit-signing-key-never-use-in-production")
+AUDIT_SIGNING_KEYS = env_keyring("AUDIT_SIGNING_KEYS")
+if not AUDIT_SIGNING_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "AUDIT_SIGNING_KEYS is required when DEBUG is off: e.g. k1:<at least 32 random characters> (see README)"
+        )
+    AUDIT_SIGNING_KEYS = [AUDIT_SIGNING_DEV_KEY]
+# Append-only directory outside the database where every seal's head is published (audit.anchors): put it on a
+# separate volume or WORM storage that the database's operating-system user cannot write. Empty: not published.
+AUDIT_ANCHOR_DIR = env_str("AUDIT_ANCHOR_DIR", "") or None
+# Who receives the daily signed digest ("the audit log up to seq N has hash H"), besides the console.
+AUDIT_DIGEST_EMAILS = env_list("AUDIT_DIGEST_EMAILS", [])
+
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 3 * 365, minimum=0)
 AUDIT_SEAL_BATCH_SIZE = env_int("AUDIT_SEAL_BATCH_SIZE", 10000, minimum=1)
-AUDIT_SEAL_INTERVAL_SECONDS = env_int("AUDIT_SEAL_INTERVAL_SECONDS", 60, minimum=1)
+AUDIT_SEAL_INTERVAL_SECONDS = env_int("AUDIT_SEAL_INTERVAL_SECONDS", 5, minimum=1)
 CELERY_BEAT_SCHEDULE["audit-seal"] = {"task": "audit.tasks.seal_audit", "schedule": float(AUDIT_SEAL_INTERVAL_SECONDS)}
+CELERY_BEAT_SCHEDULE["audit-digest"] = {"task": "audit.tasks.publish_digest", "schedule": crontab(hour=7, minute=0)}
 CELERY_BEAT_SCHEDULE["audit-verify"] = {
     "task": "audit.tasks.verify_audit",
     "schedule": crontab(hour=3, minute=15),

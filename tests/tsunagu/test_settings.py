@@ -103,6 +103,7 @@ PRODUCTION = {
     "SECRET_KEY": "x" * 20 + "production-secret-key-for-tests-0123456789",
     "ALLOWED_HOSTS": "tsunagu.example.jp",
     "AUDIT_HMAC_KEYS": "k1:audit-hmac-key-for-the-settings-tests-0123456789",
+    "AUDIT_SIGNING_KEYS": "k1:audit-signing-key-for-the-settings-tests-0123456789",
 }
 
 
@@ -111,6 +112,12 @@ def test_production_requires_an_audit_hmac_key():
     result = _load_settings(env)
     assert result.returncode != 0 and "AUDIT_HMAC_KEYS is required" in result.stderr
     assert _load_settings(PRODUCTION).returncode == 0
+
+
+def test_production_requires_an_audit_signing_key():
+    env = {k: v for k, v in PRODUCTION.items() if k != "AUDIT_SIGNING_KEYS"}
+    result = _load_settings(env)
+    assert result.returncode != 0 and "AUDIT_SIGNING_KEYS is required" in result.stderr
 
 
 @pytest.mark.parametrize(
