@@ -1,7 +1,9 @@
 """Tamper evidence: verify_audit names the first sequence number that no longer matches, and the kind of break.
 
 The tampering is done as a database superuser would: triggers switched off (PostgreSQL: session_replication_role
-= replica; SQLite: the triggers dropped for the transaction). Runs on both databases.
+= replica; SQLite: the triggers dropped for the transaction), verification rows deleted where that would hide it.
+The superuser holds neither the application's signing key nor write access to the anchor directory
+(``AUDIT_ANCHOR_DIR``, a temporary directory here). Runs on both databases.
 """
 
 import uuid
@@ -11,6 +13,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 
+from audit.anchors import read_anchors
+from audit.canonical import DIGEST_SIZE, canonical_line, decode_seqs, line_digest, seal_hash
 from audit.models import AuditEvent, AuditExposure, AuditSeal, AuditVerification
 from audit.services import SystemActor, audit_record
 from audit.verification import verify_and_record, verify_log
@@ -41,6 +45,12 @@ def make_gap() -> int:
         with connection.cursor() as cursor:
             cursor.execute("UPDATE sqlite_sequence SET seq = %s WHERE name = 'audit_auditevent'", [last + 1])
     return last + 1
+
+
+@pytest.fixture(autouse=True)
+def anchor_dir(settings, tmp_path):
+    settings.AUDIT_ANCHOR_DIR = str(tmp_path / "anchors")
+    return tmp_path / "anchors"
 
 
 @pytest.fixture
@@ -128,6 +138,87 @@ def drop_tail(history):
     return newest[0]
 
 
+def delete_seal(history):
+    """One seal row in the middle of the chain deleted: its events are then in no seal."""
+    seal = AuditSeal.objects.order_by("id")[1]
+    with triggers_bypassed():
+        AuditSeal.objects.filter(pk=seal.pk).delete()
+    return seal.first_seq
+
+
+def delete_newest_seal(history):
+    latest = AuditSeal.objects.order_by("-id").first()
+    with triggers_bypassed():
+        AuditSeal.objects.filter(pk=latest.pk).delete()
+    return latest.first_seq
+
+
+def forge(**changes) -> int:
+    """A new event appended at the tail by hand: a copy of a genuine one with a fresh uuid."""
+    values = values_of(AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first())
+    values.update(uuid=uuid.uuid4(), occurred_at=values["occurred_at"], **changes)
+    with triggers_bypassed():
+        return AuditEvent.objects.create(**values).seq
+
+
+def forge_tail(history):
+    """Not sealed yet: only the missing MAC tells it from a genuine event."""
+    return forge(action="client.view", mac=None)
+
+
+def forge_tail_with_a_copied_mac(history):
+    return forge(action="client.view")
+
+
+def forge_tail_then_sealed(history):
+    """The genuine sealer seals the forged event like any other: the seal cannot tell, the MAC can."""
+    seq = forge(action="client.view", actor_username="bob")
+    seal_all()
+    return seq
+
+
+def truncate_tail(history):
+    """The newest seal and its events deleted, with every verification row that remembered them."""
+    latest = AuditSeal.objects.order_by("-id").first()
+    seqs = [seq for a, b in decode_seqs(latest.seqs) for seq in range(a, b + 1)]
+    with triggers_bypassed():
+        AuditExposure.objects.filter(event_id__in=seqs).delete()
+        AuditEvent.objects.filter(seq__in=seqs).delete()
+        AuditSeal.objects.filter(pk=latest.pk).delete()
+        AuditVerification.objects.all().delete()
+    return latest.first_seq
+
+
+def rewrite_chain(history, *, changed_index: int = 1):
+    """An event changed and every seal from its own on recomputed consistently; verification rows deleted."""
+    seals = list(AuditSeal.objects.order_by("id"))
+    target = seals[changed_index]
+    numbers = [n for a, b in decode_seqs(target.seqs) for n in range(a, b + 1)]
+    seq = numbers[min(1, len(numbers) - 1)]
+    with triggers_bypassed():
+        AuditEvent.objects.filter(seq=seq).update(actor_username="mallory")
+        prev = seals[changed_index - 1].seal_hash
+        for seal in seals[changed_index:]:
+            numbers = [n for a, b in decode_seqs(seal.seqs) for n in range(a, b + 1)]
+            events = {e.seq: e for e in AuditEvent.objects.filter(seq__in=numbers)}
+            lines = [canonical_line(events[n]) for n in numbers]
+            new_hash = seal_hash(prev, lines)
+            AuditSeal.objects.filter(pk=seal.pk).update(
+                prev_hash=prev, seal_hash=new_hash, digests=b"".join(line_digest(line) for line in lines)
+            )
+            prev = new_hash
+        AuditVerification.objects.all().delete()
+    return seq
+
+
+def edit_unsealed(history):
+    """An event written after the last seal, changed before the next one."""
+    seq = audit_record(actor=SystemActor(channel="task"), action="test.recent").seq
+    with triggers_bypassed():
+        AuditEvent.objects.filter(seq=seq).update(actor_username="mallory")
+    return seq
+
+
 CASES = [
     (change, "changed_event"),
     (delete, "deleted_event"),
@@ -136,6 +227,14 @@ CASES = [
     (reorder_across_seals, "reordered_events"),
     (alter_seal, "broken_chain"),
     (drop_tail, "missing_tail"),
+    (delete_seal, "deleted_seal"),
+    (delete_newest_seal, "missing_tail"),
+    (forge_tail, "forged_event"),
+    (forge_tail_with_a_copied_mac, "forged_event"),
+    (forge_tail_then_sealed, "forged_event"),
+    (truncate_tail, "missing_tail"),
+    (rewrite_chain, "broken_chain"),
+    (edit_unsealed, "changed_event"),
 ]
 
 
@@ -191,3 +290,40 @@ def test_the_nightly_task_stores_the_result(history):
     outcome = verify_audit.delay().get()
     assert outcome["ok"] is False and outcome["kind"] == "changed_event"
     assert AuditVerification.objects.order_by("-id").first().first_bad_seq == outcome["first_bad_seq"]
+
+
+@sealing_db
+def test_every_seal_is_anchored_outside_the_database_once(history, anchor_dir):
+    seals = list(AuditSeal.objects.order_by("id"))
+    anchors = read_anchors(anchor_dir)
+    assert [(a.seal, a.hash, a.last_seq) for a in anchors] == [(s.pk, s.seal_hash, s.last_seq) for s in seals]
+    assert all(len(a.digests) == a.count * DIGEST_SIZE for a in anchors)
+    before = (anchor_dir / "seals.jsonl").read_text()
+    audit_record(actor=SystemActor(channel="task"), action="test.more")
+    seal_all()
+    after = (anchor_dir / "seals.jsonl").read_text()
+    assert after.startswith(before) and len(after.splitlines()) == AuditSeal.objects.count()
+
+
+@sealing_db
+def test_truncation_names_the_last_anchored_seq(history):
+    latest = AuditSeal.objects.order_by("-id").first()
+    truncate_tail(history)
+    result = verify_log()
+    assert result.kind == "missing_tail" and f"up to seq {latest.last_seq}" in result.message, result.message
+
+
+@sealing_db
+def test_a_consistent_rewrite_is_caught_by_the_event_macs_even_without_the_anchor(history, settings):
+    settings.AUDIT_ANCHOR_DIR = None
+    seq = rewrite_chain(history)
+    result = verify_log()
+    assert (result.ok, result.kind, result.first_bad_seq) == (False, "broken_chain", seq), result.message
+
+
+@sealing_db
+def test_a_deleted_seal_is_named_without_the_anchor_too(history, settings):
+    settings.AUDIT_ANCHOR_DIR = None
+    seq = delete_seal(history)
+    result = verify_log()
+    assert (result.ok, result.kind, result.first_bad_seq) == (False, "deleted_seal", seq), result.message
