@@ -207,10 +207,11 @@ class _Verifier:
         if past is None or (own_seal is not None and own_seal.pk <= past.pk):
             return False
         cluster = getattr(event, "_cluster", None)
-        if past.cluster is not None and cluster is not None and cluster != past.cluster:
-            return False  # transaction ids of two clusters cannot be compared (a restore: see audit.sealing)
+        # After a restore into another cluster every new number is above every number of the old one (the sequence
+        # is restored with the data): an event of another cluster below a sealed number cannot be genuine.
+        foreign = past.cluster is not None and cluster is not None and cluster != past.cluster
         txid = getattr(event, "_txid", None)
-        if txid is None or past.sealer_txid is None or txid >= past.sealer_txid:
+        if foreign or txid is None or past.sealer_txid is None or txid >= past.sealer_txid:
             self.problem(
                 event.seq,
                 VerifyKind.INSERTED_EVENT,
