@@ -169,11 +169,13 @@ def publish_digest() -> AuditDigest | None:
             logger.exception("audit anchor: could not write the digest to %s", directory)
     recipients = list(getattr(settings, "AUDIT_DIGEST_EMAILS", []))
     if recipients:
-        send_mail(
-            subject=f"[Tsunagu] 監査ログのダイジェスト（seq {seal.last_seq} まで）",
-            message=f"{text}\n\n署名 (HMAC-SHA256): {digest.signature}\n",
-            from_email=None,
-            recipient_list=recipients,
-            fail_silently=True,
-        )
+        try:
+            send_mail(
+                f"[Tsunagu] 監査ログのダイジェスト（seq {seal.last_seq} まで）",
+                f"{text}\n\n署名 (HMAC-SHA256): {digest.signature}\n",
+                None,
+                recipients,
+            )
+        except OSError:  # the digest is kept in the database and the anchor directory all the same
+            logger.exception("audit digest: could not send the e-mail")
     return digest

@@ -14,8 +14,9 @@ from django.utils import timezone
 from tsunagu.errors import InvalidInput
 from tsunagu.keyset import Page, keyset_page
 
-from .models import AuditEvent, AuditExposure, AuditSeal, AuditVerification, Channel, Outcome
+from .models import AuditDigest, AuditEvent, AuditExposure, AuditSeal, AuditVerification, Channel, Outcome
 from .services import as_uuid
+from .signing import text_signature_ok
 
 EVENT_ORDER = [("seq", True)]
 EXPOSURE_ORDER = [("event_id", True)]
@@ -123,10 +124,14 @@ def audit_events_for_agency(*, agency_code: str, **kwargs) -> Page:
 class SealStatus:
     seal: AuditSeal | None
     verification: AuditVerification | None
+    digest: AuditDigest | None = None  # the latest signed daily digest (audit.anchors)
+    digest_signature_ok: bool = False
 
 
 def seal_latest() -> SealStatus:
     """The last seal and the last verification result (for ``/api/v1/audit/seals/latest/``)."""
     seal = AuditSeal.objects.order_by("-id").defer("digests").first()
     verification = AuditVerification.objects.order_by("-id").first()
-    return SealStatus(seal=seal, verification=verification)
+    digest = AuditDigest.objects.order_by("-id").first()
+    signed = digest is not None and text_signature_ok(digest.text, digest.signature)
+    return SealStatus(seal=seal, verification=verification, digest=digest, digest_signature_ok=signed)

@@ -1,4 +1,5 @@
-"""Celery tasks of the audit log: sealing every minute, verification nightly (see CELERY_BEAT_SCHEDULE)."""
+"""Celery tasks of the audit log: sealing every few seconds, verification nightly, the signed digest daily (see
+CELERY_BEAT_SCHEDULE)."""
 
 from celery import shared_task
 
@@ -18,6 +19,15 @@ def verify_audit() -> dict:
 
     result = verify_and_record()
     return {"ok": result.ok, "kind": result.kind, "first_bad_seq": result.first_bad_seq, "id": result.pk}
+
+
+@shared_task(ignore_result=True)
+def publish_digest() -> dict:
+    """The daily signed digest for the privacy officer: console, anchor directory and e-mail."""
+    from .anchors import publish_digest as publish
+
+    digest = publish()
+    return {"id": digest.pk if digest else None, "last_seq": digest.last_seq if digest else None}
 
 
 @shared_task(ignore_result=True)

@@ -250,6 +250,8 @@ def dashboard(request: HttpRequest, actor) -> HttpResponse:
         "stats": stats,
         "seal": status.seal,
         "verification": status.verification,
+        "digest": status.digest,
+        "digest_signature_ok": status.digest_signature_ok,
         "flags": flags,
         "events_chart": _chart(days, series),
         "legend": [(css, label) for css, label, _values in series],

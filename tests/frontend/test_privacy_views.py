@@ -492,3 +492,13 @@ def test_term_search_is_refused_to_caseworkers(cast, as_user):
     assert alice.get(reverse("frontend:privacy_terms")).status_code == 403
     assert AuditEvent.objects.filter(action="audit.term_search", outcome="denied").count() == 1
     assert AuditEvent.objects.filter(action="audit.view", outcome="denied", actor_username="alice").count() == 1
+
+
+def test_the_dashboard_shows_the_latest_signed_digest(cast, as_user):
+    from audit.anchors import publish_digest
+    from audit.sealing import seal_pending
+
+    seal_pending()
+    digest = publish_digest()
+    body = text(as_user("penny").get(reverse("frontend:privacy_dashboard")))
+    assert 'data-testid="audit-digest"' in body and digest.seal_hash in body and "署名は正しい" in body
