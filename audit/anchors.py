@@ -98,6 +98,30 @@ def read_anchors(directory: Path | None = None) -> list[Anchor]:
     return anchors
 
 
+def _last_anchored_seal(path: Path) -> int:
+    """The seal id of the file's last complete line, read from the end (the file grows without bound)."""
+    if not path.exists():
+        return 0
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        end = handle.tell()
+        chunk, position, data = 1 << 16, end, b""
+        while position > 0:
+            position = max(0, position - chunk)
+            handle.seek(position)
+            data = handle.read(end - position)
+            lines = data.rstrip(b"\n").split(b"\n")
+            if len(lines) > 1 or position == 0:
+                for raw in reversed(lines):
+                    try:
+                        return int(json.loads(raw)["seal"])
+                    except (ValueError, KeyError, TypeError):
+                        continue  # a torn last write: the line before it
+                break
+    anchors = read_anchors(path.parent)
+    return anchors[-1].seal if anchors else 0
+
+
 def _line(seal: AuditSeal) -> str:
     return json.dumps(
         {
@@ -124,8 +148,7 @@ def publish_anchors() -> int:
         return 0
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        anchors = read_anchors(directory)
-        after = anchors[-1].seal if anchors else 0
+        after = _last_anchored_seal(directory / SEALS_FILE)
         seals = list(AuditSeal.objects.filter(id__gt=after).order_by("id"))
         if seals:
             _append(directory / SEALS_FILE, [_line(seal) for seal in seals])

@@ -53,3 +53,38 @@ def audit_hmac_keys(app_configs=None, **kwargs):
             )
         )
     return errors
+
+
+@checks.register(checks.Tags.security)
+def audit_signing_and_anchor(app_configs=None, **kwargs):
+    """The key of the events' MACs and the digest, and the directory outside the database for the seal heads."""
+    from django.conf import settings
+
+    errors = []
+    keys = getattr(settings, "AUDIT_SIGNING_KEYS", None) or []
+    if not settings.DEBUG and any(secret == settings.AUDIT_SIGNING_DEV_KEY[1] for _id, secret in keys):
+        errors.append(
+            checks.Error(
+                "AUDIT_SIGNING_KEYS holds the development key while DEBUG is off",
+                hint="Generate a real key: python -c 'import secrets; print(secrets.token_urlsafe(32))'.",
+                id="audit.E004",
+            )
+        )
+    others = {settings.SECRET_KEY, *(secret for _id, secret in getattr(settings, "AUDIT_HMAC_KEYS", []))}
+    if any(secret in others for _id, secret in keys):
+        errors.append(
+            checks.Error(
+                "An AUDIT_SIGNING_KEYS secret equals SECRET_KEY or an AUDIT_HMAC_KEYS secret",
+                hint="Use a separate secret for the audit signatures.",
+                id="audit.E005",
+            )
+        )
+    if not settings.DEBUG and not getattr(settings, "AUDIT_ANCHOR_DIR", None):
+        errors.append(
+            checks.Warning(
+                "AUDIT_ANCHOR_DIR is not set: seal heads are not published outside the database",
+                hint="Point it at an append-only directory the database's system user cannot write (README, Backups).",
+                id="audit.W002",
+            )
+        )
+    return errors

@@ -85,7 +85,8 @@ def audit_record(
     client_ids = [str(cid) for cid in client_ids]
     # On PostgreSQL the row's number is drawn by a column default that first assigns the transaction id
     # (migration 0005): sealing relies on that order (see audit.sealing).
-    event = AuditEvent(
+    fields = dict(
+        uuid=uuid.uuid4(),
         occurred_at=timezone.now(),
         actor_user_id=actor.user_id,
         actor_username=actor.username,
@@ -104,8 +105,8 @@ def audit_record(
         authorised_by=str(authorised_by or ""),
         details=details or {},
     )
-    event.mac = event_mac(event)  # the application's signature: audit.signing
-    event.save(force_insert=True)
+    # The application's signature of the event (audit.signing), made before the database draws its number.
+    event = AuditEvent.objects.create(**fields, mac=event_mac(AuditEvent(**fields)))
     exposed: dict[uuid.UUID, bool] = {}
     for value in client_ids:
         cid = as_uuid(value)

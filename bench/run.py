@@ -66,6 +66,7 @@ def build_fixture():
     from agencies.actors import Actor
     from agencies.services import agency_create, staff_create
     from audit.models import AuditEvent, AuditExposure
+    from audit.signing import event_mac
     from cases.models import LEVEL_PERMS, Client, ClientGroupObjectPermission, Share, TimelineEntry
     from cases.services import _refresh_keys
 
@@ -153,6 +154,7 @@ def build_fixture():
                 target_id=str(cid),
             )
         )
+        events[-1].mac = event_mac(events[-1])
         if len(events) == 10000:
             made = AuditEvent.objects.bulk_create(events)
             AuditExposure.objects.bulk_create(

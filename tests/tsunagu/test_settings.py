@@ -163,6 +163,21 @@ def test_the_development_audit_key_or_the_secret_key_fails_the_system_check(sett
     assert [e.id for e in audit_hmac_keys()] == ["audit.E001"]
 
 
+def test_the_audit_signing_key_and_anchor_directory_are_checked(settings, tmp_path):
+    from audit.checks import audit_signing_and_anchor
+
+    settings.DEBUG = False
+    settings.AUDIT_ANCHOR_DIR = str(tmp_path)
+    assert audit_signing_and_anchor() == []
+    settings.AUDIT_ANCHOR_DIR = None
+    assert [e.id for e in audit_signing_and_anchor()] == ["audit.W002"]
+    settings.AUDIT_ANCHOR_DIR = str(tmp_path)
+    settings.AUDIT_SIGNING_KEYS = [settings.AUDIT_SIGNING_DEV_KEY]
+    assert [e.id for e in audit_signing_and_anchor()] == ["audit.E004"]
+    settings.AUDIT_SIGNING_KEYS = [("k1", settings.AUDIT_HMAC_KEYS[0][1])]
+    assert [e.id for e in audit_signing_and_anchor()] == ["audit.E005"]
+
+
 # --- production: HTTPS, the proxy, mail; `check --deploy` -------------------------------------------------------
 
 
@@ -230,6 +245,7 @@ def test_check_deploy_passes_with_the_production_defaults():
         "PATH": "/usr/bin:/bin",
         "DJANGO_SETTINGS_MODULE": "tsunagu.settings",
         "TSUNAGU_VAR_DIR": tempfile.mkdtemp(prefix="tsunagu-settings-"),
+        "AUDIT_ANCHOR_DIR": tempfile.mkdtemp(prefix="tsunagu-anchors-"),
         "SECRET_KEY": "Kx7#pQ2!vR9$mW4&zT6*bY1^nL8@cH3%fJ5+gD0=sA2-eU7~iO9q",
     }
     result = subprocess.run(
