@@ -5,8 +5,8 @@ from audit.verification import verify_and_record, verify_log
 
 class Command(BaseCommand):
     help = (
-        "Recompute every audit seal. Exit 0 when all match; otherwise exit 1 naming the first sequence number "
-        "that no longer matches and the kind of break."
+        "Recompute every audit seal and check every event's MAC and the anchors in AUDIT_ANCHOR_DIR. Exit 0 when "
+        "all match; otherwise exit 1 naming the kind of break and its first sequence number."
     )
 
     def add_arguments(self, parser):
