@@ -7,7 +7,7 @@ bytes as for a missing one. Unexpected exceptions become a plain 500 with no tra
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -40,8 +40,10 @@ PROBLEMS = {
 }
 
 DETAILS = {
+    400: "リクエストが正しくありません。",
     401: "認証情報がありません。Authorization: Bearer <APIキー> を指定してください。",
     404: NotFound.default_message,
+    413: "リクエストが大きすぎます。送信する内容を小さくしてください。",
     500: "サーバーでエラーが発生しました。時間をおいて再度お試しください。",
 }
 
@@ -101,6 +103,10 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         status, body = 404, problem(404, DETAILS[404])
     elif isinstance(exc, PermissionDenied):
         status, body = 403, problem(403)
+    elif isinstance(exc, RequestDataTooBig):  # reading a body over DATA_UPLOAD_MAX_MEMORY_SIZE
+        status, body = 413, problem(413, DETAILS[413])
+    elif isinstance(exc, BadRequest | SuspiciousOperation):
+        status, body = 400, problem(400, DETAILS[400], getattr(exc, "errors", None))
     elif isinstance(exc, drf.APIException):
         status = exc.status_code
         if isinstance(exc, drf.ValidationError):
@@ -130,10 +136,10 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     return Response(body, status=status, headers=headers, content_type=CONTENT_TYPE)
 
 
-def problem_response(status: int, detail: str = "") -> JsonResponse:
+def problem_response(status: int, detail: str = "", errors: dict | None = None) -> JsonResponse:
     """A problem response outside DRF (URL not found, errors raised before or after a view)."""
     return JsonResponse(
-        problem(status, detail or DETAILS.get(status, "")),
+        problem(status, detail or DETAILS.get(status, ""), errors),
         status=status,
         content_type=CONTENT_TYPE,
         json_dumps_params={"ensure_ascii": False, "separators": (",", ":")},
@@ -151,9 +157,14 @@ def _is_api(request: HttpRequest) -> bool:
 
 
 def handler400(request: HttpRequest, exception=None):
+    """Bad requests caught outside a view: the input guard's refusals (with ``errors``), a body over the upload
+    limit (413), too many fields, a bad Host."""
+    status = 413 if isinstance(exception, RequestDataTooBig) else 400
     if _is_api(request):
-        return problem_response(400, "リクエストが正しくありません。")
-    return defaults.bad_request(request, exception)
+        return problem_response(status, DETAILS[status], getattr(exception, "errors", None))
+    response = defaults.bad_request(request, exception)
+    response.status_code = status
+    return response
 
 
 def handler500(request: HttpRequest):

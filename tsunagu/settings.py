@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "frontend.csp.ApiDocsCspMiddleware",  # Swagger UI needs inline script and style; only under /api/docs/
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tsunagu.middleware.RequestIdMiddleware",
+    "tsunagu.middleware.InputGuardMiddleware",  # NUL or not-UTF-8 anywhere in the request: 400 before any view
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -223,7 +224,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiKeyRateThrottle"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "api.problems.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
