@@ -1,17 +1,23 @@
 """Keyset (seek) pagination over a queryset ordered by unique keys, with opaque cursors.
 
 Pages are found by comparing the ordering key, not by OFFSET, so a page costs the same at any depth and stays
-stable while rows are appended. A cursor is the key of the row next to the page plus a direction, base64url
-encoded; a tampered or stale cursor is bad input, never a server error.
+stable while rows are appended.
+
+A cursor carries no case data: it is the primary key of the row next to the page and a direction, with an HMAC
+(keyed by ``SECRET_KEY``, salted with the model and the ordering), as URL-safe base64 (``[A-Za-z0-9_-]``, at most
+``MAX_CURSOR_LENGTH``). The server re-reads that row's ordering key *through the same queryset*, so a cursor
+from another list, another agency's list or a list whose boundary row has since left it (stale) is refused like a
+tampered one: bad input (``errors.cursor``), never a server error, and the refusal says nothing about the row.
 """
 
 import base64
 import binascii
-import json
+import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from tsunagu.errors import InvalidInput
 
@@ -37,29 +43,47 @@ def _seek(order: list[tuple[str, bool]], key: list, forward: bool) -> Q:
     return condition
 
 
-def _encode(direction: str, values: list) -> str:
-    raw = json.dumps({"d": direction, "k": [str(v) if not hasattr(v, "isoformat") else v.isoformat() for v in values]})
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+MAX_CURSOR_LENGTH = 512
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
+_MAC_BYTES = 16
+BAD_CURSOR = "カーソルが不正です。最初のページから開き直してください。"
+
+
+def _mac(queryset: QuerySet, order: list[tuple[str, bool]], payload: bytes) -> bytes:
+    salt = f"tsunagu.keyset:{queryset.model._meta.label_lower}:{order!r}"
+    return salted_hmac(salt, payload, algorithm="sha256").digest()[:_MAC_BYTES]
+
+
+def _encode(queryset: QuerySet, order: list[tuple[str, bool]], direction: str, row) -> str:
+    payload = direction.encode() + str(row.pk).encode()
+    token = base64.urlsafe_b64encode(payload + _mac(queryset, order, payload)).decode().rstrip("=")
+    return token
 
 
 def _decode(queryset: QuerySet, order: list[tuple[str, bool]], cursor: str) -> tuple[bool, list]:
-    bad = InvalidInput({"cursor": ["カーソルが不正です。最初のページから開き直してください。"]})
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        direction, raw = data["d"], data["k"]
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise bad from None
-    if direction not in ("n", "p") or not isinstance(raw, list) or len(raw) != len(order):
+    bad = InvalidInput({"cursor": [BAD_CURSOR]})
+    if len(cursor) > MAX_CURSOR_LENGTH or not _TOKEN.match(cursor):
         raise bad
-    values = []
-    for (field, _desc), value in zip(order, raw, strict=True):
-        if value is None:  # keys are never null; a null would reach the ORM as a "None" lookup and fail there
-            raise bad
-        try:
-            values.append(queryset.model._meta.get_field(field).to_python(value))
-        except (ValidationError, ValueError, TypeError):
-            raise bad from None
-    return direction == "n", values
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError):
+        raise bad from None
+    payload, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
+    if len(payload) < 2 or not constant_time_compare(mac, _mac(queryset, order, payload)):
+        raise bad
+    direction = payload[:1].decode("ascii", "replace")
+    try:
+        pk = queryset.model._meta.pk.to_python(payload[1:].decode("ascii"))
+    except (ValidationError, ValueError, TypeError, UnicodeDecodeError):
+        raise bad from None
+    if direction not in ("n", "p"):
+        raise bad
+    # The boundary row's key, read again through this very list: gone from it (stale) or never in it (foreign)
+    # is the same refusal as a forged cursor.
+    key = queryset.filter(pk=pk).values_list(*(field for field, _desc in order)).first()
+    if key is None:
+        raise bad
+    return direction == "n", list(key)
 
 
 def keyset_page(queryset: QuerySet, *, order: list[tuple[str, bool]], limit: int, cursor: str | None = None) -> Page:
@@ -76,13 +100,10 @@ def keyset_page(queryset: QuerySet, *, order: list[tuple[str, bool]], limit: int
     if not forward:
         rows.reverse()
 
-    def key_of(row) -> list:
-        return [getattr(row, field) for field, _ in order]
-
     has_next = more if forward else key is not None
     has_prev = key is not None if forward else more
     return Page(
         items=rows,
-        next_cursor=_encode("n", key_of(rows[-1])) if has_next and rows else None,
-        prev_cursor=_encode("p", key_of(rows[0])) if has_prev and rows else None,
+        next_cursor=_encode(queryset, order, "n", rows[-1]) if has_next and rows else None,
+        prev_cursor=_encode(queryset, order, "p", rows[0]) if has_prev and rows else None,
     )

@@ -242,8 +242,9 @@ def test_client_list_paginates_with_cursor_links(cast, api):
     assert len(ids) == len(set(ids)) == 5
     back = api("alice").get(second["previous"]).json()
     assert [c["id"] for c in back["results"]] == [c["id"] for c in first["results"]]
-    # A cursor from one user's list grants nothing to another: it is a position, not a permission.
-    assert api("charlie").get(first["next"]).json()["results"] == []
+    # A cursor from one agency's list grants nothing to another: its boundary client is not in charlie's list,
+    # so it is refused exactly like a forged one (tests/tsunagu/test_keyset.py).
+    assert set(assert_problem(api("charlie").get(first["next"]), 400)["errors"]) == {"cursor"}
 
 
 # --- client create and update --------------------------------------------------------------------------
