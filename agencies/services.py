@@ -15,6 +15,7 @@ from django.utils import timezone
 from audit.refusals import Refusal, refuse
 from audit.services import audit_record
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
+from tsunagu.ids import parse_uuid
 
 from .actors import Actor
 from .models import Agency, AgencyKind, ApiKey, Role, Staff
@@ -193,7 +194,9 @@ def _user_by_id(value):
 def apikey_revoke(*, actor: Actor, key_id) -> ApiKey:
     with transaction.atomic():
         # Lock the key row only: PostgreSQL refuses FOR UPDATE on the nullable side of the join to staff.
-        key = ApiKey.objects.select_for_update(of=("self",)).select_related("user__staff").filter(pk=key_id).first()
+        pk = parse_uuid(key_id)
+        keys = ApiKey.objects.select_for_update(of=("self",)).select_related("user__staff")
+        key = keys.filter(pk=pk).first() if pk is not None else None
         allowed = key is not None and (
             actor.is_system
             or actor.user == key.user

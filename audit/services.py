@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -48,6 +49,26 @@ def _keyed(secret: str, text: str) -> str:
     return hmac.new(secret.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+# Targets whose ids are UUIDs (the audit layer names them by type; it imports no domain app). Any other target id
+# must look like an id: a number, a code, a username.
+UUID_TARGETS = frozenset(
+    {"client", "share", "entry", "apikey", "anomaly_flag", "audit_export", "webhook", "webhook_delivery"}
+)
+_PLAIN_ID = re.compile(r"^[A-Za-z0-9_.:@+-]{1,64}$")
+
+
+def well_formed_target(target_type: str, target_id: object) -> tuple[str, bool]:
+    """``(id to store, malformed)``. Whatever a caller put in a URL reaches this point: only a well-formed id is
+    stored (a UUID in its canonical form); anything else is stored as "" and flagged ``malformed_id``."""
+    if target_id is None or target_id == "":
+        return "", False
+    if target_type in UUID_TARGETS:
+        parsed = as_uuid(target_id)
+        return (str(parsed), False) if parsed is not None else ("", True)
+    text = str(target_id)
+    return (text, False) if _PLAIN_ID.match(text) else ("", True)
+
+
 def terms_hash(text: str) -> str:
     """A search is recorded by a keyed hash of its terms, never the terms (they may contain a name):
     ``"<key id>:<hex HMAC-SHA256(key, text)>"`` under the current ``AUDIT_HMAC_KEYS`` key. A plain hash of a name
@@ -83,6 +104,9 @@ def audit_record(
     """Insert one event (and its exposure index rows) in the current transaction. An exception here must abort
     the caller's access."""
     client_ids = [str(cid) for cid in client_ids]
+    target_id, malformed = well_formed_target(target_type, target_id)
+    if malformed:
+        details = {**(details or {}), "malformed_id": True}
     # On PostgreSQL the row's number is drawn by a column default that first assigns the transaction id
     # (migration 0005): sealing relies on that order (see audit.sealing).
     fields = dict(
@@ -97,7 +121,7 @@ def audit_record(
         reason=reason,
         client_ids=client_ids,
         target_type=target_type,
-        target_id=str(target_id or ""),
+        target_id=target_id,
         request_id=actor.request_id,
         ip=AuditEvent._meta.get_field("ip").get_prep_value(actor.ip),
         user_agent=(actor.user_agent or "")[:256],
