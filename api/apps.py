@@ -15,10 +15,10 @@ class ApiConfig(AppConfig):
 
     def ready(self):
         # Fail loudly at startup on a value DRF would otherwise misread or reject only at the first request.
-        if not _RATE.match(settings.API_THROTTLE_RATE):
-            raise ImproperlyConfigured(
-                f"API_THROTTLE_RATE={settings.API_THROTTLE_RATE!r} is not a rate such as 600/min or 10/s"
-            )
+        for name in ("API_THROTTLE_RATE", "API_AUTH_FAILURE_RATE"):
+            value = getattr(settings, name)
+            if not _RATE.match(value):
+                raise ImproperlyConfigured(f"{name}={value!r} is not a rate such as 600/min or 10/s")
         if settings.API_PAGE_SIZE > MAX_PAGE_SIZE:
             raise ImproperlyConfigured(f"API_PAGE_SIZE={settings.API_PAGE_SIZE} is above the maximum {MAX_PAGE_SIZE}")
         from . import schema  # noqa: F401 - registers the Bearer security scheme with drf-spectacular

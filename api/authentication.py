@@ -1,7 +1,10 @@
 """API authentication: ``Authorization: Bearer <key>``. A key acts as its user and never exceeds the user's rights.
 
 Every rejected key is audited (``auth.api_key``, denied, with the reason); the caller only learns that the key is
-not valid, never why.
+not valid, never why. Failures are throttled per client address before any key is looked up
+(``api.throttling.AuthFailureThrottle``): past the limit the address gets 429 with Retry-After, and the audit log
+grows by one ``auth.api_key`` row (reason ``throttled``, with the count so far) at the 1st, 10th, 100th … refusal of
+each window, so a long attack is recorded in a handful of rows.
 """
 
 from rest_framework import exceptions
@@ -13,6 +16,8 @@ from agencies.models import ApiKey
 from agencies.services import KeyRejected, apikey_authenticate
 from audit.services import audit_denied
 from tsunagu.middleware import client_ip
+
+from .throttling import AuthFailureThrottle
 
 KEYWORD = "bearer"
 REALM = 'Bearer realm="api"'
@@ -56,6 +61,25 @@ def api_actor(request: Request) -> Actor:
     return actor
 
 
+class TooManyFailures(exceptions.Throttled):
+    default_detail = "認証の失敗が多すぎます。しばらく待ってから再度お試しください。"
+
+
+def refuse_if_throttled(request, throttle: AuthFailureThrottle) -> None:
+    """429 for an address that has used up its authentication failures (audited at each power of ten)."""
+    refused = throttle.refused()
+    if not refused:
+        return
+    if str(refused).rstrip("0") == "1":  # 1, 10, 100, …
+        audit_denied(
+            actor=anonymous_actor(request),
+            action="auth.api_key",
+            reason="throttled",
+            details={"failures": throttle.limit, "refused": refused, "window_seconds": throttle.period},
+        )
+    raise TooManyFailures(wait=throttle.wait)
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     """Bearer API keys. Other schemes are left to the next authenticator (the browser session)."""
 
@@ -63,13 +87,18 @@ class ApiKeyAuthentication(BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         scheme, _, credentials = header.strip().partition(" ")
         if scheme.lower() != KEYWORD:
+            if not request._request.user.is_authenticated:  # no key and no browser session: would be a 401
+                refuse_if_throttled(request, AuthFailureThrottle(request))
             return None
+        throttle = AuthFailureThrottle(request)
+        refuse_if_throttled(request, throttle)
         raw = credentials.strip()
         try:
             if not raw or any(ch.isspace() for ch in raw):
                 raise KeyRejected("malformed")
             key = apikey_authenticate(raw)
         except KeyRejected as rejected:
+            throttle.failed()
             audit_denied(
                 actor=anonymous_actor(request, api_key_id=rejected.key_id),
                 action="auth.api_key",

@@ -19,6 +19,7 @@ from audit.services import audit_denied
 from tsunagu.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
 from .authentication import anonymous_actor
+from .throttling import AuthFailureThrottle
 
 logger = logging.getLogger("tsunagu.api")
 
@@ -83,6 +84,7 @@ def _text(detail) -> str:
 def _audit_missing_credentials(request) -> None:
     # A rejected key is audited where it is rejected (api.authentication); no credentials at all, here.
     if request is not None:
+        AuthFailureThrottle(request).failed()
         audit_denied(actor=anonymous_actor(request), action="auth.api_key", reason="missing")
 
 

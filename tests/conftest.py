@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from tests.cast import build_cast
@@ -46,6 +47,14 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture(autouse=True)
 def _fast_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counts (per key, per address) belong to one test: 127.0.0.1 is every test's address."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

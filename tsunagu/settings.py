@@ -257,6 +257,8 @@ SPECTACULAR_SETTINGS = {
 # page size (at most 200), how long idempotency keys are kept (hours, at least 24) and how long a retry waits
 # for the first request with the same key to finish (seconds).
 API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/min")
+# Failed API authentications (bad, expired or revoked keys, no credentials) per client address; past it, 429.
+API_AUTH_FAILURE_RATE = env_str("API_AUTH_FAILURE_RATE", "20/min")
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1)
 API_IDEMPOTENCY_HOURS = env_int("API_IDEMPOTENCY_HOURS", 24, minimum=24)
 API_IDEMPOTENCY_WAIT_SECONDS = env_int("API_IDEMPOTENCY_WAIT_SECONDS", 10, minimum=1)
