@@ -10,6 +10,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from tests.mfa import sign_in
+
 _LITERALS = [
     (re.compile(r'"s\d+_x\d+"'), "?"),  # savepoint names
     (re.compile(r"'(?:[^']|'')*'"), "?"),  # quoted strings (uuids, reasons, timestamps, JSON)
@@ -56,8 +58,7 @@ def test_a_hidden_client_and_a_missing_one_run_the_same_queries(cast, api, who, 
 
 @pytest.mark.parametrize("suffix", ["", "timeline/", "shares/"])
 def test_the_browser_pages_too(cast, suffix):
-    browser = Client()
-    browser.force_login(cast.users["charlie"])
+    browser = sign_in(Client(), cast.users["charlie"])
     htmx = {"HTTP_HX_REQUEST": "true"} if suffix == "timeline/" else {}  # the fragment is fetched by htmx
     _statements(browser, "get", f"/clients/{uuid.uuid4()}/{suffix}", None, **htmx)
     hidden = _statements(browser, "get", f"/clients/{cast.client.id}/{suffix}", None, **htmx)
