@@ -69,6 +69,7 @@ def _keep_test_transaction():
 def callers(cast, settings, _keep_test_transaction):
     """``{name: (user, plain key)}`` for every caller."""
     settings.API_THROTTLE_RATE = "1000000/min"  # these tests are about the contract, not the request budget
+    settings.API_AUTH_FAILURE_RATE = "1000000/min"  # nor the budget of failed authentications (sent on purpose)
     return {name: (cast.users[name], issue_key(cast.users[name])[1]) for name in CALLERS}
 
 
