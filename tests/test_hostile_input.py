@@ -15,7 +15,7 @@ import json
 import re
 from datetime import date
 from html.parser import HTMLParser
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 from django.apps import apps
@@ -56,6 +56,8 @@ JSON_NEVER_VALID = {
     "object": {"$ne": None},
 }
 DEEP = 100_000
+# Body fields that name another object: a malformed id there is refused (400 or 404), never stored.
+ID_FIELDS = {"corrects", "agency", "agencies", "client", "clients", "to", "attendees", "share", "entry"}
 
 # Plausible values by field name, so that one hostile field is tried next to otherwise valid ones.
 BASELINE = {
@@ -380,6 +382,11 @@ def test_hostile_query_parameters_and_body_fields_on_every_api_operation(world):
                 failures.check(f"{method} {path} {name}={label}", response, refuse=True)
                 if response.status_code < 500 and response.status_code >= 400:
                     assert_problem(response, response.status_code)
+            if name in ID_FIELDS or name.endswith("_id"):
+                for label, value in MALFORMED_IDS.items():
+                    payload = json.dumps({**baseline, name: unquote(value)})
+                    response = send(client, method, url, payload, "application/json")
+                    failures.check(f"{method} {path} {name}={label}", response, refuse=True)
             deep = f'{{"{name}": ' + "[" * DEEP + "]" * DEEP + "}"
             failures.check(
                 f"{method} {path} {name}=deep", send(client, method, url, deep, "application/json"), refuse=True
