@@ -24,10 +24,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern, RoutePattern
 
-from agencies.actors import Actor
-from agencies.services import apikey_issue
 from cases.models import Notification
 from cases.outbox import outbox_relay
+from tests.api.conftest import issue_key
 from tests.api.helpers import assert_problem
 from tests.mfa import sign_in
 
@@ -143,9 +142,9 @@ class World:
         self.web["operator"] = sign_in(Client(raise_request_exception=False), operator)
         self.api = {}
         for name in ("sam", "penny"):
-            plain = apikey_issue(actor=Actor.system(channel="cli"), user=cast.users[name], name="sweep")[1]
+            plain = issue_key(cast.users[name])[1]
             self.api[name] = Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Bearer {plain}")
-        self.key_id = str(apikey_issue(actor=Actor.system(channel="cli"), user=cast.users["ada"], name="k")[0].id)
+        self.key_id = str(issue_key(cast.users["ada"])[0].id)
         self.valid = {
             "client_id": str(cast.client.id),
             "id": str(cast.client.id),
