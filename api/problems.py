@@ -9,6 +9,7 @@ import logging
 
 from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import get_resolver
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
@@ -159,11 +160,13 @@ def _is_api(request: HttpRequest) -> bool:
 
 
 def handler400(request: HttpRequest, exception=None):
-    """Bad requests caught outside a view: the input guard's refusals (with ``errors``), a body over the upload
-    limit (413), too many fields, a bad Host."""
-    status = 413 if isinstance(exception, RequestDataTooBig) else 400
+    """Bad requests caught outside a view: the input guard's refusals (with ``errors``; 404 for a path), a body
+    over the upload limit (413), too many fields, a bad Host."""
+    status = 413 if isinstance(exception, RequestDataTooBig) else getattr(exception, "status", 400)
     if _is_api(request):
         return problem_response(status, DETAILS[status], getattr(exception, "errors", None))
+    if status == 404:  # a path that can name nothing: the site's own not-found page
+        return get_resolver(getattr(request, "urlconf", None)).resolve_error_handler(404)(request, exception)
     response = defaults.bad_request(request, exception)
     response.status_code = status
     return response

@@ -29,6 +29,7 @@ from cases.outbox import outbox_relay
 from tests.api.conftest import issue_key
 from tests.api.helpers import assert_problem
 from tests.mfa import sign_in
+from tsunagu.middleware import NEVER_VALID as NEVER_VALID_MESSAGE
 
 # Already percent-encoded, as they travel in a URL or in a form body.
 NEVER_VALID = {
@@ -409,11 +410,10 @@ def test_hostile_query_parameters_and_body_fields_on_every_api_operation(world):
         ("sam", "/?q=%00"),
         ("sam", "/?tag=%00"),
         ("sam", "/clients/{client_id}/?f_agency=%00"),
-        ("penny", "/privacy/users/a%00b/"),
         ("penny", "/privacy/events/?username=a%00b"),
     ],
 )
-def test_a_nul_byte_in_a_browser_url_is_a_400(world, who, url):
+def test_a_nul_byte_in_a_browser_query_is_a_400(world, who, url):
     before = data_fingerprint()
     response = world.web[who].get(url.format(client_id=world.valid["client_id"]))
     assert response.status_code == 400
@@ -421,10 +421,26 @@ def test_a_nul_byte_in_a_browser_url_is_a_400(world, who, url):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("url", ["/api/v1/clients/?q=%00", "/api/v1/clients/?q=%FF", "/api/v1/clients/a%00b/"])
-def test_never_valid_bytes_in_an_api_url_are_a_problem_400(world, url):
+@pytest.mark.parametrize("url", ["/privacy/users/a%00b/", "/clients/%FF/", "/clients/a%0Bb/"])
+def test_a_path_no_page_can_have_is_the_not_found_page(world, url):
+    before = data_fingerprint()
+    response = world.web["penny"].get(url)
+    assert response.status_code == 404
+    assert "見つかりません" in response.content.decode()
+    assert data_fingerprint() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/api/v1/clients/?q=%00", "/api/v1/clients/?q=%FF"])
+def test_never_valid_bytes_in_an_api_query_are_a_problem_400(world, url):
     body = assert_problem(world.api["sam"].get(url), 400)
-    assert body["errors"]
+    assert body["errors"] == {"q": [NEVER_VALID_MESSAGE]}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/api/v1/clients/a%00b/", "/api/v1/clients/%0B/", "/api/v1/clients/%FF/timeline/"])
+def test_a_path_no_resource_can_have_is_a_problem_404(world, url):
+    assert_problem(world.api["sam"].get(url), 404)
 
 
 @pytest.mark.django_db

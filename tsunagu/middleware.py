@@ -5,8 +5,9 @@ response.
 
 ``InputGuardMiddleware``: bytes that no field can ever accept are refused once, here, before any view runs — a NUL
 (PostgreSQL text cannot hold one) or anything that is not UTF-8 (Django would quietly turn it into U+FFFD) in the
-path, a header, the query string or a form body. The refusal is a 400 through the project's ``handler400``
-(problem+json under /api/, naming the parameter), so no view, form or service ever sees such a value.
+path, a header, the query string or a form body. The refusal goes through the project's ``handler400``: a 400
+(problem+json under /api/, naming the parameter), or for a path the not-found answer, so no view, form or service
+ever sees such a value.
 """
 
 import re
@@ -33,10 +34,13 @@ class RequestIdMiddleware:
 
 
 class HostileInput(BadRequest):
-    """Input that can never be valid. ``errors`` names where it was, as field errors do."""
+    """Input that can never be valid. ``errors`` names where it was, as field errors do. ``status`` is 400, or 404
+    for a path: no page or resource has such a name, so "not found" is the true answer (and the one the API
+    schema documents for a path)."""
 
     def __init__(self, where: str):
         self.errors = {where: [NEVER_VALID]}
+        self.status = 404 if where == "path" else 400
         super().__init__(f"never-valid input in {where!r}")
 
 
