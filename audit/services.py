@@ -1,7 +1,6 @@
 """Writing audit events. Domain services call these inside their own transaction (fail closed)."""
 
 import hashlib
-import hmac
 import re
 import uuid
 from collections.abc import Iterable
@@ -15,7 +14,7 @@ from django.utils import timezone
 from tsunagu.ids import parse_uuid as as_uuid
 
 from .models import AuditEvent, AuditExposure, Outcome
-from .signing import event_mac
+from .signing import event_mac, hmac_hex
 
 
 class AuditActor(Protocol):
@@ -45,10 +44,6 @@ class SystemActor:
     api_key_id: str = ""
 
 
-def _keyed(secret: str, text: str) -> str:
-    return hmac.new(secret.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
 # Targets whose ids are UUIDs (the audit layer names them by type; it imports no domain app). Any other target id
 # must look like an id: a number, a code, a username.
 UUID_TARGETS = frozenset(
@@ -75,7 +70,7 @@ def terms_hash(text: str) -> str:
     is reversed by hashing a list of names; without the key, which the audit table, its backups and exports do not
     hold, this one is not."""
     key_id, secret = settings.AUDIT_HMAC_KEYS[0]
-    return f"{key_id}:{_keyed(secret, text)}"
+    return f"{key_id}:{hmac_hex(secret, text.encode('utf-8'))}"
 
 
 def terms_hash_candidates(texts: Iterable[str]) -> set[str]:
@@ -85,7 +80,7 @@ def terms_hash_candidates(texts: Iterable[str]) -> set[str]:
     for text in texts:
         found.add(hashlib.sha256(text.encode("utf-8")).hexdigest())
         for key_id, secret in settings.AUDIT_HMAC_KEYS:
-            found.add(f"{key_id}:{_keyed(secret, text)}")
+            found.add(f"{key_id}:{hmac_hex(secret, text.encode('utf-8'))}")
     return found
 
 

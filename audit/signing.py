@@ -25,7 +25,8 @@ def _keys() -> list[tuple[str, str]]:
     return list(settings.AUDIT_SIGNING_KEYS)
 
 
-def _hmac(secret: str, data: bytes) -> str:
+def hmac_hex(secret: str, data: bytes) -> str:
+    """Hex HMAC-SHA256 of ``data`` under ``secret``: the audit layer's one keyed hash."""
     return hmac.new(secret.encode("utf-8"), data, hashlib.sha256).hexdigest()
 
 
@@ -37,8 +38,8 @@ def _unnumbered_line(event) -> bytes:
 
 def event_mac(event) -> str:
     key_id, secret = _keys()[0]
-    tag = _hmac(secret, str(event.uuid).encode("ascii"))[:16]
-    return f"{key_id}:{tag}.{_hmac(secret, _unnumbered_line(event))}"
+    tag = hmac_hex(secret, str(event.uuid).encode("ascii"))[:16]
+    return f"{key_id}:{tag}.{hmac_hex(secret, _unnumbered_line(event))}"
 
 
 class MacCheck(models.TextChoices):
@@ -57,9 +58,9 @@ def check_event_mac(event) -> str:
     for known_id, secret in _keys():
         if known_id != key_id:
             continue
-        if not hmac.compare_digest(_hmac(secret, str(event.uuid).encode("ascii"))[:16], tag):
+        if not hmac.compare_digest(hmac_hex(secret, str(event.uuid).encode("ascii"))[:16], tag):
             return MacCheck.FORGED
-        if hmac.compare_digest(_hmac(secret, _unnumbered_line(event)), mac):
+        if hmac.compare_digest(hmac_hex(secret, _unnumbered_line(event)), mac):
             return MacCheck.OK
         return MacCheck.ALTERED
     return MacCheck.FORGED
@@ -67,12 +68,12 @@ def check_event_mac(event) -> str:
 
 def sign_text(text: str) -> str:
     key_id, secret = _keys()[0]
-    return f"{key_id}:{_hmac(secret, text.encode('utf-8'))}"
+    return f"{key_id}:{hmac_hex(secret, text.encode('utf-8'))}"
 
 
 def text_signature_ok(text: str, signature: str) -> bool:
     key_id, _sep, mac = signature.partition(":")
     return any(
-        known_id == key_id and hmac.compare_digest(_hmac(secret, text.encode("utf-8")), mac)
+        known_id == key_id and hmac.compare_digest(hmac_hex(secret, text.encode("utf-8")), mac)
         for known_id, secret in _keys()
     )
