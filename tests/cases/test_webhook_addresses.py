@@ -131,23 +131,29 @@ def test_the_allowed_networks_setting_is_validated():
 
 
 class HostRecorder:
-    """A receiver on 127.0.0.1 that records the Host header of each request it gets."""
+    """A receiver on 127.0.0.1 that records the Host header of each request it gets; with ``tls``, an HTTPS one
+    with the partner.example.jp test certificate that records the SNI name too."""
 
-    def __init__(self):
-        self.hosts = []
+    def __init__(self, *, tls: bool = False):
+        self.hosts, self.server_names = [], []
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 self.rfile.read(int(self.headers["Content-Length"]))
                 recorder.hosts.append(self.headers["Host"])
-                self.send_response(204)
+                self.send_response(200 if tls else 204)
                 self.end_headers()
 
             def log_message(self, *args):
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(TLS / "partner.crt", TLS / "partner.key")
+            context.sni_callback = lambda sock, name, ctx: recorder.server_names.append(name)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -212,36 +218,6 @@ def test_delivery_connects_to_the_checked_address_with_the_endpoint_host(partner
 TLS = Path(__file__).parent / "tls"  # a self-signed test-only certificate for partner.example.jp (and its key)
 
 
-class TlsRecorder:
-    """An HTTPS receiver on 127.0.0.1 with the partner.example.jp test certificate; records SNI and Host."""
-
-    def __init__(self):
-        self.server_names, self.hosts = [], []
-        recorder = self
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(TLS / "partner.crt", TLS / "partner.key")
-        context.sni_callback = lambda sock, name, ctx: recorder.server_names.append(name)
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
-                recorder.hosts.append(self.headers["Host"])
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def tls_partner(cast, settings, monkeypatch):
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]  # the test host stands in for an on-premises partner
@@ -253,7 +229,7 @@ def tls_partner(cast, settings, monkeypatch):
     monkeypatch.setattr(webhooks, "_tls_context", trusting_the_test_certificate)
     names = {"partner.example.jp": ["127.0.0.1"], "impostor.example.jp": ["127.0.0.1"]}
     monkeypatch.setattr(webhooks, "_getaddrinfo", resolver(names))
-    recorder = TlsRecorder()
+    recorder = HostRecorder(tls=True)
     yield recorder
     recorder.close()
 
