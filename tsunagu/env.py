@@ -64,13 +64,6 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return items
 
 
-def env_choice(name: str, default: str, choices: set[str]) -> str:
-    value = env_str(name, default)
-    if value not in choices:
-        raise ImproperlyConfigured(f"{name}={value!r} must be one of {sorted(choices)}")
-    return value
-
-
 _KEY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,15}$")
 KEY_MIN_LENGTH = 32
 
