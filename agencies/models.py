@@ -63,15 +63,27 @@ class Staff(models.Model):
         return self.display_name or self.user.get_username()
 
 
+class ApiKeyScope(models.TextChoices):
+    """What a key may do, within its user's rights: ``read`` (GET, HEAD, OPTIONS) and ``write`` (everything else)."""
+
+    READ = "read", "閲覧"
+    WRITE = "write", "書き込み"
+
+
+FULL_SCOPES = [ApiKeyScope.READ.value, ApiKeyScope.WRITE.value]
+READ_ONLY_SCOPES = [ApiKeyScope.READ.value]
+
+
 class ApiKey(models.Model):
-    """An API key acting as its user. Only a hash of the secret is stored; the key is shown once."""
+    """An API key acting as its user, within its ``scopes``. Only a hash of the secret is stored; the key is shown
+    once."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, unique=True)
     secret_hash = models.CharField(max_length=64)
-    scopes = models.JSONField(default=list, blank=True)
+    scopes = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -84,6 +96,10 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def allows_writes(self) -> bool:
+        return ApiKeyScope.WRITE in self.scopes
 
 
 class LoginThrottleScope(models.TextChoices):

@@ -18,7 +18,7 @@ from tsunagu.errors import Forbidden, InvalidInput, NotFound
 from tsunagu.ids import parse_uuid
 
 from .actors import Actor
-from .models import Agency, AgencyKind, ApiKey, Role, Staff
+from .models import FULL_SCOPES, READ_ONLY_SCOPES, Agency, AgencyKind, ApiKey, Role, Staff
 
 KEY_PREFIX = "tsg_"
 
@@ -142,9 +142,12 @@ def _key_refusal(actor: Actor, user, staff: Staff) -> Refusal | None:
     return None
 
 
-def apikey_issue(*, actor: Actor, user, name: str, expires_in_days: int | None = None) -> tuple[ApiKey, str]:
+def apikey_issue(
+    *, actor: Actor, user, name: str, expires_in_days: int | None = None, read_only: bool = False
+) -> tuple[ApiKey, str]:
     """Issue a key for ``user`` (a User, or a user id as a form sends it); returns the key row and the plain
-    key, which is never stored. Who may issue for whom: ``_key_refusal``; a refusal is audited."""
+    key, which is never stored. A ``read_only`` key may only read (its writes are refused and audited). Who may
+    issue for whom: ``_key_refusal``; a refusal is audited."""
     if not name.strip():
         raise InvalidInput({"name": ["キーの名前を入力してください。"]})
     if expires_in_days is not None and expires_in_days < 1:
@@ -171,14 +174,23 @@ def apikey_issue(*, actor: Actor, user, name: str, expires_in_days: int | None =
     expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
     with transaction.atomic():
         key = ApiKey.objects.create(
-            user=user, name=name.strip(), prefix=prefix, secret_hash=_hash_secret(secret), expires_at=expires_at
+            user=user,
+            name=name.strip(),
+            prefix=prefix,
+            secret_hash=_hash_secret(secret),
+            expires_at=expires_at,
+            scopes=READ_ONLY_SCOPES if read_only else FULL_SCOPES,
         )
         audit_record(
             actor=actor,
             action="apikey.issue",
             target_type="apikey",
             target_id=key.pk,
-            details={"user": user.get_username(), "expires_at": expires_at.isoformat() if expires_at else None},
+            details={
+                "user": user.get_username(),
+                "expires_at": expires_at.isoformat() if expires_at else None,
+                "scopes": key.scopes,
+            },
         )
     return key, f"{KEY_PREFIX}{prefix}_{secret}"
 

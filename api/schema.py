@@ -18,7 +18,10 @@ class BearerKeyScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "An API key (`tsg_…`), issued with `manage.py issue_api_key`. It acts as its user.",
+            "description": (
+                "An API key (`tsg_…`), issued with `manage.py issue_api_key`. It acts as its user; a read-only key"
+                " (`--read-only`) may only read, and its writes answer 403."
+            ),
         }
 
 

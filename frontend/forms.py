@@ -164,6 +164,11 @@ class ApiKeyForm(ServiceForm):
         initial=90,
         help_text=_("空欄にすると無期限です。"),
     )
+    read_only = forms.BooleanField(
+        label=_("閲覧専用にする"),
+        required=False,
+        help_text=_("読み取りだけを行う連携（集計・保管など）に。このキーでの追記や変更は拒否され、記録されます。"),
+    )
 
     def __init__(self, *args, staff=(), **kwargs):
         super().__init__(*args, **kwargs)

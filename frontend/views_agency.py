@@ -50,7 +50,11 @@ def apikey_issue(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     try:
         key, secret = services.apikey_issue(
-            actor=actor, user=data["user"], name=data["name"], expires_in_days=data["expires_in_days"]
+            actor=actor,
+            user=data["user"],
+            name=data["name"],
+            expires_in_days=data["expires_in_days"],
+            read_only=data["read_only"],
         )
     except NotFound:
         form.add_error("user", _("職員が見つかりません。"))

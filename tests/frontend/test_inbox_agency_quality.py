@@ -260,3 +260,13 @@ def test_only_the_api_docs_get_the_inline_script_exception(cast, as_user):
     assert "script-src 'self' 'unsafe-inline'" in docs["Content-Security-Policy"]
     for url in ("/", "/api/v1/me/", "/admin/login/"):
         assert "unsafe-inline" not in client.get(url)["Content-Security-Policy"], url
+
+
+@pytest.mark.parametrize(("ticked", "scopes"), [(True, ["read"]), (False, ["read", "write"])])
+def test_the_key_form_issues_a_read_only_key_when_ticked(cast, as_user, ticked, scopes):
+    data = {"user": cast.users["ivan"].pk, "name": "集計システム", "expires_in_days": 30}
+    if ticked:
+        data["read_only"] = "on"
+    issued = as_user("ada").post(reverse("frontend:apikey_issue"), data)
+    secret = re.search(r'value="(tsg_[^"]+)"', text(issued)).group(1)
+    assert apikey_authenticate(secret).scopes == scopes
