@@ -3,7 +3,7 @@
 Input serializers check the shape of the raw request — JSON types, required fields, enums, lengths and the patterns
 of ``api.formats`` — which is exactly what the published schema states; the services own every business rule and
 raise ``InvalidInput`` with field errors (the ones a schema cannot state are listed in ``api.schema``). Output
-serializers render the read models of ``cases.views_model`` and ``agencies.selectors``; they never see a model
+serializers render the read models of ``cases.read_models`` and ``agencies.selectors``; they never see a model
 instance.
 """
 

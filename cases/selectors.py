@@ -15,8 +15,8 @@ from tsunagu.keyset import Page, keyset_page
 
 from .access import actor_visible_clients, client_access, require_share_manager
 from .models import ClientStatus, EntryKind, Share, ShareLevel, TimelineEntry
+from .read_models import ClientView, EntryView, ShareView
 from .text import normalize
-from .views_model import ClientView, EntryView, ShareView
 
 CLIENT_ORDER = [("name_kana", False), ("id", False)]
 ENTRY_ORDER = [("occurred_at", True), ("id", True)]

@@ -35,7 +35,7 @@ from .models import (
 )
 from .outbox import outbox_enqueue
 from .text import KANA_MAX_LENGTH, PHONE_PATTERN, is_kana, normalize, normalize_kana
-from .views_model import ClientView, EntryView, ShareView
+from .read_models import ClientView, EntryView, ShareView
 
 MAX_BODY = 20000
 MAX_TAGS = 10
