@@ -68,7 +68,7 @@ def build_fixture():
     from audit.models import AuditEvent, AuditExposure
     from audit.signing import event_mac
     from cases.models import LEVEL_PERMS, Client, ClientGroupObjectPermission, Share, TimelineEntry
-    from cases.services import _refresh_keys
+    from cases.services.clients import _refresh_keys
 
     rng = random.Random(7)
     system = Actor.system(channel="cli")

@@ -29,7 +29,10 @@ MODULES = [
     "cases.notifications",
     "cases.review",
     "cases.selectors",
-    "cases.services",
+    "cases.services.break_glass",
+    "cases.services.clients",
+    "cases.services.shares",
+    "cases.services.timeline",
     "cases.webhooks",
 ]
 
@@ -121,33 +124,33 @@ REFUSED = {
     "cases.selectors.client_get": ("charlie", lambda c: {"client_id": cid(c)}, "client.view"),
     "cases.selectors.timeline_list": ("charlie", lambda c: {"client_id": cid(c)}, "timeline.view"),
     "cases.selectors.share_list": ("charlie", lambda c: {"client_id": cid(c)}, "share.list"),
-    "cases.services.client_create": (
+    "cases.services.clients.client_create": (
         _nobody,
         lambda c: {"name": "a", "name_kana": "あ", "birth_date": "1950-01-01"},
         "client.create",
     ),
-    "cases.services.client_update": (
+    "cases.services.clients.client_update": (
         "bob",
         lambda c: {"client_id": cid(c), "changes": {"phone": "1"}},
         "client.update",
     ),
-    "cases.services.timeline_append": (
+    "cases.services.timeline.timeline_append": (
         "bob",
         lambda c: {"client_id": cid(c), "kind": "call", "body": "x"},
         "timeline.append",
     ),
-    "cases.services.share_grant": (
+    "cases.services.shares.share_grant": (
         "alice",
         lambda c: {"client_id": cid(c), "agency_code": "shisetsu", "level": "read", "basis": "consent"},
         "share.grant",
     ),
-    "cases.services.share_revoke": (
+    "cases.services.shares.share_revoke": (
         "alice",
         lambda c: {"client_id": cid(c), "share_id": c.shares["reader"].id},
         "share.revoke",
     ),
-    "cases.services.share_expire_sweep": ("sam", lambda c: {}, "share.expire"),
-    "cases.services.break_glass_open": (
+    "cases.services.shares.share_expire_sweep": ("sam", lambda c: {}, "share.expire"),
+    "cases.services.break_glass.break_glass_open": (
         "penny",
         lambda c: {"name_kana": "ヤマダ タロウ", "birth_date": "1948-04-01", "reason": "救急搬送のため"},
         "break_glass",

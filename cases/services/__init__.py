@@ -1,0 +1,28 @@
+"""Writes of case data. Each checks access, changes the data and records the audit event in one transaction.
+
+One module per feature: ``clients``, ``timeline``, ``shares``, ``break_glass``; ``validation`` holds the input checks
+and limits they share. The public services are re-exported here (``from cases import services``).
+"""
+
+from .break_glass import break_glass_open
+from .clients import client_create, client_update
+from .shares import share_expire_sweep, share_grant, share_revoke
+from .timeline import timeline_append
+from .validation import MAX_ADDRESS, MAX_BASIS_NOTE, MAX_BODY, MAX_NAME, MAX_PHONE, MAX_TAG_LENGTH, MAX_TAGS
+
+__all__ = [
+    "MAX_ADDRESS",
+    "MAX_BASIS_NOTE",
+    "MAX_BODY",
+    "MAX_NAME",
+    "MAX_PHONE",
+    "MAX_TAGS",
+    "MAX_TAG_LENGTH",
+    "break_glass_open",
+    "client_create",
+    "client_update",
+    "share_expire_sweep",
+    "share_grant",
+    "share_revoke",
+    "timeline_append",
+]

@@ -1,0 +1,117 @@
+"""Emergency access (break-glass): time-boxed read access to a client found by exact フリガナ and birth date."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from agencies.actors import Actor
+from agencies.models import Role
+from audit.refusals import Refusal, refusals_audited, refuse
+from audit.services import audit_record
+from tsunagu.errors import Forbidden, InvalidInput, NotFound
+
+from ..models import BreakGlassGrant, Client, EntryKind, ShareLevel
+from ..read_models import ClientView
+from ..text import normalize
+from .side_effects import announce, system_entry
+from .validation import clean_profile
+
+BREAK_GLASS_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.AGENCY_ADMIN})
+
+
+def break_glass_open(*, actor: Actor, name_kana: str, birth_date, reason: str) -> list[ClientView]:
+    """Emergency access (PRODUCT §4.6): exact フリガナ + birth date and a stated reason give this staff member
+    time-boxed read access. Audited as ``break_glass`` (flagged for the privacy officer), shown on the timeline,
+    and announced to the sharing agencies. No match is "not found", audited as denied."""
+    if actor.agency is None or actor.role not in BREAK_GLASS_ROLES:
+        refuse(
+            actor=actor,
+            action="break_glass",
+            reason="role",
+            error=Forbidden("緊急アクセスは職員（連携システムを除く）のみが行えます。"),
+        )
+    if not actor.may_break_glass:
+        refuse(
+            actor=actor,
+            action="break_glass",
+            reason="privacy_officer",
+            error=Forbidden("個人情報保護管理者は緊急アクセスを利用できません。"),
+        )
+    cleaned = clean_profile({"name_kana": name_kana, "birth_date": birth_date}, partial=True)
+    missing = {f: ["この項目は必須です。"] for f in ("name_kana", "birth_date") if f not in cleaned}
+    if missing:
+        raise InvalidInput(missing)
+    reason = (reason or "").strip()
+    if len(reason) < 5 or len(reason) > 1000:
+        raise InvalidInput({"reason": ["緊急アクセスの理由を5文字以上1000文字以内で入力してください。"]})
+    key = normalize(cleaned["name_kana"])
+    with refusals_audited(actor=actor, action="break_glass"), transaction.atomic():
+        matches = [
+            c
+            for c in Client.objects.select_related("owner_agency").filter(birth_date=cleaned["birth_date"])
+            if normalize(c.name_kana) == key
+        ]
+        if not matches:
+            raise Refusal("no_match", NotFound("該当する支援対象者が見つかりません。"))
+        now = timezone.now()
+        expires = now + timedelta(hours=settings.BREAK_GLASS_HOURS)
+        # One open grant per person and client (a database constraint): a repeat while a grant is active is a
+        # renewal, which needs a new reason and is flagged as such; it never stacks or silently extends access.
+        open_grants = {
+            g.client_id: g
+            for g in BreakGlassGrant.objects.select_for_update().filter(
+                user=actor.user, client__in=matches, ended_at=None
+            )
+        }
+        if any(g.expires_at > now and _same_reason(g.reason, reason) for g in open_grants.values()):
+            raise Refusal(
+                "renewal_same_reason",
+                InvalidInput({"reason": ["緊急アクセスを延長するには、新しい理由を入力してください。"]}),
+            )
+        views = []
+        for client in matches:
+            previous = open_grants.get(client.pk)
+            renews = previous if previous is not None and previous.expires_at > now else None
+            if previous is not None:
+                previous.ended_at = now if renews else previous.expires_at
+                previous.save(update_fields=["ended_at"])
+            grant = BreakGlassGrant.objects.create(
+                client=client,
+                user=actor.user,
+                agency=actor.agency,
+                reason=reason,
+                granted_at=now,
+                expires_at=expires,
+                renews=renews,
+            )
+            entry = system_entry(
+                actor=actor,
+                client=client,
+                kind=EntryKind.BREAK_GLASS,
+                body=(
+                    f"{actor.agency.name} の職員が緊急アクセス（閲覧、"
+                    f"{timezone.localtime(expires):%Y年%m月%d日 %H:%M} まで）を"
+                    f"{'延長しました' if renews else '行いました'}。理由は監査ログに記録されています。"
+                ),
+            )
+            announce("break_glass", client=client, agency=actor.agency, entry=entry)
+            details = {"flag": True, "expires_at": expires.isoformat(), "hours": settings.BREAK_GLASS_HOURS}
+            if renews:
+                details["renewal_of"] = str(renews.pk)
+            audit_record(
+                actor=actor,
+                action="break_glass",
+                client_ids=[client.pk],
+                target_type="client",
+                target_id=client.pk,
+                authorised_by=f"break_glass:{grant.pk}",
+                details=details,
+            )
+            views.append(ClientView.of(client, level=ShareLevel.READ, viewer_agency_id=actor.agency.pk))
+    return views
+
+
+def _same_reason(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())

@@ -1,0 +1,137 @@
+"""Registering a client and changing the profile or the status."""
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from agencies.actors import Actor
+from agencies.models import Agency, Role
+from audit.refusals import refuse
+from audit.services import audit_record
+from tsunagu.errors import Forbidden, InvalidInput
+
+from ..access import Denied, client_access
+from ..models import CaseNumberCounter, Client, ClientStatus, EntryKind, Share, ShareBasis, ShareLevel
+from ..read_models import ClientView
+from ..text import normalize
+from .permissions import grant_perms
+from .side_effects import announce, system_entry
+from .validation import clean_profile
+
+
+def _refresh_keys(client: Client) -> None:
+    client.search_key = "|".join(normalize(part) for part in (client.name, client.name_kana, client.case_number))
+    client.tag_key = "|" + "|".join(client.tags) + "|" if client.tags else ""
+
+
+def _next_case_number() -> str:
+    year = timezone.localdate().year
+    counter, _ = CaseNumberCounter.objects.select_for_update().get_or_create(year=year)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"{settings.CASE_NUMBER_PREFIX}-{year}-{counter.last:05d}"
+
+
+def _require_staff(actor: Actor, action: str) -> Agency:
+    if actor.agency is None or actor.role not in Role.values:
+        refuse(actor=actor, action=action, reason="no_agency", error=Forbidden("所属機関のある職員のみが行えます。"))
+    if not actor.reads_cases:
+        refuse(
+            actor=actor,
+            action=action,
+            reason="privacy_officer",
+            error=Forbidden("個人情報保護管理者は支援記録を扱いません。"),
+        )
+    return actor.agency
+
+
+def client_create(
+    *,
+    actor: Actor,
+    name: str,
+    name_kana: str,
+    birth_date,
+    address: str = "",
+    phone: str = "",
+    tags: list[str] | tuple = (),
+    address_confidential: bool = False,
+    basis: str = ShareBasis.CONSENT,
+) -> ClientView:
+    """Register a client. The actor's agency becomes its owner and holds ``manage``."""
+    agency = _require_staff(actor, "client.create")
+    cleaned = clean_profile(
+        {
+            "name": name,
+            "name_kana": name_kana,
+            "birth_date": birth_date,
+            "address": address,
+            "phone": phone,
+            "tags": tags,
+            "address_confidential": address_confidential,
+        },
+        partial=False,
+    )
+    if basis not in ShareBasis.values:
+        raise InvalidInput({"basis": [f"共有の根拠が不正です: {basis}"]})
+    with transaction.atomic():
+        client = Client(owner_agency=agency, case_number=_next_case_number(), **cleaned)
+        _refresh_keys(client)
+        client.save()
+        share = Share.objects.create(
+            client=client, agency=agency, level=ShareLevel.MANAGE, basis=basis, granted_by=actor.user
+        )
+        grant_perms(client, agency, ShareLevel.MANAGE)
+        audit_record(
+            actor=actor,
+            action="client.create",
+            client_ids=[client.pk],
+            target_type="client",
+            target_id=client.pk,
+            authorised_by=share.pk,
+        )
+    return ClientView.of(client, level=ShareLevel.MANAGE, viewer_agency_id=agency.pk)
+
+
+def client_update(*, actor: Actor, client_id, changes: dict) -> ClientView:
+    """Change profile fields or the status (支援中/終結). Needs ``manage``."""
+    allowed = {"name", "name_kana", "birth_date", "address", "phone", "tags", "status", "address_confidential"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise InvalidInput({field: ["この項目は変更できません。"] for field in sorted(unknown)})
+    cleaned = clean_profile(changes, partial=True)
+    with client_access(
+        actor=actor, client_id=client_id, need=ShareLevel.MANAGE, action="client.update", lock=True
+    ) as access:
+        client = access.client
+        if (
+            client.address_confidential
+            and client.owner_agency_id != actor.agency.pk
+            and ({"address", "address_confidential"} & set(cleaned))
+        ):
+            raise Denied("not_owner", Forbidden("秘匿された住所は登録機関のみが変更できます。"))
+        changed = [field for field, value in cleaned.items() if getattr(client, field) != value]
+        old_status = client.status
+        for field in changed:
+            setattr(client, field, cleaned[field])
+        if changed:
+            _refresh_keys(client)
+            client.save()
+        if "status" in changed:
+            label = ClientStatus(client.status).label
+            status_entry = system_entry(
+                actor=actor,
+                client=client,
+                kind=EntryKind.STATUS_CHANGE,
+                body=f"状態を「{ClientStatus(old_status).label}」から「{label}」に変更しました。",
+            )
+            announce("client.status", client=client, agency=actor.agency, entry=status_entry)
+        audit_record(
+            actor=actor,
+            action="client.update",
+            client_ids=[client.pk],
+            target_type="client",
+            target_id=client.pk,
+            authorised_by=access.authorised_by,
+            details={"fields": sorted(changed)},
+        )
+    return ClientView.of(client, level=access.level, viewer_agency_id=actor.agency.pk)

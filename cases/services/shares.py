@@ -1,0 +1,182 @@
+"""Sharing a client with another agency: grant, revoke, and the sweep that closes expired shares."""
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agencies.actors import Actor
+from agencies.models import Agency
+from agencies.services import require_operator
+from audit.services import audit_record
+from tsunagu.errors import InvalidInput, NotFound
+
+from ..access import client_access, parse_uuid, require_share_manager
+from ..models import EntryKind, Share, ShareBasis, ShareLevel
+from ..read_models import ShareView
+from .permissions import grant_perms, revoke_perms
+from .side_effects import announce, system_entry
+from .validation import MAX_BASIS_NOTE
+
+
+def _share_body(share: Share, verb: str) -> str:
+    text = (
+        f"{share.agency.name} との共有を{verb}（{ShareLevel(share.level).label}、根拠: {ShareBasis(share.basis).label}"
+    )
+    if share.expires_at and verb == "設定しました":
+        text += f"、期限 {timezone.localtime(share.expires_at):%Y年%m月%d日 %H:%M}"
+    return text + "）。"
+
+
+def share_grant(
+    *,
+    actor: Actor,
+    client_id,
+    agency_code: str,
+    level: str,
+    basis: str,
+    basis_note: str = "",
+    expires_at: datetime | None = None,
+) -> ShareView:
+    """Share a client with another agency (replacing that agency's current share, if any)."""
+    errors: dict[str, list[str]] = {}
+    if level not in ShareLevel.values:
+        errors["level"] = [f"共有レベルが不正です: {level}"]
+    if basis not in ShareBasis.values:
+        errors["basis"] = [f"共有の根拠が不正です: {basis}"]
+    basis_note = (basis_note or "").strip()
+    if len(basis_note) > MAX_BASIS_NOTE:
+        errors["basis_note"] = [f"根拠の補足は{MAX_BASIS_NOTE}文字以内で入力してください。"]
+    if expires_at is not None and (
+        not isinstance(expires_at, datetime) or timezone.is_naive(expires_at) or expires_at <= timezone.now()
+    ):
+        errors["expires_at"] = ["有効期限は未来の日時（タイムゾーン付き）で指定してください。"]
+    target_agency = Agency.objects.filter(code=agency_code).first() if isinstance(agency_code, str) else None
+    if target_agency is None:
+        errors["agency"] = [f"機関 {agency_code} は存在しません。"]
+    if errors:
+        raise InvalidInput(errors)
+    with client_access(
+        actor=actor, client_id=client_id, need=ShareLevel.MANAGE, action="share.grant", lock=True
+    ) as access:
+        require_share_manager(actor)
+        client = access.client
+        if target_agency.pk == client.owner_agency_id:
+            raise InvalidInput({"agency": ["登録機関（所有機関）の共有は変更できません。"]})
+        now = timezone.now()
+        replaced = list(Share.objects.select_for_update().filter(client=client, agency=target_agency, revoked_at=None))
+        for old in replaced:
+            old.revoked_at, old.revoked_by, old.revoke_reason = now, actor.user, "replaced"
+            old.save(update_fields=["revoked_at", "revoked_by", "revoke_reason"])
+        try:
+            with transaction.atomic():
+                share = Share.objects.create(
+                    client=client,
+                    agency=target_agency,
+                    level=level,
+                    basis=basis,
+                    basis_note=basis_note,
+                    granted_by=actor.user,
+                    granted_at=now,
+                    expires_at=expires_at,
+                )
+        except IntegrityError:
+            raise InvalidInput({"agency": ["同時に別の共有設定が行われました。再度お試しください。"]}) from None
+        grant_perms(client, target_agency, level)
+        entry = system_entry(
+            actor=actor, client=client, kind=EntryKind.SHARE_CHANGE, body=_share_body(share, "設定しました")
+        )
+        announce("share.grant", client=client, agency=actor.agency, entry=entry)
+        audit_record(
+            actor=actor,
+            action="share.grant",
+            client_ids=[client.pk],
+            target_type="share",
+            target_id=share.pk,
+            authorised_by=access.authorised_by,
+            details={
+                "agency": target_agency.code,
+                "level": level,
+                "basis": basis,
+                "expires_at": expires_at.isoformat() if expires_at else None,
+                "replaced": [str(s.pk) for s in replaced],
+            },
+        )
+    return ShareView.of(share, owner_agency_id=client.owner_agency_id)
+
+
+def share_revoke(*, actor: Actor, client_id, share_id) -> ShareView:
+    """Revoke a share; it takes effect on the agency's next request. The owner's share cannot be revoked."""
+    with client_access(
+        actor=actor, client_id=client_id, need=ShareLevel.MANAGE, action="share.revoke", lock=True
+    ) as access:
+        require_share_manager(actor)
+        client = access.client
+        pk = parse_uuid(share_id)
+        share = (
+            Share.objects.select_for_update().select_related("agency").filter(pk=pk, client=client).first()
+            if pk
+            else None
+        )
+        if share is None:
+            raise NotFound("共有設定が見つかりません。")
+        if share.agency_id == client.owner_agency_id:
+            raise InvalidInput({"share": ["登録機関（所有機関）の共有は解除できません。"]})
+        if share.revoked_at is not None:
+            raise InvalidInput({"share": ["この共有は既に解除されています。"]})
+        share.revoked_at, share.revoked_by, share.revoke_reason = timezone.now(), actor.user, "revoked"
+        share.save(update_fields=["revoked_at", "revoked_by", "revoke_reason"])
+        revoke_perms(client, share.agency)
+        entry = system_entry(
+            actor=actor, client=client, kind=EntryKind.SHARE_CHANGE, body=_share_body(share, "解除しました")
+        )
+        announce("share.revoke", client=client, agency=actor.agency, entry=entry)
+        audit_record(
+            actor=actor,
+            action="share.revoke",
+            client_ids=[client.pk],
+            target_type="share",
+            target_id=share.pk,
+            authorised_by=access.authorised_by,
+            details={"agency": share.agency.code},
+        )
+    return ShareView.of(share, owner_agency_id=client.owner_agency_id)
+
+
+def share_expire_sweep(*, actor: Actor) -> int:
+    """Close every share past its expiry (audited ``share.expire``). Expired shares grant nothing even before
+    this runs; the sweep tidies the permissions and records the change on each timeline."""
+    require_operator(actor, "share.expire")
+    now = timezone.now()
+    count = 0
+    expired_ids = list(Share.objects.filter(revoked_at=None, expires_at__lte=now).values_list("pk", flat=True)[:1000])
+    for share_id in expired_ids:
+        with transaction.atomic():
+            share = (
+                Share.objects.select_for_update()
+                .select_related("agency", "client")
+                .filter(pk=share_id, revoked_at=None)
+                .first()
+            )
+            if share is None:
+                continue
+            share.revoked_at, share.revoke_reason = now, "expired"
+            share.save(update_fields=["revoked_at", "revoke_reason"])
+            revoke_perms(share.client, share.agency)
+            entry = system_entry(
+                actor=actor,
+                client=share.client,
+                kind=EntryKind.SHARE_CHANGE,
+                body=f"{share.agency.name} との共有が期限切れにより終了しました。",
+            )
+            announce("share.expire", client=share.client, agency=None, entry=entry)
+            audit_record(
+                actor=actor,
+                action="share.expire",
+                client_ids=[share.client_id],
+                target_type="share",
+                target_id=share.pk,
+                details={"agency": share.agency.code},
+            )
+            count += 1
+    return count

@@ -1,0 +1,32 @@
+"""What a write leaves besides its own change: a system entry on the timeline, an announcement through the outbox."""
+
+from django.utils import timezone
+
+from agencies.actors import Actor
+from agencies.models import Agency
+
+from ..models import Client, TimelineEntry
+from ..outbox import outbox_enqueue
+
+
+def system_entry(*, actor: Actor, client: Client, kind: str, body: str) -> TimelineEntry:
+    return TimelineEntry.objects.create(
+        client=client,
+        kind=kind,
+        occurred_at=timezone.now(),
+        body=body,
+        author=actor.user,
+        agency=actor.agency,
+    )
+
+
+def announce(topic: str, *, client: Client, agency: Agency | None, entry: TimelineEntry | None = None) -> None:
+    """Tell the other sharing agencies, after commit, through the outbox (ids only)."""
+    outbox_enqueue(
+        topic=topic,
+        payload={
+            "client_id": str(client.pk),
+            "entry_id": str(entry.pk) if entry else None,
+            "agency_id": agency.pk if agency else None,
+        },
+    )

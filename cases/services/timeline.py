@@ -1,0 +1,89 @@
+"""Appending to a client's timeline. Nothing on it is updated in place: a correction is a new entry pointing at the
+one it corrects."""
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from agencies.actors import Actor
+from agencies.models import Role
+from audit.services import audit_record
+from tsunagu.errors import Forbidden, InvalidInput
+
+from ..access import Denied, client_access, parse_uuid
+from ..models import USER_ENTRY_KINDS, ShareLevel, TimelineEntry
+from ..read_models import EntryView
+from .side_effects import announce
+from .validation import FUTURE_TOLERANCE, MAX_BODY
+
+
+def timeline_append(
+    *,
+    actor: Actor,
+    client_id,
+    kind: str,
+    body: str,
+    occurred_at: datetime | None = None,
+    corrects=None,
+) -> EntryView:
+    """Append an entry (``append`` level). With ``corrects``, a correction of one of the agency's own entries."""
+    errors: dict[str, list[str]] = {}
+    if kind not in USER_ENTRY_KINDS:
+        errors["kind"] = [f"記録の種類が不正です: {kind}"]
+    body = (body or "").strip()
+    if not body:
+        errors["body"] = ["内容を入力してください。"]
+    elif len(body) > MAX_BODY:
+        errors["body"] = [f"内容は{MAX_BODY}文字以内で入力してください。"]
+    now = timezone.now()
+    if occurred_at is None:
+        occurred_at = now
+    elif not isinstance(occurred_at, datetime) or timezone.is_naive(occurred_at):
+        errors["occurred_at"] = ["日時はタイムゾーン付きで指定してください。"]
+    elif occurred_at > now + FUTURE_TOLERANCE:
+        errors["occurred_at"] = ["未来の日時は指定できません。"]
+    elif occurred_at.year < 1900:
+        errors["occurred_at"] = ["日時が正しくありません。"]
+    corrects_id = None
+    if corrects not in (None, ""):
+        corrects_id = parse_uuid(corrects)
+        if corrects_id is None:
+            errors["corrects"] = ["訂正対象の記録が見つかりません。"]
+    if errors:
+        raise InvalidInput(errors)
+    action = "timeline.correct" if corrects_id else "timeline.append"
+    with client_access(actor=actor, client_id=client_id, need=ShareLevel.APPEND, action=action) as access:
+        if actor.role not in Role.values:
+            raise Denied("no_role", Forbidden())
+        target = None
+        if corrects_id:
+            target = TimelineEntry.objects.filter(pk=corrects_id, client=access.client).first()
+            if target is None:
+                raise InvalidInput({"corrects": ["訂正対象の記録が見つかりません。"]})
+            if target.kind not in USER_ENTRY_KINDS:
+                raise InvalidInput({"corrects": ["システムの記録は訂正できません。"]})
+            if target.agency_id != actor.agency.pk:
+                raise Denied("not_own_entry", Forbidden("自機関の記録のみ訂正できます。"))
+        entry = TimelineEntry.objects.create(
+            client=access.client,
+            kind=kind,
+            occurred_at=occurred_at,
+            body=body,
+            author=actor.user,
+            agency=actor.agency,
+            recorded_at=now,
+            corrects=target,
+        )
+        audit_record(
+            actor=actor,
+            action=action,
+            client_ids=[access.client.pk],
+            target_type="entry",
+            target_id=entry.pk,
+            authorised_by=access.authorised_by,
+            details={"kind": kind, "corrects": str(target.pk) if target else None},
+        )
+        announce(action, client=access.client, agency=actor.agency, entry=entry)
+    entry.agency = actor.agency
+    entry.author = actor.user
+    return EntryView.of(entry, [])
