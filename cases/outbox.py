@@ -5,6 +5,10 @@ relay; the periodic relay (Celery beat) catches anything a nudge missed, e.g. wh
 takes due rows with ``SELECT … FOR UPDATE SKIP LOCKED`` (several relays never publish the same row at once) and
 hands each to its consumer task by id.
 
+The Celery tasks are reached by name through the Celery app (``CONSUMERS``, ``RELAY_TASK``, ``DELIVER_WEBHOOK_TASK``):
+``cases.tasks`` imports the services and this module, never the reverse. ``CasesConfig.ready()`` imports
+``cases.tasks``, so the names resolve in every process, not only in workers.
+
 The row, not the broker, is the source of truth until the work is done. A message is *finished* when its consumer
 has written its notices and webhook deliveries: ``outbox_consume`` sets ``finished_at`` in the same transaction as
 that work, holding the row lock (so two copies of one message never work at once, and the relay skips a message
@@ -22,11 +26,31 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from tsunagu.celery import app as celery_app
+
 from .models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
 BATCH = 100
+
+RELAY_TASK = "cases.tasks.relay_outbox"
+CONSUME_TASK = "cases.tasks.process_outbox_message"
+DELIVER_WEBHOOK_TASK = "cases.tasks.deliver_webhook"
+
+# Outbox topic → the name of the Celery task that does its work.
+CONSUMERS = {
+    topic: CONSUME_TASK
+    for topic in (
+        "timeline.append",
+        "timeline.correct",
+        "share.grant",
+        "share.revoke",
+        "share.expire",
+        "client.status",
+        "break_glass",
+    )
+}
 
 
 def outbox_enqueue(*, topic: str, payload: dict) -> OutboxMessage:
@@ -36,19 +60,20 @@ def outbox_enqueue(*, topic: str, payload: dict) -> OutboxMessage:
     return message
 
 
-def _nudge() -> None:
-    from .tasks import relay_outbox
+def _task(name: str):
+    return celery_app.tasks[name]
 
+
+def _nudge() -> None:
+    relay = _task(RELAY_TASK)
     try:
-        relay_outbox.delay()
+        relay.delay()
     except Exception as exc:  # broker unreachable: the periodic relay will publish it later
         log.warning("outbox nudge not sent (%s: %s); the periodic relay will publish it", type(exc).__name__, exc)
 
 
 def _consumer(topic: str):
-    from . import tasks
-
-    return tasks.CONSUMERS[topic]
+    return _task(CONSUMERS[topic])
 
 
 def _due(now) -> Q:
@@ -106,11 +131,10 @@ def outbox_consume(*, message_id: int) -> int:
 
 
 def _nudge_webhooks(delivery_ids: list) -> None:
-    from .tasks import deliver_webhook
-
+    deliver = _task(DELIVER_WEBHOOK_TASK)
     for delivery_id in delivery_ids:
         try:
-            deliver_webhook.delay(str(delivery_id))
+            deliver.delay(str(delivery_id))
         except Exception as exc:  # the deliveries are rows with their own schedule: the periodic retry sends them
             log.warning("webhook nudge not sent (%s); the periodic retry will attempt it", type(exc).__name__)
             return

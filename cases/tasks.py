@@ -1,9 +1,17 @@
-"""Celery tasks. Arguments are ids only; the work is done by domain functions with a system actor."""
+"""Celery tasks. Arguments are ids only; the work is done by domain functions with a system actor.
+
+Tasks import the services and the outbox, never the reverse: the outbox reaches these tasks by name through the
+Celery app (see ``cases.outbox``).
+"""
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from agencies.actors import Actor
+
+from .outbox import outbox_consume, outbox_relay
+from .services import share_expire_sweep
+from .webhooks import webhook_attempt, webhooks_due
 
 # The database went away or a connection broke: worth trying again shortly. Retries cover a short outage (waits of
 # up to 1, 2, 4 … 60 s, with jitter: about 2½ minutes in all); after a longer one the outbox lease has the relay
@@ -19,8 +27,6 @@ TRANSIENT = {
 
 @shared_task(ignore_result=True)
 def relay_outbox() -> int:
-    from .outbox import outbox_relay
-
     return outbox_relay()
 
 
@@ -28,23 +34,17 @@ def relay_outbox() -> int:
 def process_outbox_message(message_id: int) -> int:
     """Notices for the other sharing agencies, and webhook deliveries (each idempotent per message); the message
     is finished in the same transaction."""
-    from .outbox import outbox_consume
-
     return outbox_consume(message_id=message_id)
 
 
 @shared_task(ignore_result=True, acks_late=True, **TRANSIENT)
 def deliver_webhook(delivery_id: str) -> str:
-    from .webhooks import webhook_attempt
-
     return webhook_attempt(delivery_id=delivery_id)
 
 
 @shared_task(ignore_result=True)
 def retry_webhooks() -> int:
     """Attempt every delivery whose backoff has elapsed (the periodic half of the retry schedule)."""
-    from .webhooks import webhook_attempt, webhooks_due
-
     due = webhooks_due()
     for delivery_id in due:
         webhook_attempt(delivery_id=delivery_id)
@@ -53,21 +53,4 @@ def retry_webhooks() -> int:
 
 @shared_task(ignore_result=True)
 def sweep_expired_shares() -> int:
-    from .services import share_expire_sweep
-
     return share_expire_sweep(actor=Actor.system(channel="task"))
-
-
-# Outbox topic → the consumer task that handles it.
-CONSUMERS = {
-    topic: process_outbox_message
-    for topic in (
-        "timeline.append",
-        "timeline.correct",
-        "share.grant",
-        "share.revoke",
-        "share.expire",
-        "client.status",
-        "break_glass",
-    )
-}

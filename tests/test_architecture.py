@@ -26,6 +26,23 @@ def _imports(tree):
                 yield node.module, alias.name
 
 
+def _absolute_imports(path: Path, tree):
+    """Every module a file imports, relative imports resolved (``from . import tasks`` in cases/x.py: cases.tasks)."""
+    package = list(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    if path.name == "__init__.py":
+        package = list(path.relative_to(ROOT).parts[:-1])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            yield module
+            for alias in node.names:
+                yield f"{module}.{alias.name}"
+
+
 @pytest.mark.parametrize("path_tree", list(_modules("audit")), ids=lambda pt: str(pt[0].relative_to(ROOT)))
 def test_audit_imports_no_domain_app(path_tree):
     path, tree = path_tree
@@ -79,3 +96,15 @@ def test_refusals_go_through_the_refusal_helper(path_tree):
         if isinstance(node, ast.Call) and relative not in AUTH_FAILURE_MODULES and relative != "audit/services.py":
             name = getattr(node.func, "id", getattr(node.func, "attr", ""))
             assert name != "audit_denied", f"{relative}:{node.lineno} records a denial by hand: use audit.refusals"
+
+
+@pytest.mark.parametrize(
+    "path_tree",
+    [*_modules("cases/services"), *((p, t) for p, t in _modules("cases") if p.name == "outbox.py")],
+    ids=lambda pt: str(pt[0].relative_to(ROOT)),
+)
+def test_services_and_outbox_do_not_import_tasks(path_tree):
+    """Tasks import services and the outbox, never the reverse: the outbox reaches the tasks by name."""
+    path, tree = path_tree
+    bad = [module for module in _absolute_imports(path, tree) if module == "cases.tasks"]
+    assert not bad, f"{path} imports cases.tasks"
