@@ -41,10 +41,9 @@ from django.utils import timezone
 
 from agencies.actors import Actor
 from agencies.models import Role
-from audit.refusals import Refusal, refusals_audited, refuse
+from audit.refusals import refuse
 from audit.services import audit_record
-from tsunagu.errors import Forbidden, InvalidInput, NotFound
-from tsunagu.ids import parse_uuid
+from tsunagu.errors import Forbidden, InvalidInput
 
 from .models import OutboxMessage, Share, TimelineEntry, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -190,26 +189,6 @@ def webhook_register(*, actor: Actor, url: str) -> tuple[WebhookEndpoint, str]:
         endpoint = WebhookEndpoint.objects.create(agency=agency, url=url, secret=secret, created_by=actor.user)
         audit_record(actor=actor, action="webhook.register", target_type="webhook", target_id=endpoint.pk)
     return endpoint, secret
-
-
-def webhook_disable(*, actor: Actor, endpoint_id, reason: str = "disabled by administrator") -> WebhookEndpoint:
-    agency = _require_webhook_admin(actor, "webhook.disable")
-    with refusals_audited(
-        actor=actor, action="webhook.disable", target_type="webhook", target_id=str(endpoint_id)[:64]
-    ):
-        return _disable(actor, agency, endpoint_id, reason)
-
-
-def _disable(actor: Actor, agency, endpoint_id, reason: str) -> WebhookEndpoint:
-    with transaction.atomic():
-        pk = parse_uuid(endpoint_id)
-        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=pk, agency=agency).first() if pk else None
-        if endpoint is None:
-            raise Refusal("not_found", NotFound())
-        endpoint.disabled_at, endpoint.disabled_reason = timezone.now(), reason[:255]
-        endpoint.save(update_fields=["disabled_at", "disabled_reason"])
-        audit_record(actor=actor, action="webhook.disable", target_type="webhook", target_id=endpoint.pk)
-    return endpoint
 
 
 # --- fan-out (outbox consumer) ------------------------------------------------------------------------

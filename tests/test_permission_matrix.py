@@ -34,7 +34,7 @@ from audit.models import AnomalyFlag, AnomalyRule, AuditEvent
 from cases import review as client_review
 from cases import selectors, services
 from cases.models import BreakGlassGrant
-from cases.webhooks import webhook_disable, webhook_register
+from cases.webhooks import webhook_register
 from tests.cast import AGENCIES, PASSWORD, build_cast
 from tests.mfa import sign_in
 from tsunagu.errors import Forbidden, NotFound
@@ -114,7 +114,6 @@ class World:
     users: dict
     keys: dict
     flag: AnomalyFlag  # a flag about penny
-    webhook: object  # the owner agency's endpoint
     ivan_key: ApiKey
 
 
@@ -152,9 +151,8 @@ def world(db) -> World:
         seqs=[],
         summary=lambda n: "penny",
     )
-    endpoint, _ = webhook_register(actor=cast.actor("ada"), url="https://partner.example/hook")
     ivan_key = ApiKey.objects.filter(user=users["ivan"]).get()
-    return World(cast, users, keys, AnomalyFlag.objects.get(subject_key="user:penny"), endpoint, ivan_key)
+    return World(cast, users, keys, AnomalyFlag.objects.get(subject_key="user:penny"), ivan_key)
 
 
 def _prepare(world: World, who: Who) -> None:
@@ -245,11 +243,6 @@ SERVICE_OPS = [
         "webhook.register",
         lambda w, a: webhook_register(actor=a, url="https://partner.example/other"),
         lambda p: A if p.admin else F,
-    ),
-    (
-        "webhook.disable",
-        lambda w, a: webhook_disable(actor=a, endpoint_id=w.webhook.pk),
-        lambda p: A if p.username == "ada" else NF if p.admin else F,
     ),
     ("staff.list", lambda w, a: directory.staff_of_agency(actor=a), lambda p: A if p.admin else F),
     ("audit.view", lambda w, a: review.review_events(actor=a), lambda p: A if p.reviewer else F),

@@ -18,7 +18,6 @@ from agencies.actors import Actor
 from agencies.models import ApiKey
 from audit import anomalies
 from audit.models import AnomalyFlag, AnomalyRule, AuditEvent, AuditExport
-from cases.webhooks import webhook_register
 from tsunagu.errors import DomainError
 
 MODULES = [
@@ -76,10 +75,6 @@ def _export():
 
 def _ivan_key(c):
     return ApiKey.objects.create(user=c.users["ivan"], name="k", prefix="abcd1234", secret_hash="0" * 64)
-
-
-def _endpoint(c):
-    return webhook_register(actor=c.actor("ada"), url="https://partner.example/hook")[0]
 
 
 cid = lambda c: c.client.id  # noqa: E731
@@ -156,7 +151,6 @@ REFUSED = {
         "break_glass",
     ),
     "cases.webhooks.webhook_register": ("alice", lambda c: {"url": "https://partner.example/x"}, "webhook.register"),
-    "cases.webhooks.webhook_disable": ("otis", lambda c: {"endpoint_id": _endpoint(c).pk}, "webhook.disable"),
 }
 
 
