@@ -19,7 +19,7 @@ from agencies.models import Agency, AgencyKind, Role, Staff
 from agencies.services import agency_create
 from audit.models import AuditEvent
 from cases import selectors, services
-from cases.management.commands.seed_demo import DEMO_LOGINS, DEMO_PASSWORD
+from cases.demo.data import DEMO_LOGINS, DEMO_PASSWORD
 from cases.models import USER_ENTRY_KINDS, Client, ClientStatus, EntryKind, Share, ShareBasis, ShareLevel, TimelineEntry
 from cases.text import is_kana
 from tsunagu.errors import InvalidInput, NotFound
@@ -262,7 +262,7 @@ def test_demo_users_who_need_a_second_factor_are_enrolled_with_the_published_sec
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from agencies.mfa import mfa_required
-    from cases.management.commands.seed_demo import DEMO_MFA_SECRETS
+    from cases.demo.data import DEMO_MFA_SECRETS
     from tests.mfa import current_code
 
     needing = {u.username for u in get_user_model().objects.filter(staff__isnull=False) if mfa_required(u)}
