@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils import timezone
 
 from .models import CASEWORK_ROLES, SHARE_MANAGER_ROLES, Agency, Staff
 
@@ -21,10 +24,16 @@ class Actor:
     ip: str | None = None
     user_agent: str = ""
     api_key_id: str = ""
+    # When the action happens: None (always, for people and systems) means the server's clock. Only the demo
+    # seeder sets a time, to replay a week of use; no adapter passes one (tests/test_architecture.py).
+    at: datetime | None = None
 
     def __post_init__(self):
         if self.channel not in CHANNELS:
             raise ValueError(f"unknown channel {self.channel!r}")
+
+    def now(self) -> datetime:
+        return self.at or timezone.now()
 
     # --- the audit.AuditActor protocol -------------------------------------------------------------
     @property

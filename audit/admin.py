@@ -15,6 +15,7 @@ recorded; they are not reachable through the admin's autocomplete endpoint.
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -41,6 +42,7 @@ class AdminActor:
     ip: str | None = None
     user_agent: str = ""
     api_key_id: str = ""
+    at: datetime | None = None  # always the server's clock
 
 
 def admin_actor(request) -> AdminActor:

@@ -5,6 +5,7 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from django.conf import settings
@@ -28,6 +29,7 @@ class AuditActor(Protocol):
     ip: str | None
     user_agent: str
     api_key_id: str
+    at: datetime | None  # when the action happens; None: now (see agencies.actors.Actor.at)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class SystemActor:
     ip: str | None = None
     user_agent: str = ""
     api_key_id: str = ""
+    at: datetime | None = None
 
 
 # Targets whose ids are UUIDs (the audit layer names them by type; it imports no domain app). Any other target id
@@ -106,7 +109,7 @@ def audit_record(
     # (migration 0005): sealing relies on that order (see audit.sealing).
     fields = dict(
         uuid=uuid.uuid4(),
-        occurred_at=timezone.now(),
+        occurred_at=getattr(actor, "at", None) or timezone.now(),
         actor_user_id=actor.user_id,
         actor_username=actor.username,
         actor_agency_code=actor.agency_code,

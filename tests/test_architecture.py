@@ -108,3 +108,28 @@ def test_services_and_outbox_do_not_import_tasks(path_tree):
     path, tree = path_tree
     bad = [module for module in _absolute_imports(path, tree) if module == "cases.tasks"]
     assert not bad, f"{path} imports cases.tasks"
+
+
+def _passes_a_time_to_an_actor(tree) -> bool:
+    """A call that builds an actor (``Actor(...)``, ``Actor.for_user(...)``, ``replace(actor, ...)``) with ``at=``."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and any(k.arg == "at" for k in node.keywords):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in {"Actor", "for_user", "system", "replace", "SystemActor"}:
+                return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "path_tree",
+    [*_modules("agencies"), *_modules("api"), *_modules("audit"), *_modules("cases"), *_modules("frontend")],
+    ids=lambda pt: str(pt[0].relative_to(ROOT)),
+)
+def test_only_the_demo_seeder_gives_an_actor_a_time(path_tree):
+    """Audit times are the server's clock: ``Actor.at`` exists only to replay the demo's week of use."""
+    path, tree = path_tree
+    if path.is_relative_to(ROOT / "cases" / "demo"):
+        assert _passes_a_time_to_an_actor(tree) == (path.name == "seeder.py")
+    else:
+        assert not _passes_a_time_to_an_actor(tree), f"{path} passes a time to an actor"

@@ -7,9 +7,8 @@ import contextlib
 import random
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from unittest import mock
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -73,13 +72,6 @@ def demo_already_seeded() -> bool:
     )
 
 
-@contextlib.contextmanager
-def _clock(moment: datetime):
-    """Set the clock back for the demo's replay of last week (audit times, entry times, break-glass expiry)."""
-    with mock.patch("django.utils.timezone.now", return_value=moment.astimezone(UTC)):
-        yield
-
-
 @dataclass
 class Tally:
     clients: int = 0
@@ -128,17 +120,21 @@ class Seeder:
     # --- a week of use, for the privacy officer's console -------------------------------------------------------
 
     def _replay_last_week(self) -> None:
-        """Everyday reading last week, with the clock set back so the audit log has a history to review: lists and
-        views by several agencies (the DV-masked 関 恵 among them), one late-evening view, a burst of refused
-        attempts and a break-glass. Demo only: nothing but this seed ever moves the clock."""
+        """Everyday reading last week, so the audit log has a history to review: lists and views by several agencies
+        (the DV-masked 関 恵 among them), one late-evening view, a burst of refused attempts and a break-glass. Each
+        replayed action's actor carries its moment (``Actor.at``): the audit events and the grant are stamped with
+        it. Demo only: no adapter ever passes a time."""
         dv = self.clients["関 恵"]
         # Six clients the facility さくら園 cannot see, and an elderly resident unknown to 緑風苑 (its break-glass).
         outside = [self.clients[c.name] for c in CLIENTS if all(s.agency != "sakura" for s in c.shares)][:6]
         glass = next(c for c in CLIENTS if "高齢" in c.tags and all(s.agency != "ryokufu" for s in c.shares))
 
-        def web(username: str, ip_tail: int) -> Actor:
+        def web(username: str, ip_tail: int, moment: datetime) -> Actor:
             actor = self.actors[username]
-            return Actor.for_user(actor.user, channel="web", ip=f"192.0.2.{ip_tail}", user_agent="Mozilla/5.0 (demo)")
+            return replace(
+                Actor.for_user(actor.user, channel="web", ip=f"192.0.2.{ip_tail}", user_agent="Mozilla/5.0 (demo)"),
+                at=moment.astimezone(UTC),
+            )
 
         def at(days_ago: int, hour: int, minute: int) -> datetime:
             day = timezone.localtime(self.now) - timedelta(days=days_ago)
@@ -150,35 +146,28 @@ class Seeder:
             selectors.client_get(actor=actor, client_id=client_id)
             selectors.timeline_list(actor=actor, client_id=client_id)
 
-        sato, nakamura, tanaka = web("sato", 21), web("nakamura", 31), web("tanaka", 11)
-        with _clock(at(6, 9, 10)):
-            selectors.client_list(actor=sato)
-        with _clock(at(6, 9, 12)):
-            read(sato, dv)
-        with _clock(at(6, 10, 30)):
-            read(nakamura, dv)
-            read(nakamura, self.clients["関 陽菜"])
-        with _clock(at(4, 14, 5)):
-            selectors.client_list(actor=tanaka, q="セキ")
-            read(tanaka, dv)
+        selectors.client_list(actor=web("sato", 21, at(6, 9, 10)))
+        read(web("sato", 21, at(6, 9, 12)), dv)
+        nakamura = web("nakamura", 31, at(6, 10, 30))
+        read(nakamura, dv)
+        read(nakamura, self.clients["関 陽菜"])
+        tanaka = web("tanaka", 11, at(4, 14, 5))
+        selectors.client_list(actor=tanaka, q="セキ")
+        read(tanaka, dv)
         for days_ago, username, tail in ((5, "takahashi", 41), (4, "yoshida", 51), (3, "yamamoto", 61)):
-            actor = web(username, tail)
-            with _clock(at(days_ago, 11, 0)):
-                for client in selectors.client_list(actor=actor, limit=3).items:
-                    read(actor, client.id)
-        with _clock(at(3, 21, 40)):  # after working hours
-            read(sato, dv)
-        ito = web("ito", 71)
+            actor = web(username, tail, at(days_ago, 11, 0))
+            for client in selectors.client_list(actor=actor, limit=3).items:
+                read(actor, client.id)
+        read(web("sato", 21, at(3, 21, 40)), dv)  # after working hours
         for i, client_id in enumerate(outside):  # clients a facility cannot see: every attempt refused
-            with _clock(at(2, 10, i)), contextlib.suppress(NotFound):
-                selectors.client_get(actor=ito, client_id=client_id)
-        with _clock(at(2, 16, 20)):
-            services.break_glass_open(
-                actor=web("matsumoto", 81),
-                name_kana=glass.kana,
-                birth_date=glass.birth,
-                reason="ショートステイ利用中に意識レベルが低下し救急搬送。搬送先から既往歴と服薬の照会があったため。",
-            )
+            with contextlib.suppress(NotFound):
+                selectors.client_get(actor=web("ito", 71, at(2, 10, i)), client_id=client_id)
+        services.break_glass_open(
+            actor=web("matsumoto", 81, at(2, 16, 20)),
+            name_kana=glass.kana,
+            birth_date=glass.birth,
+            reason="ショートステイ利用中に意識レベルが低下し救急搬送。搬送先から既往歴と服薬の照会があったため。",
+        )
 
     def _create_staff(self) -> None:
         hashed, same_password = None, []

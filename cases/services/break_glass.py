@@ -55,7 +55,7 @@ def break_glass_open(*, actor: Actor, name_kana: str, birth_date, reason: str) -
         ]
         if not matches:
             raise Refusal("no_match", NotFound("該当する支援対象者が見つかりません。"))
-        now = timezone.now()
+        now = actor.now()
         expires = now + timedelta(hours=settings.BREAK_GLASS_HOURS)
         # One open grant per person and client (a database constraint): a repeat while a grant is active is a
         # renewal, which needs a new reason and is flagged as such; it never stacks or silently extends access.
