@@ -18,6 +18,7 @@ from cases.selectors import MAX_QUERY
 from cases.services import MAX_ADDRESS, MAX_BASIS_NOTE, MAX_BODY, MAX_NAME, MAX_PHONE, MAX_TAG_LENGTH, MAX_TAGS
 from cases.text import KANA_MAX_LENGTH
 from tsunagu.keyset import MAX_PAGE_SIZE
+from tsunagu.periods import period_errors
 
 from . import formats as f
 
@@ -376,9 +377,9 @@ class AuditEventQuery(PageQuery):
     )
 
     def validate(self, attrs):
-        since, until = attrs.get("since"), attrs.get("until")
-        if since is not None and until is not None and since >= until:
-            raise serializers.ValidationError({"until": ["終了日時は開始日時より後にしてください。"]})
+        errors = period_errors(attrs.get("since"), attrs.get("until"))
+        if errors:
+            raise serializers.ValidationError(errors)
         return attrs
 
 

@@ -16,16 +16,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from tsunagu.timezones import JST
+
 from .models import AnomalyFlag, AnomalyRule, AuditEvent, AuditExposure, FlagStatus, Outcome
 
-JST = ZoneInfo("Asia/Tokyo")
 NOT_PEOPLE = ("", "system", "anonymous")
 SHARE_END_ACTIONS = ("share.revoke", "share.expire")
 
