@@ -9,7 +9,10 @@ class AuditConfig(AppConfig):
     def ready(self) -> None:
         from tsunagu.appendonly import reinstall_all
 
-        from . import checks  # noqa: F401 - registers the admin and key checks
+        from . import (
+            checks,  # noqa: F401 - registers the admin and key checks
+            tasks,  # noqa: F401 - registers the audit tasks in every process (they are queued by name)
+        )
         from .admin import audit_every_model_admin
 
         # The admin app (first in INSTALLED_APPS) has loaded every admin module by now: audit them all,

@@ -2,30 +2,31 @@
 
 The file is written in batches (keyset over ``seq``, newest first, like the search) with the progress stored on the
 ``AuditExport`` row, in UTF-8 with a BOM (Excel opens it as UTF-8) or in Shift_JIS (characters it cannot encode
-become ``?``). Who may start or open an export is decided in ``audit.review``.
+become ``?``). Who may start or open an export is decided in ``audit.review.export``, which queues the task; this
+module only selects and writes (it never imports the tasks that run it).
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from tsunagu.csvfile import SheetWriter
 from tsunagu.errors import InvalidInput
+from tsunagu.ids import parse_uuid
+from tsunagu.periods import NOT_AWARE
+from tsunagu.timezones import JST
 
 from .models import AuditEvent, AuditExport, AuditExposure, Channel, ExportEncoding, ExportStatus, Outcome
-from .selectors import _event_filters
-from .services import as_uuid
+from .selectors import event_condition
 
 logger = logging.getLogger("tsunagu.audit")
 
-JST = ZoneInfo("Asia/Tokyo")
 BATCH_SIZE = 1000
 HEADER = [
     "連番",
@@ -81,14 +82,13 @@ def _datetime(stored: dict, name: str):
         return None
     value = parse_datetime(raw)
     if value is None or timezone.is_naive(value):
-        raise InvalidInput({name: ["日時はタイムゾーン付きで指定してください。"]})
+        raise InvalidInput({name: [NOT_AWARE]})
     return value
 
 
 def queryset(stored: dict):
     """The events an export's filters select (unordered)."""
-    condition = _event_filters(
-        prefix="",
+    condition = event_condition(
         actor=stored.get("actor", ""),
         agency=stored.get("agency", ""),
         action=stored.get("action", ""),
@@ -99,17 +99,11 @@ def queryset(stored: dict):
     )
     qs = AuditEvent.objects.filter(condition)
     if stored.get("client"):
-        cid = as_uuid(stored["client"])
+        cid = parse_uuid(stored["client"])
         if cid is None:
             raise InvalidInput({"client": ["対象者IDの形式が正しくありません。"]})
         qs = qs.filter(seq__in=AuditExposure.objects.filter(client_id=cid).values("event_id"))
     return qs
-
-
-def enqueue(export_id) -> None:
-    from .tasks import build_export
-
-    build_export.delay(str(export_id))
 
 
 def export_path(export: AuditExport) -> Path:
@@ -120,27 +114,22 @@ def read_file(export: AuditExport) -> bytes:
     return export_path(export).read_bytes()
 
 
-def _cell(value) -> str:
-    """A cell Excel will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def row_of(event: AuditEvent) -> list[str]:
+def row_of(event: AuditEvent) -> list:
+    """One event as a row under ``HEADER`` (the writer makes each value a safe cell)."""
     return [
-        _cell(event.seq),
-        _cell(timezone.localtime(event.occurred_at, JST).strftime("%Y-%m-%d %H:%M:%S")),
-        _cell(event.actor_username),
-        _cell(event.actor_agency_code),
-        _cell(_CHANNELS.get(event.channel, event.channel)),
-        _cell(event.action),
-        _cell(_OUTCOMES.get(event.outcome, event.outcome)),
-        _cell(event.reason),
-        _cell(event.target_type),
-        _cell(event.target_id),
-        _cell(" ".join(str(c) for c in event.client_ids or [])),
-        _cell(event.request_id),
-        _cell(event.ip or ""),
+        event.seq,
+        timezone.localtime(event.occurred_at, JST).strftime("%Y-%m-%d %H:%M:%S"),
+        event.actor_username,
+        event.actor_agency_code,
+        _CHANNELS.get(event.channel, event.channel),
+        event.action,
+        _OUTCOMES.get(event.outcome, event.outcome),
+        event.reason,
+        event.target_type,
+        event.target_id,
+        " ".join(str(c) for c in event.client_ids or []),
+        event.request_id,
+        event.ip or "",
     ]
 
 
@@ -152,7 +141,7 @@ def _update(export_id, **fields) -> None:
 
 def build(export_id) -> AuditExport | None:
     """Write the export's file in batches, updating its progress; mark it done or failed."""
-    export = AuditExport.objects.filter(pk=as_uuid(export_id)).first()
+    export = AuditExport.objects.filter(pk=parse_uuid(export_id)).first()
     if export is None or export.status not in (ExportStatus.PENDING, ExportStatus.FAILED):
         return export
     _update(export.pk, status=ExportStatus.RUNNING, progress=0, error="")
@@ -164,8 +153,7 @@ def build(export_id) -> AuditExport | None:
         written = 0
         tmp = path.with_suffix(".part")
         with tmp.open("w", encoding=export.encoding, errors="replace", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(HEADER)
+            writer = SheetWriter(handle, HEADER)
             last_seq = None
             while True:
                 batch_qs = qs if last_seq is None else qs.filter(seq__lt=last_seq)

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Q
-from django.utils import timezone
 
 from tsunagu.errors import InvalidInput
 from tsunagu.keyset import Page, keyset_page
+from tsunagu.periods import period_errors
 
 from .models import AuditDigest, AuditEvent, AuditExposure, AuditSeal, AuditVerification, Channel, Outcome
 from .services import as_uuid
@@ -22,17 +22,20 @@ EVENT_ORDER = [("seq", True)]
 EXPOSURE_ORDER = [("event_id", True)]
 
 
-def _event_filters(
+def event_condition(
     *,
-    prefix: str,
-    actor: str,
-    agency: str,
-    action: str,
-    outcome: str,
-    since: datetime | None,
-    until: datetime | None,
+    prefix: str = "",
+    actor: str = "",
+    agency: str = "",
+    action: str = "",
+    outcome: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
     channel: str = "",
 ) -> Q:
+    """The search's filters as one condition on ``AuditEvent`` (``prefix`` ``"event__"`` to apply it through
+    ``AuditExposure``), checked: ``InvalidInput`` names every bad field. ``action`` matches exactly, or as a prefix
+    when it ends in ``.``; the period is ``[since, until)``. The search and the CSV export select with it."""
     errors: dict[str, list[str]] = {}
     condition = Q()
     if actor:
@@ -54,11 +57,7 @@ def _event_filters(
         if channel not in Channel.values:
             errors["channel"] = [f"経路が不正です: {channel}（{', '.join(Channel.values)}）"]
         condition &= Q(**{f"{prefix}channel": channel})
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and (not isinstance(value, datetime) or timezone.is_naive(value)):
-            errors[name] = ["日時はタイムゾーン付きで指定してください。"]
-    if since is not None and until is not None and not errors and since >= until:
-        errors["until"] = ["終了日時は開始日時より後にしてください。"]
+    errors.update(period_errors(since, until))
     if errors:
         raise InvalidInput(errors)
     if since is not None:
@@ -87,12 +86,12 @@ def audit_event_list(
         actor=actor, agency=agency, action=action, outcome=outcome, since=since, until=until, channel=channel
     )
     if client_id in (None, ""):
-        qs = AuditEvent.objects.filter(_event_filters(prefix="", **filters))
+        qs = AuditEvent.objects.filter(event_condition(**filters))
         return keyset_page(qs, order=EVENT_ORDER, limit=limit, cursor=cursor)
     cid = as_uuid(client_id)
     if cid is None:
         raise InvalidInput({"client": ["利用者IDの形式が正しくありません。"]})
-    exposures = AuditExposure.objects.filter(client_id=cid).filter(_event_filters(prefix="event__", **filters))
+    exposures = AuditExposure.objects.filter(client_id=cid).filter(event_condition(prefix="event__", **filters))
     page = keyset_page(exposures, order=EXPOSURE_ORDER, limit=limit, cursor=cursor)
     events = AuditEvent.objects.in_bulk([x.event_id for x in page.items])
     return Page(
@@ -100,24 +99,6 @@ def audit_event_list(
         next_cursor=page.next_cursor,
         prev_cursor=page.prev_cursor,
     )
-
-
-def audit_events_for_client(*, client_id, **kwargs) -> Page:
-    """Who accessed this client: every event that targeted or exposed it."""
-    return audit_event_list(client_id=client_id, **kwargs)
-
-
-def audit_events_for_actor(*, username: str, **kwargs) -> Page:
-    """What did this user access."""
-    if not username:
-        raise InvalidInput({"actor": ["ユーザー名を指定してください。"]})
-    return audit_event_list(actor=username, **kwargs)
-
-
-def audit_events_for_agency(*, agency_code: str, **kwargs) -> Page:
-    if not agency_code:
-        raise InvalidInput({"agency": ["機関コードを指定してください。"]})
-    return audit_event_list(agency=agency_code, **kwargs)
 
 
 @dataclass(frozen=True)

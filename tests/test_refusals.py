@@ -8,6 +8,7 @@ fails ``test_every_service_is_listed``, so it cannot ship without its refusal be
 
 import importlib
 import inspect
+import pkgutil
 from datetime import timedelta
 
 import pytest
@@ -41,6 +42,7 @@ NO_REFUSAL = {
     "agencies.selectors.agency_list": "the agency directory, readable with any key",
     "agencies.selectors.profile_get": "the actor's own profile",
     "audit.review.is_about": "a predicate used by the flag review, not an operation",
+    "audit.review.officer.is_system": "a predicate (the periodic task or a command is acting), not an operation",
     "cases.notifications.notification_list": "the actor's own notices",
     "cases.notifications.notification_unread_count": "the actor's own notices",
     "cases.notifications.notification_mark_read": "the actor's own notices",
@@ -155,13 +157,20 @@ REFUSED = {
 
 
 def _services():
+    """Public functions taking an actor, named by the module callers import them from: a package's functions by
+    the package when it re-exports them, by their own module when it does not."""
     for module_name in MODULES:
         module = importlib.import_module(module_name)
-        for name, func in inspect.getmembers(module, inspect.isfunction):
-            if name.startswith("_") or func.__module__ != module_name:
-                continue
-            if "actor" in inspect.signature(func).parameters:
-                yield f"{module_name}.{name}"
+        members = [(module_name, module)]
+        if hasattr(module, "__path__"):
+            for info in pkgutil.iter_modules(module.__path__, prefix=f"{module_name}."):
+                members.append((info.name, importlib.import_module(info.name)))
+        for defined_in, source in members:
+            for name, func in inspect.getmembers(source, inspect.isfunction):
+                if name.startswith("_") or func.__module__ != defined_in:
+                    continue
+                if "actor" in inspect.signature(func).parameters:
+                    yield f"{module_name}.{name}" if getattr(module, name, None) is func else f"{defined_in}.{name}"
 
 
 def test_every_service_is_listed():

@@ -144,7 +144,7 @@ def test_disclosure_report_matches_the_events_exactly(cast, monkeypatch):
     # nothing outside the period
     empty = review.review_disclosure(actor=penny, client_id=cid, since=since - timedelta(days=2), until=since)
     assert empty.events == []
-    monkeypatch.setattr(review, "DISCLOSURE_CAP", 2)
+    monkeypatch.setattr(review.disclosure, "DISCLOSURE_CAP", 2)
     capped = review.review_disclosure(actor=penny, client_id=cid, since=since, until=until)
     assert capped.capped and [e.seq for e in capped.events] == expected[:2]
     with pytest.raises(InvalidInput):

@@ -1,0 +1,65 @@
+"""The dashboard: events per day by agency, denials per day, open flags, and the seal and verification status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from tsunagu.errors import InvalidInput
+from tsunagu.timezones import JST
+
+from ..models import AnomalyFlag, AuditEvent, FlagStatus, Outcome
+from ..selectors import SealStatus, seal_latest
+from ..services import AuditActor, audit_record
+from .officer import require_privacy_officer
+
+
+@dataclass(frozen=True)
+class ReviewStats:
+    events_per_day_by_agency: dict[date, dict[str, int]]  # JST date → agency code ("" for none) → events
+    denied_per_day: dict[date, int]
+    open_flags: int
+    first_day: date
+    last_day: date
+
+
+def review_stats(*, actor: AuditActor, days: int = 30) -> ReviewStats:
+    """Dashboard figures for the last ``days`` JST days (today included), counted by the database (GROUP BY)."""
+    require_privacy_officer(actor=actor, action="audit.view")
+    if not isinstance(days, int) or not 1 <= days <= 366:
+        raise InvalidInput({"days": ["日数は1〜366で指定してください。"]})
+    last_day = timezone.now().astimezone(JST).date()
+    first_day = last_day - timedelta(days=days - 1)
+    start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=JST)
+    with transaction.atomic():
+        recent = AuditEvent.objects.filter(occurred_at__gte=start).annotate(day=TruncDate("occurred_at", tzinfo=JST))
+        per_agency: dict[date, dict[str, int]] = {}
+        for row in recent.order_by().values("day", "actor_agency_code").annotate(n=Count("seq")):
+            per_agency.setdefault(row["day"], {})[row["actor_agency_code"]] = row["n"]
+        denied = {
+            row["day"]: row["n"]
+            for row in recent.filter(outcome=Outcome.DENIED).order_by().values("day").annotate(n=Count("seq"))
+        }
+        open_flags = AnomalyFlag.objects.filter(status=FlagStatus.OPEN).count()
+        audit_record(actor=actor, action="audit.view", details={"purpose": "stats", "days": days})
+    return ReviewStats(
+        events_per_day_by_agency=dict(sorted(per_agency.items())),
+        denied_per_day=dict(sorted(denied.items())),
+        open_flags=open_flags,
+        first_day=first_day,
+        last_day=last_day,
+    )
+
+
+def review_seal_status(*, actor: AuditActor) -> SealStatus:
+    """The last seal and the last verification result."""
+    require_privacy_officer(actor=actor, action="audit.view")
+    with transaction.atomic():
+        status = seal_latest()
+        audit_record(actor=actor, action="audit.view", details={"purpose": "seal_status"})
+    return status

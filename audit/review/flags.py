@@ -1,0 +1,155 @@
+"""Anomaly flags: running the rules, the list, one flag with its events, and the review notes that close it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from tsunagu.errors import Forbidden, InvalidInput, NotFound
+from tsunagu.ids import parse_uuid
+from tsunagu.keyset import Page, keyset_page
+from tsunagu.periods import check_period
+
+from .. import anomalies
+from ..models import AnomalyFlag, AnomalyRule, AuditEvent, FlagNote, FlagStatus
+from ..refusals import Refusal, refusals_audited
+from ..services import AuditActor, audit_record
+from .officer import is_system, require_privacy_officer
+from .search import event_filters
+
+NOTE_MAX_LENGTH = 2000
+FLAG_ORDER = [("created_at", True), ("id", True)]
+
+
+def detect_anomalies(*, actor: AuditActor, since: datetime | None = None, until: datetime | None = None) -> int:
+    """Run every anomaly rule over [since, until) (default: the lookback window up to now); returns the number
+    of new flags. Runs as the periodic task and the management command (system actor), or on demand by a
+    privacy officer (then audited as ``audit.detect_anomalies``)."""
+    system = is_system(actor)
+    if not system:
+        require_privacy_officer(actor=actor, action="audit.detect_anomalies")
+    check_period(since, until)
+    with transaction.atomic():
+        created = anomalies.run_rules(since=since, until=until)
+        if not system:
+            details = {"new_flags": created}
+            details.update(event_filters(since=since, until=until))
+            audit_record(actor=actor, action="audit.detect_anomalies", details=details)
+    return created
+
+
+def flags_list(
+    *, actor: AuditActor, status: str = "open", rule: str = "", cursor: str | None = None, limit: int = 50
+) -> Page:
+    """Anomaly flags newest first; ``status`` open, closed or empty for all; ``rule`` one of AnomalyRule."""
+    require_privacy_officer(actor=actor, action="audit.view")
+    errors = {}
+    if status and status not in FlagStatus.values:
+        errors["status"] = [f"状態が不正です: {status}"]
+    if rule and rule not in AnomalyRule.values:
+        errors["rule"] = [f"規則が不正です: {rule}"]
+    if errors:
+        raise InvalidInput(errors)
+    qs = AnomalyFlag.objects.all()
+    if status:
+        qs = qs.filter(status=status)
+    if rule:
+        qs = qs.filter(rule=rule)
+    with transaction.atomic():
+        page = keyset_page(qs, order=FLAG_ORDER, limit=limit, cursor=cursor)
+        filters = {k: v for k, v in (("status", status), ("rule", rule)) if v}
+        audit_record(
+            actor=actor, action="audit.view", details={"purpose": "flags", "filters": filters, "count": len(page.items)}
+        )
+    return page
+
+
+@dataclass(frozen=True)
+class FlagDetail:
+    flag: AnomalyFlag
+    events: list[AuditEvent]
+    notes: list[FlagNote]
+    about_reader: bool = False  # the flag is about the officer reading it: another officer reviews it
+
+
+def _flag_or_404(flag_id, *, lock: bool = False) -> AnomalyFlag:
+    fid = parse_uuid(flag_id)
+    qs = AnomalyFlag.objects.select_for_update() if lock else AnomalyFlag.objects.all()
+    flag = qs.filter(pk=fid).first() if fid is not None else None
+    if flag is None:
+        raise NotFound("指摘が見つかりません。")
+    return flag
+
+
+def flag_get(*, actor: AuditActor, flag_id) -> FlagDetail:
+    """One flag with the events behind it (oldest first) and its review notes."""
+    require_privacy_officer(actor=actor, action="audit.view")
+    with transaction.atomic():
+        flag = _flag_or_404(flag_id)
+        events = list(AuditEvent.objects.filter(seq__in=flag.event_seqs).order_by("seq"))
+        notes = list(flag.notes.order_by("created_at", "id"))
+        audit_record(
+            actor=actor,
+            action="audit.view",
+            target_type="anomaly_flag",
+            target_id=flag.pk,
+            details={"purpose": "flag"},
+        )
+    return FlagDetail(flag=flag, events=events, notes=notes, about_reader=is_about(flag, actor))
+
+
+def is_about(flag: AnomalyFlag, actor: AuditActor) -> bool:
+    """Whether the flag is about ``actor``: its subject, or the one who did any of the events behind it (an
+    after-share-end flag names an agency and several users). Nobody reviews a flag about themselves (PRODUCT
+    §4.4): an officer who also does casework is reviewed by another officer."""
+    username = getattr(actor, "username", "")
+    if not username or username in anomalies.NOT_PEOPLE:
+        return False
+    if flag.subject_username == username or flag.subject_key == f"user:{username}":
+        return True
+    return AuditEvent.objects.filter(seq__in=flag.event_seqs, actor_username=username).exists()
+
+
+def flag_add_note(*, actor: AuditActor, flag_id, note: str, close: bool = False) -> FlagNote:
+    """Record a review note (append-only) and, with ``close``, close the flag. The note's text is not copied into
+    the audit row (it may name a person)."""
+    require_privacy_officer(actor=actor, action="audit.flag_review")
+    text = (note or "").strip()
+    if not text:
+        raise InvalidInput({"note": ["確認内容を入力してください。"]})
+    if len(text) > NOTE_MAX_LENGTH:
+        raise InvalidInput({"note": [f"確認内容は{NOTE_MAX_LENGTH}文字以内で入力してください。"]})
+    with (
+        refusals_audited(
+            actor=actor, action="audit.flag_review", target_type="anomaly_flag", target_id=str(flag_id)[:64]
+        ),
+        transaction.atomic(),
+    ):
+        flag = _flag_or_404(flag_id, lock=True)
+        if is_about(flag, actor):
+            raise Refusal(
+                "own_flag",
+                Forbidden("ご自身に関する指摘には記録できません。別の個人情報保護管理者が確認します。"),
+            )
+        if close and flag.status == FlagStatus.CLOSED:
+            raise InvalidInput({"close": ["この指摘はすでに対応済みです。"]})
+        now = timezone.now()
+        created = FlagNote.objects.create(
+            flag=flag, author_username=actor.username, note=text, created_at=now, closes_flag=bool(close)
+        )
+        if close:
+            flag.status = FlagStatus.CLOSED
+            flag.closed_at = now
+            flag.closed_by_username = actor.username
+            flag.save(update_fields=["status", "closed_at", "closed_by_username"])
+        audit_record(
+            actor=actor,
+            action="audit.flag_review",
+            target_type="anomaly_flag",
+            target_id=flag.pk,
+            details={"note": str(created.pk), "close": bool(close), "rule": flag.rule},
+        )
+    return created
