@@ -28,6 +28,21 @@ class DateInput(forms.DateInput):
         super().__init__(attrs, format="%Y-%m-%d")
 
 
+DATE_FORMATS = ["%Y-%m-%d", "%Y/%m/%d"]
+DATE_ERROR = _("日付は YYYY-MM-DD の形式で入力してください。")
+
+
+def date_field(label, *, error_messages=None, **kwargs) -> forms.DateField:
+    """A calendar date typed or picked (YYYY-MM-DD, or YYYY/MM/DD)."""
+    return forms.DateField(
+        label=label,
+        widget=DateInput(),
+        input_formats=DATE_FORMATS,
+        error_messages={"invalid": DATE_ERROR, **(error_messages or {})},
+        **kwargs,
+    )
+
+
 class ServiceForm(forms.Form):
     """A form that can take a service's ``InvalidInput`` errors onto its fields."""
 
@@ -175,3 +190,25 @@ class ApiKeyForm(ServiceForm):
         self.fields["user"].choices = [("", _("選択してください"))] + [
             (str(s.user_id), f"{s.display_name}（{s.username}・{labels.label('role', s.role)}）") for s in staff
         ]
+
+
+class BreakGlassForm(ServiceForm):
+    name_kana = forms.CharField(
+        label=_("フリガナ"),
+        max_length=200,
+        help_text=_("登録されているフリガナと同じ読みを入力します（ひらがな・カタカナ、空白の有無は問いません）。"),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        error_messages={"required": _("フリガナを入力してください。")},
+    )
+    birth_date = date_field(_("生年月日"), error_messages={"required": _("生年月日を入力してください。")})
+    reason = forms.CharField(
+        label=_("緊急アクセスの理由"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        strip=True,
+        help_text=_("例: 救急搬送の連絡があり、緊急連絡先と服薬状況を確認するため"),
+        error_messages={"required": _("緊急アクセスの理由を入力してください。")},
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "bg-%s")
+        super().__init__(*args, **kwargs)

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import auth, views, views_agency, views_breakglass, views_inbox, views_mfa, views_privacy, views_sharing
+from . import auth, views, views_agency, views_breakglass, views_inbox, views_mfa, views_sharing
+from .privacy import views as views_privacy
 
 app_name = "frontend"
 

@@ -14,7 +14,7 @@ from cases import services
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
 
 from .auth import web_login_required
-from .forms_privacy import BreakGlassForm
+from .forms import BreakGlassForm
 from .web import FORM_ERROR_STATUS, error_page, page, web_actor
 
 TEMPLATE = "frontend/break_glass.html"

@@ -2,7 +2,7 @@
 
 from django import template
 
-from frontend import labels_privacy as labels
+from frontend.privacy import labels
 
 register = template.Library()
 

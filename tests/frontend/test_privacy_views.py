@@ -20,8 +20,9 @@ from agencies.actors import Actor
 from audit import review
 from audit.models import AnomalyFlag, AuditEvent, AuditExport, FlagNote
 from cases import selectors, services
-from frontend import views_privacy
-from frontend.forms_privacy import day_start
+from frontend.privacy import csv as privacy_csv
+from frontend.privacy import views as privacy_views
+from frontend.privacy.forms import day_start
 from tests.frontend.conftest import text
 from tests.mfa import sign_in
 from tsunagu.errors import NotFound
@@ -254,7 +255,7 @@ def test_bad_search_conditions_are_a_400_with_the_message(reviewed, as_user, par
 
 
 def test_search_filters_and_keyset_paging(reviewed, as_user, monkeypatch):
-    monkeypatch.setattr(views_privacy, "PAGE_SIZE", 2)
+    monkeypatch.setattr(privacy_views, "PAGE_SIZE", 2)
     penny = as_user("penny")
     body = text(penny.get(reverse("frontend:privacy_events"), {"username": "charlie", "outcome": "denied"}))
     assert "charlie" in body and "alice</a>" not in body and "許可</span>" not in body
@@ -326,9 +327,9 @@ def test_disclosure_csv_is_utf8_with_bom_and_the_same_rows(reviewed, as_user):
     assert response["Content-Disposition"].startswith("attachment;")
     assert response.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert rows[0] == views_privacy.CSV_HEADER
+    assert rows[0] == privacy_csv.DISCLOSURE_HEADER
     # The CSV's own read is one event later than the page's: the same rows plus the page view itself at most.
-    page_rows = views_privacy._csv_rows(page.context["rows"])
+    page_rows = privacy_csv.disclosure_rows(page.context["rows"])
     assert rows[1 : len(page_rows) + 1] == page_rows
     assert any(r[3] == "charlie" and r[4] == "緊急アクセス" and r[7] == "緊急アクセス" for r in rows[1:])
 

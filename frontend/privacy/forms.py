@@ -1,5 +1,5 @@
-"""Forms of the privacy officer's console and of the break-glass request: they parse what the browser sends
-into the types the review functions and services take. The rules (who may, what is valid) live there."""
+"""Forms of the privacy officer's console: they parse what the browser sends into the types the review functions
+take. The rules (who may, what is valid) live there."""
 
 from datetime import date, datetime, time, timedelta
 
@@ -7,11 +7,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .forms import DateInput, ServiceForm
-from .labels_privacy import CHANNELS, OUTCOMES
-
-DATE_FORMATS = ["%Y-%m-%d", "%Y/%m/%d"]
-DATE_ERROR = _("日付は YYYY-MM-DD の形式で入力してください。")
+from ..forms import ServiceForm, date_field
+from .labels import CHANNELS, OUTCOMES
 
 
 def day_start(day: date | None) -> datetime | None:
@@ -22,38 +19,6 @@ def day_start(day: date | None) -> datetime | None:
 def day_end(day: date | None) -> datetime | None:
     """The end of a day in Japan time, as the exclusive bound (the next day's start)."""
     return day_start(day + timedelta(days=1)) if day else None
-
-
-def _date_field(label, *, error_messages=None, **kwargs) -> forms.DateField:
-    return forms.DateField(
-        label=label,
-        widget=DateInput(),
-        input_formats=DATE_FORMATS,
-        error_messages={"invalid": DATE_ERROR, **(error_messages or {})},
-        **kwargs,
-    )
-
-
-class BreakGlassForm(ServiceForm):
-    name_kana = forms.CharField(
-        label=_("フリガナ"),
-        max_length=200,
-        help_text=_("登録されているフリガナと同じ読みを入力します（ひらがな・カタカナ、空白の有無は問いません）。"),
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
-        error_messages={"required": _("フリガナを入力してください。")},
-    )
-    birth_date = _date_field(_("生年月日"), error_messages={"required": _("生年月日を入力してください。")})
-    reason = forms.CharField(
-        label=_("緊急アクセスの理由"),
-        widget=forms.Textarea(attrs={"rows": 3}),
-        strip=True,
-        help_text=_("例: 救急搬送の連絡があり、緊急連絡先と服薬状況を確認するため"),
-        error_messages={"required": _("緊急アクセスの理由を入力してください。")},
-    )
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("auto_id", "bg-%s")
-        super().__init__(*args, **kwargs)
 
 
 class EventFilterForm(ServiceForm):
@@ -76,8 +41,8 @@ class EventFilterForm(ServiceForm):
     )
     outcome = forms.ChoiceField(label=_("結果"), required=False, choices=[("", _("すべて")), *OUTCOMES.items()])
     channel = forms.ChoiceField(label=_("経路"), required=False, choices=[("", _("すべて")), *CHANNELS.items()])
-    since = _date_field(_("開始日"), required=False)
-    until = _date_field(_("終了日"), required=False)
+    since = date_field(_("開始日"), required=False)
+    until = date_field(_("終了日"), required=False)
     error_fields = {"actor": "username", "client_id": "client_q", "client": "client_q", "q": "client_q"}
 
     def __init__(self, *args, agencies=(), **kwargs):
@@ -110,8 +75,8 @@ class TermSearchForm(ServiceForm):
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
         error_messages={"required": _("検索語を入力してください。")},
     )
-    since = _date_field(_("開始日"), required=False)
-    until = _date_field(_("終了日"), required=False)
+    since = date_field(_("開始日"), required=False)
+    until = date_field(_("終了日"), required=False)
     cursor = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
     error_fields = {"terms": "term"}
 
@@ -128,8 +93,8 @@ class DisclosureForm(ServiceForm):
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
     client = forms.UUIDField(required=False, widget=forms.HiddenInput)
-    since = _date_field(_("対象期間（開始日）"), error_messages={"required": _("開始日を入力してください。")})
-    until = _date_field(_("対象期間（終了日）"), error_messages={"required": _("終了日を入力してください。")})
+    since = date_field(_("対象期間（開始日）"), error_messages={"required": _("開始日を入力してください。")})
+    until = date_field(_("対象期間（終了日）"), error_messages={"required": _("終了日を入力してください。")})
     error_fields = {"client_id": "client_q", "client": "client_q", "q": "client_q"}
 
     def __init__(self, *args, **kwargs):

@@ -1,5 +1,4 @@
-"""監査: the privacy officer's console (個人情報保護管理者). Thin adapters over ``audit.review`` and
-``cases.review``.
+"""The privacy officer's console pages. Thin adapters over ``audit.review`` and ``cases.review``.
 
 Separation of duties: the officer sees audit data and client identifiers (case number, 氏名) — never case
 content; ``cases.review`` hands out identifiers only. Only privacy officers reach these pages. The review
@@ -9,12 +8,9 @@ the denial the same way. No page counts events: results are keyset-paged, newest
 instead of a total, so a search costs the same on ten million events as on ten.
 """
 
-import csv
 import functools
-import io
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -30,18 +26,17 @@ from audit import review
 from cases import review as case_review
 from cases.text import normalize
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
+from tsunagu.ids import parse_uuid
 
-from . import labels_privacy as labels
-from .auth import web_login_required
-from .forms_privacy import DisclosureForm, EventFilterForm, FlagNoteForm, TermSearchForm, day_end, day_start
-from .templatetags.tsunagu import jdt
-from .web import FORM_ERROR_STATUS, error_page, page, web_actor
+from ..auth import web_login_required
+from ..web import FORM_ERROR_STATUS, error_page, page, web_actor
+from . import charts, labels
+from .csv import disclosure_csv as disclosure_csv_file
+from .forms import DisclosureForm, EventFilterForm, FlagNoteForm, TermSearchForm, day_end, day_start
 
 PAGE_SIZE = 50
 # Client identifiers shown per event; a list page may expose fifty clients, the row says "ほか N 名".
 IDENTIFY_PER_EVENT = 3
-CHART_DAYS = 30
-CHART_SERIES = 6  # agencies with their own colour; the rest are one "その他" series
 
 
 def officer_page(view):
@@ -83,13 +78,6 @@ class EventRow:
         return (self.event.authorised_by or "").partition(":")[0]
 
 
-def _as_uuid(value) -> uuid.UUID | None:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
 def _agency_names(actor) -> dict[str, str]:
     return {a.code: a.name for a in directory.agency_choices(actor=actor)}
 
@@ -99,18 +87,18 @@ def _rows(actor, events, agencies: dict[str, str]) -> list[EventRow]:
     wanted: set[uuid.UUID] = set()
     for e in events:
         for cid in (e.client_ids or [])[:IDENTIFY_PER_EVENT]:
-            if (u := _as_uuid(cid)) is not None:
+            if (u := parse_uuid(cid)) is not None:
                 wanted.add(u)
-        if e.target_type == "client" and not e.client_ids and (u := _as_uuid(e.target_id)) is not None:
+        if e.target_type == "client" and not e.client_ids and (u := parse_uuid(e.target_id)) is not None:
             wanted.add(u)
     known = case_review.client_identify(actor=actor, client_ids=sorted(wanted, key=str)) if wanted else {}
     rows = []
     for e in events:
         ids = e.client_ids or []
-        shown = [known.get(_as_uuid(cid)) or str(cid) for cid in ids[:IDENTIFY_PER_EVENT]]
+        shown = [known.get(parse_uuid(cid)) or str(cid) for cid in ids[:IDENTIFY_PER_EVENT]]
         target = None
         if e.target_type == "client" and not ids and e.target_id:
-            target = known.get(_as_uuid(e.target_id)) or e.target_id
+            target = known.get(parse_uuid(e.target_id)) or e.target_id
         rows.append(
             EventRow(
                 event=e,
@@ -125,7 +113,7 @@ def _rows(actor, events, agencies: dict[str, str]) -> list[EventRow]:
 
 def _identity(actor, client_id):
     """The identifiers of one client; NotFound when there is no such client."""
-    cid = _as_uuid(client_id)
+    cid = parse_uuid(client_id)
     found = case_review.client_identify(actor=actor, client_ids=[cid]) if cid else {}
     if cid not in found:
         raise NotFound
@@ -151,101 +139,15 @@ def _lookup(actor, form, candidates_key="client") -> list:
 # --- the dashboard -----------------------------------------------------------------------------------------
 
 
-def _nice_max(value: int) -> int:
-    """The top of a chart's scale: 1, 2 or 5 times a power of ten, at least the value."""
-    step = 1
-    while True:
-        for factor in (1, 2, 5):
-            if step * factor >= value:
-                return max(step * factor, 1)
-        step *= 10
-
-
-def _days(last: date, count: int) -> list[date]:
-    return [last - timedelta(days=count - 1 - i) for i in range(count)]
-
-
-def _chart(days: list[date], series: list[tuple[str, str, dict]], *, height=200, width=900) -> dict:
-    """Geometry for a stacked bar chart drawn as SVG in the template (no script, no inline style).
-
-    ``series``: (css class, label, {day: count}). Bars stack in series order.
-    """
-    left, bottom, top = 44, 26, 8
-    plot_w, plot_h = width - left - 8, height - bottom - top
-    totals = [sum(values.get(d, 0) for _c, _l, values in series) for d in days]
-    top_value = _nice_max(max(totals, default=0))
-    slot = plot_w / max(len(days), 1)
-    bar_w = max(slot * 0.7, 1)
-    bars = []
-    for i, d in enumerate(days):
-        x = left + i * slot + (slot - bar_w) / 2
-        y = top + plot_h
-        for css, label, values in series:
-            n = values.get(d, 0)
-            if not n:
-                continue
-            h = plot_h * n / top_value
-            y -= h
-            bars.append(
-                {
-                    "x": round(x, 1),
-                    "y": round(y, 1),
-                    "w": round(bar_w, 1),
-                    "h": round(h, 1),
-                    "css": css,
-                    "title": f"{d.month}/{d.day} {label}: {n}",
-                }
-            )
-    ticks = [
-        {"y": round(top + plot_h - plot_h * v / top_value, 1), "value": v}
-        for v in sorted({0, top_value // 2, top_value})
-    ]
-    step = max(1, len(days) // 6)
-    dates = [
-        {"x": round(left + i * slot + slot / 2, 1), "text": f"{d.month}/{d.day}"}
-        for i, d in enumerate(days)
-        if i % step == 0 or i == len(days) - 1
-    ]
-    return {
-        "width": width,
-        "height": height,
-        "bars": bars,
-        "ticks": ticks,
-        "dates": dates,
-        "left": left,
-        "right": width - 8,
-        "base": top + plot_h,
-        "label_y": height - 6,
-        "total": sum(totals),
-    }
-
-
-def _agency_series(per_day: dict, agencies: dict[str, str]) -> list[tuple[str, str, dict]]:
-    totals: dict[str, int] = {}
-    for counts in per_day.values():
-        for code, n in counts.items():
-            totals[code] = totals.get(code, 0) + n
-    ranked = sorted(totals, key=lambda c: (-totals[c], c))
-    series = []
-    for i, code in enumerate(ranked[:CHART_SERIES]):
-        values = {d: counts.get(code, 0) for d, counts in per_day.items()}
-        series.append((f"series-{i}", agencies.get(code) or code or _("システム"), values))
-    rest = ranked[CHART_SERIES:]
-    if rest:
-        values = {d: sum(counts.get(c, 0) for c in rest) for d, counts in per_day.items()}
-        series.append(("series-other", _("その他"), values))
-    return series
-
-
 @require_GET
 @officer_page
 def dashboard(request: HttpRequest, actor) -> HttpResponse:
-    stats = review.review_stats(actor=actor, days=CHART_DAYS)
+    stats = review.review_stats(actor=actor, days=charts.CHART_DAYS)
     status = review.review_seal_status(actor=actor)
     flags = review.flags_list(actor=actor, status="open", limit=5)
     agencies = _agency_names(actor)
-    days = _days(stats.last_day, CHART_DAYS)
-    series = _agency_series(stats.events_per_day_by_agency, agencies)
+    days = charts.days_until(stats.last_day, charts.CHART_DAYS)
+    series = charts.agency_series(stats.events_per_day_by_agency, agencies)
     context = {
         "stats": stats,
         "seal": status.seal,
@@ -253,10 +155,10 @@ def dashboard(request: HttpRequest, actor) -> HttpResponse:
         "digest": status.digest,
         "digest_signature_ok": status.digest_signature_ok,
         "flags": flags,
-        "events_chart": _chart(days, series),
+        "events_chart": charts.stacked_bars(days, series),
         "legend": [(css, label) for css, label, _values in series],
-        "denied_chart": _chart(days, [("series-denied", _("拒否"), stats.denied_per_day)], height=140),
-        "chart_days": CHART_DAYS,
+        "denied_chart": charts.stacked_bars(days, [("series-denied", _("拒否"), stats.denied_per_day)], height=140),
+        "chart_days": charts.CHART_DAYS,
         "chart_table": [
             {
                 "day": d,
@@ -412,8 +314,6 @@ def term_search(request: HttpRequest, actor) -> HttpResponse:
 
 # --- disclosure (開示請求対応) --------------------------------------------------------------------------------
 
-CSV_HEADER = ["日時（日本時間）", "機関", "機関コード", "職員", "操作", "結果", "経路", "根拠"]
-
 
 def _disclosure(request, actor, data=None):
     """The form and, once a client and a period are chosen, the report (audited by ``review_disclosure``).
@@ -477,22 +377,6 @@ def disclosure(request: HttpRequest, actor) -> HttpResponse:
     return page(request, "frontend/privacy/disclosure.html", context, actor=actor, status=status)
 
 
-def _csv_rows(rows) -> list[list[str]]:
-    return [
-        [
-            jdt(r.event.occurred_at),
-            r.agency_name,
-            r.event.actor_agency_code,
-            r.event.actor_username,
-            labels.action_label(r.event.action),
-            labels.table_label(labels.OUTCOMES, r.event.outcome),
-            labels.table_label(labels.CHANNELS, r.event.channel),
-            r.basis,
-        ]
-        for r in rows
-    ]
-
-
 @require_GET
 @officer_page
 def disclosure_csv(request: HttpRequest, actor) -> HttpResponse:
@@ -501,13 +385,9 @@ def disclosure_csv(request: HttpRequest, actor) -> HttpResponse:
     if context["report"] is None:
         query = request.GET.urlencode()
         return HttpResponseRedirect(reverse("frontend:privacy_disclosure") + (f"?{query}" if query else ""))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    writer.writerows(_csv_rows(context["rows"]))
     client = context["client"]
     name = f"開示請求_{client.case_number}_{context['query']['since']}_{context['query']['until']}.csv"
-    response = HttpResponse(buffer.getvalue().encode("utf-8-sig"), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(disclosure_csv_file(context["rows"]), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, name)
     response["Cache-Control"] = "no-store"
     return response
