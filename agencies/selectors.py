@@ -1,17 +1,33 @@
-"""Reads of agencies and staff for adapters. None of this is case data, so none of it is audited."""
+"""Reads of agencies and staff for adapters: the agency directory, the actor's own profile, and for an agency
+administrator the agency's own staff and API keys.
+
+Agency names and kinds are not case data: the directory and the profile are not audited. Staff and key lists are
+for the agency administrator of that agency only; those reads are audited (and a refusal too), so "who looked at
+our staff list" has an answer like any other access.
+"""
 
 from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
 
+from django.db import transaction
+from django.utils import timezone
+
+from audit.refusals import refuse
+from audit.services import audit_record
+from tsunagu.errors import Forbidden
 from tsunagu.keyset import Page, keyset_page
 
 from .actors import Actor
-from .models import Agency, Staff
+from .models import Agency, AgencyKind, ApiKey, Role, Staff
 
 AGENCY_ORDER = [("code", False)]
 
 
 @dataclass(frozen=True)
 class AgencyView:
+    """An agency as every staff member may see it: the API's directory, the site's choices, one's own agency."""
+
     code: str
     name: str
     kind: str
@@ -19,6 +35,10 @@ class AgencyView:
     @classmethod
     def of(cls, agency: Agency) -> "AgencyView":
         return cls(code=agency.code, name=agency.name, kind=agency.kind)
+
+    @property
+    def kind_label(self) -> str:
+        return AgencyKind(self.kind).label
 
 
 @dataclass(frozen=True)
@@ -32,6 +52,43 @@ class ProfileView:
     is_privacy_officer: bool
 
 
+@dataclass(frozen=True)
+class StaffView:
+    user_id: int
+    username: str
+    display_name: str
+    role: str
+    is_privacy_officer: bool
+    is_active: bool
+    can_log_in: bool
+    last_login: datetime | None
+
+    @property
+    def role_label(self) -> str:
+        return Role(self.role).label
+
+
+@dataclass(frozen=True)
+class ApiKeyView:
+    id: UUID
+    name: str
+    prefix: str
+    username: str
+    display_name: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
+
+    @property
+    def is_expired(self) -> bool:
+        return self.revoked_at is None and self.expires_at is not None and self.expires_at <= timezone.now()
+
+
 def agency_list(*, actor: Actor, cursor: str | None = None, limit: int = 50) -> Page:
     """The agency directory (every agency, by code), one page. Open to every authenticated staff member: an
     agency's name and kind are what a supervisor needs to choose with whom to share."""
@@ -39,6 +96,14 @@ def agency_list(*, actor: Actor, cursor: str | None = None, limit: int = 50) -> 
     return Page(
         items=[AgencyView.of(a) for a in page.items], next_cursor=page.next_cursor, prev_cursor=page.prev_cursor
     )
+
+
+def agency_choices(*, actor: Actor) -> list[AgencyView]:
+    """Every agency, by kind and name: whom a supervisor may share with (the site's choices). Empty for an actor
+    without an agency."""
+    if actor.user is None or actor.agency is None:
+        return []
+    return [AgencyView.of(a) for a in Agency.objects.order_by("kind", "name")]
 
 
 def profile_get(*, actor: Actor) -> ProfileView:
@@ -53,3 +118,90 @@ def profile_get(*, actor: Actor) -> ProfileView:
         role=actor.role,
         is_privacy_officer=actor.is_privacy_officer,
     )
+
+
+def _require_agency_admin(actor: Actor, action: str) -> Agency:
+    if actor.agency is None or actor.role != Role.AGENCY_ADMIN:
+        refuse(actor=actor, action=action, reason="role", error=Forbidden("機関管理者のみが利用できます。"))
+    return actor.agency
+
+
+def _staff_view(s: Staff) -> StaffView:
+    return StaffView(
+        user_id=s.user.pk,
+        username=s.user.get_username(),
+        display_name=s.display_name or s.user.get_username(),
+        role=s.role,
+        is_privacy_officer=s.is_privacy_officer,
+        is_active=s.user.is_active,
+        can_log_in=s.user.has_usable_password(),
+        last_login=s.user.last_login,
+    )
+
+
+def staff_of_agency(*, actor: Actor) -> list[StaffView]:
+    """The staff of the actor's own agency (agency administrators only). Audited as ``staff.list``."""
+    agency = _require_agency_admin(actor, "staff.list")
+    with transaction.atomic():
+        rows = Staff.objects.filter(agency=agency).select_related("user").order_by("role", "user__username")
+        staff = [_staff_view(s) for s in rows]
+        audit_record(
+            actor=actor, action="staff.list", target_type="agency", target_id=agency.code, details={"count": len(staff)}
+        )
+    return staff
+
+
+def apikey_holders(*, actor: Actor) -> list[StaffView]:
+    """Whom the actor may issue an API key for (the form offers only these): oneself, and for an agency
+    administrator the integration users of the own agency who are not privacy officers. The service decides
+    again (``agencies.services.apikey_issue``); this only keeps the form honest. A list of the agency's staff is
+    audited as ``staff.list`` like the staff page."""
+    if actor.agency is None or actor.role not in Role.values:
+        refuse(
+            actor=actor,
+            action="apikey.issue",
+            reason="no_role",
+            error=Forbidden("所属機関のある職員のみが利用できます。"),
+        )
+    rows = Staff.objects.filter(user=actor.user)
+    if actor.role == Role.AGENCY_ADMIN:
+        rows = rows | Staff.objects.filter(
+            agency=actor.agency, role=Role.INTEGRATION, is_privacy_officer=False, user__is_active=True
+        )
+    with transaction.atomic():
+        holders = [_staff_view(s) for s in rows.select_related("user").order_by("role", "user__username")]
+        if actor.role == Role.AGENCY_ADMIN:
+            audit_record(
+                actor=actor,
+                action="staff.list",
+                target_type="agency",
+                target_id=actor.agency.code,
+                details={"count": len(holders), "purpose": "apikey_holders"},
+            )
+    return holders
+
+
+def apikey_list(*, actor: Actor) -> list[ApiKeyView]:
+    """The API keys of the actor's agency's staff, newest first (agency administrators only). Never the secret:
+    only a hash is stored. Audited as ``apikey.list``."""
+    agency = _require_agency_admin(actor, "apikey.list")
+    with transaction.atomic():
+        rows = ApiKey.objects.filter(user__staff__agency=agency).select_related("user__staff").order_by("-created_at")
+        keys = [
+            ApiKeyView(
+                id=k.id,
+                name=k.name,
+                prefix=k.prefix,
+                username=k.user.get_username(),
+                display_name=k.user.staff.display_name or k.user.get_username(),
+                created_at=k.created_at,
+                expires_at=k.expires_at,
+                last_used_at=k.last_used_at,
+                revoked_at=k.revoked_at,
+            )
+            for k in rows
+        ]
+        audit_record(
+            actor=actor, action="apikey.list", target_type="agency", target_id=agency.code, details={"count": len(keys)}
+        )
+    return keys

@@ -7,7 +7,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from agencies import directory, services
+from agencies import selectors as agency_selectors
+from agencies import services
 from agencies.models import Role
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
 
@@ -25,8 +26,8 @@ def _forbidden(request, actor, exc: Forbidden) -> HttpResponse:
 def agency_admin(request: HttpRequest) -> HttpResponse:
     actor = web_actor(request)
     try:
-        staff = directory.staff_of_agency(actor=actor)
-        keys = directory.apikey_list(actor=actor)
+        staff = agency_selectors.staff_of_agency(actor=actor)
+        keys = agency_selectors.apikey_list(actor=actor)
     except Forbidden as exc:
         return _forbidden(request, actor, exc)
     return page(request, "frontend/agency.html", {"staff": staff, "keys": keys}, actor=actor)
@@ -39,7 +40,7 @@ def apikey_issue(request: HttpRequest) -> HttpResponse:
     themselves. The form offers only those; the service decides (and audits a refusal) whatever is posted."""
     actor = web_actor(request)
     try:
-        holders = directory.apikey_holders(actor=actor)
+        holders = agency_selectors.apikey_holders(actor=actor)
     except Forbidden as exc:
         return _forbidden(request, actor, exc)
     form = ApiKeyForm(request.POST if request.method == "POST" else None, staff=holders)
@@ -76,7 +77,7 @@ def apikey_issue(request: HttpRequest) -> HttpResponse:
 def apikey_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
     actor = web_actor(request)
     try:
-        keys = directory.apikey_list(actor=actor)
+        keys = agency_selectors.apikey_list(actor=actor)
     except Forbidden as exc:
         return _forbidden(request, actor, exc)
     key = next((k for k in keys if str(k.id) == key_id), None)

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from agencies import directory
+from agencies import selectors as agency_selectors
 from cases import selectors, services
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
 
@@ -25,7 +25,7 @@ def _manager_context(actor, client_id) -> dict:
 
 
 def _grant_form(actor, client, data=None) -> ShareGrantForm:
-    agencies = [a for a in directory.agency_choices(actor=actor) if a.code != client.owner_agency_code]
+    agencies = [a for a in agency_selectors.agency_choices(actor=actor) if a.code != client.owner_agency_code]
     return ShareGrantForm(data, agencies=agencies)
 
 

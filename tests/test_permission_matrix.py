@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from agencies import directory
+from agencies import selectors as agency_selectors
 from agencies.actors import Actor
 from agencies.models import ApiKey, Role
 from agencies.services import apikey_issue, apikey_revoke, staff_create
@@ -244,7 +244,7 @@ SERVICE_OPS = [
         lambda w, a: webhook_register(actor=a, url="https://partner.example/other"),
         lambda p: A if p.admin else F,
     ),
-    ("staff.list", lambda w, a: directory.staff_of_agency(actor=a), lambda p: A if p.admin else F),
+    ("staff.list", lambda w, a: agency_selectors.staff_of_agency(actor=a), lambda p: A if p.admin else F),
     ("audit.view", lambda w, a: review.review_events(actor=a), lambda p: A if p.reviewer else F),
     (
         "audit.flag_review",  # a flag about penny: another officer reviews it

@@ -22,7 +22,6 @@ from audit.models import AnomalyFlag, AnomalyRule, AuditEvent, AuditExport
 from tsunagu.errors import DomainError
 
 MODULES = [
-    "agencies.directory",
     "agencies.selectors",
     "agencies.services",
     "audit.review",
@@ -38,7 +37,7 @@ MODULES = [
 
 # Functions with no refusal, and why.
 NO_REFUSAL = {
-    "agencies.directory.agency_choices": "agency names and kinds, not case data; empty without an agency",
+    "agencies.selectors.agency_choices": "agency names and kinds, not case data; empty without an agency",
     "agencies.selectors.agency_list": "the agency directory, readable with any key",
     "agencies.selectors.profile_get": "the actor's own profile",
     "audit.review.is_about": "a predicate used by the flag review, not an operation",
@@ -83,9 +82,9 @@ cid = lambda c: c.client.id  # noqa: E731
 
 # "module.function": (refused actor, arguments, the action its denied event records)
 REFUSED = {
-    "agencies.directory.staff_of_agency": ("alice", lambda c: {}, "staff.list"),
-    "agencies.directory.apikey_holders": (_nobody, lambda c: {}, "apikey.issue"),
-    "agencies.directory.apikey_list": ("alice", lambda c: {}, "apikey.list"),
+    "agencies.selectors.staff_of_agency": ("alice", lambda c: {}, "staff.list"),
+    "agencies.selectors.apikey_holders": (_nobody, lambda c: {}, "apikey.issue"),
+    "agencies.selectors.apikey_list": ("alice", lambda c: {}, "apikey.list"),
     "agencies.services.require_operator": ("alice", lambda c: {"action": "agency.create"}, "agency.create"),
     "agencies.services.agency_create": ("ada", lambda c: {"code": "x", "name": "x", "kind": "other"}, "agency.create"),
     "agencies.services.staff_create": (

@@ -21,7 +21,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agencies import directory
+from agencies import selectors as agency_selectors
 from audit import review
 from cases import review as case_review
 from cases.text import normalize
@@ -79,7 +79,7 @@ class EventRow:
 
 
 def _agency_names(actor) -> dict[str, str]:
-    return {a.code: a.name for a in directory.agency_choices(actor=actor)}
+    return {a.code: a.name for a in agency_selectors.agency_choices(actor=actor)}
 
 
 def _rows(actor, events, agencies: dict[str, str]) -> list[EventRow]:
@@ -207,7 +207,7 @@ def _candidate_links(url_name: str, query: dict, candidates: list) -> list[tuple
 def events(request: HttpRequest, actor) -> HttpResponse:
     """The search. A typed name (``client_q``) is POSTed, resolved to a client id and the page redirected to a
     GET URL that carries the id only: names stay out of URLs, access logs and browser history."""
-    agencies = directory.agency_choices(actor=actor)
+    agencies = agency_selectors.agency_choices(actor=actor)
     posted = request.method == "POST"
     form = EventFilterForm(request.POST if posted else request.GET, agencies=agencies)
     context: dict = {"form": form, "candidates": [], "client": None, "result": None, "rows": []}
@@ -482,7 +482,7 @@ def flag_note(request: HttpRequest, actor, flag_id: str) -> HttpResponse:
 @officer_page
 def export_start(request: HttpRequest, actor) -> HttpResponse:
     """Start a CSV export of a search (the same conditions as the search page); the page shows its progress."""
-    form = EventFilterForm(request.POST, agencies=directory.agency_choices(actor=actor))
+    form = EventFilterForm(request.POST, agencies=agency_selectors.agency_choices(actor=actor))
     encoding = request.POST.get("encoding", "utf-8-sig")
     if not form.is_valid() or encoding not in labels.ENCODINGS:
         _refuse(actor, "export")
