@@ -1,4 +1,5 @@
-"""The layering rules, checked on the source: audit imports no domain app; adapters never query case models."""
+"""The layering rules, checked on the source: audit imports no domain app; adapters never query case models; audit's
+tasks are leaves (tasks import services, never the reverse); no module imports another's private names."""
 
 import ast
 from pathlib import Path
@@ -14,6 +15,20 @@ def _modules(package: str):
     for path in sorted((ROOT / package).rglob("*.py")):
         if "migrations" not in path.parts:
             yield path, ast.parse(path.read_text(encoding="utf-8"))
+
+
+def _absolute_imports(path: Path, tree):
+    """(module, name) for every import in the file, relative imports resolved against the file's package."""
+    package = list(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, None
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            for alias in node.names:
+                yield module, alias.name
 
 
 def _imports(tree):
@@ -64,6 +79,43 @@ def test_adapters_do_not_touch_case_models(path_tree):
     source = path.read_text(encoding="utf-8")
     for model in CASE_MODELS:
         assert f"{model}.objects" not in source, f"{path} queries {model}"
+
+
+# The one place that imports the audit tasks: the app's ready(), registering them with Celery in every process
+# (as the worker's autodiscovery does) so that services can queue them by name.
+TASK_REGISTRAR = "audit/apps.py"
+
+
+@pytest.mark.parametrize("path_tree", list(_modules("audit")), ids=lambda pt: str(pt[0].relative_to(ROOT)))
+def test_nothing_in_audit_imports_its_tasks(path_tree):
+    """``audit.tasks`` imports the services it runs; a service that imported the tasks back would close a circle."""
+    path, tree = path_tree
+    relative = str(path.relative_to(ROOT))
+    if relative in ("audit/tasks.py", TASK_REGISTRAR):
+        return
+    imported = {
+        module if name is None or module.endswith(".tasks") else f"{module}.{name}"
+        for module, name in _absolute_imports(path, tree)
+    }
+    assert not {m for m in imported if m == "audit.tasks" or m.startswith("audit.tasks.")}, (
+        f"{relative} imports audit.tasks"
+    )
+
+
+@pytest.mark.parametrize(
+    "path_tree",
+    [*_modules("agencies"), *_modules("api"), *_modules("audit"), *_modules("frontend"), *_modules("tsunagu")],
+    ids=lambda pt: str(pt[0].relative_to(ROOT)),
+)
+def test_no_module_imports_private_names(path_tree):
+    """A name with a leading underscore stays in its module: whatever another module needs gets a public name."""
+    path, tree = path_tree
+    private = [
+        f"{module}.{name}"
+        for module, name in _absolute_imports(path, tree)
+        if name and name.startswith("_") and name != "_" and not name.startswith("__")
+    ]
+    assert not private, f"{path.relative_to(ROOT)} imports {private}"
 
 
 # Authentication failures (a wrong password, a bad key, an operator's refused admin page) are recorded where they
