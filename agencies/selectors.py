@@ -79,6 +79,7 @@ class ApiKeyView:
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    read_only: bool = False
 
     @property
     def is_active(self) -> bool:
@@ -198,6 +199,7 @@ def apikey_list(*, actor: Actor) -> list[ApiKeyView]:
                 expires_at=k.expires_at,
                 last_used_at=k.last_used_at,
                 revoked_at=k.revoked_at,
+                read_only=not k.allows_writes,
             )
             for k in rows
         ]

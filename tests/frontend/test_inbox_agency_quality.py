@@ -270,3 +270,5 @@ def test_the_key_form_issues_a_read_only_key_when_ticked(cast, as_user, ticked, 
     issued = as_user("ada").post(reverse("frontend:apikey_issue"), data)
     secret = re.search(r'value="(tsg_[^"]+)"', text(issued)).group(1)
     assert apikey_authenticate(secret).scopes == scopes
+    listing = text(as_user("ada").get(reverse("frontend:agency_admin")))
+    assert ('集計システム</strong> <span class="badge badge-muted">閲覧専用' in listing) == ticked
