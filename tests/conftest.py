@@ -1,8 +1,16 @@
+import copy
+from unittest import mock
+
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.test import override_settings
+from pytest_django.fixtures import validate_django_db
+from pytest_django.plugin import blocking_manager_key
 
 from tests.cast import build_cast
+from tsunagu.appendonly import APPEND_ONLY_TABLES, install_append_only, remove_append_only
 
 
 def pytest_collection_modifyitems(config, items):
@@ -21,6 +29,7 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "permission_matrix(cases): a test that checks ``cases`` cases of the permission matrix"
     )
+    config.addinivalue_line("markers", "empty_db: a test that needs a database without the standing cast")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -44,9 +53,12 @@ def pytest_runtest_makereport(item, call):
         outcome.get_result().permission_matrix_cases = marker.kwargs["cases"]
 
 
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _fast_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_HASHERS
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +69,90 @@ def _fresh_cache():
     cache.clear()
 
 
+# The standing cast is built once per test database, committed, right after the database is set up; every test
+# that runs in a rolled-back transaction finds it there. Tests that commit for real (``transaction=True``, the live
+# server) start from an empty database as before and build their own cast: the standing one is flushed before
+# such a test, and rebuilt before the next test that runs in a transaction.
+_STANDING: dict = {"cast": None, "present": False, "item": None}
+_DB_FIXTURES = ("db", "transactional_db", "live_server", "django_db_reset_sequences", "django_db_serialized_rollback")
+_COMMITTING_FIXTURES = ("transactional_db", "live_server", "django_db_reset_sequences")
+
+
+def _uses_db(item) -> bool:
+    names = getattr(item, "fixturenames", ())
+    return item.get_closest_marker("django_db") is not None or any(name in names for name in _DB_FIXTURES)
+
+
+def commits(item) -> bool:
+    """Whether the test runs without the rolled-back transaction (what pytest-django decides the same way)."""
+    marker = item.get_closest_marker("django_db")
+    if marker is not None:
+        transaction, reset_sequences, *_ = validate_django_db(marker)
+        if transaction or reset_sequences:
+            return True
+    return any(name in getattr(item, "fixturenames", ()) for name in _COMMITTING_FIXTURES)
+
+
+def _wants_empty(item) -> bool:
+    return commits(item) or item.get_closest_marker("empty_db") is not None
+
+
+def _build_standing() -> None:
+    """Built as the ``cast`` fixture used to build it inside each test's transaction: with the tests' password
+    hasher, and with no on-commit work run (the cast's notices stay in the outbox, undelivered)."""
+    with (
+        override_settings(PASSWORD_HASHERS=FAST_HASHERS),
+        transaction.atomic(),
+        mock.patch.object(connection, "on_commit", lambda func, robust=False: None),
+    ):
+        _STANDING["cast"] = build_cast()
+    _STANDING["present"] = True
+
+
+def _flush() -> None:
+    """Empty every table, as pytest-django does after a test that commits. SQLite flushes with DELETE, which the
+    append-only triggers refuse: they are dropped for the flush and put back (PostgreSQL truncates)."""
+    sqlite = connection.vendor == "sqlite"
+    for table in APPEND_ONLY_TABLES if sqlite else ():
+        remove_append_only(connection, table)
+    try:
+        call_command("flush", verbosity=0, interactive=False)
+    finally:
+        for table in APPEND_ONLY_TABLES if sqlite else ():
+            install_append_only(connection, table)
+    _STANDING["present"] = False
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        _build_standing()
+        item = _STANDING["item"]
+        if item is not None and _wants_empty(item):
+            _flush()  # the first test to use the database starts from an empty one
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    _STANDING["item"] = item
+    if _STANDING["cast"] is None or not _uses_db(item):
+        return  # the database is not set up yet (``django_db_setup`` builds the cast) or not used
+    empty = _wants_empty(item)
+    if empty == _STANDING["present"]:
+        with item.config.stash[blocking_manager_key].unblock():
+            _flush() if empty else _build_standing()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item):
+    if _STANDING["cast"] is not None and commits(item):
+        _STANDING["present"] = False  # pytest-django flushed the database after the test
+
+
 @pytest.fixture
-def cast(db):
-    return build_cast()
+def cast(request, db):
+    """The standing cast: fresh Python objects for each test (rows are rolled back after it). A test that commits
+    (or is marked ``empty_db``) gets a cast of its own, built on its empty database."""
+    if not _STANDING["present"]:
+        return build_cast()
+    return copy.deepcopy(_STANDING["cast"])

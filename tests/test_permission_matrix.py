@@ -35,7 +35,7 @@ from cases import review as client_review
 from cases import selectors, services
 from cases.models import BreakGlassGrant
 from cases.webhooks import webhook_register
-from tests.cast import AGENCIES, PASSWORD, build_cast
+from tests.cast import AGENCIES, PASSWORD
 from tests.mfa import sign_in
 from tsunagu.errors import Forbidden, NotFound
 
@@ -118,8 +118,7 @@ class World:
 
 
 @pytest.fixture
-def world(db) -> World:
-    cast = build_cast()
+def world(cast) -> World:
     system = Actor.system(channel="cli")
     users = dict(cast.users)
     for role, username in EXTRA_ADMINS.items():

@@ -24,6 +24,8 @@ from cases.models import USER_ENTRY_KINDS, Client, ClientStatus, EntryKind, Shar
 from cases.text import is_kana
 from tsunagu.errors import InvalidInput, NotFound
 
+pytestmark = pytest.mark.empty_db  # the demo data goes into an empty database
+
 TAGS = {"高齢", "障がい", "生活困窮", "子ども", "ひきこもり", "8050", "認知症", "虐待疑い"}
 
 

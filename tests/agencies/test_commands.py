@@ -12,6 +12,8 @@ from agencies.models import Agency, ApiKey, Staff
 from agencies.services import apikey_authenticate
 from audit.models import AuditEvent
 
+pytestmark = pytest.mark.empty_db  # provisioning starts from an empty installation
+
 
 def run(*args, stdin=None):
     out = io.StringIO()

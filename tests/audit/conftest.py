@@ -5,7 +5,6 @@ import pytest
 from django.db import connection, transaction
 
 from audit.sealing import seal_pending, unsealed_count
-from tests.cast import build_cast
 from tsunagu.appendonly import APPEND_ONLY_TABLES, install_append_only, remove_append_only
 
 AUDIT_TABLES = [t for t in APPEND_ONLY_TABLES if t.startswith("audit_")]
@@ -17,9 +16,9 @@ sealing_db = pytest.mark.django_db(transaction=connection.vendor == "postgresql"
 
 
 @pytest.fixture
-def sealed_cast():
+def sealed_cast(cast):
     """The standing cast, for tests marked ``sealing_db``."""
-    return build_cast()
+    return cast
 
 
 def seal_all(timeout: float = 60.0) -> None:

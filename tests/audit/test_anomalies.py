@@ -23,7 +23,7 @@ SATURDAY = datetime(2026, 11, 28, tzinfo=JST)
 SINCE = datetime(2026, 11, 20, tzinfo=JST)
 UNTIL = datetime(2026, 12, 5, tzinfo=JST)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.empty_db]  # the event streams are the whole log
 
 
 @dataclass(frozen=True)

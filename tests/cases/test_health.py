@@ -41,6 +41,7 @@ def test_health_counts_published_but_unfinished_messages_as_outbox_work(cast):
 def test_health_reports_the_last_seal_and_a_failed_verification(cast):
     from audit.models import AuditVerification
 
+    outbox_relay()  # the cast's notices delivered: only the audit state is under test here
     out = io.StringIO()
     call_command("health", stdout=out)
     assert "last audit seal: none" in out.getvalue()  # sealing itself is tested in tests/audit
