@@ -31,11 +31,16 @@ services:
 
 test: install services lint check-deploy test-postgres test-sqlite
 
+# Both passes run on pytest-xdist workers (each with its own test database); tests that start processes of their
+# own share one worker (see tests/conftest.py). PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
+PARALLEL = -n $(PYTEST_WORKERS) --dist loadgroup
+
 test-postgres: install
-	DATABASE_URL=$(PG_URL) $(BIN)/pytest $(PYTEST_ARGS)
+	DATABASE_URL=$(PG_URL) $(BIN)/pytest $(PARALLEL) $(PYTEST_ARGS)
 
 test-sqlite: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PARALLEL) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

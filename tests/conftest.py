@@ -1,4 +1,5 @@
 import copy
+from types import SimpleNamespace
 from unittest import mock
 
 import pytest
@@ -12,9 +13,16 @@ from pytest_django.plugin import blocking_manager_key
 from tests.cast import build_cast
 from tsunagu.appendonly import APPEND_ONLY_TABLES, install_append_only, remove_append_only
 
+# Tests that start processes of their own (Redis, Celery workers, PostgreSQL clusters, Chromium) run one at a
+# time, on one pytest-xdist worker (``--dist loadgroup``); everything else is spread over the workers.
+PROCESS_FIXTURES = ("redis_server", "clusters", "browser")
+
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``postgres`` need PostgreSQL; on SQLite they are deselected (reported in the summary)."""
+    for item in items:
+        if any(name in item.fixturenames for name in PROCESS_FIXTURES):
+            item.add_marker(pytest.mark.xdist_group("processes"))
     if connection.vendor == "postgresql":
         return
     selected, deselected = [], []
@@ -23,6 +31,22 @@ def pytest_collection_modifyitems(config, items):
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected
+        if hasattr(config, "workeroutput"):  # a pytest-xdist worker: tell the controller, which counts them
+            config.workeroutput["deselected"] = [item.nodeid for item in deselected]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist: every worker deselects the same tests; count them once in the controller's summary."""
+    from tests.api.conftest import SCHEMATHESIS_TALLY
+
+    output = getattr(node, "workeroutput", {})
+    reporter = node.config.pluginmanager.get_plugin("terminalreporter")
+    deselected = output.get("deselected", [])
+    if reporter is not None and deselected and "deselected" not in reporter.stats:
+        reporter.stats["deselected"] = [SimpleNamespace(nodeid=nodeid) for nodeid in deselected]
+    for caller, mode, status, count in output.get("schemathesis", []):
+        SCHEMATHESIS_TALLY[caller, mode, status] += count
 
 
 def pytest_configure(config):
@@ -43,6 +67,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                 cases += marker
     if tests:
         terminalreporter.write_line(f"permission matrix: {cases} cases in {tests} tests")
+    import tests.api.conftest as api_conftest
+
+    if not config.pluginmanager.is_registered(api_conftest):  # a pytest-xdist controller that collected nothing
+        api_conftest.write_schemathesis_tally(terminalreporter)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -43,7 +43,16 @@ def api(keys):
 SCHEMATHESIS_TALLY: Counter = Counter()
 
 
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):  # a pytest-xdist worker: the controller adds up and prints
+        session.config.workeroutput["schemathesis"] = [[*key, count] for key, count in SCHEMATHESIS_TALLY.items()]
+
+
 def pytest_terminal_summary(terminalreporter):
+    write_schemathesis_tally(terminalreporter)
+
+
+def write_schemathesis_tally(terminalreporter):
     if not SCHEMATHESIS_TALLY:
         return
     by_caller, by_mode, by_status = Counter(), Counter(), Counter()

@@ -191,10 +191,11 @@ ENTRY_VALUES = [
     ("occurred_at", "2025-12-31T23:59:00+16:00", False),  # wider than any zone, and than PostgreSQL stores
     ("occurred_at", "1900-01-01T00:00:00+15:59", True),  # the earliest year, at the widest offset
     ("occurred_at", "2025-12-31T23:59:00-15:59", True),
-    ("occurred_at", _aware(PAST), True),
-    ("occurred_at", PAST.strftime("%Y-%m-%dT%H:%M:%SZ"), True),
-    ("corrects", "{" + str(uuid.uuid4()) + "}", False),
-    ("corrects", uuid.uuid4().hex, False),
+    # values that differ from run to run carry fixed ids (parallel workers must collect the same tests)
+    pytest.param("occurred_at", _aware(PAST), True, id="occurred_at-yesterday-offset-True"),
+    pytest.param("occurred_at", PAST.strftime("%Y-%m-%dT%H:%M:%SZ"), True, id="occurred_at-yesterday-Z-True"),
+    pytest.param("corrects", "{" + str(uuid.uuid4()) + "}", False, id="corrects-braced-uuid-False"),
+    pytest.param("corrects", uuid.uuid4().hex, False, id="corrects-hex-uuid-False"),
     ("body", " \n ", False),
     ("body", "一行目\n二行目", True),
     ("body", "a\x01b", False),
