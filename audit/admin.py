@@ -14,12 +14,17 @@ recorded; they are not reachable through the admin's autocomplete endpoint.
 """
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Model, QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest, HttpResponse
 
 from tsunagu.middleware import client_ip
 
@@ -28,6 +33,12 @@ from .services import audit_denied, audit_record, terms_hash
 
 # Change-list parameters that are not filters (paging, ordering, search, popups).
 _LIST_PARAMS = {"q", "p", "o", "all", "_popup", "_to_field", "_changelist_filters", "e"}
+
+# The mixins come before ``admin.ModelAdmin`` in an admin's bases; for the type checker they are ModelAdmins.
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin[Any]
+else:
+    _ModelAdmin = object
 
 
 @dataclass(frozen=True)
@@ -45,7 +56,7 @@ class AdminActor:
     at: datetime | None = None  # always the server's clock
 
 
-def admin_actor(request) -> AdminActor:
+def admin_actor(request: HttpRequest) -> AdminActor:
     user = request.user
     # Operators usually belong to no agency; record it when they do (staff → agency, looked up by attribute so
     # that this lowest layer imports no domain app).
@@ -60,12 +71,12 @@ def admin_actor(request) -> AdminActor:
     )
 
 
-class AuditedAdminMixin:
+class AuditedAdminMixin(_ModelAdmin):
     """Mix into every ModelAdmin (before ``admin.ModelAdmin``)."""
 
     audit_case_data = False  # True for admins of case data (clients, shares, timeline)
 
-    def audit_client_ids(self, objects) -> list:
+    def audit_client_ids(self, objects: list[Model]) -> list[object]:
         """The client ids that showing or changing ``objects`` exposes (case-data admins override)."""
         return []
 
@@ -73,7 +84,15 @@ class AuditedAdminMixin:
     def audit_target_type(self) -> str:
         return f"{self.opts.app_label}.{self.opts.model_name}"[:32]
 
-    def audit(self, request, action: str, *, objects=(), target_id="", details=None) -> None:
+    def audit(
+        self,
+        request: HttpRequest,
+        action: str,
+        *,
+        objects: Iterable[Model] = (),
+        target_id: object = "",
+        details: dict[str, Any] | None = None,
+    ) -> None:
         audit_record(
             actor=admin_actor(request),
             action=action,
@@ -83,7 +102,7 @@ class AuditedAdminMixin:
             details=details or {},
         )
 
-    def audit_refusal(self, request, target_id="") -> None:
+    def audit_refusal(self, request: HttpRequest, target_id: object = "") -> None:
         audit_denied(
             actor=admin_actor(request),
             action="admin.view" if request.method in ("GET", "HEAD") else "admin.change",
@@ -94,7 +113,7 @@ class AuditedAdminMixin:
 
     # --- views --------------------------------------------------------------------------------------------
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         try:
             with transaction.atomic():
                 response = super().changelist_view(request, extra_context)
@@ -102,7 +121,7 @@ class AuditedAdminMixin:
                 if "cl" in context:
                     cl = context["cl"]
                     objects = list(cl.result_list)
-                    details = {"count": len(objects), "page": cl.page_num}
+                    details: dict[str, Any] = {"count": len(objects), "page": cl.page_num}
                     query = request.GET.get("q", "")
                     if query:
                         details["q_hash"] = terms_hash(query)
@@ -123,7 +142,9 @@ class AuditedAdminMixin:
             self.audit_refusal(request)
             raise
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         try:
             with transaction.atomic():
                 response = super().change_view(request, object_id, form_url, extra_context)
@@ -135,14 +156,18 @@ class AuditedAdminMixin:
             self.audit_refusal(request, object_id)
             raise
 
-    def add_view(self, request, form_url="", extra_context=None):
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         try:
             return super().add_view(request, form_url, extra_context)
         except PermissionDenied:
             self.audit_refusal(request)
             raise
 
-    def history_view(self, request, object_id, extra_context=None):
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         try:
             with transaction.atomic():
                 response = super().history_view(request, object_id, extra_context)
@@ -154,7 +179,9 @@ class AuditedAdminMixin:
             self.audit_refusal(request, object_id)
             raise
 
-    def delete_view(self, request, object_id, extra_context=None):
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         try:
             with transaction.atomic():
                 response = super().delete_view(request, object_id, extra_context)
@@ -168,7 +195,7 @@ class AuditedAdminMixin:
 
     # --- writes (inside the admin's transaction) ----------------------------------------------------------
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: Model, form: ModelForm[Any], change: bool) -> None:
         super().save_model(request, obj, form, change)
         self.audit(
             request,
@@ -178,43 +205,43 @@ class AuditedAdminMixin:
             details={"fields": sorted(form.changed_data)},
         )
 
-    def delete_model(self, request, obj):
+    def delete_model(self, request: HttpRequest, obj: Model) -> None:
         pk, exposed = obj.pk, [obj]
         with transaction.atomic():
             self.audit(request, "admin.delete", objects=exposed, target_id=pk)
             super().delete_model(request, obj)
 
-    def delete_queryset(self, request, queryset):
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         objects = list(queryset)
         with transaction.atomic():
             for obj in objects:
                 self.audit(request, "admin.delete", objects=[obj], target_id=obj.pk)
             super().delete_queryset(request, queryset)
 
-    def get_search_fields(self, request):
+    def get_search_fields(self, request: HttpRequest) -> list[str] | tuple[str, ...]:
         match = getattr(request, "resolver_match", None)
         if self.audit_case_data and match is not None and match.url_name == "autocomplete":
             return ()  # the autocomplete endpoint then answers 404: case data is not listed there
         return super().get_search_fields(request)
 
 
-class ReadOnlyAdminMixin:
+class ReadOnlyAdminMixin(_ModelAdmin):
     """View only: no add, change or delete, no bulk actions."""
 
     actions = None
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditEventAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[AuditEvent]):
     list_display = ("seq", "occurred_at", "actor_username", "actor_agency_code", "channel", "action", "outcome")
     list_filter = ("channel", "outcome")
     search_fields = ("=actor_username", "=action", "=target_id")
@@ -222,22 +249,22 @@ class AuditEventAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AuditSeal)
-class AuditSealAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditSealAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[AuditSeal]):
     list_display = ("id", "first_seq", "last_seq", "count", "seal_hash", "created_at")
     exclude = ("digests",)
 
 
 @admin.register(AuditVerification)
-class AuditVerificationAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditVerificationAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[AuditVerification]):
     list_display = ("id", "ran_at", "ok", "kind", "first_bad_seq", "latest_seal_id")
 
 
 @admin.register(AuditPurge)
-class AuditPurgeAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditPurgeAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[AuditPurge]):
     list_display = ("id", "purged_at", "up_to_seal", "events_deleted", "cutoff", "retention_days")
 
 
-def audit_every_model_admin(site=None) -> list[str]:
+def audit_every_model_admin(site: admin.AdminSite | None = None) -> list[str]:
     """Re-register every ModelAdmin that does not mix in ``AuditedAdminMixin`` (third-party apps' admins) as an
     audited subclass. Called once all admin modules are loaded (``AuditConfig.ready``); returns the labels."""
     site = site or admin.site

@@ -24,7 +24,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -159,7 +159,7 @@ def publish_anchors() -> int:
         return 0
 
 
-def digest_text(seal: AuditSeal, now) -> str:
+def digest_text(seal: AuditSeal, now: datetime) -> str:
     return (
         f"Tsunagu audit log up to seq {seal.last_seq} (seal #{seal.pk}, sealed "
         f"{seal.created_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}) has hash {seal.seal_hash}; "

@@ -14,8 +14,9 @@ never case content.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -63,7 +64,7 @@ def raise_flag(
     window_start: datetime,
     window_end: datetime,
     seqs: list[int],
-    summary: Callable[[int], str],
+    summary: Callable[..., str],  # summary(n): the rules bind their context as the lambda's defaults
 ) -> bool:
     """Create the flag, or add ``seqs`` to an open flag of the same rule and subject whose window is the same or
     overlaps. Returns True when a new flag was created. ``summary(n)`` words the flag for ``n`` events."""
@@ -113,7 +114,7 @@ def rule_after_hours(since: datetime, until: datetime) -> int:
         .order_by("seq")
         .values_list("seq", "occurred_at", "actor_username", "actor_agency_code")
     )
-    days: dict[tuple[str, object], list] = defaultdict(list)
+    days: dict[tuple[str, date], list[int]] = defaultdict(list)
     agencies: dict[str, str] = {}
     for seq, occurred_at, username, agency in events.iterator(chunk_size=2000):
         if is_off_hours(occurred_at):
@@ -153,8 +154,8 @@ def rule_many_clients(since: datetime, until: datetime) -> int:
         .order_by("event_id")
         .values_list("event__actor_username", "event__actor_agency_code", "event__occurred_at", "event_id", "client_id")
     )
-    clients: dict[tuple[str, datetime], set] = defaultdict(set)
-    seqs: dict[tuple[str, datetime], set] = defaultdict(set)
+    clients: dict[tuple[str, datetime], set[UUID]] = defaultdict(set)
+    seqs: dict[tuple[str, datetime], set[int]] = defaultdict(set)
     agencies: dict[str, str] = {}
     for username, agency, occurred_at, seq, client_id in rows.iterator(chunk_size=5000):
         hour = occurred_at.replace(minute=0, second=0, microsecond=0)  # JST hours start with UTC hours (+9:00)
@@ -182,7 +183,9 @@ def rule_many_clients(since: datetime, until: datetime) -> int:
     return created
 
 
-def _bursts(events: list[tuple[int, datetime]], window: timedelta, threshold: int):
+def _bursts(
+    events: list[tuple[int, datetime]], window: timedelta, threshold: int
+) -> Iterator[tuple[datetime, list[int]]]:
     """Greedy bursts: from each event, the events within ``window``; a burst of at least ``threshold`` events is
     reported and scanning resumes after it. ``events`` sorted by time."""
     i, n = 0, len(events)
@@ -209,8 +212,8 @@ def rule_repeated_denials(since: datetime, until: datetime) -> int:
         .order_by("occurred_at", "seq")
         .values_list("seq", "occurred_at", "actor_username", "actor_agency_code", "ip")
     )
-    by_user: dict[str, list] = defaultdict(list)
-    by_ip: dict[str, list] = defaultdict(list)
+    by_user: dict[str, list[tuple[int, datetime]]] = defaultdict(list)
+    by_ip: dict[str, list[tuple[int, datetime]]] = defaultdict(list)
     users_of: dict[int, str] = {}
     agencies: dict[str, str] = {}
     for seq, occurred_at, username, agency, ip in rows:

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
@@ -19,7 +21,7 @@ class AuditConfig(AppConfig):
         # including the admins of third-party apps.
         audit_every_model_admin()
 
-        def _reinstall(sender, using="default", **kwargs):
+        def _reinstall(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
             reinstall_all(using=using)
 
         post_migrate.connect(_reinstall, sender=self, dispatch_uid="tsunagu-append-only")

@@ -19,10 +19,18 @@ language's JSON and SHA-256 libraries:
 Numbers inside ``details`` are integers in practice; a float would be written in its shortest round-trip form.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 from collections.abc import Iterable
 from datetime import UTC
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
+    from .models import AuditEvent
 
 GENESIS_HASH = "0" * 64
 DIGEST_SIZE = 8
@@ -50,7 +58,7 @@ FIELDS = (
 )
 
 
-def event_record(event, *, seq: int | None = None) -> dict:
+def event_record(event: AuditEvent, *, seq: int | None = None) -> dict[str, Any]:
     """The event as the dictionary that is serialised (``seq`` overridable, to test a reordering)."""
     return {
         "action": event.action,
@@ -75,7 +83,7 @@ def event_record(event, *, seq: int | None = None) -> dict:
     }
 
 
-def canonical_line(event, *, seq: int | None = None) -> bytes:
+def canonical_line(event: AuditEvent, *, seq: int | None = None) -> bytes:
     return json.dumps(
         event_record(event, seq=seq), sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
     ).encode("utf-8")
@@ -86,14 +94,14 @@ def line_digest(line: bytes) -> bytes:
     return hashlib.sha256(line).digest()[:DIGEST_SIZE]
 
 
-def seal_hasher(prev_hash: str):
+def seal_hasher(prev_hash: str) -> _Hash:
     """A sha256 object primed with ``prev_hash``; feed it the batch with ``feed_line``."""
     hasher = hashlib.sha256()
     hasher.update(prev_hash.encode("ascii"))
     return hasher
 
 
-def feed_line(hasher, line: bytes, *, first: bool) -> None:
+def feed_line(hasher: _Hash, line: bytes, *, first: bool) -> None:
     if not first:
         hasher.update(b"\n")
     hasher.update(line)
@@ -109,11 +117,12 @@ def seal_hash(prev_hash: str, lines: Iterable[bytes]) -> str:
 def encode_seqs(seqs: Iterable[int]) -> str:
     """Ascending sequence numbers as ranges: [1, 2, 3, 5] → ``"1-3,5"``."""
     parts: list[str] = []
-    start = prev = None
+    start: int | None = None
+    prev: int | None = None
     for seq in seqs:
         if prev is not None and seq <= prev:
             raise ValueError("sequence numbers must be strictly ascending")
-        if start is None:
+        if start is None or prev is None:
             start = prev = seq
         elif seq == prev + 1:
             prev = seq

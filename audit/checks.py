@@ -1,10 +1,14 @@
 """System checks: every ModelAdmin on the default admin site is audited; the audit HMAC keys are real."""
 
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
 from django.core import checks
 
 
 @checks.register(checks.Tags.admin, checks.Tags.security)
-def admin_is_audited(app_configs=None, **kwargs):
+def admin_is_audited(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     from django.contrib import admin
 
     from .admin import AuditedAdminMixin
@@ -22,12 +26,12 @@ def admin_is_audited(app_configs=None, **kwargs):
 
 
 @checks.register(checks.Tags.security)
-def audit_hmac_keys(app_configs=None, **kwargs):
+def audit_hmac_keys(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """The keys that hash search terms in the audit log: a real one in production, never the SECRET_KEY."""
     from django.conf import settings
 
     keys = getattr(settings, "AUDIT_HMAC_KEYS", None) or []
-    errors = []
+    errors: list[checks.CheckMessage] = []
     if not keys:
         errors.append(
             checks.Error(
@@ -56,11 +60,13 @@ def audit_hmac_keys(app_configs=None, **kwargs):
 
 
 @checks.register(checks.Tags.security)
-def audit_signing_and_anchor(app_configs=None, **kwargs):
+def audit_signing_and_anchor(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """The key of the events' MACs and the digest, and the directory outside the database for the seal heads."""
     from django.conf import settings
 
-    errors = []
+    errors: list[checks.CheckMessage] = []
     keys = getattr(settings, "AUDIT_SIGNING_KEYS", None) or []
     if not settings.DEBUG and any(secret == settings.AUDIT_SIGNING_DEV_KEY[1] for _id, secret in keys):
         errors.append(

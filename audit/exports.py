@@ -9,10 +9,14 @@ module only selects and writes (it never imports the tasks that run it).
 from __future__ import annotations
 
 import logging
+import uuid
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -56,7 +60,7 @@ def check_encoding(encoding: str) -> None:
         raise InvalidInput({"encoding": [f"文字コードが不正です: {encoding}"]})
 
 
-def clean_filters(filters: dict) -> dict:
+def clean_filters(filters: dict[str, Any]) -> dict[str, str]:
     """The filters as stored on the export (JSON strings), checked as the search checks them."""
     stored: dict[str, str] = {}
     unknown = []
@@ -76,7 +80,7 @@ def clean_filters(filters: dict) -> dict:
     return stored
 
 
-def _datetime(stored: dict, name: str):
+def _datetime(stored: dict[str, str], name: str) -> datetime | None:
     raw = stored.get(name)
     if not raw:
         return None
@@ -86,7 +90,7 @@ def _datetime(stored: dict, name: str):
     return value
 
 
-def queryset(stored: dict):
+def queryset(stored: dict[str, str]) -> QuerySet[AuditEvent]:
     """The events an export's filters select (unordered)."""
     condition = event_condition(
         actor=stored.get("actor", ""),
@@ -114,7 +118,7 @@ def read_file(export: AuditExport) -> bytes:
     return export_path(export).read_bytes()
 
 
-def row_of(event: AuditEvent) -> list:
+def row_of(event: AuditEvent) -> list[object]:
     """One event as a row under ``HEADER`` (the writer makes each value a safe cell)."""
     return [
         event.seq,
@@ -133,15 +137,16 @@ def row_of(event: AuditEvent) -> list:
     ]
 
 
-def _update(export_id, **fields) -> None:
+def _update(export_id: uuid.UUID, **fields: Any) -> None:
     # Committed at once, so a page polling the export sees the progress while the file is written.
     with transaction.atomic():
         AuditExport.objects.filter(pk=export_id).update(**fields)
 
 
-def build(export_id) -> AuditExport | None:
+def build(export_id: object) -> AuditExport | None:
     """Write the export's file in batches, updating its progress; mark it done or failed."""
-    export = AuditExport.objects.filter(pk=parse_uuid(export_id)).first()
+    eid = parse_uuid(export_id)
+    export = AuditExport.objects.filter(pk=eid).first() if eid is not None else None
     if export is None or export.status not in (ExportStatus.PENDING, ExportStatus.FAILED):
         return export
     _update(export.pk, status=ExportStatus.RUNNING, progress=0, error="")

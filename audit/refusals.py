@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from tsunagu.errors import DomainError
 
@@ -31,7 +31,7 @@ class Refusal(Exception):
         super().__init__(reason)
 
 
-def refuse(*, actor: AuditActor, action: str, reason: str, error: DomainError, **fields) -> NoReturn:
+def refuse(*, actor: AuditActor, action: str, reason: str, error: DomainError, **fields: Any) -> NoReturn:
     """Record the denied attempt (its own transaction) and raise ``error``. Call it outside the transaction of
     the refused work, or inside ``refusals_audited`` by raising ``Refusal`` instead."""
     audit_denied(actor=actor, action=action, reason=reason, **fields)
@@ -39,7 +39,7 @@ def refuse(*, actor: AuditActor, action: str, reason: str, error: DomainError, *
 
 
 @contextmanager
-def refusals_audited(*, actor: AuditActor, action: str, **fields) -> Iterator[None]:
+def refusals_audited(*, actor: AuditActor, action: str, **fields: Any) -> Iterator[None]:
     """Turn a ``Refusal`` raised in the block into one denied event and its error. Wrap the block's own
     transaction with it, so the refused work has rolled back before the denial is recorded."""
     try:

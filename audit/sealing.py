@@ -46,7 +46,7 @@ ADVISORY_LOCK_KEY = 0x7473756E61677561
 @dataclass(frozen=True)
 class _Window:
     condition: str  # SQL over audit_auditevent
-    params: list
+    params: list[int | None]
     horizon: int | None
     sealer_txid: int | None
     cluster: int | None = None
@@ -99,10 +99,10 @@ def _pg_window(last: AuditSeal | None, batch_size: int) -> _Window | None:
     if lower is not None and upper <= lower:
         return None
 
-    def condition(up: int) -> tuple[str, list]:
+    def condition(up: int) -> tuple[str, list[int | None]]:
         if lower is None:  # the first seal also takes events written before the txid column existed
             return "(txid IS NULL OR txid < %s) AND (cluster IS NULL OR cluster = %s)", [up, cluster]
-        if last.cluster is None:  # sealed before seals recorded their cluster
+        if last is None or last.cluster is None:  # sealed before seals recorded their cluster
             return "txid >= %s AND txid < %s AND (cluster IS NULL OR cluster = %s)", [lower, up, cluster]
         return "txid >= %s AND txid < %s AND cluster = %s", [lower, up, cluster]
 

@@ -7,6 +7,7 @@ however many events the client has, rather than a scan of the event table.
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Q
 
@@ -69,7 +70,7 @@ def event_condition(
 
 def audit_event_list(
     *,
-    client_id=None,
+    client_id: object = None,
     actor: str = "",
     agency: str = "",
     action: str = "",
@@ -82,7 +83,7 @@ def audit_event_list(
 ) -> Page:
     """Events newest first. ``client_id`` matches events that targeted the client or exposed it (lists,
     searches), denied attempts included; ``action`` matches exactly, or as a prefix when it ends in ``.``."""
-    filters = dict(
+    filters: dict[str, Any] = dict(
         actor=actor, agency=agency, action=action, outcome=outcome, since=since, until=until, channel=channel
     )
     if client_id in (None, ""):

@@ -6,30 +6,42 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from tsunagu.ids import parse_uuid as as_uuid
+from tsunagu.ids import parse_uuid
 
 from .models import AuditEvent, AuditExposure, Outcome
 from .signing import event_mac, hmac_hex
+
+as_uuid = parse_uuid  # the audit layer's name for it (selectors, exports and review import it from here)
 
 
 class AuditActor(Protocol):
     """What the audit log needs to know of whoever acts. Domain actors implement this."""
 
-    user_id: int | None
-    username: str
-    agency_code: str
-    channel: str
-    request_id: str
-    ip: str | None
-    user_agent: str
-    api_key_id: str
-    at: datetime | None  # when the action happens; None: now (see agencies.actors.Actor.at)
+    # Read-only: frozen dataclasses and properties satisfy it.
+    @property
+    def user_id(self) -> int | None: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def agency_code(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def ip(self) -> str | None: ...
+    @property
+    def user_agent(self) -> str: ...
+    @property
+    def api_key_id(self) -> str: ...
+    @property
+    def at(self) -> datetime | None: ...  # when the action happens; None: now (see agencies.actors.Actor.at)
 
 
 @dataclass(frozen=True)
@@ -93,11 +105,11 @@ def audit_record(
     action: str,
     outcome: str = Outcome.ALLOWED,
     reason: str = "",
-    client_ids: Iterable = (),
+    client_ids: Iterable[object] = (),
     target_type: str = "",
     target_id: object = "",
     authorised_by: object = "",
-    details: dict | None = None,
+    details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Insert one event (and its exposure index rows) in the current transaction. An exception here must abort
     the caller's access."""
@@ -145,7 +157,7 @@ def audit_record(
     return event
 
 
-def audit_denied(*, actor: AuditActor, action: str, reason: str, **fields) -> AuditEvent:
+def audit_denied(*, actor: AuditActor, action: str, reason: str, **fields: Any) -> AuditEvent:
     """Record a denied attempt in its own transaction, after the denial (the access itself rolled back)."""
     with transaction.atomic():
         return audit_record(actor=actor, action=action, outcome=Outcome.DENIED, reason=reason, **fields)

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import models
 
 from .canonical import event_record
+from .models import AuditEvent
 
 
 def _keys() -> list[tuple[str, str]]:
@@ -30,13 +31,13 @@ def hmac_hex(secret: str, data: bytes) -> str:
     return hmac.new(secret.encode("utf-8"), data, hashlib.sha256).hexdigest()
 
 
-def _unnumbered_line(event) -> bytes:
+def _unnumbered_line(event: AuditEvent) -> bytes:
     record = event_record(event, seq=0)
     del record["seq"]
     return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
-def event_mac(event) -> str:
+def event_mac(event: AuditEvent) -> str:
     key_id, secret = _keys()[0]
     tag = hmac_hex(secret, str(event.uuid).encode("ascii"))[:16]
     return f"{key_id}:{tag}.{hmac_hex(secret, _unnumbered_line(event))}"
@@ -49,7 +50,7 @@ class MacCheck(models.TextChoices):
     ALTERED = "altered"  # the tag verifies, the content does not: a genuine event was changed
 
 
-def check_event_mac(event) -> str:
+def check_event_mac(event: AuditEvent) -> str:
     value = getattr(event, "mac", None) or ""
     key_id, sep, rest = value.partition(":")
     tag, dot, mac = rest.partition(".")

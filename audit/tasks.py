@@ -4,6 +4,8 @@ detection every few minutes (see CELERY_BEAT_SCHEDULE), and the CSV exports a pr
 Tasks import the services they run; no module of the audit app imports this one (``audit.review.export`` queues
 the export task by name; ``AuditConfig.ready`` registers the tasks, as the worker's autodiscovery does)."""
 
+from typing import Any
+
 from celery import shared_task
 
 from .anchors import publish_digest as publish
@@ -21,14 +23,14 @@ def seal_audit() -> int:
 
 
 @shared_task(ignore_result=True)
-def verify_audit() -> dict:
+def verify_audit() -> dict[str, Any]:
     """Recompute every seal and store the result (``AuditVerification``)."""
     result = verify_and_record()
     return {"ok": result.ok, "kind": result.kind, "first_bad_seq": result.first_bad_seq, "id": result.pk}
 
 
 @shared_task(ignore_result=True)
-def publish_digest() -> dict:
+def publish_digest() -> dict[str, Any]:
     """The daily signed digest for the privacy officer: console, anchor directory and e-mail."""
     digest = publish()
     return {"id": digest.pk if digest else None, "last_seq": digest.last_seq if digest else None}
@@ -41,7 +43,7 @@ def detect_anomalies() -> int:
 
 
 @shared_task(ignore_result=True)
-def build_export(export_id: str) -> dict:
+def build_export(export_id: str) -> dict[str, Any]:
     """Write an audit CSV export's file (queued after the export row is committed)."""
     export = build(export_id)
     return {"id": export_id, "status": export.status if export else "missing"}

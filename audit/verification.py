@@ -19,21 +19,27 @@ Events of seals up to the latest purge boundary are gone by design; their seals 
 boundary seal's hash must equal the one the purge recorded.
 """
 
+from __future__ import annotations
+
 import bisect
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.db import connection
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from .anchors import read_anchors
+from .anchors import Anchor, read_anchors
 from .canonical import DIGEST_SIZE, GENESIS_HASH, canonical_line, decode_seqs, feed_line, line_digest, seal_hasher
 from .models import AuditEvent, AuditPurge, AuditSeal, AuditVerification, VerifyKind
 from .sealing import current_cluster
 from .signing import MacCheck, check_event_mac
 
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
 # When two problems share a number, the more specific one is reported.
-_PRIORITY = {
+_PRIORITY: dict[str, int] = {
     VerifyKind.REORDERED_EVENTS: 0,
     VerifyKind.CHANGED_EVENT: 1,
     VerifyKind.DELETED_EVENT: 2,
@@ -57,18 +63,18 @@ class VerifyResult:
     events_checked: int
     pending_events: int
     latest_seal: AuditSeal | None
-    problems: list = field(default_factory=list)
+    problems: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 @dataclass
 class _SealState:
     seal: AuditSeal
     purged: bool
+    hasher: _Hash  # primed with the previous seal's hash (unused for a purged seal)
     digests: bytes = b""
     position: int = 0
-    hasher: object = None
     incomplete: bool = False
-    mismatches: list = field(default_factory=list)  # seqs whose line differs from the sealed digest
+    mismatches: list[int] = field(default_factory=list)  # seqs whose line differs from the sealed digest
 
 
 class _Verifier:
@@ -79,7 +85,7 @@ class _Verifier:
         self.pg = connection.vendor == "postgresql"
         self.events_checked = 0
         self.pending = 0
-        self.mismatches: list[tuple[int, _SealState, int, object]] = []  # (seq, seal state, position, event)
+        self.mismatches: list[tuple[int, _SealState, int, AuditEvent]] = []  # (seq, seal state, position, event)
         self.orphans: list[int] = []  # events in no seal that cannot be pending (inserted, or of a deleted seal)
         self.gap_after: list[tuple[int | None, AuditSeal]] = []  # (previous seal id, seal) where ids skip and break
         self.cluster = current_cluster()
@@ -146,11 +152,10 @@ class _Verifier:
         st = self.states.get(seal_id)
         if st is None:
             seal = self.by_id[seal_id]
-            st = _SealState(seal=seal, purged=seal_id <= self.boundary)
+            st = _SealState(seal=seal, purged=seal_id <= self.boundary, hasher=seal_hasher(seal.prev_hash))
             if not st.purged:
                 raw = AuditSeal.objects.filter(pk=seal_id).values_list("digests", flat=True).get()
                 st.digests = bytes(raw)
-                st.hasher = seal_hasher(seal.prev_hash)
                 if len(st.digests) != DIGEST_SIZE * seal.count:
                     self.problem(seal.first_seq, VerifyKind.BROKEN_CHAIN, f"seal #{seal_id}: digests altered")
                     st.incomplete = True
@@ -168,7 +173,7 @@ class _Verifier:
         st.position += b - a + 1
         self.maybe_finish(st)
 
-    def member(self, event, seal_id: int) -> None:
+    def member(self, event: AuditEvent, seal_id: int) -> None:
         st = self.state(seal_id)
         if st.purged:
             self.problem(event.seq, VerifyKind.INSERTED_EVENT, f"seq {event.seq} exists although its batch was purged")
@@ -193,13 +198,13 @@ class _Verifier:
         st.position += 1
         self.maybe_finish(st)
 
-    def mac_check(self, event) -> str:
+    def mac_check(self, event: AuditEvent) -> str:
         result = check_event_mac(event)
         if result == MacCheck.MISSING and (self.first_mac_seq is None or event.seq < self.first_mac_seq):
             return MacCheck.OK  # written before events were signed
         return result
 
-    def check_late(self, event, own_seal: AuditSeal | None) -> bool:
+    def check_late(self, event: AuditEvent, own_seal: AuditSeal | None) -> bool:
         """PostgreSQL: an event whose number a seal had already passed must have begun before that seal."""
         if not self.pg:
             return False
@@ -222,7 +227,7 @@ class _Verifier:
             return True
         return False
 
-    def unsealed(self, event) -> None:
+    def unsealed(self, event: AuditEvent) -> None:
         mac = self.mac_check(event)
         if mac != MacCheck.OK:  # not sealed yet, but not as the application wrote it either
             if mac == MacCheck.ALTERED:
@@ -291,7 +296,7 @@ class _Verifier:
             )
         intervals = self.intervals
         i = 0
-        nxt = intervals[0][0] if intervals else None  # next expected seq within intervals[i]
+        nxt = intervals[0][0] if intervals else 0  # next expected seq within intervals[i] (unused past the last)
         max_seen = None
         for event in events.iterator(chunk_size=2000):
             seq = event.seq
@@ -300,7 +305,7 @@ class _Verifier:
             while i < len(intervals) and intervals[i][1] < seq:
                 self.missing(nxt, intervals[i][1], intervals[i][2])
                 i += 1
-                nxt = intervals[i][0] if i < len(intervals) else None
+                nxt = intervals[i][0] if i < len(intervals) else 0
             if i < len(intervals) and intervals[i][0] <= seq:
                 if nxt < seq:
                     self.missing(nxt, seq - 1, intervals[i][2])
@@ -308,13 +313,13 @@ class _Verifier:
                 nxt = seq + 1
                 if nxt > intervals[i][1]:
                     i += 1
-                    nxt = intervals[i][0] if i < len(intervals) else None
+                    nxt = intervals[i][0] if i < len(intervals) else 0
             else:
                 self.unsealed(event)
         while i < len(intervals):
             self.missing(nxt, intervals[i][1], intervals[i][2])
             i += 1
-            nxt = intervals[i][0] if i < len(intervals) else None
+            nxt = intervals[i][0] if i < len(intervals) else 0
         # Sealed numbers missing with no event after them: the newest events were removed.
         self.problems = [
             (seq, VerifyKind.MISSING_TAIL, msg.replace("is missing", "is missing (the end of the log was removed)"))
@@ -336,7 +341,7 @@ class _Verifier:
                     target.first_seq, VerifyKind.BROKEN_CHAIN, f"seal #{target.pk} differs from the expected hash"
                 )
         previous = AuditVerification.objects.filter(ok=True, latest_seal_id__isnull=False).order_by("-id").first()
-        if previous is not None:
+        if previous is not None and previous.latest_seal_id is not None:
             seen = self.by_id.get(previous.latest_seal_id)
             if seen is None:
                 pending_from = self.first_unsealed_seq()
@@ -403,7 +408,7 @@ class _Verifier:
                 )
                 return
 
-    def first_altered(self, anchor) -> int:
+    def first_altered(self, anchor: Anchor) -> int:
         """The first number of an anchored seal whose event is gone or no longer has the anchored digest."""
         events = {e.seq: e for e in AuditEvent.objects.filter(seq__gte=anchor.first_seq, seq__lte=anchor.last_seq)}
         try:
@@ -467,8 +472,8 @@ def verify_log(*, expect_hash: str | None = None, expect_seal_id: int | None = N
     return _Verifier(expect_hash=expect_hash, expect_seal_id=expect_seal_id).run()
 
 
-def verify_and_record(**kwargs) -> AuditVerification:
-    result = verify_log(**kwargs)
+def verify_and_record(*, expect_hash: str | None = None, expect_seal_id: int | None = None) -> AuditVerification:
+    result = verify_log(expect_hash=expect_hash, expect_seal_id=expect_seal_id)
     return AuditVerification.objects.create(
         ran_at=timezone.now(),
         ok=result.ok,

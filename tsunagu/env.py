@@ -7,6 +7,7 @@ serving debug pages; these helpers raise ``ImproperlyConfigured`` instead.
 import os
 import re
 from pathlib import Path
+from typing import overload
 from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -15,6 +16,10 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
 
+@overload
+def env_str(name: str, default: str) -> str: ...
+@overload
+def env_str(name: str, default: None = None) -> str | None: ...
 def env_str(name: str, default: str | None = None) -> str | None:
     """The variable's value, or the content of the file named by ``NAME_FILE`` (for secrets)."""
     file_path = os.environ.get(f"{name}_FILE")

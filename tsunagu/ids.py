@@ -3,7 +3,7 @@
 import uuid
 
 
-def parse_uuid(value) -> uuid.UUID | None:
+def parse_uuid(value: object) -> uuid.UUID | None:
     """The UUID ``value`` denotes, or None for anything else (None, garbage, wrong type)."""
     if isinstance(value, uuid.UUID):
         return value

@@ -15,6 +15,7 @@ import uuid
 from urllib.parse import unquote_to_bytes
 
 from django.core.exceptions import BadRequest
+from django.http import HttpRequest
 
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -97,6 +98,6 @@ class InputGuardMiddleware:
         return self.get_response(request)
 
 
-def client_ip(request) -> str | None:
+def client_ip(request: HttpRequest) -> str | None:
     """The peer address. Behind a proxy, configure the proxy to set REMOTE_ADDR (we never trust X-Forwarded-For)."""
     return request.META.get("REMOTE_ADDR") or None

@@ -8,6 +8,7 @@ import ipaddress
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +22,9 @@ from tsunagu.env import (
     env_proxy_ssl_header,
     env_str,
 )
+
+# Django's generic classes (admin.ModelAdmin[Model], ...) are subscriptable at run time too, as in annotations.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("TSUNAGU_VAR_DIR", str(BASE_DIR / "var")))

@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from audit.roles import RoleProblem, apply_roles, role_problems, role_statements
@@ -10,11 +12,11 @@ class Command(BaseCommand):
         "DELETE, TRUNCATE; ownership stays with the role that runs migrations). Run as the owner role."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--app-role", required=True, help="the role the web, API and worker processes use")
         parser.add_argument("--print", action="store_true", dest="print_only", help="print the SQL, change nothing")
 
-    def handle(self, *args, app_role, print_only, **options):
+    def handle(self, *args: Any, app_role: str, print_only: bool, **options: Any) -> None:
         try:
             if print_only:
                 for problem in role_problems(app_role=app_role):

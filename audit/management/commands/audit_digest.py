@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.anchors import publish_digest
 from audit.signing import text_signature_ok
@@ -10,10 +12,10 @@ class Command(BaseCommand):
         "--check TEXT SIGNATURE."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--check", nargs=2, metavar=("TEXT", "SIGNATURE"), help="check a digest's signature")
 
-    def handle(self, *args, check, **options):
+    def handle(self, *args: Any, check: list[str] | None, **options: Any) -> None:
         if check:
             text, signature = check
             if not text_signature_ok(text, signature):

@@ -1,6 +1,7 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -9,7 +10,7 @@ from audit.services import SystemActor
 from tsunagu.errors import InvalidInput
 
 
-def _moment(value: str):
+def _moment(value: str) -> datetime:
     moment = parse_datetime(value)
     if moment is None or timezone.is_naive(moment):
         raise CommandError(f"not an ISO-8601 date and time with a UTC offset: {value!r}")
@@ -19,12 +20,14 @@ def _moment(value: str):
 class Command(BaseCommand):
     help = "Run the audit anomaly rules now (the periodic task does the same every 15 minutes)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--since", type=_moment, help="start, ISO-8601 with offset (default: lookback window)")
         parser.add_argument("--until", type=_moment, help="end, ISO-8601 with offset (default: now)")
         parser.add_argument("--hours", type=int, help="look back this many hours from --until (instead of --since)")
 
-    def handle(self, *args, since, until, hours, **options):
+    def handle(
+        self, *args: Any, since: datetime | None, until: datetime | None, hours: int | None, **options: Any
+    ) -> None:
         if hours is not None:
             if hours < 1 or since is not None:
                 raise CommandError("--hours must be at least 1 and cannot be combined with --since")

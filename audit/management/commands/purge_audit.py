@@ -1,5 +1,7 @@
+from typing import Any
+
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.retention import purge_expired
 from audit.services import SystemActor
@@ -11,11 +13,11 @@ class Command(BaseCommand):
         "(audit.purge). In production run it as the database owner role: the application role cannot delete."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--days", type=int, default=None, help="override AUDIT_RETENTION_DAYS (0 = keep forever)")
         parser.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
 
-    def handle(self, *args, days, dry_run, **options):
+    def handle(self, *args: Any, days: int | None, dry_run: bool, **options: Any) -> None:
         if days is not None and days < 0:
             raise CommandError("--days must be 0 (keep forever) or more")
         result = purge_expired(

@@ -19,10 +19,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 
 _TIMEOUT = 1800
@@ -38,7 +39,7 @@ def _source_url() -> str:
     return f"postgres://{auth}{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
-def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+def _run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(args, capture_output=True, text=True, timeout=_TIMEOUT, check=False, **kwargs)  # noqa: S603
     if result.returncode != 0:
         raise CommandError(f"{Path(args[0]).name} failed: {(result.stderr or result.stdout).strip()[-2000:]}")
@@ -48,12 +49,12 @@ def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
 class Command(BaseCommand):
     help = "Dump the database, restore it into a fresh database and verify the audit log there (a restore drill)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--target", required=True, help="postgres:// URL of the database to restore into")
         parser.add_argument("--replace", action="store_true", help="drop the target database first if it exists")
         parser.add_argument("--check-restored", action="store_true", help=AUDIT_STEP_HELP)
 
-    def handle(self, *args, target, replace, check_restored, **options):
+    def handle(self, *args: Any, target: str, replace: bool, check_restored: bool, **options: Any) -> None:
         if check_restored:
             self.check_restored()
             return

@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.verification import verify_and_record, verify_log
 
@@ -9,12 +11,12 @@ class Command(BaseCommand):
         "all match; otherwise exit 1 naming the kind of break and its first sequence number."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--expect", metavar="HASH", help="the latest seal's hash as stored outside the database")
         parser.add_argument("--seal", type=int, metavar="ID", help="check --expect against this seal, not the latest")
         parser.add_argument("--record", action="store_true", help="store the result (as the nightly task does)")
 
-    def handle(self, *args, expect, seal, record, **options):
+    def handle(self, *args: Any, expect: str | None, seal: int | None, record: bool, **options: Any) -> None:
         if seal is not None and not expect:
             raise CommandError("--seal needs --expect HASH")
         if record:
