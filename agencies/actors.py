@@ -5,17 +5,22 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from .models import CASEWORK_ROLES, SHARE_MANAGER_ROLES, Agency, Staff
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 CHANNELS = frozenset({"web", "api", "task", "cli", "admin"})
 
 
 @dataclass(frozen=True)
 class Actor:
-    user: object | None  # a User, or None for the system
+    user: User | AnonymousUser | None  # the request's user, or None for the system
     agency: Agency | None
     role: str
     is_privacy_officer: bool
@@ -28,7 +33,7 @@ class Actor:
     # seeder sets a time, to replay a week of use; no adapter passes one (tests/test_architecture.py).
     at: datetime | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.channel not in CHANNELS:
             raise ValueError(f"unknown channel {self.channel!r}")
 
@@ -50,6 +55,11 @@ class Actor:
     @property
     def agency_code(self) -> str:
         return self.agency.code if self.agency is not None else ""
+
+    @property
+    def account(self) -> User | None:
+        """The user's row (what a user foreign key takes): None for the system and for an anonymous user."""
+        return None if isinstance(self.user, AnonymousUser) else self.user
 
     # --- roles -----------------------------------------------------------------------------------
     @property
@@ -74,7 +84,7 @@ class Actor:
     @classmethod
     def for_user(
         cls,
-        user,
+        user: User | AnonymousUser,
         *,
         channel: str,
         request_id: str | None = None,
@@ -109,7 +119,7 @@ class Actor:
         )
 
 
-def _staff_of(user) -> Staff | None:
+def _staff_of(user: User | AnonymousUser | None) -> Staff | None:
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
     try:

@@ -52,7 +52,7 @@ def _key(scope: str, value: str) -> str:
 
 
 def _keys(username: str, ip: str | None) -> dict[str, str]:
-    keys = {LoginThrottleScope.ACCOUNT: _key(LoginThrottleScope.ACCOUNT, username)}
+    keys: dict[str, str] = {LoginThrottleScope.ACCOUNT: _key(LoginThrottleScope.ACCOUNT, username)}
     if ip:
         keys[LoginThrottleScope.ADDRESS] = _key(LoginThrottleScope.ADDRESS, ip)
     return keys

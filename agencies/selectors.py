@@ -110,7 +110,7 @@ def agency_choices(*, actor: Actor) -> list[AgencyView]:
 def profile_get(*, actor: Actor) -> ProfileView:
     """The actor's own profile. A user without a staff record acts for no agency and has no role."""
     staff = None
-    if actor.user is not None:
+    if actor.user_id is not None:
         staff = Staff.objects.select_related("agency", "user").filter(user_id=actor.user_id).first()
     return ProfileView(
         username=actor.username,
@@ -164,7 +164,7 @@ def apikey_holders(*, actor: Actor) -> list[StaffView]:
             reason="no_role",
             error=Forbidden("所属機関のある職員のみが利用できます。"),
         )
-    rows = Staff.objects.filter(user=actor.user)
+    rows = Staff.objects.filter(user=actor.account)
     if actor.role == Role.AGENCY_ADMIN:
         rows = rows | Staff.objects.filter(
             agency=actor.agency, role=Role.INTEGRATION, is_privacy_officer=False, user__is_active=True

@@ -1,9 +1,12 @@
 """Agencies, staff and API keys: the audited write path."""
 
+from __future__ import annotations
+
 import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -19,6 +22,9 @@ from tsunagu.ids import parse_uuid
 
 from .actors import Actor
 from .models import FULL_SCOPES, READ_ONLY_SCOPES, Agency, AgencyKind, ApiKey, Role, Staff
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 KEY_PREFIX = "tsg_"
 
@@ -78,7 +84,7 @@ def staff_create(
             validate_password(password, user_model(username=username))
         except ValidationError as exc:
             errors["password"] = list(exc.messages)
-    if errors:
+    if errors or agency is None:
         raise InvalidInput(errors)
     try:
         with transaction.atomic():
@@ -116,7 +122,7 @@ def _hash_secret(secret: str) -> str:
 API_KEY_ROLES = frozenset(Role.values)
 
 
-def _key_refusal(actor: Actor, user, staff: Staff) -> Refusal | None:
+def _key_refusal(actor: Actor, user: User, staff: Staff) -> Refusal | None:
     """Why ``actor`` may not issue a key for ``user`` (a staff user), or None. A key acts as its user, so issuing
     one for somebody else is acting as them: an agency administrator issues keys only for integration users of
     the own agency, a person for themselves, and nobody for a privacy officer but that officer. The operator's
@@ -143,7 +149,12 @@ def _key_refusal(actor: Actor, user, staff: Staff) -> Refusal | None:
 
 
 def apikey_issue(
-    *, actor: Actor, user, name: str, expires_in_days: int | None = None, read_only: bool = False
+    *,
+    actor: Actor,
+    user: User | int | str | None,
+    name: str,
+    expires_in_days: int | None = None,
+    read_only: bool = False,
 ) -> tuple[ApiKey, str]:
     """Issue a key for ``user`` (a User, or a user id as a form sends it); returns the key row and the plain
     key, which is never stored. A ``read_only`` key may only read (its writes are refused and audited). Who may
@@ -195,7 +206,9 @@ def apikey_issue(
     return key, f"{KEY_PREFIX}{prefix}_{secret}"
 
 
-def _user_by_id(value):
+def _user_by_id(value: object) -> User | None:
+    if not isinstance(value, int | str):  # a form sends a string, a caller an int
+        return None
     try:
         pk = int(value)
     except (TypeError, ValueError):
@@ -203,7 +216,7 @@ def _user_by_id(value):
     return get_user_model().objects.filter(pk=pk).first()
 
 
-def apikey_revoke(*, actor: Actor, key_id) -> ApiKey:
+def apikey_revoke(*, actor: Actor, key_id: object) -> ApiKey:
     with transaction.atomic():
         # Lock the key row only: PostgreSQL refuses FOR UPDATE on the nullable side of the join to staff.
         pk = parse_uuid(key_id)
@@ -235,7 +248,7 @@ def apikey_revoke(*, actor: Actor, key_id) -> ApiKey:
 class KeyRejected(Exception):
     """The presented key is malformed, unknown, expired or revoked. ``reason`` says which (for the audit)."""
 
-    def __init__(self, reason: str, key_id: str = ""):
+    def __init__(self, reason: str, key_id: str = "") -> None:
         self.reason = reason
         self.key_id = key_id
         super().__init__(reason)
