@@ -57,7 +57,7 @@ def api_actor(request: Request) -> Actor:
         actor = Actor.for_user(
             request.user, channel="api", api_key_id=str(key.pk) if key else "", **_request_facts(request)
         )
-        request._tsunagu_actor = actor
+        request._tsunagu_actor = actor  # type: ignore[attr-defined]  # memo for the request; DRF's Request declares no such attribute
     return actor
 
 

@@ -16,6 +16,7 @@ from datetime import date, datetime
 
 from django.core.validators import RegexValidator
 from django.utils import timezone
+from django_stubs_ext import StrOrPromise
 from rest_framework import serializers
 
 from cases.text import KANA_PATTERN, PHONE_PATTERN
@@ -59,11 +60,11 @@ class Pattern(RegexValidator):
     """A ``RegexValidator`` that must match the whole value; the schema shows its regex as ``pattern``. Typed
     fields (dates, UUIDs) match their raw string before parsing it, and carry this validator for the schema."""
 
-    def __init__(self, pattern: str, message: str) -> None:
+    def __init__(self, pattern: str, message: StrOrPromise) -> None:
         super().__init__(pattern, message=message)
 
     def __call__(self, value) -> None:
-        if isinstance(value, str) and not self.regex.fullmatch(value):
+        if isinstance(value, str) and not re.fullmatch(self.regex, value):
             raise serializers.ValidationError(self.message, code=self.code)
 
 

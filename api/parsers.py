@@ -30,7 +30,7 @@ def _where(path: list) -> str:
 
 def check_json(data) -> None:
     """Walk ``data`` without recursion; raise a ValidationError at the first place no field can accept."""
-    stack = [(data, [], 1)]
+    stack: list[tuple[object, list[str | int], int]] = [(data, [], 1)]
     while stack:
         value, path, depth = stack.pop()
         if depth > MAX_DEPTH:

@@ -6,9 +6,10 @@ bytes as for a missing one. Unexpected exceptions become a plain 500 with no tra
 """
 
 import logging
+from collections.abc import Callable
 
 from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import get_resolver
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -124,8 +125,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
             if isinstance(exc, drf.AuthenticationFailed):
                 auth_header += ', error="invalid_token"'
             headers["WWW-Authenticate"] = auth_header
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+        wait = getattr(exc, "wait", None)  # Throttled
+        if wait:
+            headers["Retry-After"] = str(max(1, int(wait + 0.999)))
     else:
         request = context.get("request")
         logger.error(
@@ -166,7 +168,10 @@ def handler400(request: HttpRequest, exception=None):
     if _is_api(request):
         return problem_response(status, DETAILS[status], getattr(exception, "errors", None))
     if status == 404:  # a path that can name nothing: the site's own not-found page
-        return get_resolver(getattr(request, "urlconf", None)).resolve_error_handler(404)(request, exception)
+        not_found: Callable[..., HttpResponse] = get_resolver(getattr(request, "urlconf", None)).resolve_error_handler(
+            404
+        )
+        return not_found(request, exception)
     response = defaults.bad_request(request, exception)
     response.status_code = status
     return response

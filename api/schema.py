@@ -37,7 +37,7 @@ class ProblemSerializer(serializers.Serializer):
 class ValidationProblemSerializer(ProblemSerializer):
     """RFC 9457 problem details for invalid input, with the messages by field."""
 
-    errors = serializers.DictField(
+    errors = serializers.DictField(  # type: ignore[assignment]  # a declared field, not Serializer.errors: DRF's metaclass moves it to _declared_fields
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Messages by field (`non_field_errors` for the request as a whole; `tags.0` for list items).",
     )
@@ -171,13 +171,14 @@ def postprocess(result: dict, generator, request, public) -> dict:
         for operation in path_item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            operation_id: str = operation.get("operationId", "")
             for code, response in operation["responses"].items():
                 if code in _HEADERS:
                     response.setdefault("headers", {}).update(_HEADERS[code])
-                links = LINKS.get(operation.get("operationId"), {}).get(code)
+                links = LINKS.get(operation_id, {}).get(code)
                 if links:
                     response["links"] = links
-            rules = SEMANTIC_RULES.get(operation.get("operationId"))
+            rules = SEMANTIC_RULES.get(operation_id)
             if rules:
                 _describe_rules(operation, rules)
     return result

@@ -20,6 +20,7 @@ from urllib.parse import urlencode, urlsplit
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
@@ -59,7 +60,7 @@ class LoginThrottleBackend:
 def refusal_response(request: HttpRequest, refusal: LoginRefusal) -> HttpResponse:
     """The login page with the reason and the wait (429 with Retry-After), whichever login form was used."""
     context = {
-        "form": auth_views.AuthenticationForm(request),
+        "form": AuthenticationForm(request),
         "refusal": refusal,
         "next": request.POST.get("next", ""),
     }

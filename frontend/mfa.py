@@ -79,7 +79,7 @@ class MfaRequiredMiddleware:
         if request.path.startswith(_open_paths()) or not needs_second_factor(request.user):
             return self.get_response(request)
         if request.path.startswith("/api/"):
-            response = problem_response(401, UNVERIFIED_API_DETAIL)
+            response: HttpResponse = problem_response(401, UNVERIFIED_API_DETAIL)
             response["WWW-Authenticate"] = 'Bearer realm="api"'
             return response
         if getattr(request, "htmx", False):
