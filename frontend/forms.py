@@ -2,6 +2,7 @@
 back to the fields. The rules themselves (required, lengths, who may do what) live in the services."""
 
 from datetime import datetime, time, timedelta
+from typing import cast
 
 from django import forms
 from django.utils import timezone
@@ -141,7 +142,7 @@ class ShareGrantForm(ServiceForm):
 
     def __init__(self, *args, agencies=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["agency"].choices = [("", _("選択してください"))] + [
+        cast(forms.ChoiceField, self.fields["agency"]).choices = [("", _("選択してください"))] + [
             (a.code, f"{a.name}（{labels.label('agency_kind', a.kind)}）") for a in agencies
         ]
 
@@ -187,7 +188,7 @@ class ApiKeyForm(ServiceForm):
 
     def __init__(self, *args, staff=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["user"].choices = [("", _("選択してください"))] + [
+        cast(forms.ChoiceField, self.fields["user"]).choices = [("", _("選択してください"))] + [
             (str(s.user_id), f"{s.display_name}（{s.username}・{labels.label('role', s.role)}）") for s in staff
         ]
 

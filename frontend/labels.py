@@ -1,6 +1,9 @@
 """Display labels for the domain's codes, translatable (the models' own labels are Japanese only)."""
 
+from collections.abc import Iterable
+
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 ENTRY_KINDS = {
     "consultation": _("相談"),
@@ -64,6 +67,6 @@ def label(table: str, code: str) -> str:
     return str(TABLES[table].get(code, code))
 
 
-def choices(table: str, codes=None) -> list[tuple[str, str]]:
+def choices(table: str, codes: Iterable[str] | None = None) -> list[tuple[str, StrOrPromise]]:
     values = TABLES[table]
     return [(code, values[code]) for code in (codes or values)]

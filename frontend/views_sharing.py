@@ -73,7 +73,8 @@ def share_grant(request: HttpRequest, client_id: str) -> HttpResponse:
         return _render(request, actor, context, form=form, status=200 if form.is_valid() else FORM_ERROR_STATUS)
     data = form.cleaned_data
     if request.POST.get("confirm") != "1":
-        agency_name = dict(form.fields["agency"].choices).get(data["agency"], data["agency"])
+        choices = form.fields["agency"].choices  # type: ignore[attr-defined]  # a ChoiceField, typed as its base Field
+        agency_name = dict(choices).get(data["agency"], data["agency"])
         replacing = next((s for s in context["shares"] if s.is_active and s.agency_code == data["agency"]), None)
         context.update(form=form, agency_name=agency_name, replacing=replacing, expires_at=form.expires_at())
         return page(request, "frontend/share_confirm.html", context, actor=actor)

@@ -313,7 +313,7 @@ LOGGING = {
 
 # Content-Security-Policy: the pages carry no inline script, style or event handler, so everything comes from
 # our own origin (htmx is served from static; its indicator styles are turned off in the page's htmx-config).
-SECURE_CSP = {
+SECURE_CSP: dict[str, list[str]] = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],

@@ -2,6 +2,7 @@
 take. The rules (who may, what is valid) live there."""
 
 from datetime import date, datetime, time, timedelta
+from typing import cast
 
 from django import forms
 from django.utils import timezone
@@ -48,7 +49,9 @@ class EventFilterForm(ServiceForm):
     def __init__(self, *args, agencies=(), **kwargs):
         kwargs.setdefault("auto_id", "f-%s")
         super().__init__(*args, **kwargs)
-        self.fields["agency"].choices = [("", _("すべて"))] + [(a.code, a.name) for a in agencies]
+        cast(forms.ChoiceField, self.fields["agency"]).choices = [("", _("すべて"))] + [
+            (a.code, a.name) for a in agencies
+        ]
 
     def review_filters(self) -> dict:
         """The keyword arguments of ``audit.review.review_events`` (and of an export) for these conditions."""
