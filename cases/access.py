@@ -5,12 +5,17 @@ access time, not only by the sweep) *and* the matching django-guardian object pe
 else is "not found", the same as a client that does not exist.
 """
 
+from __future__ import annotations
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from guardian.shortcuts import get_group_perms, get_objects_for_group
@@ -22,6 +27,9 @@ from tsunagu.errors import Forbidden, NotFound
 from tsunagu.ids import parse_uuid
 
 from .models import LEVEL_RANK, BreakGlassGrant, Client, Share, ShareLevel
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class Access:
         """For the audit: ``share:<id>`` or ``break_glass:<id>``."""
         if self.share is not None:
             return f"share:{self.share.pk}"
+        assert self.break_glass is not None  # an access goes by a share or by break-glass
         return f"break_glass:{self.break_glass.pk}"
 
 
@@ -46,22 +55,22 @@ class Access:
 Denied = Refusal
 
 
-def active_shares(agency: Agency, now=None) -> QuerySet[Share]:
+def active_shares(agency: Agency, now: datetime | None = None) -> QuerySet[Share]:
     return Share.objects.filter(agency=agency).active(now)
 
 
-def active_break_glass(user, agency: Agency, now=None) -> QuerySet[BreakGlassGrant]:
+def active_break_glass(user: User, agency: Agency, now: datetime | None = None) -> QuerySet[BreakGlassGrant]:
     now = now or timezone.now()
     return BreakGlassGrant.objects.filter(user=user, agency=agency, ended_at=None, expires_at__gt=now)
 
 
-def visible_clients(agency: Agency, user=None) -> QuerySet[Client]:
+def visible_clients(agency: Agency, user: User | None = None) -> QuerySet[Client]:
     """Clients the agency may see (plus the user's active break-glass grants), annotated with ``my_level``."""
     share = active_shares(agency).filter(client=OuterRef("pk"))
     # any_perm=True with a single permission makes guardian return a subquery (one SQL statement), rather than
     # loading every permitted primary key into Python first.
     guarded = get_objects_for_group(agency.group, "view_client", klass=Client, any_perm=True, accept_global_perms=False)
-    shared = Q(pk__in=guarded.values("pk")) & Exists(share)
+    shared: Q | Combinable = Q(pk__in=guarded.values("pk")) & Exists(share)
     if user is not None:
         shared |= Exists(active_break_glass(user, agency).filter(client=OuterRef("pk")))
     return Client.objects.filter(shared).annotate(
@@ -74,7 +83,7 @@ def actor_visible_clients(actor: Actor) -> QuerySet[Client]:
     officer's break-glass grants never count (PRODUCT §4.4)."""
     if actor.agency is None or not actor.reads_cases:
         return Client.objects.none()
-    return visible_clients(actor.agency, actor.user if actor.may_break_glass else None)
+    return visible_clients(actor.agency, actor.account if actor.may_break_glass else None)
 
 
 def _level_from_perms(codenames: set[str]) -> str | None:
@@ -87,7 +96,7 @@ def _level_from_perms(codenames: set[str]) -> str | None:
     return ShareLevel.READ
 
 
-def check_access(actor: Actor, client_id, need: str, *, lock: bool = False) -> Access:
+def check_access(actor: Actor, client_id: object, need: str, *, lock: bool = False) -> Access:
     """The client and the share that lets ``actor`` act on it at ``need`` level, or ``Denied``."""
     agency = actor.agency
     if agency is None:
@@ -106,8 +115,8 @@ def check_access(actor: Actor, client_id, need: str, *, lock: bool = False) -> A
     share = active_shares(agency).filter(client_id=pk).first()
     if share is None:
         grant = None
-        if actor.user is not None and actor.may_break_glass:
-            grant = active_break_glass(actor.user, agency).filter(client_id=pk).order_by("-expires_at").first()
+        if actor.account is not None and actor.may_break_glass:
+            grant = active_break_glass(actor.account, agency).filter(client_id=pk).order_by("-expires_at").first()
         lapsed = Share.objects.filter(client_id=pk, agency=agency).order_by("-granted_at").first()
         if client is None:
             raise Denied("not_found", NotFound())
@@ -121,7 +130,8 @@ def check_access(actor: Actor, client_id, need: str, *, lock: bool = False) -> A
         raise Denied(reason, NotFound())
     if client is None:  # a share of a client that no longer exists: cannot happen (cascade), but never trust it
         raise Denied("not_found", NotFound())
-    guardian_level = _level_from_perms(set(get_group_perms(agency.group, client)))
+    codenames = get_group_perms(agency.group, client)  # guardian annotates these codenames as Permission rows
+    guardian_level = _level_from_perms(set(codenames))  # type: ignore[arg-type]
     if guardian_level is None:
         raise Denied("no_permission", NotFound())
     # The share row and the object permissions are written together; if they ever disagree, the lower one wins.
@@ -140,7 +150,7 @@ def require_share_manager(actor: Actor) -> None:
 
 
 @contextmanager
-def client_access(*, actor: Actor, client_id, need: str, action: str, lock: bool = False) -> Iterator[Access]:
+def client_access(*, actor: Actor, client_id: object, need: str, action: str, lock: bool = False) -> Iterator[Access]:
     """Check access and run the block in one transaction; a refusal is audited (denied) and re-raised."""
     with (
         refusals_audited(actor=actor, action=action, target_type="client", target_id=_printable(client_id)),
@@ -149,6 +159,6 @@ def client_access(*, actor: Actor, client_id, need: str, action: str, lock: bool
         yield check_access(actor, client_id, need, lock=lock)
 
 
-def _printable(value) -> str:
+def _printable(value: object) -> str:
     """What was asked for, safe to store: no control characters (PostgreSQL text rejects NUL), at most 64."""
     return "".join(ch for ch in str(value) if ch.isprintable())[:64]

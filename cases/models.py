@@ -26,7 +26,7 @@ class ShareLevel(models.TextChoices):
     MANAGE = "manage", "閲覧・追記・共有管理"
 
 
-LEVEL_RANK = {ShareLevel.READ: 1, ShareLevel.APPEND: 2, ShareLevel.MANAGE: 3}
+LEVEL_RANK: dict[str, int] = {ShareLevel.READ: 1, ShareLevel.APPEND: 2, ShareLevel.MANAGE: 3}
 # The guardian object permissions each level grants to the agency's group.
 LEVEL_PERMS = {
     ShareLevel.READ: ("view_client",),

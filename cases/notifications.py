@@ -126,9 +126,9 @@ def _view(n: Notification) -> NotificationView:
 
 def notification_list(*, actor: Actor, unread_only: bool = False, cursor: str | None = None, limit: int = 50) -> Page:
     """The actor's own inbox, newest first."""
-    if actor.user is None:
+    if actor.account is None:
         return Page(items=[], next_cursor=None, prev_cursor=None)
-    qs = Notification.objects.filter(recipient=actor.user).select_related("source_agency")
+    qs = Notification.objects.filter(recipient=actor.account).select_related("source_agency")
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
     page = keyset_page(qs, order=[("created_at", True), ("id", True)], limit=limit, cursor=cursor)
@@ -136,16 +136,16 @@ def notification_list(*, actor: Actor, unread_only: bool = False, cursor: str | 
 
 
 def notification_unread_count(*, actor: Actor) -> int:
-    if actor.user is None:
+    if actor.account is None:
         return 0
-    return Notification.objects.filter(recipient=actor.user, read_at__isnull=True).count()
+    return Notification.objects.filter(recipient=actor.account, read_at__isnull=True).count()
 
 
 def notification_mark_read(*, actor: Actor, notification_ids: list | None = None) -> int:
     """Mark the given notices (or all) of the actor as read; others' notices are silently untouched."""
-    if actor.user is None:
+    if actor.account is None:
         return 0
-    qs = Notification.objects.filter(recipient=actor.user, read_at__isnull=True)
+    qs = Notification.objects.filter(recipient=actor.account, read_at__isnull=True)
     if notification_ids is not None:
         qs = qs.filter(pk__in=list(notification_ids))
     return qs.update(read_at=timezone.now())

@@ -17,8 +17,8 @@ from django.db.models import Q
 from audit.refusals import refuse
 from audit.services import audit_record, terms_hash
 from tsunagu.errors import Forbidden, InvalidInput
+from tsunagu.ids import parse_uuid
 
-from .access import parse_uuid
 from .models import Client
 from .text import normalize
 

@@ -74,6 +74,7 @@ def client_list(
 def client_get(*, actor: Actor, client_id) -> ClientView:
     """One client's profile, address masked for agencies other than the owner when confidential."""
     with client_access(actor=actor, client_id=client_id, need=ShareLevel.READ, action="client.view") as access:
+        assert actor.agency is not None  # client_access refuses an actor without an agency
         view = ClientView.of(access.client, level=access.level, viewer_agency_id=actor.agency.pk)
         audit_record(
             actor=actor,
@@ -162,7 +163,10 @@ def client_find_duplicates(*, actor: Actor, name_kana: str, birth_date) -> list[
             # search_key is "氏名|フリガナ|ケース番号", each normalised: the bars pin the match to the whole フリガナ.
             qs = actor_visible_clients(actor).select_related("owner_agency")
             qs = qs.filter(birth_date=birth_date, search_key__contains=f"|{kana}|").order_by("name_kana", "id")[:20]
-            found = [ClientView.of(c, level=c.my_level, viewer_agency_id=actor.agency.pk) for c in qs]
+            found = [
+                ClientView.of(c, level=c.my_level, viewer_agency_id=actor.agency.pk)  # type: ignore[attr-defined]  # annotated by visible_clients
+                for c in qs
+            ]
         audit_record(
             actor=actor,
             action="client.search",

@@ -4,6 +4,8 @@ Tasks import the services and the outbox, never the reverse: the outbox reaches 
 Celery app (see ``cases.outbox``).
 """
 
+from typing import Any
+
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
@@ -16,7 +18,7 @@ from .webhooks import webhook_attempt, webhooks_due
 # The database went away or a connection broke: worth trying again shortly. Retries cover a short outage (waits of
 # up to 1, 2, 4 … 60 s, with jitter: about 2½ minutes in all); after a longer one the outbox lease has the relay
 # publish the message again.
-TRANSIENT = {
+TRANSIENT: dict[str, Any] = {
     "autoretry_for": (OperationalError, InterfaceError),
     "retry_backoff": True,
     "retry_backoff_max": 60,

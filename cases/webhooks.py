@@ -186,7 +186,7 @@ def webhook_register(*, actor: Actor, url: str) -> tuple[WebhookEndpoint, str]:
         raise InvalidInput({"url": [f"有効な Webhook は1機関{MAX_ENDPOINTS_PER_AGENCY}件までです。"]})
     secret = "whsec_" + secrets.token_urlsafe(32)
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.create(agency=agency, url=url, secret=secret, created_by=actor.user)
+        endpoint = WebhookEndpoint.objects.create(agency=agency, url=url, secret=secret, created_by=actor.account)
         audit_record(actor=actor, action="webhook.register", target_type="webhook", target_id=endpoint.pk)
     return endpoint, secret
 
@@ -260,16 +260,18 @@ def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | N
     except (OSError, ValueError) as exc:
         return None, f"{type(exc).__name__}: {exc}"[:255]
     timeout = settings.WEBHOOK_TIMEOUT_SECONDS
+    host = parts.hostname or ""  # resolved above
+    conn: http.client.HTTPConnection
     if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(parts.hostname, port, timeout=timeout, context=_tls_context())
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=_tls_context())
     else:
-        conn = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
 
     def connect_to_checked(_host_port, timeout=timeout, source_address=None):
         return socket.create_connection((str(address), port), timeout, source_address)
 
     # http.client opens its socket through this attribute: pin it to the checked address (no second lookup).
-    conn._create_connection = connect_to_checked
+    conn._create_connection = connect_to_checked  # type: ignore[attr-defined]  # private, not in the stubs
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = {
         "Content-Type": "application/json",
