@@ -37,6 +37,7 @@ class Access:
     client: Client
     share: Share | None  # the share that authorises the access, or None under break-glass
     level: str
+    agency: Agency  # the actor's agency, for which access was checked
     break_glass: BreakGlassGrant | None = None
 
     def at_least(self, level: str) -> bool:
@@ -123,7 +124,7 @@ def check_access(actor: Actor, client_id: object, need: str, *, lock: bool = Fal
         if grant is not None:
             if LEVEL_RANK[ShareLevel.READ] < LEVEL_RANK[need]:
                 raise Denied("break_glass_read_only", Forbidden())
-            return Access(client=client, share=None, level=ShareLevel.READ, break_glass=grant)
+            return Access(client=client, share=None, level=ShareLevel.READ, agency=agency, break_glass=grant)
         reason = "no_share"
         if lapsed is not None:
             reason = "share_revoked" if lapsed.revoked_at else "share_expired"
@@ -136,7 +137,7 @@ def check_access(actor: Actor, client_id: object, need: str, *, lock: bool = Fal
         raise Denied("no_permission", NotFound())
     # The share row and the object permissions are written together; if they ever disagree, the lower one wins.
     level = min(guardian_level, share.level, key=LEVEL_RANK.__getitem__)
-    access = Access(client=client, share=share, level=level)
+    access = Access(client=client, share=share, level=level, agency=agency)
     if not access.at_least(need):
         raise Denied("insufficient_level", Forbidden())
     return access
