@@ -84,7 +84,7 @@ class Actor:
     @classmethod
     def for_user(
         cls,
-        user: User | AnonymousUser,
+        user: User | AnonymousUser | None,
         *,
         channel: str,
         request_id: str | None = None,

@@ -28,7 +28,7 @@ class ShareLevel(models.TextChoices):
 
 LEVEL_RANK: dict[str, int] = {ShareLevel.READ: 1, ShareLevel.APPEND: 2, ShareLevel.MANAGE: 3}
 # The guardian object permissions each level grants to the agency's group.
-LEVEL_PERMS = {
+LEVEL_PERMS: dict[str, tuple[str, ...]] = {
     ShareLevel.READ: ("view_client",),
     ShareLevel.APPEND: ("view_client", "append_client"),
     ShareLevel.MANAGE: ("view_client", "append_client", "manage_client"),

@@ -303,7 +303,7 @@ CLIENTS = [
 ]
 # fmt: on
 
-DEFAULT_NOTES = {
+DEFAULT_NOTES: dict[str, str] = {
     CONSENT: "本人から関係機関間の情報共有について書面で同意を得ている（同意書は{owner}で保管）。",
     MEETING: "重層的支援体制整備事業の支援会議で共有を決定。構成員には守秘義務がある。",
     EMERGENCY: "自宅で倒れているところを発見され救急搬送。本人の意思を確認できないため、生命・身体の保護のため"

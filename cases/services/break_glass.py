@@ -1,6 +1,6 @@
 """Emergency access (break-glass): time-boxed read access to a client found by exact フリガナ and birth date."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -21,11 +21,11 @@ from .validation import clean_profile
 BREAK_GLASS_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.AGENCY_ADMIN})
 
 
-def break_glass_open(*, actor: Actor, name_kana: str, birth_date, reason: str) -> list[ClientView]:
+def break_glass_open(*, actor: Actor, name_kana: str, birth_date: date | str | None, reason: str) -> list[ClientView]:
     """Emergency access (PRODUCT §4.6): exact フリガナ + birth date and a stated reason give this staff member
     time-boxed read access. Audited as ``break_glass`` (flagged for the privacy officer), shown on the timeline,
     and announced to the sharing agencies. No match is "not found", audited as denied."""
-    if actor.agency is None or actor.role not in BREAK_GLASS_ROLES:
+    if actor.agency is None or actor.account is None or actor.role not in BREAK_GLASS_ROLES:
         refuse(
             actor=actor,
             action="break_glass",
@@ -62,7 +62,7 @@ def break_glass_open(*, actor: Actor, name_kana: str, birth_date, reason: str) -
         open_grants = {
             g.client_id: g
             for g in BreakGlassGrant.objects.select_for_update().filter(
-                user=actor.user, client__in=matches, ended_at=None
+                user=actor.account, client__in=matches, ended_at=None
             )
         }
         if any(g.expires_at > now and _same_reason(g.reason, reason) for g in open_grants.values()):
@@ -79,7 +79,7 @@ def break_glass_open(*, actor: Actor, name_kana: str, birth_date, reason: str) -
                 previous.save(update_fields=["ended_at"])
             grant = BreakGlassGrant.objects.create(
                 client=client,
-                user=actor.user,
+                user=actor.account,
                 agency=actor.agency,
                 reason=reason,
                 granted_at=now,

@@ -1,5 +1,8 @@
 """Registering a client and changing the profile or the status."""
 
+from datetime import date
+from typing import Any
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -50,10 +53,10 @@ def client_create(
     actor: Actor,
     name: str,
     name_kana: str,
-    birth_date,
+    birth_date: date | str | None,
     address: str = "",
     phone: str = "",
-    tags: list[str] | tuple = (),
+    tags: list[str] | tuple[str, ...] = (),
     address_confidential: bool = False,
     basis: str = ShareBasis.CONSENT,
 ) -> ClientView:
@@ -78,7 +81,7 @@ def client_create(
         _refresh_keys(client)
         client.save()
         share = Share.objects.create(
-            client=client, agency=agency, level=ShareLevel.MANAGE, basis=basis, granted_by=actor.user
+            client=client, agency=agency, level=ShareLevel.MANAGE, basis=basis, granted_by=actor.account
         )
         grant_perms(client, agency, ShareLevel.MANAGE)
         audit_record(
@@ -92,7 +95,7 @@ def client_create(
     return ClientView.of(client, level=ShareLevel.MANAGE, viewer_agency_id=agency.pk)
 
 
-def client_update(*, actor: Actor, client_id, changes: dict) -> ClientView:
+def client_update(*, actor: Actor, client_id: object, changes: dict[str, Any]) -> ClientView:
     """Change profile fields or the status (支援中/終結). Needs ``manage``."""
     allowed = {"name", "name_kana", "birth_date", "address", "phone", "tags", "status", "address_confidential"}
     unknown = set(changes) - allowed
@@ -105,7 +108,7 @@ def client_update(*, actor: Actor, client_id, changes: dict) -> ClientView:
         client = access.client
         if (
             client.address_confidential
-            and client.owner_agency_id != actor.agency.pk
+            and client.owner_agency_id != access.agency.pk
             and ({"address", "address_confidential"} & set(cleaned))
         ):
             raise Denied("not_owner", Forbidden("秘匿された住所は登録機関のみが変更できます。"))
@@ -134,4 +137,4 @@ def client_update(*, actor: Actor, client_id, changes: dict) -> ClientView:
             authorised_by=access.authorised_by,
             details={"fields": sorted(changed)},
         )
-    return ClientView.of(client, level=access.level, viewer_agency_id=actor.agency.pk)
+    return ClientView.of(client, level=access.level, viewer_agency_id=access.agency.pk)

@@ -10,8 +10,9 @@ from agencies.models import Agency
 from agencies.services import require_operator
 from audit.services import audit_record
 from tsunagu.errors import InvalidInput, NotFound
+from tsunagu.ids import parse_uuid
 
-from ..access import client_access, parse_uuid, require_share_manager
+from ..access import client_access, require_share_manager
 from ..models import EntryKind, Share, ShareBasis, ShareLevel
 from ..read_models import ShareView
 from .permissions import grant_perms, revoke_perms
@@ -31,7 +32,7 @@ def _share_body(share: Share, verb: str) -> str:
 def share_grant(
     *,
     actor: Actor,
-    client_id,
+    client_id: object,
     agency_code: str,
     level: str,
     basis: str,
@@ -54,7 +55,7 @@ def share_grant(
     target_agency = Agency.objects.filter(code=agency_code).first() if isinstance(agency_code, str) else None
     if target_agency is None:
         errors["agency"] = [f"機関 {agency_code} は存在しません。"]
-    if errors:
+    if errors or target_agency is None:
         raise InvalidInput(errors)
     with client_access(
         actor=actor, client_id=client_id, need=ShareLevel.MANAGE, action="share.grant", lock=True
@@ -66,7 +67,7 @@ def share_grant(
         now = timezone.now()
         replaced = list(Share.objects.select_for_update().filter(client=client, agency=target_agency, revoked_at=None))
         for old in replaced:
-            old.revoked_at, old.revoked_by, old.revoke_reason = now, actor.user, "replaced"
+            old.revoked_at, old.revoked_by, old.revoke_reason = now, actor.account, "replaced"
             old.save(update_fields=["revoked_at", "revoked_by", "revoke_reason"])
         try:
             with transaction.atomic():
@@ -76,7 +77,7 @@ def share_grant(
                     level=level,
                     basis=basis,
                     basis_note=basis_note,
-                    granted_by=actor.user,
+                    granted_by=actor.account,
                     granted_at=now,
                     expires_at=expires_at,
                 )
@@ -105,7 +106,7 @@ def share_grant(
     return ShareView.of(share, owner_agency_id=client.owner_agency_id)
 
 
-def share_revoke(*, actor: Actor, client_id, share_id) -> ShareView:
+def share_revoke(*, actor: Actor, client_id: object, share_id: object) -> ShareView:
     """Revoke a share; it takes effect on the agency's next request. The owner's share cannot be revoked."""
     with client_access(
         actor=actor, client_id=client_id, need=ShareLevel.MANAGE, action="share.revoke", lock=True
@@ -124,7 +125,7 @@ def share_revoke(*, actor: Actor, client_id, share_id) -> ShareView:
             raise InvalidInput({"share": ["登録機関（所有機関）の共有は解除できません。"]})
         if share.revoked_at is not None:
             raise InvalidInput({"share": ["この共有は既に解除されています。"]})
-        share.revoked_at, share.revoked_by, share.revoke_reason = timezone.now(), actor.user, "revoked"
+        share.revoked_at, share.revoked_by, share.revoke_reason = timezone.now(), actor.account, "revoked"
         share.save(update_fields=["revoked_at", "revoked_by", "revoke_reason"])
         revoke_perms(client, share.agency)
         entry = system_entry(

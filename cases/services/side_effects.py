@@ -15,7 +15,7 @@ def system_entry(*, actor: Actor, client: Client, kind: str, body: str) -> Timel
         kind=kind,
         occurred_at=timezone.now(),
         body=body,
-        author=actor.user,
+        author=actor.account,
         agency=actor.agency,
     )
 

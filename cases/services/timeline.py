@@ -9,8 +9,9 @@ from agencies.actors import Actor
 from agencies.models import Role
 from audit.services import audit_record
 from tsunagu.errors import Forbidden, InvalidInput
+from tsunagu.ids import parse_uuid
 
-from ..access import Denied, client_access, parse_uuid
+from ..access import Denied, client_access
 from ..models import USER_ENTRY_KINDS, ShareLevel, TimelineEntry
 from ..read_models import EntryView
 from .side_effects import announce
@@ -20,11 +21,11 @@ from .validation import FUTURE_TOLERANCE, MAX_BODY
 def timeline_append(
     *,
     actor: Actor,
-    client_id,
+    client_id: object,
     kind: str,
     body: str,
     occurred_at: datetime | None = None,
-    corrects=None,
+    corrects: object = None,
 ) -> EntryView:
     """Append an entry (``append`` level). With ``corrects``, a correction of one of the agency's own entries."""
     errors: dict[str, list[str]] = {}
@@ -62,15 +63,15 @@ def timeline_append(
                 raise InvalidInput({"corrects": ["訂正対象の記録が見つかりません。"]})
             if target.kind not in USER_ENTRY_KINDS:
                 raise InvalidInput({"corrects": ["システムの記録は訂正できません。"]})
-            if target.agency_id != actor.agency.pk:
+            if target.agency_id != access.agency.pk:
                 raise Denied("not_own_entry", Forbidden("自機関の記録のみ訂正できます。"))
         entry = TimelineEntry.objects.create(
             client=access.client,
             kind=kind,
             occurred_at=occurred_at,
             body=body,
-            author=actor.user,
-            agency=actor.agency,
+            author=actor.account,
+            agency=access.agency,
             recorded_at=now,
             corrects=target,
         )
@@ -84,6 +85,6 @@ def timeline_append(
             details={"kind": kind, "corrects": str(target.pk) if target else None},
         )
         announce(action, client=access.client, agency=actor.agency, entry=entry)
-    entry.agency = actor.agency
-    entry.author = actor.user
+    entry.agency = access.agency
+    entry.author = actor.account
     return EntryView.of(entry, [])

@@ -2,6 +2,7 @@
 
 import re
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.utils import timezone
 
@@ -22,10 +23,10 @@ _PHONE = re.compile(PHONE_PATTERN)
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
-def clean_profile(data: dict, *, partial: bool) -> dict:
+def clean_profile(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     """Validate profile fields; returns cleaned values or raises InvalidInput with every field error at once."""
     errors: dict[str, list[str]] = {}
-    cleaned: dict = {}
+    cleaned: dict[str, Any] = {}
     required = () if partial else ("name", "name_kana", "birth_date")
     for field in required:
         if data.get(field) in (None, ""):
