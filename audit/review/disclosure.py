@@ -22,7 +22,7 @@ class DisclosureReport:
     capped: bool  # true when there were more than DISCLOSURE_CAP events: narrow the period
 
 
-def review_disclosure(*, actor: AuditActor, client_id, since: datetime, until: datetime) -> DisclosureReport:
+def review_disclosure(*, actor: AuditActor, client_id: object, since: datetime, until: datetime) -> DisclosureReport:
     """For a resident's disclosure request (開示請求): every event that targeted or exposed the client in
     [since, until), oldest first, denied attempts included, at most ``DISCLOSURE_CAP``.
 

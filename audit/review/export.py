@@ -3,6 +3,8 @@ written off the request path (``audit.exports.build``, run by the ``audit.tasks.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import current_app
 from django.db import transaction
 from django.utils import timezone
@@ -19,11 +21,11 @@ from .officer import require_privacy_officer
 BUILD_EXPORT_TASK = "audit.tasks.build_export"
 
 
-def _queue_build(export_id) -> None:
+def _queue_build(export_id: object) -> None:
     current_app.tasks[BUILD_EXPORT_TASK].delay(str(export_id))
 
 
-def export_start(*, actor: AuditActor, filters: dict, encoding: str = "utf-8-sig") -> AuditExport:
+def export_start(*, actor: AuditActor, filters: dict[str, Any], encoding: str = "utf-8-sig") -> AuditExport:
     """Start a CSV export of a search (``filters`` as ``review_events`` takes them, or as ``event_filters``
     returns them). The file is built by ``audit.tasks.build_export``, queued after commit."""
     require_privacy_officer(actor=actor, action="export")
@@ -45,7 +47,7 @@ def export_start(*, actor: AuditActor, filters: dict, encoding: str = "utf-8-sig
     return export
 
 
-def _export_for(actor: AuditActor, export_id) -> AuditExport:
+def _export_for(actor: AuditActor, export_id: object) -> AuditExport:
     eid = parse_uuid(export_id)
     export = AuditExport.objects.filter(pk=eid).first() if eid is not None else None
     # Every officer may follow any export (they review together); nobody else reaches this point.
@@ -54,13 +56,13 @@ def _export_for(actor: AuditActor, export_id) -> AuditExport:
     return export
 
 
-def export_get(*, actor: AuditActor, export_id) -> AuditExport:
+def export_get(*, actor: AuditActor, export_id: object) -> AuditExport:
     """The export's status and progress (for polling); not audited, it shows no audit data."""
     require_privacy_officer(actor=actor, action="audit.view")
     return _export_for(actor, export_id)
 
 
-def export_open(*, actor: AuditActor, export_id) -> tuple[str, bytes]:
+def export_open(*, actor: AuditActor, export_id: object) -> tuple[str, bytes]:
     """The finished file: (download name, content). Audited as ``export`` (``audit_csv_download``)."""
     require_privacy_officer(actor=actor, action="export")
     with transaction.atomic():

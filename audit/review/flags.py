@@ -35,7 +35,7 @@ def detect_anomalies(*, actor: AuditActor, since: datetime | None = None, until:
     with transaction.atomic():
         created = anomalies.run_rules(since=since, until=until)
         if not system:
-            details = {"new_flags": created}
+            details: dict[str, object] = {"new_flags": created}
             details.update(event_filters(since=since, until=until))
             audit_record(actor=actor, action="audit.detect_anomalies", details=details)
     return created
@@ -75,7 +75,7 @@ class FlagDetail:
     about_reader: bool = False  # the flag is about the officer reading it: another officer reviews it
 
 
-def _flag_or_404(flag_id, *, lock: bool = False) -> AnomalyFlag:
+def _flag_or_404(flag_id: object, *, lock: bool = False) -> AnomalyFlag:
     fid = parse_uuid(flag_id)
     qs = AnomalyFlag.objects.select_for_update() if lock else AnomalyFlag.objects.all()
     flag = qs.filter(pk=fid).first() if fid is not None else None
@@ -84,7 +84,7 @@ def _flag_or_404(flag_id, *, lock: bool = False) -> AnomalyFlag:
     return flag
 
 
-def flag_get(*, actor: AuditActor, flag_id) -> FlagDetail:
+def flag_get(*, actor: AuditActor, flag_id: object) -> FlagDetail:
     """One flag with the events behind it (oldest first) and its review notes."""
     require_privacy_officer(actor=actor, action="audit.view")
     with transaction.atomic():
@@ -113,7 +113,7 @@ def is_about(flag: AnomalyFlag, actor: AuditActor) -> bool:
     return AuditEvent.objects.filter(seq__in=flag.event_seqs, actor_username=username).exists()
 
 
-def flag_add_note(*, actor: AuditActor, flag_id, note: str, close: bool = False) -> FlagNote:
+def flag_add_note(*, actor: AuditActor, flag_id: object, note: str, close: bool = False) -> FlagNote:
     """Record a review note (append-only) and, with ``close``, close the flag. The note's text is not copied into
     the audit row (it may name a person)."""
     require_privacy_officer(actor=actor, action="audit.flag_review")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from tsunagu.errors import Forbidden, InvalidInput
 from tsunagu.ids import parse_uuid
@@ -13,7 +14,9 @@ from ..services import AuditActor
 SYSTEM_CHANNELS = frozenset({"task", "cli"})
 
 
-def require_privacy_officer(*, actor: AuditActor, action: str = "audit.view", details: dict | None = None) -> None:
+def require_privacy_officer(
+    *, actor: AuditActor, action: str = "audit.view", details: dict[str, Any] | None = None
+) -> None:
     """Refuse anyone but a privacy officer, recording the attempt (in its own transaction, after the denial).
     Every review function starts with it; a page that answers before calling one (an empty form) calls it too."""
     if not getattr(actor, "is_privacy_officer", False):
@@ -31,7 +34,7 @@ def is_system(actor: AuditActor) -> bool:
     return getattr(actor, "user_id", None) is None and getattr(actor, "channel", "") in SYSTEM_CHANNELS
 
 
-def client_uuid(client_id, field: str = "client") -> uuid.UUID:
+def client_uuid(client_id: object, field: str = "client") -> uuid.UUID:
     """The client id a review was asked about; ``InvalidInput`` for anything that is not one."""
     cid = parse_uuid(client_id)
     if cid is None:

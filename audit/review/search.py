@@ -23,7 +23,7 @@ TERM_SEARCH_ORDER = [("seq", True)]
 
 def event_filters(
     *,
-    client_id=None,
+    client_id: object = None,
     username: str = "",
     agency: str = "",
     action: str = "",
@@ -31,7 +31,7 @@ def event_filters(
     channel: str = "",
     since: datetime | None = None,
     until: datetime | None = None,
-) -> dict:
+) -> dict[str, str]:
     """The non-empty filters of a search, as JSON (for the audit row and for an export)."""
     values = {
         "client": str(client_id) if client_id not in (None, "") else "",
@@ -49,7 +49,7 @@ def event_filters(
 def review_events(
     *,
     actor: AuditActor,
-    client_id=None,
+    client_id: object = None,
     username: str = "",
     agency: str = "",
     action: str = "",

@@ -2,7 +2,7 @@
 take. The rules (who may, what is valid) live there."""
 
 from datetime import date, datetime, time, timedelta
-from typing import cast
+from typing import cast, overload
 
 from django import forms
 from django.utils import timezone
@@ -12,11 +12,19 @@ from ..forms import ServiceForm, date_field
 from .labels import CHANNELS, OUTCOMES
 
 
+@overload
+def day_start(day: date) -> datetime: ...
+@overload
+def day_start(day: None) -> None: ...
 def day_start(day: date | None) -> datetime | None:
     """The start of a day in Japan time (the dates on these forms are Japanese calendar days)."""
     return timezone.make_aware(datetime.combine(day, time(0, 0))) if day else None
 
 
+@overload
+def day_end(day: date) -> datetime: ...
+@overload
+def day_end(day: None) -> None: ...
 def day_end(day: date | None) -> datetime | None:
     """The end of a day in Japan time, as the exclusive bound (the next day's start)."""
     return day_start(day + timedelta(days=1)) if day else None

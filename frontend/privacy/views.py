@@ -11,6 +11,7 @@ instead of a total, so a search costs the same on ten million events as on ten.
 import functools
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -33,6 +34,9 @@ from ..web import FORM_ERROR_STATUS, error_page, page, web_actor
 from . import charts, labels
 from .csv import disclosure_csv as disclosure_csv_file
 from .forms import DisclosureForm, EventFilterForm, FlagNoteForm, TermSearchForm, day_end, day_start
+
+if TYPE_CHECKING:
+    from audit.models import AuditEvent
 
 PAGE_SIZE = 50
 # Client identifiers shown per event; a list page may expose fifty clients, the row says "ほか N 名".
@@ -63,7 +67,7 @@ def _refuse(actor, page_name: str) -> None:
 
 @dataclass
 class EventRow:
-    event: object
+    event: "AuditEvent"
     agency_name: str
     clients: list = field(default_factory=list)  # ClientIdentity, or a bare id string when unknown
     more: int = 0
@@ -92,13 +96,18 @@ def _rows(actor, events, agencies: dict[str, str]) -> list[EventRow]:
         if e.target_type == "client" and not e.client_ids and (u := parse_uuid(e.target_id)) is not None:
             wanted.add(u)
     known = case_review.client_identify(actor=actor, client_ids=sorted(wanted, key=str)) if wanted else {}
+
+    def identity(value: object) -> case_review.ClientIdentity | None:
+        cid = parse_uuid(value)
+        return known.get(cid) if cid is not None else None
+
     rows = []
     for e in events:
         ids = e.client_ids or []
-        shown = [known.get(parse_uuid(cid)) or str(cid) for cid in ids[:IDENTIFY_PER_EVENT]]
+        shown = [identity(cid) or str(cid) for cid in ids[:IDENTIFY_PER_EVENT]]
         target = None
         if e.target_type == "client" and not ids and e.target_id:
-            target = known.get(parse_uuid(e.target_id)) or e.target_id
+            target = identity(e.target_id) or e.target_id
         rows.append(
             EventRow(
                 event=e,
