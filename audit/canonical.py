@@ -25,11 +25,9 @@ import hashlib
 import json
 from collections.abc import Iterable
 from datetime import UTC
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from hashlib import _Hash
-
     from .models import AuditEvent
 
 GENESIS_HASH = "0" * 64
@@ -94,14 +92,21 @@ def line_digest(line: bytes) -> bytes:
     return hashlib.sha256(line).digest()[:DIGEST_SIZE]
 
 
-def seal_hasher(prev_hash: str) -> _Hash:
+class Hasher(Protocol):
+    """What a seal needs of a running hash (``hashlib.sha256()``)."""
+
+    def update(self, data: bytes, /) -> None: ...
+    def hexdigest(self) -> str: ...
+
+
+def seal_hasher(prev_hash: str) -> Hasher:
     """A sha256 object primed with ``prev_hash``; feed it the batch with ``feed_line``."""
     hasher = hashlib.sha256()
     hasher.update(prev_hash.encode("ascii"))
     return hasher
 
 
-def feed_line(hasher: _Hash, line: bytes, *, first: bool) -> None:
+def feed_line(hasher: Hasher, line: bytes, *, first: bool) -> None:
     if not first:
         hasher.update(b"\n")
     hasher.update(line)

@@ -23,20 +23,25 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from django.db import connection
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from .anchors import Anchor, read_anchors
-from .canonical import DIGEST_SIZE, GENESIS_HASH, canonical_line, decode_seqs, feed_line, line_digest, seal_hasher
+from .canonical import (
+    DIGEST_SIZE,
+    GENESIS_HASH,
+    Hasher,
+    canonical_line,
+    decode_seqs,
+    feed_line,
+    line_digest,
+    seal_hasher,
+)
 from .models import AuditEvent, AuditPurge, AuditSeal, AuditVerification, VerifyKind
 from .sealing import current_cluster
 from .signing import MacCheck, check_event_mac
-
-if TYPE_CHECKING:
-    from hashlib import _Hash
 
 # When two problems share a number, the more specific one is reported.
 _PRIORITY: dict[str, int] = {
@@ -70,7 +75,7 @@ class VerifyResult:
 class _SealState:
     seal: AuditSeal
     purged: bool
-    hasher: _Hash  # primed with the previous seal's hash (unused for a purged seal)
+    hasher: Hasher  # primed with the previous seal's hash (unused for a purged seal)
     digests: bytes = b""
     position: int = 0
     incomplete: bool = False
