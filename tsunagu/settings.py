@@ -299,6 +299,8 @@ WEBHOOK_DISABLE_AFTER = env_int("WEBHOOK_DISABLE_AFTER", 20, minimum=1)
 CASE_NUMBER_PREFIX = env_str("CASE_NUMBER_PREFIX", "SJ")
 CLIENT_PAGE_SIZE = env_int("CLIENT_PAGE_SIZE", 50, minimum=1)
 BREAK_GLASS_HOURS = env_int("BREAK_GLASS_HOURS", 4, minimum=1)
+# How often an open client page asks whether another agency has added to the timeline (the "新しい記録があります" cue).
+TIMELINE_POLL_SECONDS = env_int("TIMELINE_POLL_SECONDS", 15, minimum=1)
 
 LOGGING = {
     "version": 1,
