@@ -10,26 +10,19 @@ from django.views.decorators.http import require_GET, require_http_methods
 from agencies import selectors as agency_selectors
 from agencies import services
 from agencies.models import Role
-from tsunagu.errors import Forbidden, InvalidInput, NotFound
+from tsunagu.errors import InvalidInput, NotFound
 
 from .auth import web_login_required
 from .forms import ApiKeyForm
-from .web import FORM_ERROR_STATUS, error_page, page, web_actor
-
-
-def _forbidden(request, actor, exc: Forbidden) -> HttpResponse:
-    return error_page(request, status=403, actor=actor, message=exc.message)
+from .web import FORM_ERROR_STATUS, page, web_actor
 
 
 @web_login_required
 @require_GET
 def agency_admin(request: HttpRequest) -> HttpResponse:
     actor = web_actor(request)
-    try:
-        staff = agency_selectors.staff_of_agency(actor=actor)
-        keys = agency_selectors.apikey_list(actor=actor)
-    except Forbidden as exc:
-        return _forbidden(request, actor, exc)
+    staff = agency_selectors.staff_of_agency(actor=actor)
+    keys = agency_selectors.apikey_list(actor=actor)
     return page(request, "frontend/agency.html", {"staff": staff, "keys": keys}, actor=actor)
 
 
@@ -39,10 +32,7 @@ def apikey_issue(request: HttpRequest) -> HttpResponse:
     """Issue a key: an agency administrator for themselves or the agency's integration users, anyone else for
     themselves. The form offers only those; the service decides (and audits a refusal) whatever is posted."""
     actor = web_actor(request)
-    try:
-        holders = agency_selectors.apikey_holders(actor=actor)
-    except Forbidden as exc:
-        return _forbidden(request, actor, exc)
+    holders = agency_selectors.apikey_holders(actor=actor)
     form = ApiKeyForm(request.POST if request.method == "POST" else None, staff=holders)
     context = {"form": form, "is_admin": actor.role == Role.AGENCY_ADMIN}
     if request.method == "GET" or not form.is_valid():
@@ -58,10 +48,9 @@ def apikey_issue(request: HttpRequest) -> HttpResponse:
             read_only=data["read_only"],
         )
     except NotFound:
+        # The chosen holder is a field of this form: say so there rather than answer with the not-found page.
         form.add_error("user", _("職員が見つかりません。"))
         return page(request, "frontend/apikey_form.html", context, actor=actor, status=FORM_ERROR_STATUS)
-    except Forbidden as exc:
-        return _forbidden(request, actor, exc)
     except InvalidInput as exc:
         form.add_service_errors(exc)
         return page(request, "frontend/apikey_form.html", context, actor=actor, status=FORM_ERROR_STATUS)
@@ -76,18 +65,12 @@ def apikey_issue(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def apikey_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
     actor = web_actor(request)
-    try:
-        keys = agency_selectors.apikey_list(actor=actor)
-    except Forbidden as exc:
-        return _forbidden(request, actor, exc)
+    keys = agency_selectors.apikey_list(actor=actor)
     key = next((k for k in keys if str(k.id) == key_id), None)
     if key is None:
-        return error_page(request, status=404, actor=actor)
+        raise NotFound
     if request.method == "GET":
         return page(request, "frontend/apikey_revoke.html", {"key": key}, actor=actor)
-    try:
-        services.apikey_revoke(actor=actor, key_id=key.id)
-    except NotFound:
-        return error_page(request, status=404, actor=actor)
+    services.apikey_revoke(actor=actor, key_id=key.id)
     messages.success(request, _("APIキー「%(name)s」を無効にしました。") % {"name": key.name})
     return HttpResponseRedirect(reverse("frontend:agency_admin"))

@@ -11,11 +11,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from cases import services
-from tsunagu.errors import Forbidden, InvalidInput, NotFound
+from tsunagu.errors import InvalidInput, NotFound
 
 from .auth import web_login_required
 from .forms import BreakGlassForm
-from .web import FORM_ERROR_STATUS, error_page, page, web_actor
+from .web import FORM_ERROR_STATUS, page, web_actor
 
 TEMPLATE = "frontend/break_glass.html"
 
@@ -35,9 +35,9 @@ def break_glass(request: HttpRequest) -> HttpResponse:
             opened = services.break_glass_open(
                 actor=actor, name_kana=data["name_kana"], birth_date=data["birth_date"], reason=data["reason"]
             )
-        except Forbidden as exc:
-            return error_page(request, status=403, actor=actor, message=exc.message)
         except NotFound:
+            # Not the not-found page: "no match" is this form's answer, so the search can be corrected (still
+            # 404, and the same for everyone). A refusal (Forbidden) goes on to the 403 page.
             form.add_error(None, _("該当する支援対象者が見つかりません。フリガナと生年月日を確認してください。"))
             status = 404
         except InvalidInput as exc:

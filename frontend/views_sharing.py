@@ -1,6 +1,8 @@
 """共有設定: who may see a client, and on which basis. For supervisors and agency administrators of an agency
 that manages the client; every change has a confirmation step and goes through ``cases.services``."""
 
+import functools
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -13,7 +15,7 @@ from tsunagu.errors import Forbidden, InvalidInput, NotFound
 
 from .auth import web_login_required
 from .forms import ShareGrantForm
-from .web import FORM_ERROR_STATUS, error_page, page, web_actor
+from .web import FORM_ERROR_STATUS, page, web_actor
 
 
 def _manager_context(actor, client_id) -> dict:
@@ -34,39 +36,38 @@ def _render(request, actor, context, *, form=None, status=200) -> HttpResponse:
     return page(request, "frontend/shares.html", context, actor=actor, status=status)
 
 
-def _forbidden(request, actor) -> HttpResponse:
-    return error_page(
-        request,
-        status=403,
-        actor=actor,
-        message=_("共有設定は、この支援対象者を管理する機関の管理職・主任または機関管理者のみが行えます。"),
-    )
+def share_managers_only(view):
+    """A refusal on these pages says who may manage shares, whether the role or the level fell short. The
+    selector or service has recorded it already; ``frontend.errors`` shows the 403 page (and the not-found page
+    for a hidden client)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except Forbidden as exc:
+            message = _("共有設定は、この支援対象者を管理する機関の管理職・主任または機関管理者のみが行えます。")
+            raise Forbidden(message) from exc
+
+    return wrapper
 
 
 @web_login_required
 @require_GET
+@share_managers_only
 def share_page(request: HttpRequest, client_id: str) -> HttpResponse:
     actor = web_actor(request)
-    try:
-        context = _manager_context(actor, client_id)
-    except NotFound:
-        return error_page(request, status=404, actor=actor)
-    except Forbidden:
-        return _forbidden(request, actor)
+    context = _manager_context(actor, client_id)
     return _render(request, actor, context)
 
 
 @web_login_required
 @require_http_methods(["POST"])
+@share_managers_only
 def share_grant(request: HttpRequest, client_id: str) -> HttpResponse:
     """Step 1 (no ``confirm``): check the form and show what will happen. Step 2 (``confirm=1``): grant."""
     actor = web_actor(request)
-    try:
-        context = _manager_context(actor, client_id)
-    except NotFound:
-        return error_page(request, status=404, actor=actor)
-    except Forbidden:
-        return _forbidden(request, actor)
+    context = _manager_context(actor, client_id)
     client = context["client"]
     form = _grant_form(actor, client, request.POST)
     if not form.is_valid() or request.POST.get("edit") == "1":
@@ -88,10 +89,6 @@ def share_grant(request: HttpRequest, client_id: str) -> HttpResponse:
             basis_note=data["basis_note"],
             expires_at=form.expires_at(),
         )
-    except NotFound:
-        return error_page(request, status=404, actor=actor)
-    except Forbidden:
-        return _forbidden(request, actor)
     except InvalidInput as exc:
         form.add_service_errors(exc)
         return _render(request, actor, context, form=form, status=FORM_ERROR_STATUS)
@@ -101,27 +98,19 @@ def share_grant(request: HttpRequest, client_id: str) -> HttpResponse:
 
 @web_login_required
 @require_http_methods(["GET", "POST"])
+@share_managers_only
 def share_revoke(request: HttpRequest, client_id: str, share_id: str) -> HttpResponse:
     """GET: the confirmation page. POST: revoke (takes effect on the agency's next request)."""
     actor = web_actor(request)
-    try:
-        context = _manager_context(actor, client_id)
-    except NotFound:
-        return error_page(request, status=404, actor=actor)
-    except Forbidden:
-        return _forbidden(request, actor)
+    context = _manager_context(actor, client_id)
     share = next((s for s in context["shares"] if str(s.id) == share_id), None)
     if share is None:
-        return error_page(request, status=404, actor=actor)
+        raise NotFound
     if request.method == "GET":
         context["share"] = share
         return page(request, "frontend/share_revoke.html", context, actor=actor)
     try:
         services.share_revoke(actor=actor, client_id=client_id, share_id=share_id)
-    except NotFound:
-        return error_page(request, status=404, actor=actor)
-    except Forbidden:
-        return _forbidden(request, actor)
     except InvalidInput as exc:
         context["errors"] = [m for msgs in exc.errors.values() for m in msgs]
         return _render(request, actor, context, status=FORM_ERROR_STATUS)

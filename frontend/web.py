@@ -1,11 +1,13 @@
 """What every browser view shares: the actor, the page frame (header counts) and the error pages.
 
-Domain errors map to responses in one place: ``NotFound`` → the one not-found page (404, the same for a missing
-and a hidden client), ``Forbidden`` → the 403 page. ``InvalidInput`` is a form's business (field errors).
+Domain errors map to responses in one place, ``frontend.errors.DomainErrorMiddleware``: ``NotFound`` → the one
+not-found page (404, the same for a missing and a hidden client), ``Forbidden`` → the 403 page, both rendered by
+``error_page`` below. A view lets them propagate. ``InvalidInput`` is a form's business (field errors).
 """
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django_htmx.http import reswap, retarget
 
 from agencies.actors import Actor
 from cases import notifications
@@ -50,9 +52,7 @@ def error_page(request: HttpRequest, *, status: int, actor: Actor | None = None,
         message = ""  # the not-found page never says more than "not found"
     if is_htmx(request):
         response = render(request, "frontend/_error_card.html", {"status": status, "message": message}, status=status)
-        response["HX-Retarget"] = "#main"
-        response["HX-Reswap"] = "innerHTML"
-        return response
+        return reswap(retarget(response, "#main"), "innerHTML")
     if actor is None and getattr(request, "user", None) is not None and request.user.is_authenticated:
         actor = web_actor(request)
     return page(request, template, {"message": message, "status": status}, actor=actor, status=status)

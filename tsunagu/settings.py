@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # NotFound / Forbidden raised by a browser view: the not-found or forbidden page (never under /api/).
+    "frontend.errors.DomainErrorMiddleware",
     # A session that needs the second factor and has not given it reaches nothing but the code pages.
     "frontend.mfa.MfaRequiredMiddleware",
     # Last: turns a sign-in refused by the login throttle (flagged during authentication) into the 429 page.
