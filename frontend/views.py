@@ -4,10 +4,11 @@ Views never query the case models: every read goes through ``cases.selectors`` (
 the audit event), every write through ``cases.services``, notices through ``cases.notifications``.
 
 New entries by other agencies (the "新しい記録があります" cue): the client page polls a small endpoint every
-15 seconds that looks only at the user's own unread notices (one indexed query, no case data, nothing to audit).
-Opening the page or reloading its timeline marks that client's notices read, so an unread notice for the client
-means something was added since the timeline was last read. Clicking the cue reloads the timeline through the
-audited selector. Polls do not count as activity for the idle timeout (see ``frontend.auth``).
+``TIMELINE_POLL_SECONDS`` (15 by default) that looks only at the user's own unread notices (one indexed query, no
+case data, nothing to audit). Opening the page or reloading its timeline marks that client's notices read, so an
+unread notice for the client means something was added since the timeline was last read. Clicking the cue
+reloads the timeline through the audited selector. Polls do not count as activity for the idle timeout (see
+``frontend.auth``).
 """
 
 from urllib.parse import urlencode
@@ -20,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases import notifications, selectors, services
-from tsunagu.errors import Forbidden, InvalidInput, NotFound
+from tsunagu.errors import InvalidInput
 
 from . import labels
 from .auth import web_login_required
@@ -39,10 +40,6 @@ from .web import (
 __all__ = ["forbidden", "not_found", "web_actor"]
 
 TIMELINE_PAGE_SIZE = 30
-
-
-def poll_seconds() -> int:
-    return int(getattr(settings, "TIMELINE_POLL_SECONDS", 15))
 
 
 # The notices looked at by one poll: the newest unread ones are enough to see whether this client has one.
@@ -155,21 +152,36 @@ def _load_timeline(actor, client_id, data) -> dict:
     return context
 
 
-def _client_context(request: HttpRequest, actor, client_id, *, data=None, entry_form=None) -> dict:
-    """Everything the client page shows. Reads through the audited selectors; raises NotFound when hidden."""
-    data = request.GET if data is None else data
-    unread = _unread_notice_ids(actor, client_id)
+def _client_page(actor, client_id, data, *, mark_read: bool = True) -> dict:
+    """What every part of the client page shows: the client, its shares, the timeline (with the filters and the
+    cursor in ``data``) and what the actor may do there. Reads through the audited selectors; NotFound when the
+    client is hidden (the view lets it through to the not-found page). ``mark_read``: opening the page or
+    reloading its timeline marks the client's notices read (see the module docstring)."""
+    unread = _unread_notice_ids(actor, client_id) if mark_read else []
     client = selectors.client_get(actor=actor, client_id=client_id)
     shares = selectors.share_list(actor=actor, client_id=client_id)
     context = {"client": client, "shares": shares, **_load_timeline(actor, client_id, data)}
     if unread:
         notifications.notification_mark_read(actor=actor, notification_ids=unread)
-    can_append = client.my_level in ("append", "manage") and bool(actor.role)
+    context.update(
+        can_append=client.my_level in ("append", "manage") and bool(actor.role),
+        can_manage_shares=client.my_level == "manage" and actor.can_manage_shares,
+        agency_filter_choices=sorted({(s.agency_code, s.agency_name) for s in shares}, key=lambda a: a[1]),
+        kind_filter_choices=labels.choices("kind"),
+        poll_seconds=settings.TIMELINE_POLL_SECONDS,
+    )
+    return context
+
+
+def _entry_form_context(actor, context: dict, data, entry_form=None) -> dict:
+    """The entry form of the client page: blank, a correction of the entry named by ``correct`` (one of the
+    agency's own on this page), or the posted form with its errors."""
     correcting = None
-    if can_append and entry_form is None:
+    timeline = context.get("timeline")
+    if context["can_append"] and entry_form is None:
         correct_id = data.get("correct", "")
-        if correct_id and context.get("timeline"):
-            correcting = next((e for e in context["timeline"].items if str(e.id) == correct_id), None)
+        if correct_id and timeline:
+            correcting = next((e for e in timeline.items if str(e.id) == correct_id), None)
             if correcting is not None and (correcting.agency_code != actor.agency_code or correcting.is_system):
                 correcting = None
         if correcting is not None:
@@ -185,32 +197,26 @@ def _client_context(request: HttpRequest, actor, client_id, *, data=None, entry_
             entry_form = EntryForm()
     if entry_form is not None and entry_form.is_bound and not correcting:
         corrects = entry_form.data.get("corrects")
-        if corrects and context.get("timeline"):
-            correcting = next((e for e in context["timeline"].items if str(e.id) == corrects), None)
-    active_shares = [s for s in shares if s.is_active]
+        if corrects and timeline:
+            correcting = next((e for e in timeline.items if str(e.id) == corrects), None)
+    return {"entry_form": entry_form, "correcting": correcting}
+
+
+def _client_detail_page(request: HttpRequest, actor, client_id, data, *, entry_form=None, status=200) -> HttpResponse:
+    context = _client_page(actor, client_id, data)
     context.update(
-        can_append=can_append,
-        can_manage_shares=client.my_level == "manage" and actor.can_manage_shares,
-        entry_form=entry_form,
-        correcting=correcting,
-        active_shares=active_shares,
-        agency_filter_choices=sorted({(s.agency_code, s.agency_name) for s in shares}, key=lambda a: a[1]),
-        kind_filter_choices=labels.choices("kind"),
-        poll_seconds=poll_seconds(),
+        _entry_form_context(actor, context, data, entry_form),
+        active_shares=[s for s in context["shares"] if s.is_active],
     )
-    return context
+    if context["timeline_errors"]:
+        status = FORM_ERROR_STATUS
+    return page(request, "frontend/client_detail.html", context, actor=actor, status=status)
 
 
 @web_login_required
 @require_GET
 def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
-    actor = web_actor(request)
-    try:
-        context = _client_context(request, actor, client_id)
-    except NotFound:
-        return error_page(request, status=404, actor=actor)
-    status = FORM_ERROR_STATUS if context["timeline_errors"] else 200
-    return page(request, "frontend/client_detail.html", context, actor=actor, status=status)
+    return _client_detail_page(request, web_actor(request), client_id, request.GET)
 
 
 @web_login_required
@@ -223,23 +229,8 @@ def timeline_fragment(request: HttpRequest, client_id: str) -> HttpResponse:
             reverse("frontend:client_detail", args=[client_id]) + (f"?{query}" if query else "")
         )
     actor = web_actor(request)
-    unread = _unread_notice_ids(actor, client_id)
-    try:
-        client = selectors.client_get(actor=actor, client_id=client_id)
-        shares = selectors.share_list(actor=actor, client_id=client_id)
-        context = _load_timeline(actor, client_id, request.GET)
-    except NotFound:
-        return error_page(request, status=404, actor=actor)
-    if unread:
-        notifications.notification_mark_read(actor=actor, notification_ids=unread)
-    context.update(
-        client=client,
-        can_append=client.my_level in ("append", "manage") and bool(actor.role),
-        agency_filter_choices=sorted({(s.agency_code, s.agency_name) for s in shares}, key=lambda a: a[1]),
-        kind_filter_choices=labels.choices("kind"),
-        poll_seconds=poll_seconds(),
-        oob=True,
-    )
+    context = _client_page(actor, client_id, request.GET)
+    context["oob"] = True
     status = FRAGMENT_ERROR_STATUS if context["timeline_errors"] else 200
     return page(request, "frontend/_timeline_response.html", context, actor=actor, status=status)
 
@@ -274,10 +265,6 @@ def entry_append(request: HttpRequest, client_id: str) -> HttpResponse:
                 occurred_at=data["occurred_at"],
                 corrects=data["corrects"] or None,
             )
-        except NotFound:
-            return error_page(request, status=404, actor=actor)
-        except Forbidden as exc:
-            return error_page(request, status=403, actor=actor, message=exc.message)
         except InvalidInput as exc:
             form.add_service_errors(exc)
     if entry is not None:
@@ -285,35 +272,19 @@ def entry_append(request: HttpRequest, client_id: str) -> HttpResponse:
         if not is_htmx(request):
             messages.success(request, done)
             return HttpResponseRedirect(reverse("frontend:client_detail", args=[client_id]) + "#timeline")
-        try:
-            client = selectors.client_get(actor=actor, client_id=client_id)
-            shares = selectors.share_list(actor=actor, client_id=client_id)
-            context = _load_timeline(actor, client_id, request.POST)
-        except NotFound:
-            return error_page(request, status=404, actor=actor)
-        context.update(
-            client=client,
-            entry_form=EntryForm(),
-            can_append=True,
-            done_message=done,
-            new_entry_id=entry.id,
-            agency_filter_choices=sorted({(s.agency_code, s.agency_name) for s in shares}, key=lambda a: a[1]),
-            kind_filter_choices=labels.choices("kind"),
-            poll_seconds=poll_seconds(),
-            oob=True,
-        )
+        # The timeline as it is now. Posting does not mark the client's notices read (opening or reloading does).
+        context = _client_page(actor, client_id, request.POST, mark_read=False)
+        context.update(entry_form=EntryForm(), done_message=done, new_entry_id=entry.id, oob=True)
         return page(request, "frontend/_entry_form_response.html", context, actor=actor)
     # Bad input: nothing was written; show the form again with its errors.
     if is_htmx(request):
+        # Only the form is swapped: nothing is read (or audited) for it. The service allowed appending only to
+        # those who may, so the form it came from was theirs.
         context = {"entry_form": form, "client": {"id": client_id}, "can_append": True}
         if form.data.get("corrects"):
             context["correcting"] = {"id": form.data.get("corrects")}
         return page(request, "frontend/_entry_form.html", context, actor=actor, status=FRAGMENT_ERROR_STATUS)
-    try:
-        context = _client_context(request, actor, client_id, data=request.POST, entry_form=form)
-    except NotFound:
-        return error_page(request, status=404, actor=actor)
-    return page(request, "frontend/client_detail.html", context, actor=actor, status=FORM_ERROR_STATUS)
+    return _client_detail_page(request, actor, client_id, request.POST, entry_form=form, status=FORM_ERROR_STATUS)
 
 
 # --- registering a client ------------------------------------------------------------------------------
@@ -357,8 +328,6 @@ def client_create(request: HttpRequest) -> HttpResponse:
                     address_confidential=data["address_confidential"],
                     basis=data["basis"],
                 )
-            except Forbidden as exc:
-                return error_page(request, status=403, actor=actor, message=exc.message)
             except InvalidInput as exc:
                 form.add_service_errors(exc)
             else:
