@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
-from .models import CASEWORK_ROLES, SHARE_MANAGER_ROLES, Agency, Staff
+from .models import CASEWORK_ROLES, SHARE_MANAGER_ROLES, Agency, Role, Staff
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -69,6 +69,11 @@ class Actor:
     @property
     def can_manage_shares(self) -> bool:
         return self.role in SHARE_MANAGER_ROLES
+
+    @property
+    def administers_agency(self) -> bool:
+        """The agency administrator of an agency: its staff list and API keys (``agencies.selectors``)."""
+        return self.agency is not None and self.role == Role.AGENCY_ADMIN
 
     @property
     def reads_cases(self) -> bool:

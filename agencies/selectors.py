@@ -50,6 +50,7 @@ class ProfileView:
     agency: AgencyView | None
     role: str
     is_privacy_officer: bool
+    can_administer_agency: bool  # the agency's staff and API keys (``staff_of_agency``, ``apikey_list``)
 
 
 @dataclass(frozen=True)
@@ -118,13 +119,15 @@ def profile_get(*, actor: Actor) -> ProfileView:
         agency=AgencyView.of(actor.agency) if actor.agency is not None else None,
         role=actor.role,
         is_privacy_officer=actor.is_privacy_officer,
+        can_administer_agency=actor.administers_agency,
     )
 
 
 def _require_agency_admin(actor: Actor, action: str) -> Agency:
-    if actor.agency is None or actor.role != Role.AGENCY_ADMIN:
+    agency = actor.agency
+    if agency is None or not actor.administers_agency:  # administers_agency implies an agency; said for mypy
         refuse(actor=actor, action=action, reason="role", error=Forbidden("機関管理者のみが利用できます。"))
-    return actor.agency
+    return agency
 
 
 def _staff_view(s: Staff) -> StaffView:
@@ -165,13 +168,13 @@ def apikey_holders(*, actor: Actor) -> list[StaffView]:
             error=Forbidden("所属機関のある職員のみが利用できます。"),
         )
     rows = Staff.objects.filter(user=actor.account)
-    if actor.role == Role.AGENCY_ADMIN:
+    if actor.administers_agency:
         rows = rows | Staff.objects.filter(
             agency=actor.agency, role=Role.INTEGRATION, is_privacy_officer=False, user__is_active=True
         )
     with transaction.atomic():
         holders = [_staff_view(s) for s in rows.select_related("user").order_by("role", "user__username")]
-        if actor.role == Role.AGENCY_ADMIN:
+        if actor.administers_agency:
             audit_record(
                 actor=actor,
                 action="staff.list",

@@ -21,12 +21,12 @@ from django.utils import timezone
 from guardian.shortcuts import get_group_perms, get_objects_for_group
 
 from agencies.actors import Actor
-from agencies.models import Agency
+from agencies.models import Agency, Role
 from audit.refusals import Refusal, refusals_audited
 from tsunagu.errors import Forbidden, NotFound
 from tsunagu.ids import parse_uuid
 
-from .models import LEVEL_RANK, BreakGlassGrant, Client, Share, ShareLevel
+from .models import LEVEL_RANK, USER_ENTRY_KINDS, BreakGlassGrant, Client, Share, ShareLevel
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -41,7 +41,7 @@ class Access:
     break_glass: BreakGlassGrant | None = None
 
     def at_least(self, level: str) -> bool:
-        return LEVEL_RANK[self.level] >= LEVEL_RANK[level]
+        return level_at_least(self.level, level)
 
     @property
     def authorised_by(self) -> str:
@@ -50,6 +50,40 @@ class Access:
             return f"share:{self.share.pk}"
         assert self.break_glass is not None  # an access goes by a share or by break-glass
         return f"break_glass:{self.break_glass.pk}"
+
+
+# --- what an actor may do with a client it sees ----------------------------------------------------------
+# The services refuse by these rules, and the read models carry them as flags (``ClientView.can_append``,
+# ``ClientView.can_manage_shares``, ``EntryView.can_correct``): a page offers exactly what the service allows.
+
+
+def level_at_least(level: str, need: str) -> bool:
+    return LEVEL_RANK[level] >= LEVEL_RANK[need]
+
+
+def writes_entries(actor: Actor) -> bool:
+    """Writing on a timeline needs a staff role as well as the ``append`` level."""
+    return actor.role in Role.values
+
+
+def is_own_entry(actor: Actor, agency_id: int | None) -> bool:
+    """An entry written by the actor's agency: the only kind of entry it may correct."""
+    return actor.agency is not None and agency_id == actor.agency.pk
+
+
+def may_append(actor: Actor, level: str) -> bool:
+    """What ``timeline_append`` checks: the ``append`` level (``client_access``) and a staff role."""
+    return level_at_least(level, ShareLevel.APPEND) and writes_entries(actor)
+
+
+def may_correct(actor: Actor, level: str, *, kind: str, agency_id: int | None) -> bool:
+    """What a correction adds: an entry people wrote (not a system one), written by the actor's agency."""
+    return may_append(actor, level) and kind in USER_ENTRY_KINDS and is_own_entry(actor, agency_id)
+
+
+def may_manage_shares(actor: Actor, level: str) -> bool:
+    """What the sharing page, ``share_grant`` and ``share_revoke`` check: ``manage`` and a share-manager role."""
+    return level_at_least(level, ShareLevel.MANAGE) and actor.can_manage_shares
 
 
 # Internal: why access was refused (raised inside ``client_access``). Adapters only ever see NotFound or Forbidden.
@@ -122,7 +156,7 @@ def check_access(actor: Actor, client_id: object, need: str, *, lock: bool = Fal
         if client is None:
             raise Denied("not_found", NotFound())
         if grant is not None:
-            if LEVEL_RANK[ShareLevel.READ] < LEVEL_RANK[need]:
+            if not level_at_least(ShareLevel.READ, need):
                 raise Denied("break_glass_read_only", Forbidden())
             return Access(client=client, share=None, level=ShareLevel.READ, agency=agency, break_glass=grant)
         reason = "no_share"

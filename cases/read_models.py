@@ -1,9 +1,16 @@
-"""Read models handed to adapters: plain data, already masked, never a model instance to save."""
+"""Read models handed to adapters: plain data, already masked, never a model instance to save.
+
+They carry what the viewer may do (``can_*``), decided by the rules the services enforce (``cases.access``), so an
+adapter never works it out from roles and levels itself.
+"""
 
 from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
+from agencies.actors import Actor
+
+from .access import may_append, may_correct, may_manage_shares
 from .models import Client, ClientStatus, EntryKind, Share, ShareBasis, ShareLevel, TimelineEntry
 
 
@@ -25,6 +32,8 @@ class ClientView:
     my_level: str
     updated_at: datetime
     created_at: datetime
+    can_append: bool  # the viewer may add entries (and correct their agency's own)
+    can_manage_shares: bool  # the viewer may open the sharing page and change the shares
     # When the newest timeline entry happened (lists annotate it; None when not loaded or no entry yet).
     latest_entry_at: datetime | None = None
 
@@ -37,7 +46,9 @@ class ClientView:
         return ShareLevel(self.my_level).label
 
     @classmethod
-    def of(cls, client: Client, *, level: str, viewer_agency_id: int) -> "ClientView":
+    def of(cls, client: Client, *, level: str, viewer: Actor) -> "ClientView":
+        """``client`` as ``viewer`` sees it at ``level`` (the viewer's agency's access)."""
+        viewer_agency_id = viewer.agency.pk if viewer.agency is not None else None
         masked = client.address_confidential and client.owner_agency_id != viewer_agency_id
         return cls(
             id=client.id,
@@ -56,6 +67,8 @@ class ClientView:
             my_level=level,
             updated_at=client.updated_at,
             created_at=client.created_at,
+            can_append=may_append(viewer, level),
+            can_manage_shares=may_manage_shares(viewer, level),
             latest_entry_at=getattr(client, "latest_entry_at", None),
         )
 
@@ -74,6 +87,7 @@ class EntryView:
     agency_name: str
     corrects: UUID | None
     corrected_by: list[UUID]
+    can_correct: bool  # the viewer may write a correction of this entry
 
     @property
     def kind_label(self) -> str:
@@ -84,7 +98,8 @@ class EntryView:
         return self.kind in (EntryKind.SHARE_CHANGE, EntryKind.STATUS_CHANGE, EntryKind.BREAK_GLASS)
 
     @classmethod
-    def of(cls, entry: TimelineEntry, corrected_by: list[UUID]) -> "EntryView":
+    def of(cls, entry: TimelineEntry, corrected_by: list[UUID], *, viewer: Actor, level: str) -> "EntryView":
+        """``entry`` as ``viewer`` sees it at ``level`` (the viewer's agency's access to its client)."""
         author = entry.author
         staff = getattr(author, "staff", None) if author is not None else None
         return cls(
@@ -100,6 +115,7 @@ class EntryView:
             agency_name=entry.agency.name if entry.agency else "",
             corrects=entry.corrects_id,
             corrected_by=corrected_by,
+            can_correct=may_correct(viewer, level, kind=entry.kind, agency_id=entry.agency_id),
         )
 
 

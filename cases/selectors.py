@@ -56,9 +56,8 @@ def client_list(
             if tag:
                 qs = qs.filter(tag_key__contains=f"|{tag}|")
             page = keyset_page(qs, order=CLIENT_ORDER, limit=limit, cursor=cursor)
-            agency_id = actor.agency.pk
             page = Page(
-                items=[ClientView.of(c, level=c.my_level, viewer_agency_id=agency_id) for c in page.items],
+                items=[ClientView.of(c, level=c.my_level, viewer=actor) for c in page.items],
                 next_cursor=page.next_cursor,
                 prev_cursor=page.prev_cursor,
             )
@@ -74,7 +73,7 @@ def client_list(
 def client_get(*, actor: Actor, client_id) -> ClientView:
     """One client's profile, address masked for agencies other than the owner when confidential."""
     with client_access(actor=actor, client_id=client_id, need=ShareLevel.READ, action="client.view") as access:
-        view = ClientView.of(access.client, level=access.level, viewer_agency_id=access.agency.pk)
+        view = ClientView.of(access.client, level=access.level, viewer=actor)
         audit_record(
             actor=actor,
             action="client.view",
@@ -113,7 +112,7 @@ def timeline_list(
             .values_list("corrects_id", "id")
         ):
             corrected_by.setdefault(corrects_id, []).append(entry_id)
-        items = [EntryView.of(e, corrected_by.get(e.pk, [])) for e in page.items]
+        items = [EntryView.of(e, corrected_by.get(e.pk, []), viewer=actor, level=access.level) for e in page.items]
         audit_record(
             actor=actor,
             action="timeline.view",
@@ -163,7 +162,7 @@ def client_find_duplicates(*, actor: Actor, name_kana: str, birth_date) -> list[
             qs = actor_visible_clients(actor).select_related("owner_agency")
             qs = qs.filter(birth_date=birth_date, search_key__contains=f"|{kana}|").order_by("name_kana", "id")[:20]
             found = [
-                ClientView.of(c, level=c.my_level, viewer_agency_id=actor.agency.pk)  # type: ignore[attr-defined]  # annotated by visible_clients
+                ClientView.of(c, level=c.my_level, viewer=actor)  # type: ignore[attr-defined]  # annotated by visible_clients
                 for c in qs
             ]
         audit_record(

@@ -153,10 +153,11 @@ def _load_timeline(actor, client_id, data) -> dict:
 
 
 def _client_page(actor, client_id, data, *, mark_read: bool = True) -> dict:
-    """What every part of the client page shows: the client, its shares, the timeline (with the filters and the
-    cursor in ``data``) and what the actor may do there. Reads through the audited selectors; NotFound when the
-    client is hidden (the view lets it through to the not-found page). ``mark_read``: opening the page or
-    reloading its timeline marks the client's notices read (see the module docstring)."""
+    """What every part of the client page shows: the client, its shares and the timeline (with the filters and
+    the cursor in ``data``); what the actor may do comes with them (``client.can_append``, ``entry.can_correct``).
+    Reads through the audited selectors; NotFound when the client is hidden (the view lets it through to the
+    not-found page). ``mark_read``: opening the page or reloading its timeline marks the client's notices read
+    (see the module docstring)."""
     unread = _unread_notice_ids(actor, client_id) if mark_read else []
     client = selectors.client_get(actor=actor, client_id=client_id)
     shares = selectors.share_list(actor=actor, client_id=client_id)
@@ -164,8 +165,6 @@ def _client_page(actor, client_id, data, *, mark_read: bool = True) -> dict:
     if unread:
         notifications.notification_mark_read(actor=actor, notification_ids=unread)
     context.update(
-        can_append=client.my_level in ("append", "manage") and bool(actor.role),
-        can_manage_shares=client.my_level == "manage" and actor.can_manage_shares,
         agency_filter_choices=sorted({(s.agency_code, s.agency_name) for s in shares}, key=lambda a: a[1]),
         kind_filter_choices=labels.choices("kind"),
         poll_seconds=settings.TIMELINE_POLL_SECONDS,
@@ -173,16 +172,16 @@ def _client_page(actor, client_id, data, *, mark_read: bool = True) -> dict:
     return context
 
 
-def _entry_form_context(actor, context: dict, data, entry_form=None) -> dict:
+def _entry_form_context(context: dict, data, entry_form=None) -> dict:
     """The entry form of the client page: blank, a correction of the entry named by ``correct`` (one of the
     agency's own on this page), or the posted form with its errors."""
     correcting = None
     timeline = context.get("timeline")
-    if context["can_append"] and entry_form is None:
+    if context["client"].can_append and entry_form is None:
         correct_id = data.get("correct", "")
         if correct_id and timeline:
             correcting = next((e for e in timeline.items if str(e.id) == correct_id), None)
-            if correcting is not None and (correcting.agency_code != actor.agency_code or correcting.is_system):
+            if correcting is not None and not correcting.can_correct:
                 correcting = None
         if correcting is not None:
             entry_form = EntryForm(
@@ -205,7 +204,7 @@ def _entry_form_context(actor, context: dict, data, entry_form=None) -> dict:
 def _client_detail_page(request: HttpRequest, actor, client_id, data, *, entry_form=None, status=200) -> HttpResponse:
     context = _client_page(actor, client_id, data)
     context.update(
-        _entry_form_context(actor, context, data, entry_form),
+        _entry_form_context(context, data, entry_form),
         active_shares=[s for s in context["shares"] if s.is_active],
     )
     if context["timeline_errors"]:
@@ -278,9 +277,8 @@ def entry_append(request: HttpRequest, client_id: str) -> HttpResponse:
         return page(request, "frontend/_entry_form_response.html", context, actor=actor)
     # Bad input: nothing was written; show the form again with its errors.
     if is_htmx(request):
-        # Only the form is swapped: nothing is read (or audited) for it. The service allowed appending only to
-        # those who may, so the form it came from was theirs.
-        context = {"entry_form": form, "client": {"id": client_id}, "can_append": True}
+        # Only the form is swapped: nothing is read (or audited) for it.
+        context = {"entry_form": form, "client": {"id": client_id}}
         if form.data.get("corrects"):
             context["correcting"] = {"id": form.data.get("corrects")}
         return page(request, "frontend/_entry_form.html", context, actor=actor, status=FRAGMENT_ERROR_STATUS)

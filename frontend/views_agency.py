@@ -9,7 +9,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from agencies import selectors as agency_selectors
 from agencies import services
-from agencies.models import Role
 from tsunagu.errors import InvalidInput, NotFound
 
 from .auth import web_login_required
@@ -34,7 +33,7 @@ def apikey_issue(request: HttpRequest) -> HttpResponse:
     actor = web_actor(request)
     holders = agency_selectors.apikey_holders(actor=actor)
     form = ApiKeyForm(request.POST if request.method == "POST" else None, staff=holders)
-    context = {"form": form, "is_admin": actor.role == Role.AGENCY_ADMIN}
+    context = {"form": form}
     if request.method == "GET" or not form.is_valid():
         status = 200 if request.method == "GET" else FORM_ERROR_STATUS
         return page(request, "frontend/apikey_form.html", context, actor=actor, status=status)

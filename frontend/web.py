@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_htmx.http import reswap, retarget
 
+from agencies import selectors as agency_selectors
 from agencies.actors import Actor
 from cases import notifications
 from tsunagu.middleware import client_ip
@@ -33,10 +34,15 @@ def is_htmx(request: HttpRequest) -> bool:
 
 
 def frame(request: HttpRequest, actor: Actor | None) -> dict:
-    """Context for the page frame: who is signed in and how many notices they have not read."""
+    """Context for the page frame: who is signed in (``me``, the read model with what they may open) and how many
+    notices they have not read."""
     if actor is None or actor.user is None:
-        return {"actor": actor, "unread_count": 0}
-    return {"actor": actor, "unread_count": notifications.notification_unread_count(actor=actor)}
+        return {"actor": actor, "me": None, "unread_count": 0}
+    return {
+        "actor": actor,
+        "me": agency_selectors.profile_get(actor=actor),
+        "unread_count": notifications.notification_unread_count(actor=actor),
+    }
 
 
 def page(

@@ -109,7 +109,7 @@ def break_glass_open(*, actor: Actor, name_kana: str, birth_date: date | str | N
                 authorised_by=f"break_glass:{grant.pk}",
                 details=details,
             )
-            views.append(ClientView.of(client, level=ShareLevel.READ, viewer_agency_id=actor.agency.pk))
+            views.append(ClientView.of(client, level=ShareLevel.READ, viewer=actor))
     return views
 
 

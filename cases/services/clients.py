@@ -92,7 +92,7 @@ def client_create(
             target_id=client.pk,
             authorised_by=share.pk,
         )
-    return ClientView.of(client, level=ShareLevel.MANAGE, viewer_agency_id=agency.pk)
+    return ClientView.of(client, level=ShareLevel.MANAGE, viewer=actor)
 
 
 def client_update(*, actor: Actor, client_id: object, changes: dict[str, Any]) -> ClientView:
@@ -137,4 +137,4 @@ def client_update(*, actor: Actor, client_id: object, changes: dict[str, Any]) -
             authorised_by=access.authorised_by,
             details={"fields": sorted(changed)},
         )
-    return ClientView.of(client, level=access.level, viewer_agency_id=access.agency.pk)
+    return ClientView.of(client, level=access.level, viewer=actor)

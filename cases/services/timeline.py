@@ -6,12 +6,11 @@ from datetime import datetime
 from django.utils import timezone
 
 from agencies.actors import Actor
-from agencies.models import Role
 from audit.services import audit_record
 from tsunagu.errors import Forbidden, InvalidInput
 from tsunagu.ids import parse_uuid
 
-from ..access import Denied, client_access
+from ..access import Denied, client_access, is_own_entry, writes_entries
 from ..models import USER_ENTRY_KINDS, ShareLevel, TimelineEntry
 from ..read_models import EntryView
 from .side_effects import announce
@@ -54,7 +53,7 @@ def timeline_append(
         raise InvalidInput(errors)
     action = "timeline.correct" if corrects_id else "timeline.append"
     with client_access(actor=actor, client_id=client_id, need=ShareLevel.APPEND, action=action) as access:
-        if actor.role not in Role.values:
+        if not writes_entries(actor):
             raise Denied("no_role", Forbidden())
         target = None
         if corrects_id:
@@ -63,7 +62,7 @@ def timeline_append(
                 raise InvalidInput({"corrects": ["訂正対象の記録が見つかりません。"]})
             if target.kind not in USER_ENTRY_KINDS:
                 raise InvalidInput({"corrects": ["システムの記録は訂正できません。"]})
-            if target.agency_id != access.agency.pk:
+            if not is_own_entry(actor, target.agency_id):
                 raise Denied("not_own_entry", Forbidden("自機関の記録のみ訂正できます。"))
         entry = TimelineEntry.objects.create(
             client=access.client,
@@ -87,4 +86,4 @@ def timeline_append(
         announce(action, client=access.client, agency=actor.agency, entry=entry)
     entry.agency = access.agency
     entry.author = actor.account
-    return EntryView.of(entry, [])
+    return EntryView.of(entry, [], viewer=actor, level=access.level)
