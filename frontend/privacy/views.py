@@ -26,11 +26,11 @@ from agencies import selectors as agency_selectors
 from audit import review
 from cases import review as case_review
 from cases.text import normalize
-from tsunagu.errors import Forbidden, InvalidInput, NotFound
+from tsunagu.errors import InvalidInput, NotFound
 from tsunagu.ids import parse_uuid
 
 from ..auth import web_login_required
-from ..web import FORM_ERROR_STATUS, error_page, page, web_actor
+from ..web import FORM_ERROR_STATUS, page, web_actor
 from . import charts, labels
 from .csv import disclosure_csv as disclosure_csv_file
 from .forms import DisclosureForm, EventFilterForm, FlagNoteForm, TermSearchForm, day_end, day_start
@@ -44,15 +44,12 @@ IDENTIFY_PER_EVENT = 3
 
 
 def officer_page(view):
-    """Maps the review functions' ``Forbidden`` to the 403 page (they have recorded the denied attempt)."""
+    """A console page: signed in, and called with the request's actor. The review functions refuse anyone but a
+    privacy officer and record the attempt; their ``Forbidden`` becomes the 403 page in ``frontend.errors``."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
-        actor = web_actor(request)
-        try:
-            return view(request, actor, *args, **kwargs)
-        except Forbidden as exc:
-            return error_page(request, status=403, actor=actor, message=exc.message)
+        return view(request, web_actor(request), *args, **kwargs)
 
     return web_login_required(wrapper)
 
@@ -230,6 +227,7 @@ def events(request: HttpRequest, actor) -> HttpResponse:
             try:
                 context["client"] = _identity(actor, chosen)
             except NotFound:
+                # The client is a field of the search form: an unknown one is said there, not as the not-found page.
                 form.add_error("client_q", _("該当する支援対象者がいません。ケース番号または氏名を確認してください。"))
         if not context["candidates"] and not form.errors:
             try:
@@ -262,8 +260,6 @@ def client_history(request: HttpRequest, actor, client_id: str) -> HttpResponse:
         result = review.review_events(
             actor=actor, client_id=identity.id, cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE
         )
-    except NotFound:
-        return error_page(request, status=404, actor=actor)
     except InvalidInput:
         return HttpResponseRedirect(reverse("frontend:privacy_client", args=[client_id]))  # a stale cursor
     context = {"client": identity, "result": result, "rows": _rows(actor, result.items, _agency_names(actor))}
@@ -359,6 +355,7 @@ def _disclosure(request, actor, data=None):
             until=day_end(data["until"]),
         )
     except NotFound:
+        # As on the search page: an unknown client is this form's field error, not the not-found page.
         form.add_error("client_q", _("該当する支援対象者がいません。ケース番号または氏名を確認してください。"))
         return context
     except InvalidInput as exc:
@@ -438,10 +435,7 @@ def flags_detect(request: HttpRequest, actor) -> HttpResponse:
 
 
 def _flag_page(request, actor, flag_id, *, form=None, status=200) -> HttpResponse:
-    try:
-        detail = review.flag_get(actor=actor, flag_id=flag_id)
-    except (NotFound, InvalidInput):
-        return error_page(request, status=404, actor=actor)
+    detail = review.flag_get(actor=actor, flag_id=flag_id)
     agencies = _agency_names(actor)
     context = {
         "detail": detail,
@@ -469,8 +463,6 @@ def flag_note(request: HttpRequest, actor, flag_id: str) -> HttpResponse:
             note = review.flag_add_note(
                 actor=actor, flag_id=flag_id, note=form.cleaned_data["note"], close=form.cleaned_data["close"]
             )
-        except NotFound:
-            return error_page(request, status=404, actor=actor)
         except InvalidInput as exc:
             form.add_service_errors(exc)
         else:
@@ -518,10 +510,7 @@ def _export(request, actor, export_id):
 @require_GET
 @officer_page
 def export_detail(request: HttpRequest, actor, export_id: str) -> HttpResponse:
-    try:
-        export = _export(request, actor, export_id)
-    except NotFound:
-        return error_page(request, status=404, actor=actor)
+    export = _export(request, actor, export_id)
     return page(request, "frontend/privacy/export.html", {"export": export}, actor=actor)
 
 
@@ -531,25 +520,20 @@ def export_status(request: HttpRequest, export_id: str) -> HttpResponse:
     """The progress fragment, polled every 2 s until the export is done or failed (then it stops polling).
     A poll is not activity: a forgotten tab does not keep the officer signed in."""
     actor = web_actor(request)
-    try:
-        export = _export(request, actor, export_id)
-    except NotFound:
-        return error_page(request, status=404, actor=actor)
-    except Forbidden as exc:
-        return error_page(request, status=403, actor=actor, message=exc.message)
+    export = _export(request, actor, export_id)
     return page(request, "frontend/privacy/_export_status.html", {"export": export}, actor=actor)
 
 
 @require_GET
 @officer_page
 def export_download(request: HttpRequest, actor, export_id: str) -> HttpResponse:
+    export = _export(request, actor, export_id)
+    if export.status != "done":
+        return HttpResponseRedirect(reverse("frontend:privacy_export", args=[export_id]))
     try:
-        export = _export(request, actor, export_id)
-        if export.status != "done":
-            return HttpResponseRedirect(reverse("frontend:privacy_export", args=[export_id]))
         file_name, content = review.export_open(actor=actor, export_id=export_id)
-    except (NotFound, InvalidInput):
-        return error_page(request, status=404, actor=actor)
+    except InvalidInput:
+        raise NotFound from None  # not finished after all: no file to give, the same answer as an unknown export
     charset = "shift_jis" if getattr(export, "encoding", "") == "shift_jis" else "utf-8"
     response = HttpResponse(content, content_type=f"text/csv; charset={charset}")
     response["Content-Disposition"] = content_disposition_header(True, file_name)
