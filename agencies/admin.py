@@ -10,6 +10,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from audit.actions import AuditAction
 from audit.admin import AuditedAdminMixin, ReadOnlyAdminMixin, admin_actor
 
 from .mfa import mfa_reset
@@ -79,7 +80,7 @@ class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
         with transaction.atomic():
             response = super().user_change_password(request, id, form_url)
             if request.method == "POST" and response.status_code == 302:
-                self.audit(request, "admin.change", target_id=id, details={"fields": ["password"]})
+                self.audit(request, AuditAction.ADMIN_CHANGE, target_id=id, details={"fields": ["password"]})
             return response
 
 

@@ -20,25 +20,27 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.services import audit_denied, audit_record
 from tsunagu.errors import DomainError, InvalidInput
 
+from .actions import AgencyAction
 from .models import Role, Staff
 
 RECOVERY_CODE_COUNT = 10
 TOTP_DEVICE_NAME = "authenticator"
 RECOVERY_DEVICE_NAME = "recovery"
-BAD_CODE = "確認コードが正しくありません。もう一度入力してください。"
+BAD_CODE = _("確認コードが正しくありません。もう一度入力してください。")
 _TOTP_CODE = re.compile(r"^\d{6}$")
 
 
 class MfaThrottled(DomainError):
     """Too many wrong codes in a row: the next attempt must wait ``retry_after`` seconds."""
 
-    default_message = "確認コードの入力に続けて失敗しました。しばらく待ってから再度お試しください。"
+    default_message = _("確認コードの入力に続けて失敗しました。しばらく待ってから再度お試しください。")
 
     def __init__(self, retry_after: int):
         self.retry_after = retry_after
@@ -116,7 +118,7 @@ def mfa_enrolment_confirm(*, actor, user, code: str) -> tuple[TOTPDevice, list[s
     if wait:
         audit_denied(
             actor=actor,
-            action="auth.mfa_enrol",
+            action=AgencyAction.AUTH_MFA_ENROL,
             reason="throttled",
             details={"retry_after": wait},
             **_user_target(user),
@@ -131,17 +133,20 @@ def mfa_enrolment_confirm(*, actor, user, code: str) -> tuple[TOTPDevice, list[s
             TOTPDevice.objects.filter(user=user, confirmed=False).delete()
             codes = _recovery_codes_issue(user)
             audit_record(
-                actor=actor, action="auth.mfa_enrol", details={"recovery_codes": len(codes)}, **_user_target(user)
+                actor=actor,
+                action=AgencyAction.AUTH_MFA_ENROL,
+                details={"recovery_codes": len(codes)},
+                **_user_target(user),
             )
     if not ok:
         audit_denied(
             actor=actor,
-            action="auth.mfa_failed",
+            action=AgencyAction.AUTH_MFA_FAILED,
             reason="bad_code",
             details={"method": "totp", "step": "enrol"},
             **_user_target(user),
         )
-        raise InvalidInput({"code": [BAD_CODE]})
+        raise InvalidInput({"code": [str(BAD_CODE)]})
     return device, codes
 
 
@@ -154,14 +159,18 @@ def mfa_verify(*, actor, user, code: str):
     device = model.objects.filter(user=user, confirmed=True).first()
     if device is None:
         audit_denied(
-            actor=actor, action="auth.mfa_failed", reason="no_device", details={"method": method}, **_user_target(user)
+            actor=actor,
+            action=AgencyAction.AUTH_MFA_FAILED,
+            reason="no_device",
+            details={"method": method},
+            **_user_target(user),
         )
-        raise InvalidInput({"code": [BAD_CODE]})
+        raise InvalidInput({"code": [str(BAD_CODE)]})
     wait = _retry_after(device)
     if wait:
         audit_denied(
             actor=actor,
-            action="auth.mfa_verify",
+            action=AgencyAction.AUTH_MFA_VERIFY,
             reason="throttled",
             details={"method": method, "retry_after": wait},
             **_user_target(user),
@@ -171,17 +180,26 @@ def mfa_verify(*, actor, user, code: str):
         device = model.objects.select_for_update().get(pk=device.pk)
         ok = device.verify_token(code)
         if ok and method == "totp":
-            audit_record(actor=actor, action="auth.mfa_verify", details={"method": method}, **_user_target(user))
+            audit_record(
+                actor=actor, action=AgencyAction.AUTH_MFA_VERIFY, details={"method": method}, **_user_target(user)
+            )
         elif ok:
             remaining = device.token_set.count()
             audit_record(
-                actor=actor, action="auth.mfa_recovery_used", details={"remaining": remaining}, **_user_target(user)
+                actor=actor,
+                action=AgencyAction.AUTH_MFA_RECOVERY_USED,
+                details={"remaining": remaining},
+                **_user_target(user),
             )
     if not ok:
         audit_denied(
-            actor=actor, action="auth.mfa_failed", reason="bad_code", details={"method": method}, **_user_target(user)
+            actor=actor,
+            action=AgencyAction.AUTH_MFA_FAILED,
+            reason="bad_code",
+            details={"method": method},
+            **_user_target(user),
         )
-        raise InvalidInput({"code": [BAD_CODE]})
+        raise InvalidInput({"code": [str(BAD_CODE)]})
     return device
 
 
@@ -194,7 +212,7 @@ def mfa_reset(*, actor, user) -> int:
         StaticDevice.objects.filter(user=user).delete()
         audit_record(
             actor=actor,
-            action="auth.mfa_reset",
+            action=AgencyAction.AUTH_MFA_RESET,
             details={"username": user.get_username(), "devices": totp + static},
             **_user_target(user),
         )
@@ -213,5 +231,7 @@ def mfa_enrol_known_secret(*, actor, user, secret: str) -> TOTPDevice:
             return device
         TOTPDevice.objects.filter(user=user).delete()
         device = TOTPDevice.objects.create(user=user, name=TOTP_DEVICE_NAME, key=key, confirmed=True)
-        audit_record(actor=actor, action="auth.mfa_enrol", details={"provisioned": True}, **_user_target(user))
+        audit_record(
+            actor=actor, action=AgencyAction.AUTH_MFA_ENROL, details={"provisioned": True}, **_user_target(user)
+        )
     return device

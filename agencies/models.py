@@ -5,21 +5,22 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class AgencyKind(models.TextChoices):
-    CITY_DIVISION = "city_division", "市役所の課"
-    WELFARE_COUNCIL = "welfare_council", "社会福祉協議会"
-    SUPPORT_CENTER = "support_center", "地域包括支援センター・相談支援事業所"
-    FACILITY = "facility", "施設"
-    OTHER = "other", "その他"
+    CITY_DIVISION = "city_division", _("市役所の課")
+    WELFARE_COUNCIL = "welfare_council", _("社会福祉協議会")
+    SUPPORT_CENTER = "support_center", _("地域包括支援センター・相談支援事業所")
+    FACILITY = "facility", _("施設")
+    OTHER = "other", _("その他")
 
 
 class Role(models.TextChoices):
-    CASEWORKER = "caseworker", "担当者"
-    SUPERVISOR = "supervisor", "管理職・主任"
-    AGENCY_ADMIN = "agency_admin", "機関管理者"
-    INTEGRATION = "integration", "連携システム"
+    CASEWORKER = "caseworker", _("担当者")
+    SUPERVISOR = "supervisor", _("管理職・主任")
+    AGENCY_ADMIN = "agency_admin", _("機関管理者")
+    INTEGRATION = "integration", _("連携システム")
 
 
 # Roles that may decide with whom a client is shared (PRODUCT §4.3).
@@ -103,8 +104,8 @@ class ApiKey(models.Model):
 
 
 class LoginThrottleScope(models.TextChoices):
-    ACCOUNT = "account", "アカウント"
-    ADDRESS = "address", "接続元アドレス"
+    ACCOUNT = "account", _("アカウント")
+    ADDRESS = "address", _("接続元アドレス")
 
 
 class LoginThrottle(models.Model):

@@ -20,6 +20,7 @@ from audit.services import audit_record
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
 from tsunagu.ids import parse_uuid
 
+from .actions import AgencyAction
 from .actors import Actor
 from .models import FULL_SCOPES, READ_ONLY_SCOPES, Agency, AgencyKind, ApiKey, Role, Staff
 
@@ -37,7 +38,7 @@ def require_operator(actor: Actor, action: str) -> None:
 
 
 def agency_create(*, actor: Actor, code: str, name: str, kind: str) -> Agency:
-    require_operator(actor, "agency.create")
+    require_operator(actor, AgencyAction.AGENCY_CREATE)
     errors: dict[str, list[str]] = {}
     if kind not in AgencyKind.values:
         errors["kind"] = [f"種別が不正です: {kind}（{', '.join(AgencyKind.values)}）"]
@@ -54,7 +55,7 @@ def agency_create(*, actor: Actor, code: str, name: str, kind: str) -> Agency:
             raise InvalidInput({"code": [f"コード {code} の機関は既に存在します。"]})
         group, _ = Group.objects.get_or_create(name=f"agency:{code}")
         agency = Agency.objects.create(code=code, name=name.strip(), kind=kind, group=group)
-        audit_record(actor=actor, action="agency.create", target_type="agency", target_id=agency.code)
+        audit_record(actor=actor, action=AgencyAction.AGENCY_CREATE, target_type="agency", target_id=agency.code)
     return agency
 
 
@@ -69,7 +70,7 @@ def staff_create(
     is_privacy_officer: bool = False,
 ) -> Staff:
     """Create a staff user. Without a password the account cannot log in (API-only integration users)."""
-    require_operator(actor, "staff.create")
+    require_operator(actor, AgencyAction.STAFF_CREATE)
     user_model = get_user_model()
     errors: dict[str, list[str]] = {}
     if role not in Role.values:
@@ -102,7 +103,7 @@ def staff_create(
             )
             audit_record(
                 actor=actor,
-                action="staff.create",
+                action=AgencyAction.STAFF_CREATE,
                 target_type="user",
                 target_id=user.pk,
                 details={"agency": agency.code, "role": role, "privacy_officer": is_privacy_officer},
@@ -166,7 +167,12 @@ def apikey_issue(
     if not isinstance(user, get_user_model()):
         user = _user_by_id(user)
         if user is None:
-            refuse(actor=actor, action="apikey.issue", reason="not_found", error=NotFound("職員が見つかりません。"))
+            refuse(
+                actor=actor,
+                action=AgencyAction.APIKEY_ISSUE,
+                reason="not_found",
+                error=NotFound("職員が見つかりません。"),
+            )
     staff = Staff.objects.select_related("agency").filter(user=user).first()
     if staff is None:
         raise InvalidInput({"user": ["所属機関のないユーザーにはキーを発行できません。"]})
@@ -174,7 +180,7 @@ def apikey_issue(
     if refusal is not None:
         refuse(
             actor=actor,
-            action="apikey.issue",
+            action=AgencyAction.APIKEY_ISSUE,
             reason=refusal.reason,
             error=refusal.error,
             target_type="user",
@@ -194,7 +200,7 @@ def apikey_issue(
         )
         audit_record(
             actor=actor,
-            action="apikey.issue",
+            action=AgencyAction.APIKEY_ISSUE,
             target_type="apikey",
             target_id=key.pk,
             details={
@@ -233,11 +239,11 @@ def apikey_revoke(*, actor: Actor, key_id: object) -> ApiKey:
             if key.revoked_at is None:
                 key.revoked_at = timezone.now()
                 key.save(update_fields=["revoked_at"])
-            audit_record(actor=actor, action="apikey.revoke", target_type="apikey", target_id=key.pk)
+            audit_record(actor=actor, action=AgencyAction.APIKEY_REVOKE, target_type="apikey", target_id=key.pk)
             return key
     refuse(
         actor=actor,
-        action="apikey.revoke",
+        action=AgencyAction.APIKEY_REVOKE,
         reason="not_found",
         error=NotFound(),
         target_type="apikey",

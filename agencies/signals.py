@@ -7,6 +7,7 @@ from django.dispatch import receiver
 from audit.services import audit_denied, audit_record, terms_hash
 from tsunagu.middleware import client_ip
 
+from .actions import AgencyAction
 from .actors import Actor
 from .login_throttle import login_failure_record, login_success_record
 
@@ -29,7 +30,7 @@ def _actor(user, request) -> Actor:
 
 @receiver(user_logged_in, dispatch_uid="audit-login")
 def _logged_in(sender, request, user, **kwargs):
-    audit_record(actor=_actor(user, request), action="auth.login", target_type="user", target_id=user.pk)
+    audit_record(actor=_actor(user, request), action=AgencyAction.AUTH_LOGIN, target_type="user", target_id=user.pk)
     if request is not None:
         login_success_record(username=user.get_username())
         if hasattr(request, "session"):
@@ -40,14 +41,16 @@ def _logged_in(sender, request, user, **kwargs):
 @receiver(user_logged_out, dispatch_uid="audit-logout")
 def _logged_out(sender, request, user, **kwargs):
     if user is not None:
-        audit_record(actor=_actor(user, request), action="auth.logout", target_type="user", target_id=user.pk)
+        audit_record(
+            actor=_actor(user, request), action=AgencyAction.AUTH_LOGOUT, target_type="user", target_id=user.pk
+        )
 
 
 def _failed(request, username, reason: str, details: dict | None = None) -> None:
     # The attempted username may be a mistyped password or a real person's name: store its hash only.
     audit_denied(
         actor=_actor(None, request),
-        action="auth.login_failed",
+        action=AgencyAction.AUTH_LOGIN_FAILED,
         reason=reason,
         details={"username_hash": terms_hash(str(username or "")), **(details or {})},
     )

@@ -6,4 +6,9 @@ class ApiConfig(AppConfig):
     verbose_name = "REST API"
 
     def ready(self):
+        from audit import actions
+
         from . import checks, schema  # noqa: F401 - system checks; the Bearer security scheme for drf-spectacular
+        from .actions import ApiAction
+
+        actions.register(ApiAction)

@@ -11,6 +11,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
+from agencies.actions import AgencyAction
 from agencies.actors import Actor
 from agencies.models import ApiKey
 from agencies.services import KeyRejected, apikey_authenticate
@@ -73,7 +74,7 @@ def refuse_if_throttled(request, throttle: AuthFailureThrottle) -> None:
     if str(refused).rstrip("0") == "1":  # 1, 10, 100, …
         audit_denied(
             actor=anonymous_actor(request),
-            action="auth.api_key",
+            action=AgencyAction.AUTH_API_KEY,
             reason="throttled",
             details={"failures": throttle.limit, "refused": refused, "window_seconds": throttle.period},
         )
@@ -101,7 +102,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             throttle.failed()
             audit_denied(
                 actor=anonymous_actor(request, api_key_id=rejected.key_id),
-                action="auth.api_key",
+                action=AgencyAction.AUTH_API_KEY,
                 reason=rejected.reason,
                 target_type="apikey" if rejected.key_id else "",
                 target_id=rejected.key_id,

@@ -30,6 +30,7 @@ from agencies.actors import Actor
 from audit.services import audit_record
 from tsunagu.errors import Conflict, DomainError, InvalidInput
 
+from .actions import ApiAction
 from .formats import IDEMPOTENCY_KEY_PATTERN
 from .models import IdempotencyRecord
 
@@ -127,7 +128,7 @@ def idempotent(request, *, actor: Actor, perform: Callable[[], Outcome]) -> Resp
             # Replaying shows the stored response again: an access to case data like any other.
             audit_record(
                 actor=actor,
-                action="api.idempotent_replay",
+                action=ApiAction.IDEMPOTENT_REPLAY,
                 client_ids=[record.client_id] if record.client_id else [],
                 target_type=record.target_type,
                 target_id=record.target_id,

@@ -11,12 +11,14 @@ from collections.abc import Callable
 from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import get_resolver
+from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from agencies.actions import AgencyAction
 from audit.services import audit_denied
 from tsunagu.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
@@ -43,17 +45,17 @@ PROBLEMS = {
 }
 
 DETAILS = {
-    400: "リクエストが正しくありません。",
-    401: "認証情報がありません。Authorization: Bearer <APIキー> を指定してください。",
+    400: _("リクエストが正しくありません。"),
+    401: _("認証情報がありません。Authorization: Bearer <APIキー> を指定してください。"),
     404: NotFound.default_message,
-    413: "リクエストが大きすぎます。送信する内容を小さくしてください。",
-    500: "サーバーでエラーが発生しました。時間をおいて再度お試しください。",
+    413: _("リクエストが大きすぎます。送信する内容を小さくしてください。"),
+    500: _("サーバーでエラーが発生しました。時間をおいて再度お試しください。"),
 }
 
 
 def problem(status: int, detail: str = "", errors: dict | None = None) -> dict:
     slug, title = PROBLEMS.get(status, ("error", "エラー"))
-    body = {"type": f"urn:tsunagu:problem:{slug}", "title": title, "status": status, "detail": detail or title}
+    body = {"type": f"urn:tsunagu:problem:{slug}", "title": title, "status": status, "detail": str(detail or title)}
     if status == 400:
         body["errors"] = errors or {"non_field_errors": [body["detail"]]}
     return body
@@ -87,7 +89,7 @@ def _audit_missing_credentials(request) -> None:
     # A rejected key is audited where it is rejected (api.authentication); no credentials at all, here.
     if request is not None:
         AuthFailureThrottle(request).failed()
-        audit_denied(actor=anonymous_actor(request), action="auth.api_key", reason="missing")
+        audit_denied(actor=anonymous_actor(request), action=AgencyAction.AUTH_API_KEY, reason="missing")
 
 
 def exception_handler(exc: Exception, context: dict) -> Response:

@@ -28,6 +28,7 @@ from django.http import HttpRequest, HttpResponse
 
 from tsunagu.middleware import client_ip
 
+from .actions import AuditAction
 from .models import AuditEvent, AuditPurge, AuditSeal, AuditVerification
 from .services import audit_denied, audit_record, terms_hash
 
@@ -105,7 +106,7 @@ class AuditedAdminMixin(_ModelAdmin):
     def audit_refusal(self, request: HttpRequest, target_id: object = "") -> None:
         audit_denied(
             actor=admin_actor(request),
-            action="admin.view" if request.method in ("GET", "HEAD") else "admin.change",
+            action=AuditAction.ADMIN_VIEW if request.method in ("GET", "HEAD") else AuditAction.ADMIN_CHANGE,
             reason="permission",
             target_type=self.audit_target_type,
             target_id=str(target_id or "")[:64],
@@ -128,12 +129,12 @@ class AuditedAdminMixin(_ModelAdmin):
                     filters = sorted(k for k in request.GET if k not in _LIST_PARAMS)
                     if filters:
                         details["filters"] = filters
-                    self.audit(request, "admin.view", objects=objects, details=details)
+                    self.audit(request, AuditAction.ADMIN_VIEW, objects=objects, details=details)
                 elif "queryset" in context:  # an action's confirmation page, e.g. "delete selected"
                     objects = list(context["queryset"])
                     self.audit(
                         request,
-                        "admin.view",
+                        AuditAction.ADMIN_VIEW,
                         objects=objects,
                         details={"confirm": "action", "ids": [str(o.pk) for o in objects][:100]},
                     )
@@ -150,7 +151,7 @@ class AuditedAdminMixin(_ModelAdmin):
                 response = super().change_view(request, object_id, form_url, extra_context)
                 original = (getattr(response, "context_data", None) or {}).get("original")
                 if original is not None:
-                    self.audit(request, "admin.view", objects=[original], target_id=original.pk)
+                    self.audit(request, AuditAction.ADMIN_VIEW, objects=[original], target_id=original.pk)
                 return response
         except PermissionDenied:
             self.audit_refusal(request, object_id)
@@ -173,7 +174,9 @@ class AuditedAdminMixin(_ModelAdmin):
                 response = super().history_view(request, object_id, extra_context)
                 obj = (getattr(response, "context_data", None) or {}).get("object")
                 if obj is not None:
-                    self.audit(request, "admin.view", objects=[obj], target_id=obj.pk, details={"page": "history"})
+                    self.audit(
+                        request, AuditAction.ADMIN_VIEW, objects=[obj], target_id=obj.pk, details={"page": "history"}
+                    )
                 return response
         except PermissionDenied:
             self.audit_refusal(request, object_id)
@@ -187,7 +190,9 @@ class AuditedAdminMixin(_ModelAdmin):
                 response = super().delete_view(request, object_id, extra_context)
                 obj = (getattr(response, "context_data", None) or {}).get("object")
                 if obj is not None:  # the confirmation page (a POST that deletes redirects instead)
-                    self.audit(request, "admin.view", objects=[obj], target_id=obj.pk, details={"confirm": "delete"})
+                    self.audit(
+                        request, AuditAction.ADMIN_VIEW, objects=[obj], target_id=obj.pk, details={"confirm": "delete"}
+                    )
                 return response
         except PermissionDenied:
             self.audit_refusal(request, object_id)
@@ -199,7 +204,7 @@ class AuditedAdminMixin(_ModelAdmin):
         super().save_model(request, obj, form, change)
         self.audit(
             request,
-            "admin.change" if change else "admin.add",
+            AuditAction.ADMIN_CHANGE if change else AuditAction.ADMIN_ADD,
             objects=[obj],
             target_id=obj.pk,
             details={"fields": sorted(form.changed_data)},
@@ -208,14 +213,14 @@ class AuditedAdminMixin(_ModelAdmin):
     def delete_model(self, request: HttpRequest, obj: Model) -> None:
         pk, exposed = obj.pk, [obj]
         with transaction.atomic():
-            self.audit(request, "admin.delete", objects=exposed, target_id=pk)
+            self.audit(request, AuditAction.ADMIN_DELETE, objects=exposed, target_id=pk)
             super().delete_model(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         objects = list(queryset)
         with transaction.atomic():
             for obj in objects:
-                self.audit(request, "admin.delete", objects=[obj], target_id=obj.pk)
+                self.audit(request, AuditAction.ADMIN_DELETE, objects=[obj], target_id=obj.pk)
             super().delete_queryset(request, queryset)
 
     def get_search_fields(self, request: HttpRequest) -> list[str] | tuple[str, ...]:

@@ -25,20 +25,16 @@ from django.utils import timezone
 
 from tsunagu.timezones import JST
 
+from .actions import Trait, with_trait
 from .models import AnomalyFlag, AnomalyRule, AuditEvent, AuditExposure, FlagStatus, Outcome
 
 NOT_PEOPLE = ("", "system", "anonymous")
-SHARE_END_ACTIONS = ("share.revoke", "share.expire")
 
 
 def case_data_q(prefix: str = "") -> Q:
-    """Actions that access case data (auth.* and audit.* are not access to a client)."""
-    return (
-        Q(**{f"{prefix}action__startswith": "client."})
-        | Q(**{f"{prefix}action__startswith": "timeline."})
-        | Q(**{f"{prefix}action__startswith": "share."})
-        | Q(**{f"{prefix}action__in": ["break_glass", "export"]})
-    )
+    """Actions that access case data (auth.* and audit.* are not access to a client): those their apps registered
+    with ``Trait.CASE_DATA``."""
+    return Q(**{f"{prefix}action__in": sorted(with_trait(Trait.CASE_DATA))})
 
 
 def people_q(prefix: str = "") -> Q:
@@ -150,7 +146,7 @@ def rule_many_clients(since: datetime, until: datetime) -> int:
             event__occurred_at__gte=since, event__occurred_at__lt=until, event__outcome=Outcome.ALLOWED
         )
         .filter(case_data_q("event__"), people_q("event__"))
-        .exclude(event__action__in=("client.list", "client.search"))
+        .exclude(event__action__in=sorted(with_trait(Trait.LISTING)))
         .order_by("event_id")
         .values_list("event__actor_username", "event__actor_agency_code", "event__occurred_at", "event_id", "client_id")
     )
@@ -257,7 +253,10 @@ def rule_break_glass(since: datetime, until: datetime) -> int:
     """Every break-glass use, each its own flag; a renewal (a repeat while the grant was active, with a new
     reason) says so."""
     events = AuditEvent.objects.filter(
-        occurred_at__gte=since, occurred_at__lt=until, action="break_glass", outcome=Outcome.ALLOWED
+        occurred_at__gte=since,
+        occurred_at__lt=until,
+        action__in=sorted(with_trait(Trait.BREAK_GLASS)),
+        outcome=Outcome.ALLOWED,
     ).order_by("seq")
     created = 0
     for event in events:
@@ -290,7 +289,7 @@ def rule_after_share_end(since: datetime, until: datetime) -> int:
     ends = AuditEvent.objects.filter(
         occurred_at__gte=since - window,
         occurred_at__lt=until,
-        action__in=SHARE_END_ACTIONS,
+        action__in=sorted(with_trait(Trait.SHARE_REVOKE) | with_trait(Trait.SHARE_EXPIRE)),
         outcome=Outcome.ALLOWED,
     ).order_by("seq")
     created = 0
@@ -307,7 +306,7 @@ def rule_after_share_end(since: datetime, until: datetime) -> int:
             regrant = (
                 AuditEvent.objects.filter(
                     seq__in=touching,
-                    action="share.grant",
+                    action__in=sorted(with_trait(Trait.SHARE_GRANT)),
                     outcome=Outcome.ALLOWED,
                     details__agency=agency,
                     occurred_at__gt=end.occurred_at,
@@ -334,7 +333,7 @@ def rule_after_share_end(since: datetime, until: datetime) -> int:
             if not accesses:
                 continue
             users = sorted({username for _, username in accesses})
-            verb = "取り消され" if end.action == "share.revoke" else "期限切れになっ"
+            verb = "取り消され" if end.action in with_trait(Trait.SHARE_REVOKE) else "期限切れになっ"
             created += raise_flag(
                 rule=AnomalyRule.AFTER_SHARE_END,
                 subject_key=f"agency:{agency}|client:{client_id}",

@@ -7,20 +7,21 @@ were), so an event stays meaningful after a user or agency changes.
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Channel(models.TextChoices):
-    WEB = "web", "ブラウザ"
-    API = "api", "API"
-    TASK = "task", "バックグラウンド処理"
-    CLI = "cli", "管理コマンド"
-    ADMIN = "admin", "管理画面"
+    WEB = "web", _("ブラウザ")
+    API = "api", _("API")
+    TASK = "task", _("バックグラウンド処理")
+    CLI = "cli", _("管理コマンド")
+    ADMIN = "admin", _("管理画面")
 
 
 class Outcome(models.TextChoices):
-    ALLOWED = "allowed", "許可"
-    DENIED = "denied", "拒否"
-    ERROR = "error", "エラー"
+    ALLOWED = "allowed", _("許可")
+    DENIED = "denied", _("拒否")
+    ERROR = "error", _("エラー")
 
 
 class AuditEvent(models.Model):
@@ -120,15 +121,15 @@ class AuditSeal(models.Model):
 
 
 class VerifyKind(models.TextChoices):
-    OK = "ok", "正常"
-    CHANGED_EVENT = "changed_event", "記録の改変"
-    DELETED_EVENT = "deleted_event", "記録の削除"
-    INSERTED_EVENT = "inserted_event", "記録の挿入"
-    REORDERED_EVENTS = "reordered_events", "記録の入れ替え"
-    BROKEN_CHAIN = "broken_chain", "封印の連鎖の破損"
-    MISSING_TAIL = "missing_tail", "末尾の欠落"
-    DELETED_SEAL = "deleted_seal", "封印の削除"
-    FORGED_EVENT = "forged_event", "記録の偽造"
+    OK = "ok", _("正常")
+    CHANGED_EVENT = "changed_event", _("記録の改変")
+    DELETED_EVENT = "deleted_event", _("記録の削除")
+    INSERTED_EVENT = "inserted_event", _("記録の挿入")
+    REORDERED_EVENTS = "reordered_events", _("記録の入れ替え")
+    BROKEN_CHAIN = "broken_chain", _("封印の連鎖の破損")
+    MISSING_TAIL = "missing_tail", _("末尾の欠落")
+    DELETED_SEAL = "deleted_seal", _("封印の削除")
+    FORGED_EVENT = "forged_event", _("記録の偽造")
 
 
 class AuditVerification(models.Model):
@@ -200,16 +201,16 @@ class AuditPurge(models.Model):
 
 
 class AnomalyRule(models.TextChoices):
-    AFTER_HOURS = "after_hours", "時間外のアクセス"
-    MANY_CLIENTS = "many_clients", "短時間に多数の対象者へのアクセス"
-    REPEATED_DENIALS = "repeated_denials", "拒否の繰り返し"
-    BREAK_GLASS = "break_glass", "緊急アクセスの利用"
-    AFTER_SHARE_END = "after_share_end", "共有終了直後のアクセス"
+    AFTER_HOURS = "after_hours", _("時間外のアクセス")
+    MANY_CLIENTS = "many_clients", _("短時間に多数の対象者へのアクセス")
+    REPEATED_DENIALS = "repeated_denials", _("拒否の繰り返し")
+    BREAK_GLASS = "break_glass", _("緊急アクセスの利用")
+    AFTER_SHARE_END = "after_share_end", _("共有終了直後のアクセス")
 
 
 class FlagStatus(models.TextChoices):
-    OPEN = "open", "未対応"
-    CLOSED = "closed", "対応済み"
+    OPEN = "open", _("未対応")
+    CLOSED = "closed", _("対応済み")
 
 
 class AnomalyFlag(models.Model):
@@ -271,15 +272,15 @@ class FlagNote(models.Model):
 
 
 class ExportStatus(models.TextChoices):
-    PENDING = "pending", "待機中"
-    RUNNING = "running", "作成中"
-    DONE = "done", "完了"
-    FAILED = "failed", "失敗"
+    PENDING = "pending", _("待機中")
+    RUNNING = "running", _("作成中")
+    DONE = "done", _("完了")
+    FAILED = "failed", _("失敗")
 
 
 class ExportEncoding(models.TextChoices):
-    UTF8_BOM = "utf-8-sig", "UTF-8（BOM付き）"
-    SHIFT_JIS = "shift_jis", "Shift_JIS"
+    UTF8_BOM = "utf-8-sig", _("UTF-8（BOM付き・Excel向け）")
+    SHIFT_JIS = "shift_jis", _("Shift_JIS")
 
 
 class AuditExport(models.Model):

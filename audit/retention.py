@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from tsunagu.appendonly import purge_allowed
 
+from .actions import AuditAction
 from .canonical import decode_seqs
 from .models import AuditEvent, AuditExposure, AuditPurge, AuditSeal
 from .sealing import take_sealing_lock
@@ -95,7 +96,7 @@ def purge_expired(
         )
         audit_record(
             actor=actor,
-            action="audit.purge",
+            action=AuditAction.PURGE,
             target_type="audit_seal",
             target_id=boundary.pk,
             details={

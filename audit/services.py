@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from tsunagu.ids import parse_uuid
 
+from . import actions
 from .models import AuditEvent, AuditExposure, Outcome
 from .signing import event_mac, hmac_hex
 
@@ -112,7 +113,11 @@ def audit_record(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Insert one event (and its exposure index rows) in the current transaction. An exception here must abort
-    the caller's access."""
+    the caller's access. ``action`` must be a registered code (``audit.actions``): a code nobody declared would
+    reach the log with no label and escape the rules that look for it."""
+    if not actions.is_registered(action):
+        raise ValueError(f"audit action {action!r} is not registered (audit.actions.register)")
+    action = str(action)
     client_ids = [str(cid) for cid in client_ids]
     target_id, malformed = well_formed_target(target_type, target_id)
     if malformed:

@@ -10,20 +10,21 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from agencies.models import Agency
 
 
 class ClientStatus(models.TextChoices):
-    ACTIVE = "active", "支援中"
-    CLOSED = "closed", "終結"
+    ACTIVE = "active", _("支援中")
+    CLOSED = "closed", _("終結")
 
 
 class ShareLevel(models.TextChoices):
-    READ = "read", "閲覧"
-    APPEND = "append", "閲覧・追記"
-    MANAGE = "manage", "閲覧・追記・共有管理"
+    READ = "read", _("閲覧")
+    APPEND = "append", _("閲覧・追記")
+    MANAGE = "manage", _("閲覧・追記・共有管理")
 
 
 LEVEL_RANK: dict[str, int] = {ShareLevel.READ: 1, ShareLevel.APPEND: 2, ShareLevel.MANAGE: 3}
@@ -37,24 +38,24 @@ ALL_CLIENT_PERMS = LEVEL_PERMS[ShareLevel.MANAGE]
 
 
 class ShareBasis(models.TextChoices):
-    CONSENT = "consent", "本人同意"
-    SUPPORT_MEETING = "support_meeting", "支援会議（社会福祉法第106条の6）"
-    STATUTORY = "statutory", "法令に基づく"
-    EMERGENCY = "emergency", "緊急（生命・身体の保護）"
+    CONSENT = "consent", _("本人同意")
+    SUPPORT_MEETING = "support_meeting", _("支援会議（社会福祉法第106条の6）")
+    STATUTORY = "statutory", _("法令に基づく")
+    EMERGENCY = "emergency", _("緊急（生命・身体の保護）")
 
 
 class EntryKind(models.TextChoices):
-    CONSULTATION = "consultation", "相談"
-    VISIT = "visit", "訪問"
-    CALL = "call", "電話"
-    MEETING = "meeting", "会議"
-    LIAISON = "liaison", "連絡調整"
-    SERVICE = "service", "サービス提供"
-    NOTE = "note", "メモ"
+    CONSULTATION = "consultation", _("相談")
+    VISIT = "visit", _("訪問")
+    CALL = "call", _("電話")
+    MEETING = "meeting", _("会議")
+    LIAISON = "liaison", _("連絡調整")
+    SERVICE = "service", _("サービス提供")
+    NOTE = "note", _("メモ")
     # System kinds, written by the services themselves.
-    SHARE_CHANGE = "share_change", "共有設定の変更"
-    STATUS_CHANGE = "status_change", "状態の変更"
-    BREAK_GLASS = "break_glass", "緊急アクセス"
+    SHARE_CHANGE = "share_change", _("共有設定の変更")
+    STATUS_CHANGE = "status_change", _("状態の変更")
+    BREAK_GLASS = "break_glass", _("緊急アクセス")
 
 
 USER_ENTRY_KINDS = (
@@ -253,9 +254,9 @@ class WebhookDelivery(models.Model):
     """One event for one endpoint, retried with exponential backoff until delivered or given up."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "送信待ち"
-        DELIVERED = "delivered", "送信済み"
-        GAVE_UP = "gave_up", "送信中止"
+        PENDING = "pending", _("送信待ち")
+        DELIVERED = "delivered", _("送信済み")
+        GAVE_UP = "gave_up", _("送信中止")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)  # also the event id
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")

@@ -15,24 +15,21 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from agencies.actors import Actor
 from agencies.models import CASEWORK_ROLES, Role, Staff
 from tsunagu.keyset import Page, keyset_page
 
+from .actions import Topic
 from .models import Notification, OutboxMessage, Share
 
 log = logging.getLogger(__name__)
 
-TOPIC_LABELS = {
-    "timeline.append": "支援記録が追加されました",
-    "timeline.correct": "支援記録が訂正されました",
-    "share.grant": "共有設定が変更されました",
-    "share.revoke": "共有設定が変更されました",
-    "share.expire": "共有の期限が切れました",
-    "client.status": "支援状態が変更されました",
-    "break_glass": "緊急アクセスが行われました",
-}
+
+def topic_label(topic: str) -> str:
+    """What a notice says happened, in the current language."""
+    return str(Topic(topic).label) if topic in Topic.values else gettext("お知らせ")
 
 
 @dataclass(frozen=True)
@@ -47,7 +44,7 @@ class NotificationView:
 
     @property
     def label(self) -> str:
-        return TOPIC_LABELS.get(self.topic, "お知らせ")
+        return topic_label(self.topic)
 
     @property
     def is_read(self) -> bool:
@@ -102,7 +99,7 @@ def notifications_fan_out(*, message_id: int) -> int:
 def _send_mail(topic: str, client_id, recipients: list[str]) -> None:
     link = settings.SITE_URL.rstrip("/") + reverse("frontend:client_detail", args=[client_id])
     body = (
-        f"{TOPIC_LABELS.get(topic, 'お知らせ')}。\n\n"
+        f"{topic_label(topic)}。\n\n"
         f"内容はログインしてご確認ください:\n{link}\n\n"
         "（このメールには個人情報を含めていません。）"
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Q
 
+from audit.actions import AuditAction
 from audit.refusals import refuse
 from audit.services import audit_record, terms_hash
 from tsunagu.errors import Forbidden, InvalidInput
@@ -39,7 +40,7 @@ def _require_officer(actor) -> None:
     if not getattr(actor, "is_privacy_officer", False):
         refuse(
             actor=actor,
-            action="audit.client_lookup",
+            action=AuditAction.CLIENT_LOOKUP,
             reason="not_privacy_officer",
             error=Forbidden("対象者の識別情報は個人情報保護管理者のみが参照できます。"),
         )
@@ -62,7 +63,7 @@ def client_identify(*, actor, client_ids: list) -> dict[uuid.UUID, ClientIdentit
         found = _identities(Client.objects.filter(pk__in=ids).order_by("case_number"))
         audit_record(
             actor=actor,
-            action="audit.client_lookup",
+            action=AuditAction.CLIENT_LOOKUP,
             client_ids=[c.id for c in found],
             details={"purpose": "identify", "count": len(found)},
         )
@@ -84,7 +85,7 @@ def client_lookup(*, actor, q: str) -> list[ClientIdentity]:
         found = _identities(qs[:LOOKUP_LIMIT])
         audit_record(
             actor=actor,
-            action="audit.client_lookup",
+            action=AuditAction.CLIENT_LOOKUP,
             client_ids=[c.id for c in found],
             details={"purpose": "lookup", "count": len(found), "q_hash": terms_hash(key)},
         )

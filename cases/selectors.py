@@ -14,6 +14,7 @@ from tsunagu.errors import InvalidInput
 from tsunagu.keyset import Page, keyset_page
 
 from .access import actor_visible_clients, client_access, require_share_manager
+from .actions import CaseAction
 from .models import ClientStatus, EntryKind, Share, ShareLevel, TimelineEntry
 from .read_models import ClientView, EntryView, ShareView
 from .text import normalize
@@ -40,7 +41,7 @@ def client_list(
         raise InvalidInput({"status": [f"状態が不正です: {status}"]})
     if len(q) > MAX_QUERY:
         raise InvalidInput({"q": [f"検索語は{MAX_QUERY}文字以内で入力してください。"]})
-    action = "client.search" if q else "client.list"
+    action = CaseAction.CLIENT_SEARCH if q else CaseAction.CLIENT_LIST
     with transaction.atomic():
         if actor.agency is None:
             page = Page(items=[], next_cursor=None, prev_cursor=None)
@@ -72,11 +73,11 @@ def client_list(
 
 def client_get(*, actor: Actor, client_id) -> ClientView:
     """One client's profile, address masked for agencies other than the owner when confidential."""
-    with client_access(actor=actor, client_id=client_id, need=ShareLevel.READ, action="client.view") as access:
+    with client_access(actor=actor, client_id=client_id, need=ShareLevel.READ, action=CaseAction.CLIENT_VIEW) as access:
         view = ClientView.of(access.client, level=access.level, viewer=actor)
         audit_record(
             actor=actor,
-            action="client.view",
+            action=CaseAction.CLIENT_VIEW,
             client_ids=[access.client.pk],
             target_type="client",
             target_id=access.client.pk,
@@ -97,7 +98,9 @@ def timeline_list(
     """The client's timeline, newest first, each entry with the ids of the entries that correct it."""
     if kind and kind not in EntryKind.values:
         raise InvalidInput({"kind": [f"記録の種類が不正です: {kind}"]})
-    with client_access(actor=actor, client_id=client_id, need=ShareLevel.READ, action="timeline.view") as access:
+    with client_access(
+        actor=actor, client_id=client_id, need=ShareLevel.READ, action=CaseAction.TIMELINE_VIEW
+    ) as access:
         qs = TimelineEntry.objects.filter(client=access.client).select_related("agency", "author")
         qs = qs.prefetch_related(Prefetch("author__staff", queryset=Staff.objects.all()))
         if kind:
@@ -115,7 +118,7 @@ def timeline_list(
         items = [EntryView.of(e, corrected_by.get(e.pk, []), viewer=actor, level=access.level) for e in page.items]
         audit_record(
             actor=actor,
-            action="timeline.view",
+            action=CaseAction.TIMELINE_VIEW,
             client_ids=[access.client.pk],
             target_type="client",
             target_id=access.client.pk,
@@ -130,7 +133,9 @@ def share_list(*, actor: Actor, client_id, for_management: bool = False) -> list
 
     ``for_management``: the sharing page, for those who may change the shares (``manage`` and a supervisor or
     agency-administrator role); anyone else is refused (Forbidden, audited as ``share.manage``)."""
-    need, action = (ShareLevel.MANAGE, "share.manage") if for_management else (ShareLevel.READ, "share.list")
+    need, action = (
+        (ShareLevel.MANAGE, CaseAction.SHARE_MANAGE) if for_management else (ShareLevel.READ, CaseAction.SHARE_LIST)
+    )
     with client_access(actor=actor, client_id=client_id, need=need, action=action) as access:
         if for_management:
             require_share_manager(actor)
@@ -167,7 +172,7 @@ def client_find_duplicates(*, actor: Actor, name_kana: str, birth_date) -> list[
             ]
         audit_record(
             actor=actor,
-            action="client.search",
+            action=CaseAction.CLIENT_SEARCH,
             client_ids=[c.id for c in found],
             details={"count": len(found), "purpose": "duplicate_check", "q_hash": terms_hash(kana)},
         )

@@ -2,7 +2,7 @@
 
 Each event is a small JSON object with ids, kinds and times only (never body text or names)::
 
-    {"id": "<event uuid>", "type": "timeline.append", "client_id": "<uuid>", "entry_id": "<uuid>",
+    {"id": "<event uuid>", "type": CaseAction.TIMELINE_APPEND, "client_id": "<uuid>", "entry_id": "<uuid>",
      "kind": "visit", "occurred_at": "2026-11-23T05:05:00+00:00", "agency": "houkatsu",
      "created_at": "2026-11-23T05:06:12+00:00"}
 
@@ -45,13 +45,13 @@ from audit.refusals import refuse
 from audit.services import audit_record
 from tsunagu.errors import Forbidden, InvalidInput
 
+from .actions import WEBHOOK_TOPICS, CaseAction
 from .models import OutboxMessage, Share, TimelineEntry, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "Tsunagu-Signature"
 EVENT_HEADER = "Tsunagu-Event-Id"
-TOPICS = frozenset({"timeline.append", "timeline.correct"})
 LEASE = timedelta(seconds=60)
 MAX_ENDPOINTS_PER_AGENCY = 5
 
@@ -167,7 +167,7 @@ def _require_webhook_admin(actor: Actor, action: str):
 
 def webhook_register(*, actor: Actor, url: str) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint for the actor's agency (agency administrators). Returns it and its secret."""
-    agency = _require_webhook_admin(actor, "webhook.register")
+    agency = _require_webhook_admin(actor, CaseAction.WEBHOOK_REGISTER)
     parts = urlsplit(url or "")
     allowed = ("https",) if not settings.WEBHOOK_ALLOW_HTTP else ("https", "http")
     try:
@@ -187,7 +187,7 @@ def webhook_register(*, actor: Actor, url: str) -> tuple[WebhookEndpoint, str]:
     secret = "whsec_" + secrets.token_urlsafe(32)
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.create(agency=agency, url=url, secret=secret, created_by=actor.account)
-        audit_record(actor=actor, action="webhook.register", target_type="webhook", target_id=endpoint.pk)
+        audit_record(actor=actor, action=CaseAction.WEBHOOK_REGISTER, target_type="webhook", target_id=endpoint.pk)
     return endpoint, secret
 
 
@@ -197,7 +197,7 @@ def webhook_register(*, actor: Actor, url: str) -> tuple[WebhookEndpoint, str]:
 def webhooks_fan_out(*, message_id: int) -> list:
     """Create one delivery per active endpoint of every agency sharing the client. Idempotent per message."""
     message = OutboxMessage.objects.filter(pk=message_id).first()
-    if message is None or message.topic not in TOPICS:
+    if message is None or message.topic not in WEBHOOK_TOPICS:
         return []
     payload = message.payload
     now = timezone.now()
@@ -332,7 +332,7 @@ def webhook_attempt(*, delivery_id) -> str:
         endpoint.save(update_fields=["consecutive_failures", "disabled_at", "disabled_reason"])
         audit_record(
             actor=system,
-            action="webhook.deliver",
+            action=CaseAction.WEBHOOK_DELIVER,
             outcome="allowed" if ok else "error",
             reason="" if ok else "delivery_failed",
             client_ids=[delivery.client_id],

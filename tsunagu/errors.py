@@ -2,31 +2,37 @@
 
 ``NotFound`` is raised alike for a missing object and for one the actor may not see, so that nothing reveals
 whether a hidden client exists.
+
+Messages are translated at the source: services raise them with ``gettext`` (the defaults here are lazy), so the
+reader sees them in the language of the request (Japanese by default, also in the API), a task or a command in
+Japanese.
 """
+
+from django.utils.translation import gettext_lazy as _
 
 
 class DomainError(Exception):
-    """Base class. ``message`` is safe to show to the actor (Japanese first)."""
+    """Base class. ``message`` is safe to show to the actor, in the language active where it was raised."""
 
-    default_message = "エラーが発生しました。"
+    default_message = _("エラーが発生しました。")
 
     def __init__(self, message: str | None = None):
-        self.message = message or self.default_message
+        self.message = str(message or self.default_message)
         super().__init__(self.message)
 
 
 class NotFound(DomainError):
-    default_message = "見つかりません。"
+    default_message = _("見つかりません。")
 
 
 class Forbidden(DomainError):
-    default_message = "この操作を行う権限がありません。"
+    default_message = _("この操作を行う権限がありません。")
 
 
 class InvalidInput(DomainError):
     """Bad input. ``errors`` maps field names to lists of messages."""
 
-    default_message = "入力内容に誤りがあります。"
+    default_message = _("入力内容に誤りがあります。")
 
     def __init__(self, errors: dict[str, list[str]] | str, message: str | None = None):
         if isinstance(errors, str):
@@ -36,4 +42,4 @@ class InvalidInput(DomainError):
 
 
 class Conflict(DomainError):
-    default_message = "他の操作と競合しました。"
+    default_message = _("他の操作と競合しました。")

@@ -2,12 +2,33 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
+from audit import actions
 from audit.sealing import seal_pending, unsealed_count
 from tsunagu.appendonly import APPEND_ONLY_TABLES, install_append_only, remove_append_only
 
 AUDIT_TABLES = [t for t in APPEND_ONLY_TABLES if t.startswith("audit_")]
+
+
+class ProbeAction(models.TextChoices):
+    """Codes that only these tests write, to tell their own events apart (``audit_record`` takes registered
+    codes only). The ``test.`` namespace is left out of the vocabulary checks."""
+
+    AS_APP = "test.as_app"
+    EARLY = "test.early"
+    KEPT = "test.kept"
+    LATE = "test.late"
+    MORE = "test.more"
+    RECENT = "test.recent"
+    ROLLED_BACK = "test.rolled_back"
+    TARGET = "test.target"
+    UNSEALED_AT_DUMP = "test.unsealed_at_dump"
+    WRITE = "test.write"
+    WRITE2 = "test.write2"
+
+
+actions.register(ProbeAction)
 
 
 # Sealing on PostgreSQL only takes events of finished transactions (and never those of the sealer's own), so tests

@@ -26,6 +26,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 
+from audit.actions import AuditAction
+
 _TIMEOUT = 1800
 
 
@@ -114,7 +116,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             event = audit_record(
                 actor=SystemActor(channel="cli"),
-                action="audit.restore_drill",
+                action=AuditAction.RESTORE_DRILL,
                 details={"database": connection.settings_dict["NAME"], "cluster": str(current_cluster() or "")},
             )
         deadline = time.monotonic() + 60

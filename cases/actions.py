@@ -1,0 +1,55 @@
+"""What the cases app writes to the audit log (action codes) and announces to other agencies (outbox topics)."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from audit.actions import Trait
+
+
+class CaseAction(models.TextChoices):
+    CLIENT_LIST = "client.list", _("一覧の表示")
+    CLIENT_SEARCH = "client.search", _("検索")
+    CLIENT_VIEW = "client.view", _("基本情報の閲覧")
+    CLIENT_CREATE = "client.create", _("新規登録")
+    CLIENT_UPDATE = "client.update", _("基本情報の変更")
+    TIMELINE_VIEW = "timeline.view", _("支援記録の閲覧")
+    TIMELINE_APPEND = "timeline.append", _("支援記録の追加")
+    TIMELINE_CORRECT = "timeline.correct", _("支援記録の訂正")
+    SHARE_LIST = "share.list", _("共有設定の閲覧")
+    SHARE_MANAGE = "share.manage", _("共有設定の操作")
+    SHARE_GRANT = "share.grant", _("共有の設定")
+    SHARE_REVOKE = "share.revoke", _("共有の解除")
+    SHARE_EXPIRE = "share.expire", _("共有の期限切れ")
+    BREAK_GLASS = "break_glass", _("緊急アクセス")
+    WEBHOOK_REGISTER = "webhook.register", _("Webhook の登録")
+    WEBHOOK_DISABLE = "webhook.disable", _("Webhook の停止")
+    WEBHOOK_DELIVER = "webhook.deliver", _("Webhook の送信")
+
+
+# What the audit layer's anomaly rules need to know about these actions (see audit.actions.Trait).
+CASE_ACTION_TRAITS = {
+    Trait.CASE_DATA: [
+        a for a in CaseAction if a.value.split(".")[0] in ("client", "timeline", "share") or a == CaseAction.BREAK_GLASS
+    ],
+    Trait.LISTING: [CaseAction.CLIENT_LIST, CaseAction.CLIENT_SEARCH],
+    Trait.SHARE_GRANT: [CaseAction.SHARE_GRANT],
+    Trait.SHARE_REVOKE: [CaseAction.SHARE_REVOKE],
+    Trait.SHARE_EXPIRE: [CaseAction.SHARE_EXPIRE],
+    Trait.BREAK_GLASS: [CaseAction.BREAK_GLASS],
+}
+
+
+class Topic(models.TextChoices):
+    """Outbox topics: a change that other sharing agencies hear of (in-app notice, e-mail, webhook)."""
+
+    TIMELINE_APPEND = "timeline.append", _("支援記録が追加されました")
+    TIMELINE_CORRECT = "timeline.correct", _("支援記録が訂正されました")
+    SHARE_GRANT = "share.grant", _("共有設定が変更されました")
+    SHARE_REVOKE = "share.revoke", _("共有設定が変更されました")
+    SHARE_EXPIRE = "share.expire", _("共有の期限が切れました")
+    CLIENT_STATUS = "client.status", _("支援状態が変更されました")
+    BREAK_GLASS = "break_glass", _("緊急アクセスが行われました")
+
+
+# Topics a partner system's webhook is told of.
+WEBHOOK_TOPICS = frozenset({Topic.TIMELINE_APPEND, Topic.TIMELINE_CORRECT})
