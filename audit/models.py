@@ -24,6 +24,19 @@ class Outcome(models.TextChoices):
     ERROR = "error", _("エラー")
 
 
+class AuthorisedBy(models.TextChoices):
+    """What authorised an access: ``AuditEvent.authorised_by`` is ``<kind>:<id>`` (``share:…``, ``break_glass:…``)."""
+
+    SHARE = "share", _("共有（アクセス権）")
+    BREAK_GLASS = "break_glass", _("緊急アクセス")
+
+    @classmethod
+    def label_of(cls, authorised_by: str) -> str:
+        """The label of whatever authorised an access (empty when nothing was recorded)."""
+        kind = (authorised_by or "").partition(":")[0]
+        return str(cls(kind).label) if kind in cls.values else ""
+
+
 class AuditEvent(models.Model):
     seq = models.BigAutoField(primary_key=True)
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)

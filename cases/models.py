@@ -26,6 +26,14 @@ class ShareLevel(models.TextChoices):
     APPEND = "append", _("閲覧・追記")
     MANAGE = "manage", _("閲覧・追記・共有管理")
 
+    @property
+    def short_label(self) -> str:
+        """The level in one word, for badges: 閲覧 / 追記 / 管理."""
+        return _LEVEL_SHORT_LABELS[self.value]
+
+
+_LEVEL_SHORT_LABELS = {"read": _("閲覧"), "append": _("追記"), "manage": _("管理")}
+
 
 LEVEL_RANK: dict[str, int] = {ShareLevel.READ: 1, ShareLevel.APPEND: 2, ShareLevel.MANAGE: 3}
 # The guardian object permissions each level grants to the agency's group.
@@ -56,6 +64,18 @@ class EntryKind(models.TextChoices):
     SHARE_CHANGE = "share_change", _("共有設定の変更")
     STATUS_CHANGE = "status_change", _("状態の変更")
     BREAK_GLASS = "break_glass", _("緊急アクセス")
+
+
+class SystemEvent(models.TextChoices):
+    """What a system entry records. The entry stores the event and its parameters; the reader's language renders
+    it (``cases.timeline_events``). Entries written before events were stored have none and keep their body."""
+
+    SHARE_GRANTED = "share_granted", _("共有の設定")
+    SHARE_REVOKED = "share_revoked", _("共有の解除")
+    SHARE_EXPIRED = "share_expired", _("共有の期限切れ")
+    STATUS_CHANGED = "status_changed", _("状態の変更")
+    BREAK_GLASS_OPENED = "break_glass_opened", _("緊急アクセス")
+    BREAK_GLASS_RENEWED = "break_glass_renewed", _("緊急アクセスの延長")
 
 
 USER_ENTRY_KINDS = (
@@ -168,7 +188,10 @@ class TimelineEntry(models.Model):
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
     occurred_at = models.DateTimeField()
-    body = models.TextField()
+    body = models.TextField()  # what the author wrote; empty for a system entry that stores an event
+    # A system entry's event and its parameters (ids, codes, names and times as they were), rendered when read.
+    event = models.CharField(max_length=32, choices=SystemEvent.choices, null=True, blank=True)
+    event_params = models.JSONField(null=True, blank=True)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, null=True, related_name="+")
     recorded_at = models.DateTimeField(default=timezone.now)

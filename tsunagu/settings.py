@@ -172,6 +172,10 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Tokyo"
 USE_I18N = True
 USE_TZ = True
+# Our own date formats per language (tsunagu/formats/<lang>/formats.py): 2026年11月23日 14:05 / 2026-11-23 14:05.
+FORMAT_MODULE_PATH = ["tsunagu.formats"]
+# Birth dates in the Japanese era (和暦: 昭和23年3月2日) instead of the Western year, on the Japanese pages.
+WAREKI_BIRTH_DATES = env_bool("WAREKI_BIRTH_DATES", False)
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from agencies import selectors as agency_selectors
 from audit import review
+from audit.models import AnomalyRule, AuthorisedBy, ExportEncoding, FlagStatus
 from cases import review as case_review
 from cases.text import normalize
 from tsunagu.errors import InvalidInput, NotFound
@@ -31,7 +32,7 @@ from tsunagu.ids import parse_uuid
 
 from ..auth import web_login_required
 from ..web import FORM_ERROR_STATUS, page, web_actor
-from . import charts, labels
+from . import charts
 from .csv import disclosure_csv as disclosure_csv_file
 from .forms import DisclosureForm, EventFilterForm, FlagNoteForm, TermSearchForm, day_end, day_start
 
@@ -72,7 +73,7 @@ class EventRow:
 
     @property
     def basis(self) -> str:
-        return labels.basis_label(self.event.authorised_by)
+        return AuthorisedBy.label_of(self.event.authorised_by)
 
     @property
     def basis_kind(self) -> str:
@@ -244,7 +245,7 @@ def events(request: HttpRequest, actor) -> HttpResponse:
             context["candidates"] = _candidate_links("frontend:privacy_events", context["query"], context["candidates"])
     else:
         _refuse(actor, "events")
-    context["encodings"] = labels.ENCODINGS.items()
+    context["encodings"] = ExportEncoding.choices
     source = request.POST if posted else request.GET
     context["searching"] = any(v for k, v in source.items() if k not in ("cursor", "csrfmiddlewaretoken"))
     status = FORM_ERROR_STATUS if form.errors else 200
@@ -406,7 +407,7 @@ def disclosure_csv(request: HttpRequest, actor) -> HttpResponse:
 @officer_page
 def flags(request: HttpRequest, actor) -> HttpResponse:
     status = request.GET.get("status", "open")
-    status = status if status in labels.FLAG_STATUSES else "open"
+    status = status if status in FlagStatus.values else "open"
     rule = request.GET.get("rule", "")
     try:
         result = review.flags_list(
@@ -418,8 +419,8 @@ def flags(request: HttpRequest, actor) -> HttpResponse:
         "result": result,
         "status": status,
         "rule": rule,
-        "statuses": labels.FLAG_STATUSES.items(),
-        "rules": labels.FLAG_RULES.items(),
+        "statuses": FlagStatus.choices,
+        "rules": AnomalyRule.choices,
         "agencies": _agency_names(actor),
     }
     return page(request, "frontend/privacy/flags.html", context, actor=actor)
@@ -485,7 +486,7 @@ def export_start(request: HttpRequest, actor) -> HttpResponse:
     """Start a CSV export of a search (the same conditions as the search page); the page shows its progress."""
     form = EventFilterForm(request.POST, agencies=agency_selectors.agency_choices(actor=actor))
     encoding = request.POST.get("encoding", "utf-8-sig")
-    if not form.is_valid() or encoding not in labels.ENCODINGS:
+    if not form.is_valid() or encoding not in ExportEncoding.values:
         _refuse(actor, "export")
         messages.error(request, _("エクスポートの条件が正しくありません。検索し直してください。"))
         return HttpResponseRedirect(reverse("frontend:privacy_events"))

@@ -1,37 +1,42 @@
-"""Template filters for the audit console: translated labels for the audit log's codes."""
+"""Template filters for the audit console: the audit log's codes in the reader's language."""
 
 from django import template
 
-from frontend.privacy import labels
+from audit import actions
+from audit.models import AnomalyRule, AuthorisedBy, Channel, FlagStatus, Outcome
 
 register = template.Library()
 
 
+def _label(choices, code: str) -> str:
+    return str(choices(code).label) if code in choices.values else (code or "")
+
+
 @register.filter
 def action_label(code: str) -> str:
-    return labels.action_label(code or "")
+    return actions.label(code or "")
 
 
 @register.filter
 def outcome_label(code: str) -> str:
-    return labels.table_label(labels.OUTCOMES, code)
+    return _label(Outcome, code)
 
 
 @register.filter
 def channel_label(code: str) -> str:
-    return labels.table_label(labels.CHANNELS, code)
+    return _label(Channel, code)
 
 
 @register.filter
 def rule_label(code: str) -> str:
-    return labels.table_label(labels.FLAG_RULES, code)
+    return _label(AnomalyRule, code)
 
 
 @register.filter
 def flag_status_label(code: str) -> str:
-    return labels.table_label(labels.FLAG_STATUSES, code)
+    return _label(FlagStatus, code)
 
 
 @register.filter
 def basis_label(authorised_by: str) -> str:
-    return labels.basis_label(authorised_by)
+    return AuthorisedBy.label_of(authorised_by)

@@ -1,36 +1,63 @@
-"""Template filters: dates in JST the Japanese way, and translated labels for domain codes."""
+"""Template filters: translated labels for the domain's codes, birth dates (和暦 on request), ages.
+
+Dates and times use Django's own ``date`` filter with the locale formats of ``tsunagu/formats`` (``{{ d|date }}``,
+``{{ t|date:"DATETIME_FORMAT" }}``), in JST.
+"""
 
 from datetime import date, datetime
 
 from django import template
+from django.conf import settings
+from django.template.defaultfilters import date as date_filter
 from django.utils import timezone, translation
 
-from frontend import labels
+from agencies.models import AgencyKind, Role
+from cases.actions import Topic
+from cases.models import ClientStatus, EntryKind, ShareBasis, ShareLevel
+from tsunagu.wareki import wareki as to_wareki
 
 register = template.Library()
 
+# Which vocabulary a ``label`` argument names.
+VOCABULARIES = {
+    "kind": EntryKind,
+    "level": ShareLevel,
+    "basis": ShareBasis,
+    "status": ClientStatus,
+    "role": Role,
+    "agency_kind": AgencyKind,
+    "topic": Topic,
+}
+
 
 @register.filter
-def jdt(value: datetime | None) -> str:
-    """2026年11月23日 14:05 (JST); in English 2026-11-23 14:05."""
-    if not value:
-        return ""
-    local = timezone.localtime(value)
-    if translation.get_language() == "en":
-        return f"{local:%Y-%m-%d %H:%M}"
-    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+def label(code: str, vocabulary: str) -> str:
+    """``{{ s.level|label:"level" }}``: the code's label in the current language (an unknown code as itself).
+    ``level_short`` is the short form of a share level for badges (閲覧 / 追記 / 管理)."""
+    if vocabulary == "level_short":
+        return str(ShareLevel(code).short_label) if code in ShareLevel.values else code
+    choices = VOCABULARIES[vocabulary]
+    return str(choices(code).label) if code in choices.values else code
 
 
 @register.filter
-def jdate(value: date | datetime | None) -> str:
-    """2026年11月23日; in English 2026-11-23."""
+def wareki(value: date | datetime | None) -> str:
+    """令和8年11月30日 on the Japanese pages; elsewhere the language's date format."""
     if not value:
         return ""
     if isinstance(value, datetime):
-        value = timezone.localtime(value).date()
-    if translation.get_language() == "en":
-        return f"{value:%Y-%m-%d}"
-    return f"{value.year}年{value.month}月{value.day}日"
+        value = timezone.localdate(value)
+    if not (translation.get_language() or "").startswith("ja"):
+        return date_filter(value)
+    return to_wareki(value)
+
+
+@register.filter
+def birth_date(value: date | None) -> str:
+    """A birth date: 和暦 when ``WAREKI_BIRTH_DATES`` is on (Japanese pages), otherwise 1948年3月2日."""
+    if not value:
+        return ""
+    return wareki(value) if settings.WAREKI_BIRTH_DATES else date_filter(value)
 
 
 @register.filter
@@ -39,11 +66,6 @@ def age(birth: date | None) -> int | str:
         return ""
     today = timezone.localdate()
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
-
-
-@register.filter
-def label(code: str, table: str) -> str:
-    return labels.label(table, code)
 
 
 @register.filter

@@ -1,0 +1,130 @@
+"""System timeline entries: stored as an event and its parameters, rendered in the reader's language.
+
+The services record what happened (one constructor per event, below), never a sentence; reading an entry renders
+the sentence in the language active then (the browser's or the API request's, Japanese by default). Parameters
+are the facts as they were when the entry was written (the agency's name then, the level, the expiry) in codes and
+ISO times. Entries written before events were stored have none and keep the sentence stored in their body.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+
+from .models import ClientStatus, EntryKind, ShareBasis, ShareLevel, SystemEvent
+
+
+@dataclass(frozen=True)
+class Event:
+    """What a system entry stores: its kind, its event and the event's parameters."""
+
+    kind: str
+    event: str
+    params: dict
+
+
+# --- writing: one constructor per event ----------------------------------------------------------------------
+
+
+def _share_params(share) -> dict:
+    return {
+        "agency": share.agency.code,
+        "agency_name": share.agency.name,
+        "level": share.level,
+        "basis": share.basis,
+    }
+
+
+def share_granted_event(*, share) -> Event:
+    params = {**_share_params(share), "expires_at": share.expires_at.isoformat() if share.expires_at else None}
+    return Event(EntryKind.SHARE_CHANGE, SystemEvent.SHARE_GRANTED, params)
+
+
+def share_revoked_event(*, share) -> Event:
+    return Event(EntryKind.SHARE_CHANGE, SystemEvent.SHARE_REVOKED, _share_params(share))
+
+
+def share_expired_event(*, share) -> Event:
+    return Event(EntryKind.SHARE_CHANGE, SystemEvent.SHARE_EXPIRED, _share_params(share))
+
+
+def status_changed_event(*, old: str, new: str) -> Event:
+    return Event(EntryKind.STATUS_CHANGE, SystemEvent.STATUS_CHANGED, {"from": old, "to": new})
+
+
+def break_glass_event(*, agency, expires_at: datetime, renewal: bool) -> Event:
+    event = SystemEvent.BREAK_GLASS_RENEWED if renewal else SystemEvent.BREAK_GLASS_OPENED
+    params = {"agency": agency.code, "agency_name": agency.name, "expires_at": expires_at.isoformat()}
+    return Event(EntryKind.BREAK_GLASS, event, params)
+
+
+# --- reading -------------------------------------------------------------------------------------------------
+
+
+def _when(value: str) -> str:
+    return date_format(timezone.localtime(parse_datetime(value)), "DATETIME_FORMAT")
+
+
+def _share_facts(p: dict) -> dict:
+    return {
+        "agency": p["agency_name"],
+        "level": ShareLevel(p["level"]).label,
+        "basis": ShareBasis(p["basis"]).label,
+    }
+
+
+def _share_granted(p: dict) -> str:
+    if p.get("expires_at"):
+        return gettext("%(agency)s との共有を設定しました（%(level)s、根拠: %(basis)s、期限 %(expires)s）。") % {
+            **_share_facts(p),
+            "expires": _when(p["expires_at"]),
+        }
+    return gettext("%(agency)s との共有を設定しました（%(level)s、根拠: %(basis)s）。") % _share_facts(p)
+
+
+def _share_revoked(p: dict) -> str:
+    return gettext("%(agency)s との共有を解除しました（%(level)s、根拠: %(basis)s）。") % _share_facts(p)
+
+
+def _share_expired(p: dict) -> str:
+    return gettext("%(agency)s との共有が期限切れにより終了しました。") % {"agency": p["agency_name"]}
+
+
+def _status_changed(p: dict) -> str:
+    return gettext("状態を「%(old)s」から「%(new)s」に変更しました。") % {
+        "old": ClientStatus(p["from"]).label,
+        "new": ClientStatus(p["to"]).label,
+    }
+
+
+def _break_glass_opened(p: dict) -> str:
+    return gettext(
+        "%(agency)s の職員が緊急アクセス（閲覧、%(until)s まで）を行いました。理由は監査ログに記録されています。"
+    ) % {"agency": p["agency_name"], "until": _when(p["expires_at"])}
+
+
+def _break_glass_renewed(p: dict) -> str:
+    return gettext(
+        "%(agency)s の職員が緊急アクセス（閲覧、%(until)s まで）を延長しました。理由は監査ログに記録されています。"
+    ) % {"agency": p["agency_name"], "until": _when(p["expires_at"])}
+
+
+RENDERERS = {
+    SystemEvent.SHARE_GRANTED: _share_granted,
+    SystemEvent.SHARE_REVOKED: _share_revoked,
+    SystemEvent.SHARE_EXPIRED: _share_expired,
+    SystemEvent.STATUS_CHANGED: _status_changed,
+    SystemEvent.BREAK_GLASS_OPENED: _break_glass_opened,
+    SystemEvent.BREAK_GLASS_RENEWED: _break_glass_renewed,
+}
+
+
+def entry_text(entry) -> str:
+    """What an entry says, in the current language: a system event rendered now, anything else as stored."""
+    render = RENDERERS.get(entry.event) if entry.event else None
+    if render is None:
+        return entry.body
+    return render(entry.event_params or {})
