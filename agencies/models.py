@@ -67,8 +67,8 @@ class Staff(models.Model):
 class ApiKeyScope(models.TextChoices):
     """What a key may do, within its user's rights: ``read`` (GET, HEAD, OPTIONS) and ``write`` (everything else)."""
 
-    READ = "read", "閲覧"
-    WRITE = "write", "書き込み"
+    READ = "read", _("閲覧")
+    WRITE = "write", _("書き込み")
 
 
 FULL_SCOPES = [ApiKeyScope.READ.value, ApiKeyScope.WRITE.value]

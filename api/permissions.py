@@ -8,6 +8,7 @@ before any view, so a refused write touches nothing. The refusal is audited like
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from agencies.actions import AgencyAction
 from agencies.models import ApiKey
 from audit.services import audit_denied
 
@@ -26,7 +27,7 @@ class KeyScopeAllowsMethod(BasePermission):
             return True
         audit_denied(
             actor=api_actor(request),
-            action="auth.api_key",
+            action=AgencyAction.AUTH_API_KEY,
             reason="read_only_key",
             target_type="apikey",
             target_id=key.pk,
