@@ -20,6 +20,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -113,7 +114,7 @@ def mfa_enrolment_confirm(*, actor, user, code: str) -> tuple[TOTPDevice, list[s
     code = (code or "").strip().replace(" ", "")
     pending = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
     if pending is None or mfa_device(user) is not None:
-        raise InvalidInput({"code": ["登録を最初からやり直してください。"]})
+        raise InvalidInput({"code": [gettext("登録を最初からやり直してください。")]})
     wait = _retry_after(pending)
     if wait:
         audit_denied(
@@ -224,7 +225,7 @@ def mfa_enrol_known_secret(*, actor, user, secret: str) -> TOTPDevice:
     try:
         key = base64.b32decode(secret.replace(" ", "").upper()).hex()
     except binascii.Error:
-        raise InvalidInput({"secret": ["シークレットは base32 で指定してください。"]}) from None
+        raise InvalidInput({"secret": [gettext("シークレットは base32 で指定してください。")]}) from None
     with transaction.atomic():
         device = mfa_device(user)
         if device is not None and device.key == key:

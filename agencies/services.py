@@ -14,6 +14,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from audit.refusals import Refusal, refuse
 from audit.services import audit_record
@@ -34,25 +35,30 @@ def require_operator(actor: Actor, action: str) -> None:
     """Provisioning and housekeeping are the operator's (commands and tasks: the system actor), never a signed-in
     user's or a key's."""
     if not actor.is_system:
-        refuse(actor=actor, action=action, reason="not_operator", error=Forbidden("運用担当者のみが行えます。"))
+        refuse(
+            actor=actor, action=action, reason="not_operator", error=Forbidden(gettext("運用担当者のみが行えます。"))
+        )
 
 
 def agency_create(*, actor: Actor, code: str, name: str, kind: str) -> Agency:
     require_operator(actor, AgencyAction.AGENCY_CREATE)
     errors: dict[str, list[str]] = {}
     if kind not in AgencyKind.values:
-        errors["kind"] = [f"種別が不正です: {kind}（{', '.join(AgencyKind.values)}）"]
+        errors["kind"] = [
+            gettext("種別が不正です: %(value)s（%(choices)s）")
+            % {"value": kind, "choices": ", ".join(AgencyKind.values)}
+        ]
     if not name.strip():
-        errors["name"] = ["名称を入力してください。"]
+        errors["name"] = [gettext("名称を入力してください。")]
     try:
         Agency._meta.get_field("code").run_validators(code)
     except ValidationError:
-        errors["code"] = [f"コードは英数字・ハイフン・下線のみ使えます: {code}"]
+        errors["code"] = [gettext("コードは英数字・ハイフン・下線のみ使えます: %(value)s") % {"value": code}]
     if errors:
         raise InvalidInput(errors)
     with transaction.atomic():
         if Agency.objects.filter(code=code).exists():
-            raise InvalidInput({"code": [f"コード {code} の機関は既に存在します。"]})
+            raise InvalidInput({"code": [gettext("コード %(code)s の機関は既に存在します。") % {"code": code}]})
         group, _ = Group.objects.get_or_create(name=f"agency:{code}")
         agency = Agency.objects.create(code=code, name=name.strip(), kind=kind, group=group)
         audit_record(actor=actor, action=AgencyAction.AGENCY_CREATE, target_type="agency", target_id=agency.code)
@@ -74,12 +80,16 @@ def staff_create(
     user_model = get_user_model()
     errors: dict[str, list[str]] = {}
     if role not in Role.values:
-        errors["role"] = [f"役割が不正です: {role}（{', '.join(Role.values)}）"]
+        errors["role"] = [
+            gettext("役割が不正です: %(value)s（%(choices)s）") % {"value": role, "choices": ", ".join(Role.values)}
+        ]
     agency = Agency.objects.filter(code=agency_code).first()
     if agency is None:
-        errors["agency"] = [f"機関 {agency_code} は存在しません。"]
+        errors["agency"] = [gettext("機関 %(code)s は存在しません。") % {"code": agency_code}]
     if not username or user_model.objects.filter(username=username).exists():
-        errors["username"] = [f"ユーザー名 {username} は既に使われているか、空です。"]
+        errors["username"] = [
+            gettext("ユーザー名 %(username)s は既に使われているか、空です。") % {"username": username}
+        ]
     if password is not None:
         try:
             validate_password(password, user_model(username=username))
@@ -109,7 +119,9 @@ def staff_create(
                 details={"agency": agency.code, "role": role, "privacy_officer": is_privacy_officer},
             )
     except IntegrityError:
-        raise InvalidInput({"username": [f"ユーザー名 {username} は既に使われています。"]}) from None
+        raise InvalidInput(
+            {"username": [gettext("ユーザー名 %(username)s は既に使われています。") % {"username": username}]}
+        ) from None
     return staff
 
 
@@ -134,17 +146,17 @@ def _key_refusal(actor: Actor, user: User, staff: Staff) -> Refusal | None:
         if actor.agency is None or actor.role not in API_KEY_ROLES:
             return Refusal("no_role", Forbidden())
         if actor.role != Role.AGENCY_ADMIN:
-            return Refusal("not_agency_admin", Forbidden("他の職員のキーは機関管理者のみが発行できます。"))
+            return Refusal("not_agency_admin", Forbidden(gettext("他の職員のキーは機関管理者のみが発行できます。")))
         if staff.agency_id != actor.agency.pk:
-            return Refusal("other_agency", NotFound("職員が見つかりません。"))
+            return Refusal("other_agency", NotFound(gettext("職員が見つかりません。")))
     if not user.is_active:
-        return Refusal("inactive_user", Forbidden("無効化された利用者にはキーを発行できません。"))
+        return Refusal("inactive_user", Forbidden(gettext("無効化された利用者にはキーを発行できません。")))
     if staff.is_privacy_officer:
-        return Refusal("privacy_officer", Forbidden("個人情報保護管理者のキーは本人のみが発行できます。"))
+        return Refusal("privacy_officer", Forbidden(gettext("個人情報保護管理者のキーは本人のみが発行できます。")))
     if staff.role != Role.INTEGRATION:
         return Refusal(
             "not_integration",
-            Forbidden("他の人のキーは連携システムの利用者にのみ発行できます。職員のキーは本人が発行します。"),
+            Forbidden(gettext("他の人のキーは連携システムの利用者にのみ発行できます。職員のキーは本人が発行します。")),
         )
     return None
 
@@ -161,9 +173,9 @@ def apikey_issue(
     key, which is never stored. A ``read_only`` key may only read (its writes are refused and audited). Who may
     issue for whom: ``_key_refusal``; a refusal is audited."""
     if not name.strip():
-        raise InvalidInput({"name": ["キーの名前を入力してください。"]})
+        raise InvalidInput({"name": [gettext("キーの名前を入力してください。")]})
     if expires_in_days is not None and expires_in_days < 1:
-        raise InvalidInput({"expires_in_days": ["有効期限は1日以上で指定してください。"]})
+        raise InvalidInput({"expires_in_days": [gettext("有効期限は1日以上で指定してください。")]})
     if not isinstance(user, get_user_model()):
         user = _user_by_id(user)
         if user is None:
@@ -171,11 +183,11 @@ def apikey_issue(
                 actor=actor,
                 action=AgencyAction.APIKEY_ISSUE,
                 reason="not_found",
-                error=NotFound("職員が見つかりません。"),
+                error=NotFound(gettext("職員が見つかりません。")),
             )
     staff = Staff.objects.select_related("agency").filter(user=user).first()
     if staff is None:
-        raise InvalidInput({"user": ["所属機関のないユーザーにはキーを発行できません。"]})
+        raise InvalidInput({"user": [gettext("所属機関のないユーザーにはキーを発行できません。")]})
     refusal = _key_refusal(actor, user, staff)
     if refusal is not None:
         refuse(

@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 from guardian.shortcuts import get_group_perms, get_objects_for_group
 
 from agencies.actors import Actor
@@ -181,7 +182,7 @@ def require_share_manager(actor: Actor) -> None:
     """Share management needs the supervisor or agency-administrator role as well as ``manage`` (PRODUCT §4.3).
     Raised inside ``client_access``, the refusal is audited like any other."""
     if not actor.can_manage_shares:
-        raise Denied("role", Forbidden("共有設定は管理職・主任または機関管理者のみが行えます。"))
+        raise Denied("role", Forbidden(gettext("共有設定は管理職・主任または機関管理者のみが行えます。")))
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from audit.actions import AuditAction
 from audit.refusals import refuse
@@ -42,7 +43,7 @@ def _require_officer(actor) -> None:
             actor=actor,
             action=AuditAction.CLIENT_LOOKUP,
             reason="not_privacy_officer",
-            error=Forbidden("対象者の識別情報は個人情報保護管理者のみが参照できます。"),
+            error=Forbidden(gettext("対象者の識別情報は個人情報保護管理者のみが参照できます。")),
         )
 
 
@@ -56,7 +57,9 @@ def client_identify(*, actor, client_ids: list) -> dict[uuid.UUID, ClientIdentit
     _require_officer(actor)
     ids = {cid for cid in (parse_uuid(v) for v in client_ids or []) if cid is not None}
     if len(ids) > IDENTIFY_LIMIT:
-        raise InvalidInput({"client_ids": [f"一度に照会できるのは{IDENTIFY_LIMIT}件までです。"]})
+        raise InvalidInput(
+            {"client_ids": [gettext("一度に照会できるのは%(max)s件までです。") % {"max": IDENTIFY_LIMIT}]}
+        )
     if not ids:
         return {}
     with transaction.atomic():
@@ -76,9 +79,9 @@ def client_lookup(*, actor, q: str) -> list[ClientIdentity]:
     _require_officer(actor)
     q = (q or "").strip()
     if not q:
-        raise InvalidInput({"q": ["ケース番号、氏名またはフリガナを入力してください。"]})
+        raise InvalidInput({"q": [gettext("ケース番号、氏名またはフリガナを入力してください。")]})
     if len(q) > 100:
-        raise InvalidInput({"q": ["検索語は100文字以内で入力してください。"]})
+        raise InvalidInput({"q": [gettext("検索語は100文字以内で入力してください。")]})
     key = normalize(q)
     with transaction.atomic():
         qs = Client.objects.filter(Q(case_number__iexact=q) | Q(search_key__contains=key)).order_by("case_number")

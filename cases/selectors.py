@@ -6,6 +6,7 @@ shares; they never query the case models themselves.
 
 from django.db import transaction
 from django.db.models import F, OuterRef, Prefetch, Subquery
+from django.utils.translation import gettext
 
 from agencies.actors import Actor
 from agencies.models import Staff
@@ -38,9 +39,9 @@ def client_list(
     ``client.search``, with the ids of every client on the page (they were exposed)."""
     q = (q or "").strip()
     if status and status not in ClientStatus.values:
-        raise InvalidInput({"status": [f"状態が不正です: {status}"]})
+        raise InvalidInput({"status": [gettext("状態が不正です: %(value)s") % {"value": status}]})
     if len(q) > MAX_QUERY:
-        raise InvalidInput({"q": [f"検索語は{MAX_QUERY}文字以内で入力してください。"]})
+        raise InvalidInput({"q": [gettext("検索語は%(max)s文字以内で入力してください。") % {"max": MAX_QUERY}]})
     action = CaseAction.CLIENT_SEARCH if q else CaseAction.CLIENT_LIST
     with transaction.atomic():
         if actor.agency is None:
@@ -97,7 +98,7 @@ def timeline_list(
 ) -> Page:
     """The client's timeline, newest first, each entry with the ids of the entries that correct it."""
     if kind and kind not in EntryKind.values:
-        raise InvalidInput({"kind": [f"記録の種類が不正です: {kind}"]})
+        raise InvalidInput({"kind": [gettext("記録の種類が不正です: %(value)s") % {"value": kind}]})
     with client_access(
         actor=actor, client_id=client_id, need=ShareLevel.READ, action=CaseAction.TIMELINE_VIEW
     ) as access:

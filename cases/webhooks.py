@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from agencies.actors import Actor
 from agencies.models import Role
@@ -161,7 +162,12 @@ def _default_port(parts) -> int:
 def _require_webhook_admin(actor: Actor, action: str):
     """Webhooks are the agency administrator's: an endpoint receives events of every client the agency shares."""
     if actor.agency is None or actor.role != Role.AGENCY_ADMIN:
-        refuse(actor=actor, action=action, reason="role", error=Forbidden("Webhook の管理は機関管理者のみが行えます。"))
+        refuse(
+            actor=actor,
+            action=action,
+            reason="role",
+            error=Forbidden(gettext("Webhook の管理は機関管理者のみが行えます。")),
+        )
     return actor.agency
 
 
@@ -175,15 +181,17 @@ def webhook_register(*, actor: Actor, url: str) -> tuple[WebhookEndpoint, str]:
     except ValueError:
         port = None
     if parts.scheme not in allowed or not parts.hostname or port is None or len(url) > 500:
-        raise InvalidInput({"url": ["https:// で始まる URL を指定してください。"]})
+        raise InvalidInput({"url": [gettext("https:// で始まる URL を指定してください。")]})
     try:
         resolve_checked(parts.hostname, port)
     except UnsafeAddress:
-        raise InvalidInput({"url": ["内部ネットワークのアドレスには送信できません。"]}) from None
+        raise InvalidInput({"url": [gettext("内部ネットワークのアドレスには送信できません。")]}) from None
     except OSError:
         pass  # not resolvable yet: every delivery resolves and checks the name again
     if WebhookEndpoint.objects.filter(agency=agency, disabled_at__isnull=True).count() >= MAX_ENDPOINTS_PER_AGENCY:
-        raise InvalidInput({"url": [f"有効な Webhook は1機関{MAX_ENDPOINTS_PER_AGENCY}件までです。"]})
+        raise InvalidInput(
+            {"url": [gettext("有効な Webhook は1機関%(max)s件までです。") % {"max": MAX_ENDPOINTS_PER_AGENCY}]}
+        )
     secret = "whsec_" + secrets.token_urlsafe(32)
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.create(agency=agency, url=url, secret=secret, created_by=actor.account)
