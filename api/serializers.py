@@ -8,10 +8,12 @@ instance.
 """
 
 from django.conf import settings
+from django.utils.functional import lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agencies.models import Agency, AgencyKind, Role
+from audit import actions
 from audit.models import Channel, Outcome, VerifyKind
 from cases.models import USER_ENTRY_KINDS, ClientStatus, EntryKind, ShareBasis, ShareLevel
 from cases.selectors import MAX_QUERY
@@ -395,13 +397,18 @@ class AuditTargetOut(serializers.Serializer):
     id = serializers.CharField(source="target_id", help_text="The target's id (a UUID for case objects).")
 
 
+def _actions_help() -> str:
+    listed = ", ".join(f"`{code}` ({label})" for code, label in actions.registered().items())
+    return f"What was done, one of the registered audit actions: {listed}."
+
+
 class AuditEventOut(serializers.Serializer):
     seq = serializers.IntegerField(help_text="Sequence number (increasing; the sealing order).")
     id = serializers.UUIDField(source="uuid", help_text="The event's UUID.")
     occurred_at = serializers.DateTimeField()
     actor = AuditActorOut(source="*")
     channel = serializers.ChoiceField(choices=Channel.choices)
-    action = serializers.CharField()
+    action = serializers.CharField(help_text=lazy(_actions_help, str)())
     outcome = serializers.ChoiceField(choices=Outcome.choices)
     client_ids = serializers.ListField(
         child=serializers.CharField(), help_text="Ids of the clients the access exposed (a list page: all on it)."
