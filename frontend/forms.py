@@ -8,9 +8,12 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from agencies.models import AgencyKind, Role
+from cases.models import USER_ENTRY_KINDS, ShareBasis, ShareLevel
 from tsunagu.errors import InvalidInput
 
-from . import labels
+# Tags offered as checkboxes when registering; any other tag can be typed in.
+COMMON_TAGS = ("高齢", "障がい", "生活困窮", "子ども", "ひきこもり", "8050")
 
 DATETIME_INPUT = "%Y-%m-%dT%H:%M"
 
@@ -60,7 +63,7 @@ class ServiceForm(forms.Form):
 
 
 class EntryForm(ServiceForm):
-    kind = forms.ChoiceField(label=_("種類"), choices=labels.choices("kind", labels.USER_ENTRY_KINDS))
+    kind = forms.ChoiceField(label=_("種類"), choices=[(k.value, k.label) for k in USER_ENTRY_KINDS])
     occurred_at = forms.DateTimeField(
         label=_("日時"),
         widget=DateTimeLocalInput(),
@@ -108,13 +111,13 @@ class ClientForm(ServiceForm):
     tags = forms.MultipleChoiceField(
         label=_("タグ"),
         required=False,
-        choices=[(t, t) for t in labels.COMMON_TAGS],
+        choices=[(t, t) for t in COMMON_TAGS],
         widget=forms.CheckboxSelectMultiple,
     )
     other_tags = forms.CharField(
         label=_("その他のタグ"), required=False, max_length=300, help_text=_("読点（、）またはカンマで区切ります。")
     )
-    basis = forms.ChoiceField(label=_("登録の根拠"), choices=labels.choices("basis"), initial="consent")
+    basis = forms.ChoiceField(label=_("登録の根拠"), choices=ShareBasis.choices, initial="consent")
 
     def tag_list(self) -> list[str]:
         other = self.cleaned_data.get("other_tags", "").replace("、", ",").replace("，", ",")
@@ -123,8 +126,8 @@ class ClientForm(ServiceForm):
 
 class ShareGrantForm(ServiceForm):
     agency = forms.ChoiceField(label=_("共有先の機関"))
-    level = forms.ChoiceField(label=_("共有レベル"), choices=labels.choices("level"), initial="read")
-    basis = forms.ChoiceField(label=_("共有の根拠"), choices=labels.choices("basis"))
+    level = forms.ChoiceField(label=_("共有レベル"), choices=ShareLevel.choices, initial="read")
+    basis = forms.ChoiceField(label=_("共有の根拠"), choices=ShareBasis.choices)
     basis_note = forms.CharField(
         label=_("根拠の補足"),
         required=False,
@@ -143,7 +146,7 @@ class ShareGrantForm(ServiceForm):
     def __init__(self, *args, agencies=(), **kwargs):
         super().__init__(*args, **kwargs)
         cast(forms.ChoiceField, self.fields["agency"]).choices = [("", _("選択してください"))] + [
-            (a.code, f"{a.name}（{labels.label('agency_kind', a.kind)}）") for a in agencies
+            (a.code, f"{a.name}（{AgencyKind(a.kind).label}）") for a in agencies
         ]
 
     def expires_at(self) -> datetime | None:
@@ -189,7 +192,7 @@ class ApiKeyForm(ServiceForm):
     def __init__(self, *args, staff=(), **kwargs):
         super().__init__(*args, **kwargs)
         cast(forms.ChoiceField, self.fields["user"]).choices = [("", _("選択してください"))] + [
-            (str(s.user_id), f"{s.display_name}（{s.username}・{labels.label('role', s.role)}）") for s in staff
+            (str(s.user_id), f"{s.display_name}（{s.username}・{Role(s.role).label}）") for s in staff
         ]
 
 

@@ -21,11 +21,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases import notifications, selectors, services
+from cases.models import ClientStatus, EntryKind
 from tsunagu.errors import InvalidInput
 
-from . import labels
 from .auth import web_login_required
-from .forms import ClientForm, EntryForm
+from .forms import COMMON_TAGS, ClientForm, EntryForm
 from .web import (
     FORM_ERROR_STATUS,
     FRAGMENT_ERROR_STATUS,
@@ -90,8 +90,8 @@ def client_list(request: HttpRequest) -> HttpResponse:
         "page": page_obj,
         "filters": filters,
         "errors": errors,
-        "status_choices": labels.choices("status"),
-        "tag_choices": labels.COMMON_TAGS,
+        "status_choices": ClientStatus.choices,
+        "tag_choices": COMMON_TAGS,
         "searching": any(filters.values()),
     }
     status = (FRAGMENT_ERROR_STATUS if is_htmx(request) else FORM_ERROR_STATUS) if errors else 200
@@ -166,7 +166,7 @@ def _client_page(actor, client_id, data, *, mark_read: bool = True) -> dict:
         notifications.notification_mark_read(actor=actor, notification_ids=unread)
     context.update(
         agency_filter_choices=sorted({(s.agency_code, s.agency_name) for s in shares}, key=lambda a: a[1]),
-        kind_filter_choices=labels.choices("kind"),
+        kind_filter_choices=EntryKind.choices,
         poll_seconds=settings.TIMELINE_POLL_SECONDS,
     )
     return context
