@@ -12,14 +12,16 @@ from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from audit.refusals import refuse
 from audit.services import audit_record
 from tsunagu.errors import Forbidden
 from tsunagu.keyset import Page, keyset_page
 
+from .actions import AgencyAction
 from .actors import Actor
-from .models import Agency, AgencyKind, ApiKey, Role, Staff
+from .models import Agency, ApiKey, Role, Staff
 
 AGENCY_ORDER = [("code", False)]
 
@@ -35,10 +37,6 @@ class AgencyView:
     @classmethod
     def of(cls, agency: Agency) -> "AgencyView":
         return cls(code=agency.code, name=agency.name, kind=agency.kind)
-
-    @property
-    def kind_label(self) -> str:
-        return AgencyKind(self.kind).label
 
 
 @dataclass(frozen=True)
@@ -63,10 +61,6 @@ class StaffView:
     is_active: bool
     can_log_in: bool
     last_login: datetime | None
-
-    @property
-    def role_label(self) -> str:
-        return Role(self.role).label
 
 
 @dataclass(frozen=True)
@@ -126,7 +120,7 @@ def profile_get(*, actor: Actor) -> ProfileView:
 def _require_agency_admin(actor: Actor, action: str) -> Agency:
     agency = actor.agency
     if agency is None or not actor.administers_agency:  # administers_agency implies an agency; said for mypy
-        refuse(actor=actor, action=action, reason="role", error=Forbidden("機関管理者のみが利用できます。"))
+        refuse(actor=actor, action=action, reason="role", error=Forbidden(gettext("機関管理者のみが利用できます。")))
     return agency
 
 
@@ -145,12 +139,16 @@ def _staff_view(s: Staff) -> StaffView:
 
 def staff_of_agency(*, actor: Actor) -> list[StaffView]:
     """The staff of the actor's own agency (agency administrators only). Audited as ``staff.list``."""
-    agency = _require_agency_admin(actor, "staff.list")
+    agency = _require_agency_admin(actor, AgencyAction.STAFF_LIST)
     with transaction.atomic():
         rows = Staff.objects.filter(agency=agency).select_related("user").order_by("role", "user__username")
         staff = [_staff_view(s) for s in rows]
         audit_record(
-            actor=actor, action="staff.list", target_type="agency", target_id=agency.code, details={"count": len(staff)}
+            actor=actor,
+            action=AgencyAction.STAFF_LIST,
+            target_type="agency",
+            target_id=agency.code,
+            details={"count": len(staff)},
         )
     return staff
 
@@ -163,9 +161,9 @@ def apikey_holders(*, actor: Actor) -> list[StaffView]:
     if actor.agency is None or actor.role not in Role.values:
         refuse(
             actor=actor,
-            action="apikey.issue",
+            action=AgencyAction.APIKEY_ISSUE,
             reason="no_role",
-            error=Forbidden("所属機関のある職員のみが利用できます。"),
+            error=Forbidden(gettext("所属機関のある職員のみが利用できます。")),
         )
     rows = Staff.objects.filter(user=actor.account)
     if actor.administers_agency:
@@ -177,7 +175,7 @@ def apikey_holders(*, actor: Actor) -> list[StaffView]:
         if actor.administers_agency:
             audit_record(
                 actor=actor,
-                action="staff.list",
+                action=AgencyAction.STAFF_LIST,
                 target_type="agency",
                 target_id=actor.agency.code,
                 details={"count": len(holders), "purpose": "apikey_holders"},
@@ -188,7 +186,7 @@ def apikey_holders(*, actor: Actor) -> list[StaffView]:
 def apikey_list(*, actor: Actor) -> list[ApiKeyView]:
     """The API keys of the actor's agency's staff, newest first (agency administrators only). Never the secret:
     only a hash is stored. Audited as ``apikey.list``."""
-    agency = _require_agency_admin(actor, "apikey.list")
+    agency = _require_agency_admin(actor, AgencyAction.APIKEY_LIST)
     with transaction.atomic():
         rows = ApiKey.objects.filter(user__staff__agency=agency).select_related("user__staff").order_by("-created_at")
         keys = [
@@ -207,6 +205,10 @@ def apikey_list(*, actor: Actor) -> list[ApiKeyView]:
             for k in rows
         ]
         audit_record(
-            actor=actor, action="apikey.list", target_type="agency", target_id=agency.code, details={"count": len(keys)}
+            actor=actor,
+            action=AgencyAction.APIKEY_LIST,
+            target_type="agency",
+            target_id=agency.code,
+            details={"count": len(keys)},
         )
     return keys

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from tsunagu.celery import app as celery_app
 
+from .actions import Topic
 from .models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -39,18 +40,7 @@ CONSUME_TASK = "cases.tasks.process_outbox_message"
 DELIVER_WEBHOOK_TASK = "cases.tasks.deliver_webhook"
 
 # Outbox topic → the name of the Celery task that does its work.
-CONSUMERS = {
-    topic: CONSUME_TASK
-    for topic in (
-        "timeline.append",
-        "timeline.correct",
-        "share.grant",
-        "share.revoke",
-        "share.expire",
-        "client.status",
-        "break_glass",
-    )
-}
+CONSUMERS = {topic: CONSUME_TASK for topic in Topic}
 
 
 def outbox_enqueue(*, topic: str, payload: dict) -> OutboxMessage:

@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
+from django.utils.translation import gettext
+
 from agencies.actors import Actor
 
 from .access import may_append, may_correct, may_manage_shares
-from .models import Client, ClientStatus, EntryKind, Share, ShareBasis, ShareLevel, TimelineEntry
+from .models import Client, EntryKind, Share, TimelineEntry
+from .timeline_events import entry_text
 
 
 @dataclass(frozen=True)
@@ -36,14 +39,6 @@ class ClientView:
     can_manage_shares: bool  # the viewer may open the sharing page and change the shares
     # When the newest timeline entry happened (lists annotate it; None when not loaded or no entry yet).
     latest_entry_at: datetime | None = None
-
-    @property
-    def status_label(self) -> str:
-        return ClientStatus(self.status).label
-
-    @property
-    def my_level_label(self) -> str:
-        return ShareLevel(self.my_level).label
 
     @classmethod
     def of(cls, client: Client, *, level: str, viewer: Actor) -> "ClientView":
@@ -90,10 +85,6 @@ class EntryView:
     can_correct: bool  # the viewer may write a correction of this entry
 
     @property
-    def kind_label(self) -> str:
-        return EntryKind(self.kind).label
-
-    @property
     def is_system(self) -> bool:
         return self.kind in (EntryKind.SHARE_CHANGE, EntryKind.STATUS_CHANGE, EntryKind.BREAK_GLASS)
 
@@ -108,9 +99,10 @@ class EntryView:
             kind=entry.kind,
             occurred_at=entry.occurred_at,
             recorded_at=entry.recorded_at,
-            body=entry.body,
+            body=entry_text(entry),
             author_username=author.get_username() if author else "system",
-            author_display_name=(staff.display_name if staff else "") or ("システム" if author is None else ""),
+            author_display_name=(staff.display_name if staff else "")
+            or (gettext("システム") if author is None else ""),
             agency_code=entry.agency.code if entry.agency else "",
             agency_name=entry.agency.name if entry.agency else "",
             corrects=entry.corrects_id,
@@ -134,14 +126,6 @@ class ShareView:
     revoked_at: datetime | None
     is_owner: bool
     is_active: bool
-
-    @property
-    def level_label(self) -> str:
-        return ShareLevel(self.level).label
-
-    @property
-    def basis_label(self) -> str:
-        return ShareBasis(self.basis).label
 
     @classmethod
     def of(cls, share: Share, *, owner_agency_id: int) -> "ShareView":

@@ -1,6 +1,7 @@
 """One vocabulary: every audit action and notice topic is declared once, by the app that owns it, with a label in
 Japanese and in English; no code is spelled out where it is written or compared."""
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,46 @@ def test_a_code_belongs_to_one_app():
 
     with pytest.raises(ImproperlyConfigured):
         actions.register(Stolen)
+
+
+# --- no code spelled out where it is written or compared ----------------------------------------------------------
+
+
+def _sources():
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "migrations" in path.parts or path.name == "actions.py":
+                continue
+            yield path
+
+
+def _docstrings(tree) -> set[int]:
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                ids.add(id(first.value))
+    return ids
+
+
+def _literal_codes(path: Path, dotted: set[str]) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = _docstrings(tree)
+    found = []
+    for node in ast.walk(tree):
+        is_call = isinstance(node, ast.Call) and getattr(node.func, "attr", "") != "add_argument"  # argparse
+        for keyword in node.keywords if is_call else []:
+            if keyword.arg in ("action", "topic") and isinstance(keyword.value, ast.Constant | ast.JoinedStr):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {keyword.arg}={ast.unparse(keyword.value)}")
+        if isinstance(node, ast.Constant) and node.value in dotted and id(node) not in docstrings:
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}")
+    return found
+
+
+def test_no_action_or_topic_code_is_written_as_a_string_literal():
+    """Codes are written and compared through the enums (``CaseAction.CLIENT_VIEW``, ``Topic.SHARE_GRANT``):
+    no ``action="..."`` anywhere, and no dotted code spelled out outside its app's ``actions.py``."""
+    dotted = {code for code in _registered_codes() | set(Topic.values) if "." in code}
+    found = [hit for path in _sources() for hit in _literal_codes(path, dotted)]
+    assert not found, "spell these through the enums:\n" + "\n".join(found)

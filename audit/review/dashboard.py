@@ -9,10 +9,12 @@ from django.db import transaction
 from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from tsunagu.errors import InvalidInput
 from tsunagu.timezones import JST
 
+from ..actions import AuditAction
 from ..models import AnomalyFlag, AuditEvent, FlagStatus, Outcome
 from ..selectors import SealStatus, seal_latest
 from ..services import AuditActor, audit_record
@@ -30,9 +32,9 @@ class ReviewStats:
 
 def review_stats(*, actor: AuditActor, days: int = 30) -> ReviewStats:
     """Dashboard figures for the last ``days`` JST days (today included), counted by the database (GROUP BY)."""
-    require_privacy_officer(actor=actor, action="audit.view")
+    require_privacy_officer(actor=actor, action=AuditAction.VIEW)
     if not isinstance(days, int) or not 1 <= days <= 366:
-        raise InvalidInput({"days": ["日数は1〜366で指定してください。"]})
+        raise InvalidInput({"days": [gettext("日数は1〜366で指定してください。")]})
     last_day = timezone.now().astimezone(JST).date()
     first_day = last_day - timedelta(days=days - 1)
     start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=JST)
@@ -46,7 +48,7 @@ def review_stats(*, actor: AuditActor, days: int = 30) -> ReviewStats:
             for row in recent.filter(outcome=Outcome.DENIED).order_by().values("day").annotate(n=Count("seq"))
         }
         open_flags = AnomalyFlag.objects.filter(status=FlagStatus.OPEN).count()
-        audit_record(actor=actor, action="audit.view", details={"purpose": "stats", "days": days})
+        audit_record(actor=actor, action=AuditAction.VIEW, details={"purpose": "stats", "days": days})
     return ReviewStats(
         events_per_day_by_agency=dict(sorted(per_agency.items())),
         denied_per_day=dict(sorted(denied.items())),
@@ -58,8 +60,8 @@ def review_stats(*, actor: AuditActor, days: int = 30) -> ReviewStats:
 
 def review_seal_status(*, actor: AuditActor) -> SealStatus:
     """The last seal and the last verification result."""
-    require_privacy_officer(actor=actor, action="audit.view")
+    require_privacy_officer(actor=actor, action=AuditAction.VIEW)
     with transaction.atomic():
         status = seal_latest()
-        audit_record(actor=actor, action="audit.view", details={"purpose": "seal_status"})
+        audit_record(actor=actor, action=AuditAction.VIEW, details={"purpose": "seal_status"})
     return status

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from tsunagu.periods import check_period
 
+from ..actions import AuditAction
 from ..models import AuditEvent, AuditExposure
 from ..services import AuditActor, audit_record
 from .officer import client_uuid, require_privacy_officer
@@ -28,7 +29,7 @@ def review_disclosure(*, actor: AuditActor, client_id: object, since: datetime, 
 
     The privacy office's own review work (``audit.*``: identifier look-ups made to answer this very request) is
     left out, so that preparing a report does not change the next one; it stays in the per-client history."""
-    require_privacy_officer(actor=actor, action="audit.view")
+    require_privacy_officer(actor=actor, action=AuditAction.VIEW)
     cid = client_uuid(client_id)
     check_period(since, until, required=True)
     with transaction.atomic():
@@ -42,7 +43,7 @@ def review_disclosure(*, actor: AuditActor, client_id: object, since: datetime, 
         rows = rows[:DISCLOSURE_CAP]
         audit_record(
             actor=actor,
-            action="audit.view",
+            action=AuditAction.VIEW,
             details={
                 "purpose": "disclosure",
                 "client": str(cid),

@@ -8,11 +8,13 @@ from typing import Any
 from celery import current_app
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from tsunagu.errors import InvalidInput, NotFound
 from tsunagu.ids import parse_uuid
 
 from .. import exports
+from ..actions import AuditAction
 from ..models import AuditExport
 from ..services import AuditActor, audit_record
 from .officer import require_privacy_officer
@@ -28,7 +30,7 @@ def _queue_build(export_id: object) -> None:
 def export_start(*, actor: AuditActor, filters: dict[str, Any], encoding: str = "utf-8-sig") -> AuditExport:
     """Start a CSV export of a search (``filters`` as ``review_events`` takes them, or as ``event_filters``
     returns them). The file is built by ``audit.tasks.build_export``, queued after commit."""
-    require_privacy_officer(actor=actor, action="export")
+    require_privacy_officer(actor=actor, action=AuditAction.EXPORT)
     stored = exports.clean_filters(filters)
     exports.check_encoding(encoding)
     with transaction.atomic():
@@ -37,7 +39,7 @@ def export_start(*, actor: AuditActor, filters: dict[str, Any], encoding: str = 
         )
         audit_record(
             actor=actor,
-            action="export",
+            action=AuditAction.EXPORT,
             target_type="audit_export",
             target_id=export.pk,
             details={"kind": "audit_csv", "filters": stored, "encoding": encoding},
@@ -52,27 +54,27 @@ def _export_for(actor: AuditActor, export_id: object) -> AuditExport:
     export = AuditExport.objects.filter(pk=eid).first() if eid is not None else None
     # Every officer may follow any export (they review together); nobody else reaches this point.
     if export is None:
-        raise NotFound("書き出しが見つかりません。")
+        raise NotFound(gettext("書き出しが見つかりません。"))
     return export
 
 
 def export_get(*, actor: AuditActor, export_id: object) -> AuditExport:
     """The export's status and progress (for polling); not audited, it shows no audit data."""
-    require_privacy_officer(actor=actor, action="audit.view")
+    require_privacy_officer(actor=actor, action=AuditAction.VIEW)
     return _export_for(actor, export_id)
 
 
 def export_open(*, actor: AuditActor, export_id: object) -> tuple[str, bytes]:
     """The finished file: (download name, content). Audited as ``export`` (``audit_csv_download``)."""
-    require_privacy_officer(actor=actor, action="export")
+    require_privacy_officer(actor=actor, action=AuditAction.EXPORT)
     with transaction.atomic():
         export = _export_for(actor, export_id)
         if export.status != "done":
-            raise InvalidInput({"export": ["書き出しはまだ完了していません。"]})
+            raise InvalidInput({"export": [gettext("書き出しはまだ完了していません。")]})
         content = exports.read_file(export)
         audit_record(
             actor=actor,
-            action="export",
+            action=AuditAction.EXPORT,
             target_type="audit_export",
             target_id=export.pk,
             details={"kind": "audit_csv_download", "rows": export.row_count},

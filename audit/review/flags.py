@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
 from tsunagu.ids import parse_uuid
@@ -14,6 +15,7 @@ from tsunagu.keyset import Page, keyset_page
 from tsunagu.periods import check_period
 
 from .. import anomalies
+from ..actions import AuditAction
 from ..models import AnomalyFlag, AnomalyRule, AuditEvent, FlagNote, FlagStatus
 from ..refusals import Refusal, refusals_audited
 from ..services import AuditActor, audit_record
@@ -30,14 +32,14 @@ def detect_anomalies(*, actor: AuditActor, since: datetime | None = None, until:
     privacy officer (then audited as ``audit.detect_anomalies``)."""
     system = is_system(actor)
     if not system:
-        require_privacy_officer(actor=actor, action="audit.detect_anomalies")
+        require_privacy_officer(actor=actor, action=AuditAction.DETECT_ANOMALIES)
     check_period(since, until)
     with transaction.atomic():
         created = anomalies.run_rules(since=since, until=until)
         if not system:
             details: dict[str, object] = {"new_flags": created}
             details.update(event_filters(since=since, until=until))
-            audit_record(actor=actor, action="audit.detect_anomalies", details=details)
+            audit_record(actor=actor, action=AuditAction.DETECT_ANOMALIES, details=details)
     return created
 
 
@@ -45,12 +47,12 @@ def flags_list(
     *, actor: AuditActor, status: str = "open", rule: str = "", cursor: str | None = None, limit: int = 50
 ) -> Page:
     """Anomaly flags newest first; ``status`` open, closed or empty for all; ``rule`` one of AnomalyRule."""
-    require_privacy_officer(actor=actor, action="audit.view")
+    require_privacy_officer(actor=actor, action=AuditAction.VIEW)
     errors = {}
     if status and status not in FlagStatus.values:
-        errors["status"] = [f"状態が不正です: {status}"]
+        errors["status"] = [gettext("状態が不正です: %(value)s") % {"value": status}]
     if rule and rule not in AnomalyRule.values:
-        errors["rule"] = [f"規則が不正です: {rule}"]
+        errors["rule"] = [gettext("規則が不正です: %(value)s") % {"value": rule}]
     if errors:
         raise InvalidInput(errors)
     qs = AnomalyFlag.objects.all()
@@ -62,7 +64,9 @@ def flags_list(
         page = keyset_page(qs, order=FLAG_ORDER, limit=limit, cursor=cursor)
         filters = {k: v for k, v in (("status", status), ("rule", rule)) if v}
         audit_record(
-            actor=actor, action="audit.view", details={"purpose": "flags", "filters": filters, "count": len(page.items)}
+            actor=actor,
+            action=AuditAction.VIEW,
+            details={"purpose": "flags", "filters": filters, "count": len(page.items)},
         )
     return page
 
@@ -80,20 +84,20 @@ def _flag_or_404(flag_id: object, *, lock: bool = False) -> AnomalyFlag:
     qs = AnomalyFlag.objects.select_for_update() if lock else AnomalyFlag.objects.all()
     flag = qs.filter(pk=fid).first() if fid is not None else None
     if flag is None:
-        raise NotFound("指摘が見つかりません。")
+        raise NotFound(gettext("指摘が見つかりません。"))
     return flag
 
 
 def flag_get(*, actor: AuditActor, flag_id: object) -> FlagDetail:
     """One flag with the events behind it (oldest first) and its review notes."""
-    require_privacy_officer(actor=actor, action="audit.view")
+    require_privacy_officer(actor=actor, action=AuditAction.VIEW)
     with transaction.atomic():
         flag = _flag_or_404(flag_id)
         events = list(AuditEvent.objects.filter(seq__in=flag.event_seqs).order_by("seq"))
         notes = list(flag.notes.order_by("created_at", "id"))
         audit_record(
             actor=actor,
-            action="audit.view",
+            action=AuditAction.VIEW,
             target_type="anomaly_flag",
             target_id=flag.pk,
             details={"purpose": "flag"},
@@ -116,15 +120,17 @@ def is_about(flag: AnomalyFlag, actor: AuditActor) -> bool:
 def flag_add_note(*, actor: AuditActor, flag_id: object, note: str, close: bool = False) -> FlagNote:
     """Record a review note (append-only) and, with ``close``, close the flag. The note's text is not copied into
     the audit row (it may name a person)."""
-    require_privacy_officer(actor=actor, action="audit.flag_review")
+    require_privacy_officer(actor=actor, action=AuditAction.FLAG_REVIEW)
     text = (note or "").strip()
     if not text:
-        raise InvalidInput({"note": ["確認内容を入力してください。"]})
+        raise InvalidInput({"note": [gettext("確認内容を入力してください。")]})
     if len(text) > NOTE_MAX_LENGTH:
-        raise InvalidInput({"note": [f"確認内容は{NOTE_MAX_LENGTH}文字以内で入力してください。"]})
+        raise InvalidInput(
+            {"note": [gettext("確認内容は%(max)s文字以内で入力してください。") % {"max": NOTE_MAX_LENGTH}]}
+        )
     with (
         refusals_audited(
-            actor=actor, action="audit.flag_review", target_type="anomaly_flag", target_id=str(flag_id)[:64]
+            actor=actor, action=AuditAction.FLAG_REVIEW, target_type="anomaly_flag", target_id=str(flag_id)[:64]
         ),
         transaction.atomic(),
     ):
@@ -132,10 +138,10 @@ def flag_add_note(*, actor: AuditActor, flag_id: object, note: str, close: bool 
         if is_about(flag, actor):
             raise Refusal(
                 "own_flag",
-                Forbidden("ご自身に関する指摘には記録できません。別の個人情報保護管理者が確認します。"),
+                Forbidden(gettext("ご自身に関する指摘には記録できません。別の個人情報保護管理者が確認します。")),
             )
         if close and flag.status == FlagStatus.CLOSED:
-            raise InvalidInput({"close": ["この指摘はすでに対応済みです。"]})
+            raise InvalidInput({"close": [gettext("この指摘はすでに対応済みです。")]})
         now = timezone.now()
         created = FlagNote.objects.create(
             flag=flag, author_username=actor.username, note=text, created_at=now, closes_flag=bool(close)
@@ -147,7 +153,7 @@ def flag_add_note(*, actor: AuditActor, flag_id: object, note: str, close: bool 
             flag.save(update_fields=["status", "closed_at", "closed_by_username"])
         audit_record(
             actor=actor,
-            action="audit.flag_review",
+            action=AuditAction.FLAG_REVIEW,
             target_type="anomaly_flag",
             target_id=flag.pk,
             details={"note": str(created.pk), "close": bool(close), "rule": flag.rule},

@@ -5,9 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.utils.translation import gettext
+
 from tsunagu.errors import Forbidden, InvalidInput
 from tsunagu.ids import parse_uuid
 
+from ..actions import AuditAction
 from ..refusals import refuse
 from ..services import AuditActor
 
@@ -15,7 +18,7 @@ SYSTEM_CHANNELS = frozenset({"task", "cli"})
 
 
 def require_privacy_officer(
-    *, actor: AuditActor, action: str = "audit.view", details: dict[str, Any] | None = None
+    *, actor: AuditActor, action: str = AuditAction.VIEW, details: dict[str, Any] | None = None
 ) -> None:
     """Refuse anyone but a privacy officer, recording the attempt (in its own transaction, after the denial).
     Every review function starts with it; a page that answers before calling one (an empty form) calls it too."""
@@ -24,7 +27,7 @@ def require_privacy_officer(
             actor=actor,
             action=action,
             reason="not_privacy_officer",
-            error=Forbidden("監査ログは個人情報保護管理者のみが閲覧できます。"),
+            error=Forbidden(gettext("監査ログは個人情報保護管理者のみが閲覧できます。")),
             details=details,
         )
 
@@ -38,5 +41,5 @@ def client_uuid(client_id: object, field: str = "client") -> uuid.UUID:
     """The client id a review was asked about; ``InvalidInput`` for anything that is not one."""
     cid = parse_uuid(client_id)
     if cid is None:
-        raise InvalidInput({field: ["対象者IDの形式が正しくありません。"]})
+        raise InvalidInput({field: [gettext("対象者IDの形式が正しくありません。")]})
     return cid

@@ -7,11 +7,13 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from tsunagu.errors import InvalidInput
 from tsunagu.keyset import Page, keyset_page
 from tsunagu.periods import check_period
 
+from ..actions import AuditAction
 from ..models import AuditEvent
 from ..selectors import audit_event_list
 from ..services import AuditActor, audit_record, terms_hash_candidates
@@ -63,7 +65,7 @@ def review_events(
     """Audit events newest first, one keyset page. ``client_id`` matches events that targeted the client or
     exposed it (lists, searches), denied attempts included; ``action`` matches exactly or as a prefix ending in
     ``.``. Audited as ``audit.view`` with the filters and the number of events shown."""
-    require_privacy_officer(actor=actor, action="audit.view")
+    require_privacy_officer(actor=actor, action=AuditAction.VIEW)
     if client_id not in (None, ""):
         client_id = client_uuid(client_id)
     with transaction.atomic():
@@ -89,7 +91,7 @@ def review_events(
             since=since,
             until=until,
         )
-        audit_record(actor=actor, action="audit.view", details={"filters": filters, "count": len(page.items)})
+        audit_record(actor=actor, action=AuditAction.VIEW, details={"filters": filters, "count": len(page.items)})
     return page
 
 
@@ -108,12 +110,14 @@ def review_term_search(
 
     Audited as ``audit.term_search`` with the number of events found: neither the terms nor their hashes are
     recorded (a hash of the term would itself be a record of the name looked for)."""
-    require_privacy_officer(actor=actor, action="audit.term_search")
+    require_privacy_officer(actor=actor, action=AuditAction.TERM_SEARCH)
     texts = sorted({t.strip() for t in terms or [] if t and t.strip()})
     if not texts:
-        raise InvalidInput({"term": ["検索語を入力してください。"]})
+        raise InvalidInput({"term": [gettext("検索語を入力してください。")]})
     if any(len(t) > TERM_MAX_LENGTH for t in texts):
-        raise InvalidInput({"term": [f"検索語は{TERM_MAX_LENGTH}文字以内で入力してください。"]})
+        raise InvalidInput(
+            {"term": [gettext("検索語は%(max)s文字以内で入力してください。") % {"max": TERM_MAX_LENGTH}]}
+        )
     check_period(since, until)
     hashes = sorted(terms_hash_candidates(texts))
     with transaction.atomic():
@@ -129,5 +133,5 @@ def review_term_search(
         page = keyset_page(qs, order=TERM_SEARCH_ORDER, limit=limit, cursor=cursor)
         details = {"purpose": "term_search", "count": len(page.items)}
         details.update(event_filters(since=since, until=until))
-        audit_record(actor=actor, action="audit.term_search", details=details)
+        audit_record(actor=actor, action=AuditAction.TERM_SEARCH, details=details)
     return page

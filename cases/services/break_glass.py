@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils.translation import gettext
 
 from agencies.actors import Actor
 from agencies.models import Role
@@ -12,9 +12,11 @@ from audit.refusals import Refusal, refusals_audited, refuse
 from audit.services import audit_record
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
 
-from ..models import BreakGlassGrant, Client, EntryKind, ShareLevel
+from ..actions import CaseAction, Topic
+from ..models import BreakGlassGrant, Client, ShareLevel
 from ..read_models import ClientView
 from ..text import normalize
+from ..timeline_events import break_glass_event
 from .side_effects import announce, system_entry
 from .validation import clean_profile
 
@@ -28,33 +30,33 @@ def break_glass_open(*, actor: Actor, name_kana: str, birth_date: date | str | N
     if actor.agency is None or actor.account is None or actor.role not in BREAK_GLASS_ROLES:
         refuse(
             actor=actor,
-            action="break_glass",
+            action=CaseAction.BREAK_GLASS,
             reason="role",
-            error=Forbidden("緊急アクセスは職員（連携システムを除く）のみが行えます。"),
+            error=Forbidden(gettext("緊急アクセスは職員（連携システムを除く）のみが行えます。")),
         )
     if not actor.may_break_glass:
         refuse(
             actor=actor,
-            action="break_glass",
+            action=CaseAction.BREAK_GLASS,
             reason="privacy_officer",
-            error=Forbidden("個人情報保護管理者は緊急アクセスを利用できません。"),
+            error=Forbidden(gettext("個人情報保護管理者は緊急アクセスを利用できません。")),
         )
     cleaned = clean_profile({"name_kana": name_kana, "birth_date": birth_date}, partial=True)
-    missing = {f: ["この項目は必須です。"] for f in ("name_kana", "birth_date") if f not in cleaned}
+    missing = {f: [gettext("この項目は必須です。")] for f in ("name_kana", "birth_date") if f not in cleaned}
     if missing:
         raise InvalidInput(missing)
     reason = (reason or "").strip()
     if len(reason) < 5 or len(reason) > 1000:
-        raise InvalidInput({"reason": ["緊急アクセスの理由を5文字以上1000文字以内で入力してください。"]})
+        raise InvalidInput({"reason": [gettext("緊急アクセスの理由を5文字以上1000文字以内で入力してください。")]})
     key = normalize(cleaned["name_kana"])
-    with refusals_audited(actor=actor, action="break_glass"), transaction.atomic():
+    with refusals_audited(actor=actor, action=CaseAction.BREAK_GLASS), transaction.atomic():
         matches = [
             c
             for c in Client.objects.select_related("owner_agency").filter(birth_date=cleaned["birth_date"])
             if normalize(c.name_kana) == key
         ]
         if not matches:
-            raise Refusal("no_match", NotFound("該当する支援対象者が見つかりません。"))
+            raise Refusal("no_match", NotFound(gettext("該当する支援対象者が見つかりません。")))
         now = actor.now()
         expires = now + timedelta(hours=settings.BREAK_GLASS_HOURS)
         # One open grant per person and client (a database constraint): a repeat while a grant is active is a
@@ -68,7 +70,7 @@ def break_glass_open(*, actor: Actor, name_kana: str, birth_date: date | str | N
         if any(g.expires_at > now and _same_reason(g.reason, reason) for g in open_grants.values()):
             raise Refusal(
                 "renewal_same_reason",
-                InvalidInput({"reason": ["緊急アクセスを延長するには、新しい理由を入力してください。"]}),
+                InvalidInput({"reason": [gettext("緊急アクセスを延長するには、新しい理由を入力してください。")]}),
             )
         views = []
         for client in matches:
@@ -89,20 +91,15 @@ def break_glass_open(*, actor: Actor, name_kana: str, birth_date: date | str | N
             entry = system_entry(
                 actor=actor,
                 client=client,
-                kind=EntryKind.BREAK_GLASS,
-                body=(
-                    f"{actor.agency.name} の職員が緊急アクセス（閲覧、"
-                    f"{timezone.localtime(expires):%Y年%m月%d日 %H:%M} まで）を"
-                    f"{'延長しました' if renews else '行いました'}。理由は監査ログに記録されています。"
-                ),
+                event=break_glass_event(agency=actor.agency, expires_at=expires, renewal=renews is not None),
             )
-            announce("break_glass", client=client, agency=actor.agency, entry=entry)
+            announce(Topic.BREAK_GLASS, client=client, agency=actor.agency, entry=entry)
             details = {"flag": True, "expires_at": expires.isoformat(), "hours": settings.BREAK_GLASS_HOURS}
             if renews:
                 details["renewal_of"] = str(renews.pk)
             audit_record(
                 actor=actor,
-                action="break_glass",
+                action=CaseAction.BREAK_GLASS,
                 client_ids=[client.pk],
                 target_type="client",
                 target_id=client.pk,

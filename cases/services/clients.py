@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from agencies.actors import Actor
 from agencies.models import Agency, Role
@@ -14,9 +15,11 @@ from audit.services import audit_record
 from tsunagu.errors import Forbidden, InvalidInput
 
 from ..access import Denied, client_access
-from ..models import CaseNumberCounter, Client, ClientStatus, EntryKind, Share, ShareBasis, ShareLevel
+from ..actions import CaseAction, Topic
+from ..models import CaseNumberCounter, Client, Share, ShareBasis, ShareLevel
 from ..read_models import ClientView
 from ..text import normalize
+from ..timeline_events import status_changed_event
 from .permissions import grant_perms
 from .side_effects import announce, system_entry
 from .validation import clean_profile
@@ -37,13 +40,18 @@ def _next_case_number() -> str:
 
 def _require_staff(actor: Actor, action: str) -> Agency:
     if actor.agency is None or actor.role not in Role.values:
-        refuse(actor=actor, action=action, reason="no_agency", error=Forbidden("所属機関のある職員のみが行えます。"))
+        refuse(
+            actor=actor,
+            action=action,
+            reason="no_agency",
+            error=Forbidden(gettext("所属機関のある職員のみが行えます。")),
+        )
     if not actor.reads_cases:
         refuse(
             actor=actor,
             action=action,
             reason="privacy_officer",
-            error=Forbidden("個人情報保護管理者は支援記録を扱いません。"),
+            error=Forbidden(gettext("個人情報保護管理者は支援記録を扱いません。")),
         )
     return actor.agency
 
@@ -61,7 +69,7 @@ def client_create(
     basis: str = ShareBasis.CONSENT,
 ) -> ClientView:
     """Register a client. The actor's agency becomes its owner and holds ``manage``."""
-    agency = _require_staff(actor, "client.create")
+    agency = _require_staff(actor, CaseAction.CLIENT_CREATE)
     cleaned = clean_profile(
         {
             "name": name,
@@ -75,7 +83,7 @@ def client_create(
         partial=False,
     )
     if basis not in ShareBasis.values:
-        raise InvalidInput({"basis": [f"共有の根拠が不正です: {basis}"]})
+        raise InvalidInput({"basis": [gettext("共有の根拠が不正です: %(value)s") % {"value": basis}]})
     with transaction.atomic():
         client = Client(owner_agency=agency, case_number=_next_case_number(), **cleaned)
         _refresh_keys(client)
@@ -86,7 +94,7 @@ def client_create(
         grant_perms(client, agency, ShareLevel.MANAGE)
         audit_record(
             actor=actor,
-            action="client.create",
+            action=CaseAction.CLIENT_CREATE,
             client_ids=[client.pk],
             target_type="client",
             target_id=client.pk,
@@ -100,10 +108,10 @@ def client_update(*, actor: Actor, client_id: object, changes: dict[str, Any]) -
     allowed = {"name", "name_kana", "birth_date", "address", "phone", "tags", "status", "address_confidential"}
     unknown = set(changes) - allowed
     if unknown:
-        raise InvalidInput({field: ["この項目は変更できません。"] for field in sorted(unknown)})
+        raise InvalidInput({field: [gettext("この項目は変更できません。")] for field in sorted(unknown)})
     cleaned = clean_profile(changes, partial=True)
     with client_access(
-        actor=actor, client_id=client_id, need=ShareLevel.MANAGE, action="client.update", lock=True
+        actor=actor, client_id=client_id, need=ShareLevel.MANAGE, action=CaseAction.CLIENT_UPDATE, lock=True
     ) as access:
         client = access.client
         if (
@@ -111,7 +119,7 @@ def client_update(*, actor: Actor, client_id: object, changes: dict[str, Any]) -
             and client.owner_agency_id != access.agency.pk
             and ({"address", "address_confidential"} & set(cleaned))
         ):
-            raise Denied("not_owner", Forbidden("秘匿された住所は登録機関のみが変更できます。"))
+            raise Denied("not_owner", Forbidden(gettext("秘匿された住所は登録機関のみが変更できます。")))
         changed = [field for field, value in cleaned.items() if getattr(client, field) != value]
         old_status = client.status
         for field in changed:
@@ -120,17 +128,13 @@ def client_update(*, actor: Actor, client_id: object, changes: dict[str, Any]) -
             _refresh_keys(client)
             client.save()
         if "status" in changed:
-            label = ClientStatus(client.status).label
             status_entry = system_entry(
-                actor=actor,
-                client=client,
-                kind=EntryKind.STATUS_CHANGE,
-                body=f"状態を「{ClientStatus(old_status).label}」から「{label}」に変更しました。",
+                actor=actor, client=client, event=status_changed_event(old=old_status, new=client.status)
             )
-            announce("client.status", client=client, agency=actor.agency, entry=status_entry)
+            announce(Topic.CLIENT_STATUS, client=client, agency=actor.agency, entry=status_entry)
         audit_record(
             actor=actor,
-            action="client.update",
+            action=CaseAction.CLIENT_UPDATE,
             client_ids=[client.pk],
             target_type="client",
             target_id=client.pk,

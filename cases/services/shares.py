@@ -4,6 +4,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from agencies.actors import Actor
 from agencies.models import Agency
@@ -13,20 +14,13 @@ from tsunagu.errors import InvalidInput, NotFound
 from tsunagu.ids import parse_uuid
 
 from ..access import client_access, require_share_manager
-from ..models import EntryKind, Share, ShareBasis, ShareLevel
+from ..actions import CaseAction, Topic
+from ..models import Share, ShareBasis, ShareLevel
 from ..read_models import ShareView
+from ..timeline_events import share_expired_event, share_granted_event, share_revoked_event
 from .permissions import grant_perms, revoke_perms
 from .side_effects import announce, system_entry
 from .validation import MAX_BASIS_NOTE
-
-
-def _share_body(share: Share, verb: str) -> str:
-    text = (
-        f"{share.agency.name} との共有を{verb}（{ShareLevel(share.level).label}、根拠: {ShareBasis(share.basis).label}"
-    )
-    if share.expires_at and verb == "設定しました":
-        text += f"、期限 {timezone.localtime(share.expires_at):%Y年%m月%d日 %H:%M}"
-    return text + "）。"
 
 
 def share_grant(
@@ -42,28 +36,28 @@ def share_grant(
     """Share a client with another agency (replacing that agency's current share, if any)."""
     errors: dict[str, list[str]] = {}
     if level not in ShareLevel.values:
-        errors["level"] = [f"共有レベルが不正です: {level}"]
+        errors["level"] = [gettext("共有レベルが不正です: %(value)s") % {"value": level}]
     if basis not in ShareBasis.values:
-        errors["basis"] = [f"共有の根拠が不正です: {basis}"]
+        errors["basis"] = [gettext("共有の根拠が不正です: %(value)s") % {"value": basis}]
     basis_note = (basis_note or "").strip()
     if len(basis_note) > MAX_BASIS_NOTE:
-        errors["basis_note"] = [f"根拠の補足は{MAX_BASIS_NOTE}文字以内で入力してください。"]
+        errors["basis_note"] = [gettext("根拠の補足は%(max)s文字以内で入力してください。") % {"max": MAX_BASIS_NOTE}]
     if expires_at is not None and (
         not isinstance(expires_at, datetime) or timezone.is_naive(expires_at) or expires_at <= timezone.now()
     ):
-        errors["expires_at"] = ["有効期限は未来の日時（タイムゾーン付き）で指定してください。"]
+        errors["expires_at"] = [gettext("有効期限は未来の日時（タイムゾーン付き）で指定してください。")]
     target_agency = Agency.objects.filter(code=agency_code).first() if isinstance(agency_code, str) else None
     if target_agency is None:
-        errors["agency"] = [f"機関 {agency_code} は存在しません。"]
+        errors["agency"] = [gettext("機関 %(code)s は存在しません。") % {"code": agency_code}]
     if errors or target_agency is None:
         raise InvalidInput(errors)
     with client_access(
-        actor=actor, client_id=client_id, need=ShareLevel.MANAGE, action="share.grant", lock=True
+        actor=actor, client_id=client_id, need=ShareLevel.MANAGE, action=CaseAction.SHARE_GRANT, lock=True
     ) as access:
         require_share_manager(actor)
         client = access.client
         if target_agency.pk == client.owner_agency_id:
-            raise InvalidInput({"agency": ["登録機関（所有機関）の共有は変更できません。"]})
+            raise InvalidInput({"agency": [gettext("登録機関（所有機関）の共有は変更できません。")]})
         now = timezone.now()
         replaced = list(Share.objects.select_for_update().filter(client=client, agency=target_agency, revoked_at=None))
         for old in replaced:
@@ -82,15 +76,15 @@ def share_grant(
                     expires_at=expires_at,
                 )
         except IntegrityError:
-            raise InvalidInput({"agency": ["同時に別の共有設定が行われました。再度お試しください。"]}) from None
+            raise InvalidInput(
+                {"agency": [gettext("同時に別の共有設定が行われました。再度お試しください。")]}
+            ) from None
         grant_perms(client, target_agency, level)
-        entry = system_entry(
-            actor=actor, client=client, kind=EntryKind.SHARE_CHANGE, body=_share_body(share, "設定しました")
-        )
-        announce("share.grant", client=client, agency=actor.agency, entry=entry)
+        entry = system_entry(actor=actor, client=client, event=share_granted_event(share=share))
+        announce(Topic.SHARE_GRANT, client=client, agency=actor.agency, entry=entry)
         audit_record(
             actor=actor,
-            action="share.grant",
+            action=CaseAction.SHARE_GRANT,
             client_ids=[client.pk],
             target_type="share",
             target_id=share.pk,
@@ -109,7 +103,7 @@ def share_grant(
 def share_revoke(*, actor: Actor, client_id: object, share_id: object) -> ShareView:
     """Revoke a share; it takes effect on the agency's next request. The owner's share cannot be revoked."""
     with client_access(
-        actor=actor, client_id=client_id, need=ShareLevel.MANAGE, action="share.revoke", lock=True
+        actor=actor, client_id=client_id, need=ShareLevel.MANAGE, action=CaseAction.SHARE_REVOKE, lock=True
     ) as access:
         require_share_manager(actor)
         client = access.client
@@ -120,21 +114,19 @@ def share_revoke(*, actor: Actor, client_id: object, share_id: object) -> ShareV
             else None
         )
         if share is None:
-            raise NotFound("共有設定が見つかりません。")
+            raise NotFound(gettext("共有設定が見つかりません。"))
         if share.agency_id == client.owner_agency_id:
-            raise InvalidInput({"share": ["登録機関（所有機関）の共有は解除できません。"]})
+            raise InvalidInput({"share": [gettext("登録機関（所有機関）の共有は解除できません。")]})
         if share.revoked_at is not None:
-            raise InvalidInput({"share": ["この共有は既に解除されています。"]})
+            raise InvalidInput({"share": [gettext("この共有は既に解除されています。")]})
         share.revoked_at, share.revoked_by, share.revoke_reason = timezone.now(), actor.account, "revoked"
         share.save(update_fields=["revoked_at", "revoked_by", "revoke_reason"])
         revoke_perms(client, share.agency)
-        entry = system_entry(
-            actor=actor, client=client, kind=EntryKind.SHARE_CHANGE, body=_share_body(share, "解除しました")
-        )
-        announce("share.revoke", client=client, agency=actor.agency, entry=entry)
+        entry = system_entry(actor=actor, client=client, event=share_revoked_event(share=share))
+        announce(Topic.SHARE_REVOKE, client=client, agency=actor.agency, entry=entry)
         audit_record(
             actor=actor,
-            action="share.revoke",
+            action=CaseAction.SHARE_REVOKE,
             client_ids=[client.pk],
             target_type="share",
             target_id=share.pk,
@@ -147,7 +139,7 @@ def share_revoke(*, actor: Actor, client_id: object, share_id: object) -> ShareV
 def share_expire_sweep(*, actor: Actor) -> int:
     """Close every share past its expiry (audited ``share.expire``). Expired shares grant nothing even before
     this runs; the sweep tidies the permissions and records the change on each timeline."""
-    require_operator(actor, "share.expire")
+    require_operator(actor, CaseAction.SHARE_EXPIRE)
     now = timezone.now()
     count = 0
     expired_ids = list(Share.objects.filter(revoked_at=None, expires_at__lte=now).values_list("pk", flat=True)[:1000])
@@ -164,16 +156,11 @@ def share_expire_sweep(*, actor: Actor) -> int:
             share.revoked_at, share.revoke_reason = now, "expired"
             share.save(update_fields=["revoked_at", "revoke_reason"])
             revoke_perms(share.client, share.agency)
-            entry = system_entry(
-                actor=actor,
-                client=share.client,
-                kind=EntryKind.SHARE_CHANGE,
-                body=f"{share.agency.name} との共有が期限切れにより終了しました。",
-            )
-            announce("share.expire", client=share.client, agency=None, entry=entry)
+            entry = system_entry(actor=actor, client=share.client, event=share_expired_event(share=share))
+            announce(Topic.SHARE_EXPIRE, client=share.client, agency=None, entry=entry)
             audit_record(
                 actor=actor,
-                action="share.expire",
+                action=CaseAction.SHARE_EXPIRE,
                 client_ids=[share.client_id],
                 target_type="share",
                 target_id=share.pk,

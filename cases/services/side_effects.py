@@ -7,14 +7,19 @@ from agencies.models import Agency
 
 from ..models import Client, TimelineEntry
 from ..outbox import outbox_enqueue
+from ..timeline_events import Event
 
 
-def system_entry(*, actor: Actor, client: Client, kind: str, body: str) -> TimelineEntry:
+def system_entry(*, actor: Actor, client: Client, event: Event) -> TimelineEntry:
+    """A system entry stores its event and the event's parameters, no sentence: each reader sees it rendered in
+    their own language (``cases.timeline_events``)."""
     return TimelineEntry.objects.create(
         client=client,
-        kind=kind,
+        kind=event.kind,
         occurred_at=timezone.now(),
-        body=body,
+        body="",
+        event=event.event,
+        event_params=event.params,
         author=actor.account,
         agency=actor.agency,
     )

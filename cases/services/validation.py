@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from tsunagu.errors import InvalidInput
 
@@ -30,18 +31,18 @@ def clean_profile(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     required = () if partial else ("name", "name_kana", "birth_date")
     for field in required:
         if data.get(field) in (None, ""):
-            errors[field] = ["この項目は必須です。"]
+            errors[field] = [gettext("この項目は必須です。")]
     if "name" in data and data["name"] not in (None, ""):
         name = " ".join(str(data["name"]).split())
         if len(name) > MAX_NAME:
-            errors["name"] = [f"氏名は{MAX_NAME}文字以内で入力してください。"]
+            errors["name"] = [gettext("氏名は%(max)s文字以内で入力してください。") % {"max": MAX_NAME}]
         cleaned["name"] = name
     if "name_kana" in data and data["name_kana"] not in (None, ""):
         kana = normalize_kana(str(data["name_kana"]))
         if not is_kana(kana):
-            errors["name_kana"] = ["フリガナはひらがなまたはカタカナで入力してください。"]
+            errors["name_kana"] = [gettext("フリガナはひらがなまたはカタカナで入力してください。")]
         elif len(kana) > KANA_MAX_LENGTH:
-            errors["name_kana"] = [f"フリガナは{KANA_MAX_LENGTH}文字以内で入力してください。"]
+            errors["name_kana"] = [gettext("フリガナは%(max)s文字以内で入力してください。") % {"max": KANA_MAX_LENGTH}]
         cleaned["name_kana"] = kana
     if "birth_date" in data and data["birth_date"] not in (None, ""):
         value = data["birth_date"]
@@ -51,37 +52,38 @@ def clean_profile(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
             except ValueError:
                 value = None
         if not isinstance(value, date) or isinstance(value, datetime):
-            errors["birth_date"] = ["生年月日は YYYY-MM-DD の形式で入力してください。"]
+            errors["birth_date"] = [gettext("生年月日は YYYY-MM-DD の形式で入力してください。")]
         elif value > timezone.localdate() or value.year < 1900:
-            errors["birth_date"] = ["生年月日が正しくありません。"]
+            errors["birth_date"] = [gettext("生年月日が正しくありません。")]
         else:
             cleaned["birth_date"] = value
     for field, limit in (("address", MAX_ADDRESS), ("phone", MAX_PHONE)):
         if field in data:
             value = "" if data[field] is None else str(data[field]).strip()
             if len(value) > limit:
-                errors[field] = [f"{limit}文字以内で入力してください。"]
+                errors[field] = [gettext("%(max)s文字以内で入力してください。") % {"max": limit}]
             elif field == "phone" and not _PHONE.fullmatch(value):
-                errors[field] = ["電話番号は数字とハイフンで入力してください。"]
+                errors[field] = [gettext("電話番号は数字とハイフンで入力してください。")]
             cleaned[field] = value
     if "tags" in data:
         tags = data["tags"] if data["tags"] is not None else []
         if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
-            errors["tags"] = ["タグは文字列のリストで指定してください。"]
+            errors["tags"] = [gettext("タグは文字列のリストで指定してください。")]
         else:
             tags = list(dict.fromkeys(t.strip() for t in tags if t.strip()))
             if len(tags) > MAX_TAGS or any(len(t) > MAX_TAG_LENGTH or "|" in t for t in tags):
                 errors["tags"] = [
-                    f"タグは{MAX_TAGS}個まで、各{MAX_TAG_LENGTH}文字以内（| は使えません）で指定してください。"
+                    gettext("タグは%(count)s個まで、各%(max)s文字以内（| は使えません）で指定してください。")
+                    % {"count": MAX_TAGS, "max": MAX_TAG_LENGTH}
                 ]
             cleaned["tags"] = tags
     if "address_confidential" in data:
         if not isinstance(data["address_confidential"], bool):
-            errors["address_confidential"] = ["真偽値で指定してください。"]
+            errors["address_confidential"] = [gettext("真偽値で指定してください。")]
         cleaned["address_confidential"] = data["address_confidential"]
     if "status" in data:
         if data["status"] not in ClientStatus.values:
-            errors["status"] = [f"状態が不正です: {data['status']}"]
+            errors["status"] = [gettext("状態が不正です: %(value)s") % {"value": data["status"]}]
         cleaned["status"] = data["status"]
     if errors:
         raise InvalidInput(errors)

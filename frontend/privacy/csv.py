@@ -1,25 +1,31 @@
 """The disclosure report as a CSV file: a document for the resident who asked (agency names and words, not codes),
 unlike the audit log export (``audit.exports``), which keeps the log's own codes. Both go through one writer."""
 
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from audit import actions
+from audit.models import Channel, Outcome
 from tsunagu.csvfile import csv_bytes
 
-from ..templatetags.tsunagu import jdt
-from . import labels
-
 DISCLOSURE_HEADER = ["日時（日本時間）", "機関", "機関コード", "職員", "操作", "結果", "経路", "根拠"]
+
+
+def _label(choices, code: str) -> str:
+    return str(choices(code).label) if code in choices.values else code
 
 
 def disclosure_rows(rows) -> list[list[str]]:
     """The report's rows (``EventRow``) under ``DISCLOSURE_HEADER``."""
     return [
         [
-            jdt(r.event.occurred_at),
+            date_format(timezone.localtime(r.event.occurred_at), "DATETIME_FORMAT"),
             r.agency_name,
             r.event.actor_agency_code,
             r.event.actor_username,
-            labels.action_label(r.event.action),
-            labels.table_label(labels.OUTCOMES, r.event.outcome),
-            labels.table_label(labels.CHANNELS, r.event.channel),
+            actions.label(r.event.action),
+            _label(Outcome, r.event.outcome),
+            _label(Channel, r.event.channel),
             r.basis,
         ]
         for r in rows

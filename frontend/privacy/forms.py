@@ -8,8 +8,9 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from audit.models import Channel, Outcome
+
 from ..forms import ServiceForm, date_field
-from .labels import CHANNELS, OUTCOMES
 
 
 @overload
@@ -48,8 +49,8 @@ class EventFilterForm(ServiceForm):
         max_length=48,
         help_text=_("完全一致。末尾を「.」にすると前方一致（例: share.）"),
     )
-    outcome = forms.ChoiceField(label=_("結果"), required=False, choices=[("", _("すべて")), *OUTCOMES.items()])
-    channel = forms.ChoiceField(label=_("経路"), required=False, choices=[("", _("すべて")), *CHANNELS.items()])
+    outcome = forms.ChoiceField(label=_("結果"), required=False, choices=[("", _("すべて")), *Outcome.choices])
+    channel = forms.ChoiceField(label=_("経路"), required=False, choices=[("", _("すべて")), *Channel.choices])
     since = date_field(_("開始日"), required=False)
     until = date_field(_("終了日"), required=False)
     error_fields = {"actor": "username", "client_id": "client_q", "client": "client_q", "q": "client_q"}
