@@ -2,12 +2,17 @@
 
 from django.db import migrations, models
 
-from tsunagu.appendonly import migration_operation
+from tsunagu.appendonly import install_append_only
+
+
+def reinstall_triggers(apps, schema_editor):
+    install_append_only(schema_editor.connection, "cases_timelineentry")
 
 
 # Nullable columns without a default: PostgreSQL and SQLite both add them in place (ALTER TABLE ADD COLUMN), no
 # row is updated and the append-only triggers stay. They are re-installed at the end all the same (idempotent), in
-# case a later change to these operations has SQLite rebuild the table.
+# case a later change to these operations has SQLite rebuild the table; going back leaves them in place (they
+# belong to 0002).
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -25,5 +30,5 @@ class Migration(migrations.Migration):
             name='event_params',
             field=models.JSONField(blank=True, null=True),
         ),
-        migration_operation("cases_timelineentry"),
+        migrations.RunPython(reinstall_triggers, migrations.RunPython.noop, elidable=False),
     ]
