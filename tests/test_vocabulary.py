@@ -125,3 +125,13 @@ def test_no_action_or_topic_code_is_written_as_a_string_literal():
     dotted = {code for code in _registered_codes() | set(Topic.values) if "." in code}
     found = [hit for path in _sources() for hit in _literal_codes(path, dotted)]
     assert not found, "spell these through the enums:\n" + "\n".join(found)
+
+
+def test_the_inbox_names_a_break_glass_notice_in_words():
+    """The in-app inbox used to show the raw topic code ``break_glass``."""
+    from frontend.templatetags.tsunagu import label
+
+    with translation.override("ja"):
+        assert label("break_glass", "topic") == "緊急アクセスが行われました"
+    with translation.override("en"):
+        assert label("break_glass", "topic") == "Emergency access was used"
