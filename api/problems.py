@@ -11,6 +11,7 @@ from collections.abc import Callable
 from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import get_resolver
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -53,7 +54,7 @@ DETAILS = {
 }
 
 
-def problem(status: int, detail: str = "", errors: dict | None = None) -> dict:
+def problem(status: int, detail: str | Promise = "", errors: dict | None = None) -> dict:
     slug, title = PROBLEMS.get(status, ("error", "エラー"))
     body = {"type": f"urn:tsunagu:problem:{slug}", "title": title, "status": status, "detail": str(detail or title)}
     if status == 400:
@@ -143,7 +144,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     return Response(body, status=status, headers=headers, content_type=CONTENT_TYPE)
 
 
-def problem_response(status: int, detail: str = "", errors: dict | None = None) -> JsonResponse:
+def problem_response(status: int, detail: str | Promise = "", errors: dict | None = None) -> JsonResponse:
     """A problem response outside DRF (URL not found, errors raised before or after a view)."""
     return JsonResponse(
         problem(status, detail or DETAILS.get(status, ""), errors),

@@ -6,7 +6,7 @@ refuses a code nobody registered, the console and the API label codes through ``
 find the actions they reason about by trait (``with_trait``) rather than by spelling another app's codes.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
 from django.core.exceptions import ImproperlyConfigured
@@ -47,7 +47,7 @@ _LABELS: dict[str, object] = {}
 _TRAITS: dict[Trait, set[str]] = {trait: set() for trait in Trait}
 
 
-def register(choices: type[models.TextChoices], *, traits: dict[Trait, Iterable[str]] | None = None) -> None:
+def register(choices: type[models.TextChoices], *, traits: Mapping[Trait, Iterable[str]] | None = None) -> None:
     """Make ``choices``' codes known to the audit log (idempotent). A code belongs to one class only."""
     for member in choices:
         owner = _OWNERS.setdefault(member.value, choices)

@@ -29,7 +29,7 @@ class ShareLevel(models.TextChoices):
     @property
     def short_label(self) -> str:
         """The level in one word, for badges: 閲覧 / 追記 / 管理."""
-        return _LEVEL_SHORT_LABELS[self.value]
+        return str(_LEVEL_SHORT_LABELS[self.value])
 
 
 _LEVEL_SHORT_LABELS = {"read": _("閲覧"), "append": _("追記"), "manage": _("管理")}

@@ -40,7 +40,7 @@ CONSUME_TASK = "cases.tasks.process_outbox_message"
 DELIVER_WEBHOOK_TASK = "cases.tasks.deliver_webhook"
 
 # Outbox topic → the name of the Celery task that does its work.
-CONSUMERS = {topic: CONSUME_TASK for topic in Topic}
+CONSUMERS: dict[str, str] = {topic.value: CONSUME_TASK for topic in Topic}
 
 
 def outbox_enqueue(*, topic: str, payload: dict) -> OutboxMessage:

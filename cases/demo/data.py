@@ -53,7 +53,7 @@ STAFF = {
 
 
 def role_label(role: str, privacy_officer: bool) -> str:
-    label = Role(role).label
+    label = str(Role(role).label)
     return f"{label}・個人情報保護管理者" if privacy_officer else label
 
 
