@@ -2,7 +2,7 @@
 
 Each event is a small JSON object with ids, kinds and times only (never body text or names)::
 
-    {"id": "<event uuid>", "type": CaseAction.TIMELINE_APPEND, "client_id": "<uuid>", "entry_id": "<uuid>",
+    {"id": "<event uuid>", "type": "timeline.append", "client_id": "<uuid>", "entry_id": "<uuid>",
      "kind": "visit", "occurred_at": "2026-11-23T05:05:00+00:00", "agency": "houkatsu",
      "created_at": "2026-11-23T05:06:12+00:00"}
 
