@@ -31,8 +31,8 @@ def day_end(day: date | None) -> datetime | None:
     return day_start(day + timedelta(days=1)) if day else None
 
 
-class EventFilterForm(ServiceForm):
-    """監査ログ検索の条件。``client`` is a client id picked from the lookup (``client_q``)."""
+class ClientLookupForm(ServiceForm):
+    """A client picked from the lookup: ``client_q`` is what the officer types, ``client`` the id they picked."""
 
     client_q = forms.CharField(
         label=_("支援対象者（ケース番号・氏名・フリガナ）"),
@@ -41,6 +41,11 @@ class EventFilterForm(ServiceForm):
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
     client = forms.UUIDField(required=False, widget=forms.HiddenInput)
+
+
+class EventFilterForm(ClientLookupForm):
+    """監査ログ検索の条件。"""
+
     username = forms.CharField(label=_("職員（ユーザー名）"), required=False, max_length=150)
     agency = forms.ChoiceField(label=_("機関"), required=False)
     action = forms.CharField(
@@ -97,14 +102,7 @@ class TermSearchForm(ServiceForm):
         super().__init__(*args, **kwargs)
 
 
-class DisclosureForm(ServiceForm):
-    client_q = forms.CharField(
-        label=_("支援対象者（ケース番号・氏名・フリガナ）"),
-        required=False,
-        max_length=200,
-        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
-    )
-    client = forms.UUIDField(required=False, widget=forms.HiddenInput)
+class DisclosureForm(ClientLookupForm):
     since = date_field(_("対象期間（開始日）"), error_messages={"required": _("開始日を入力してください。")})
     until = date_field(_("対象期間（終了日）"), error_messages={"required": _("終了日を入力してください。")})
     error_fields = {"client_id": "client_q", "client": "client_q", "q": "client_q"}
