@@ -7,6 +7,7 @@ grows by one ``auth.api_key`` row (reason ``throttled``, with the count so far) 
 each window, so a long attack is recorded in a handful of rows.
 """
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
@@ -25,7 +26,7 @@ REALM = 'Bearer realm="api"'
 
 
 class InvalidApiKey(exceptions.AuthenticationFailed):
-    default_detail = "APIキーが無効です（形式の誤り、未登録、期限切れまたは失効）。"
+    default_detail = _("APIキーが無効です（形式の誤り、未登録、期限切れまたは失効）。")
     default_code = "invalid_token"
 
 
@@ -63,7 +64,7 @@ def api_actor(request: Request) -> Actor:
 
 
 class TooManyFailures(exceptions.Throttled):
-    default_detail = "認証の失敗が多すぎます。しばらく待ってから再度お試しください。"
+    default_detail = _("認証の失敗が多すぎます。しばらく待ってから再度お試しください。")
 
 
 def refuse_if_throttled(request, throttle: AuthFailureThrottle) -> None:

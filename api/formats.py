@@ -16,6 +16,7 @@ from datetime import date, datetime
 
 from django.core.validators import RegexValidator
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 from rest_framework import serializers
 
@@ -76,13 +77,13 @@ class StrictCharField(serializers.CharField):
     """A JSON string, taken as sent: not trimmed (so lengths and patterns apply to what the caller sent, as in the
     schema), and a number or boolean is an error, not text. ``pattern`` adds a ``Pattern`` validator."""
 
-    default_error_messages = {"not_a_string": "文字列で指定してください。"}
+    default_error_messages = {"not_a_string": _("文字列で指定してください。")}
 
-    def __init__(self, *, pattern: str | None = None, pattern_message: str = "", **kwargs) -> None:
+    def __init__(self, *, pattern: str | None = None, pattern_message: StrOrPromise = "", **kwargs) -> None:
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
         if pattern is not None:
-            self.validators.append(Pattern(pattern, pattern_message or "形式が正しくありません。"))
+            self.validators.append(Pattern(pattern, pattern_message or _("形式が正しくありません。")))
 
     def run_validation(self, data=serializers.empty):
         if data is not serializers.empty and data is not None and not isinstance(data, str):
@@ -91,7 +92,7 @@ class StrictCharField(serializers.CharField):
 
 
 class StrictBooleanField(serializers.BooleanField):
-    default_error_messages = {"invalid": "true または false で指定してください。"}
+    default_error_messages = {"invalid": _("true または false で指定してください。")}
 
     def to_internal_value(self, data):
         if isinstance(data, bool):
@@ -102,7 +103,7 @@ class StrictBooleanField(serializers.BooleanField):
 class StrictUUIDField(serializers.UUIDField):
     """A UUID in the canonical hyphenated form only (``uuid.UUID`` would also take braces, URNs and integers)."""
 
-    default_error_messages = {"invalid": "IDの形式が正しくありません。"}
+    default_error_messages = {"invalid": _("IDの形式が正しくありません。")}
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -115,7 +116,7 @@ class StrictUUIDField(serializers.UUIDField):
 
 
 class StrictDateField(serializers.DateField):
-    default_error_messages = {"invalid": "日付は YYYY-MM-DD（1900〜2999年）の形式で指定してください。"}
+    default_error_messages = {"invalid": _("日付は YYYY-MM-DD（1900〜2999年）の形式で指定してください。")}
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -135,7 +136,7 @@ class AwareDateTimeField(serializers.DateTimeField):
     value keeps the offset it was sent with."""
 
     default_error_messages = {
-        "invalid": (
+        "invalid": _(
             "日時はタイムゾーン付き（例: 2026-11-23T09:00:00+09:00、1900〜2999年、時差は±15:59まで）で"
             "指定してください。"
         )

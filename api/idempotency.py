@@ -24,6 +24,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework.response import Response
 
 from agencies.actors import Actor
@@ -98,7 +99,7 @@ def _reserve(user, key: str, fp: str) -> tuple[IdempotencyRecord, bool]:
             if getattr(exc.__cause__, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
                 break
             raise
-    raise IdempotencyConflict("同じ Idempotency-Key のリクエストを処理中です。しばらくしてから再送してください。")
+    raise IdempotencyConflict(_("同じ Idempotency-Key のリクエストを処理中です。しばらくしてから再送してください。"))
 
 
 def _respond(outcome_status: int, body, *, replayed: bool) -> Response:
@@ -115,16 +116,18 @@ def idempotent(request, *, actor: Actor, perform: Callable[[], Outcome]) -> Resp
         outcome = perform()
         return _respond(outcome.status, outcome.body, replayed=False)
     if not _VALID_KEY.fullmatch(key):
-        raise InvalidInput({HEADER: ["Idempotency-Key は空白を含まない255文字以内のASCII文字列で指定してください。"]})
+        raise InvalidInput(
+            {HEADER: [_("Idempotency-Key は空白を含まない255文字以内のASCII文字列で指定してください。")]}
+        )
     fp = fingerprint(request)
     error: DomainError | None = None
     with transaction.atomic():
         record, created = _reserve(request.user, key, fp)
         if not created:
             if record.fingerprint != fp:
-                raise IdempotencyConflict("この Idempotency-Key は別の内容のリクエストに使われています。")
+                raise IdempotencyConflict(_("この Idempotency-Key は別の内容のリクエストに使われています。"))
             if record.status_code is None:  # not expected: rows are completed before they commit
-                raise IdempotencyConflict("同じ Idempotency-Key のリクエストを処理中です。")
+                raise IdempotencyConflict(_("同じ Idempotency-Key のリクエストを処理中です。"))
             # Replaying shows the stored response again: an access to case data like any other.
             audit_record(
                 actor=actor,

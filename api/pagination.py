@@ -8,13 +8,16 @@ import base64
 import binascii
 import json
 
+from django.utils.translation import gettext as _
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from tsunagu.errors import InvalidInput
 from tsunagu.keyset import Page
 
-_BAD_CURSOR = {"cursor": ["カーソルが不正です。最初のページから開き直してください。"]}
+
+def _bad_cursor() -> dict[str, list[str]]:
+    return {"cursor": [_("カーソルが不正です。最初のページから開き直してください。")]}
 
 
 def _link(request, cursor: str | None) -> str | None:
@@ -42,9 +45,9 @@ def _decode_offset(cursor: str) -> int:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         offset = data["o"]
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput(_BAD_CURSOR) from None
+        raise InvalidInput(_bad_cursor()) from None
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise InvalidInput(_BAD_CURSOR)
+        raise InvalidInput(_bad_cursor())
     return offset
 
 

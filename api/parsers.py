@@ -5,13 +5,15 @@ holding a NUL or a lone surrogate in any key or string (PostgreSQL text cannot s
 encoded at all) is a 400 naming where it was, before any serializer or service sees it.
 """
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 MAX_DEPTH = 32
-TOO_DEEP = f"入れ子が深すぎます（{MAX_DEPTH}段まで）。"
-NEVER_VALID = "使用できない文字（NUL や対になっていないサロゲート）が含まれています。"
+TOO_DEEP = gettext_lazy("入れ子が深すぎます（%(depth)s段まで）。")
+NEVER_VALID = gettext_lazy("使用できない文字（NUL や対になっていないサロゲート）が含まれています。")
 
 
 def _bad_text(text: str) -> bool:
@@ -34,16 +36,16 @@ def check_json(data) -> None:
     while stack:
         value, path, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise serializers.ValidationError({_where(path[:1]): [TOO_DEEP]})
+            raise serializers.ValidationError({_where(path[:1]): [TOO_DEEP % {"depth": MAX_DEPTH}]})
         if isinstance(value, dict):
             for key, item in value.items():
                 if _bad_text(key):
-                    raise serializers.ValidationError({_where(path[:1]): [NEVER_VALID]})
+                    raise serializers.ValidationError({_where(path[:1]): [str(NEVER_VALID)]})
                 stack.append((item, [*path, key], depth + 1))
         elif isinstance(value, list):
             stack.extend((item, [*path, i], depth + 1) for i, item in enumerate(value))
         elif isinstance(value, str) and _bad_text(value):
-            raise serializers.ValidationError({_where(path): [NEVER_VALID]})
+            raise serializers.ValidationError({_where(path): [str(NEVER_VALID)]})
 
 
 class StrictJSONParser(JSONParser):
@@ -51,6 +53,6 @@ class StrictJSONParser(JSONParser):
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
-            raise ParseError(f"JSON の{TOO_DEEP}") from None
+            raise ParseError(_("JSON の入れ子が深すぎます（%(depth)s段まで）。") % {"depth": MAX_DEPTH}) from None
         check_json(data)
         return data

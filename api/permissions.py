@@ -5,6 +5,7 @@ before any view, so a refused write touches nothing. The refusal is audited like
 (``auth.api_key``, denied, reason ``read_only_key``, the key's id) and answers 403.
 """
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
@@ -16,7 +17,7 @@ from .authentication import api_actor
 
 
 class ReadOnlyKeyRefused(PermissionDenied):
-    default_detail = "このAPIキーは閲覧専用です。書き込みには書き込みを許可したキーを使ってください。"
+    default_detail = _("このAPIキーは閲覧専用です。書き込みには書き込みを許可したキーを使ってください。")
     default_code = "read_only_key"
 
 

@@ -30,19 +30,20 @@ logger = logging.getLogger("tsunagu.api")
 
 CONTENT_TYPE = "application/problem+json"
 
-# status → (type slug, title). Titles are fixed per type; ``detail`` says what happened this time.
+# status → (type slug, title). Titles are fixed per type (in the request's language); ``detail`` says what
+# happened this time.
 PROBLEMS = {
-    400: ("invalid-input", "入力内容に誤りがあります"),
-    401: ("unauthenticated", "認証が必要です"),
-    403: ("forbidden", "この操作を行う権限がありません"),
-    404: ("not-found", "見つかりません"),
-    405: ("method-not-allowed", "このメソッドは使えません"),
-    406: ("not-acceptable", "応答形式が対応していません"),
-    409: ("conflict", "競合しています"),
-    413: ("too-large", "リクエストが大きすぎます"),
-    415: ("unsupported-media-type", "リクエストの形式が対応していません"),
-    429: ("throttled", "リクエストが多すぎます"),
-    500: ("server-error", "サーバーでエラーが発生しました"),
+    400: ("invalid-input", _("入力内容に誤りがあります")),
+    401: ("unauthenticated", _("認証が必要です")),
+    403: ("forbidden", _("この操作を行う権限がありません")),
+    404: ("not-found", _("見つかりません")),
+    405: ("method-not-allowed", _("このメソッドは使えません")),
+    406: ("not-acceptable", _("応答形式が対応していません")),
+    409: ("conflict", _("競合しています")),
+    413: ("too-large", _("リクエストが大きすぎます")),
+    415: ("unsupported-media-type", _("リクエストの形式が対応していません")),
+    429: ("throttled", _("リクエストが多すぎます")),
+    500: ("server-error", _("サーバーでエラーが発生しました")),
 }
 
 DETAILS = {
@@ -55,8 +56,13 @@ DETAILS = {
 
 
 def problem(status: int, detail: str | Promise = "", errors: dict | None = None) -> dict:
-    slug, title = PROBLEMS.get(status, ("error", "エラー"))
-    body = {"type": f"urn:tsunagu:problem:{slug}", "title": title, "status": status, "detail": str(detail or title)}
+    slug, title = PROBLEMS.get(status, ("error", _("エラー")))
+    body = {
+        "type": f"urn:tsunagu:problem:{slug}",
+        "title": str(title),
+        "status": status,
+        "detail": str(detail or title),
+    }
     if status == 400:
         body["errors"] = errors or {"non_field_errors": [body["detail"]]}
     return body
@@ -117,7 +123,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     elif isinstance(exc, drf.APIException):
         status = exc.status_code
         if isinstance(exc, drf.ValidationError):
-            body = problem(400, PROBLEMS[400][1] + "。", _flatten(exc.detail))
+            body = problem(400, InvalidInput.default_message, _flatten(exc.detail))
         elif isinstance(exc, drf.NotAuthenticated):
             body = problem(status, DETAILS[401])
             _audit_missing_credentials(context.get("request"))

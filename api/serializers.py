@@ -9,6 +9,7 @@ instance.
 
 from django.conf import settings
 from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -26,12 +27,12 @@ from . import formats as f
 
 AGENCY_CODE_MAX_LENGTH = Agency._meta.get_field("code").max_length
 
-UNKNOWN_FIELD = "この項目は指定できません。"
-TAG_MESSAGE = "タグに | や制御文字は使えません。"
-KANA_MESSAGE = "フリガナはひらがなまたはカタカナで入力してください。"
-CURSOR_MESSAGE = "カーソルが不正です。最初のページから開き直してください。"
-TEXT_MESSAGE = "制御文字は使えません。"
-REQUIRED_MESSAGE = "空白以外の文字を入力してください（制御文字は使えません）。"
+UNKNOWN_FIELD = _("この項目は指定できません。")
+TAG_MESSAGE = _("タグに | や制御文字は使えません。")
+KANA_MESSAGE = _("フリガナはひらがなまたはカタカナで入力してください。")
+CURSOR_MESSAGE = _("カーソルが不正です。最初のページから開き直してください。")
+TEXT_MESSAGE = _("制御文字は使えません。")
+REQUIRED_MESSAGE = _("空白以外の文字を入力してください（制御文字は使えません）。")
 
 
 def _default_page_size() -> int:
@@ -204,7 +205,7 @@ def _phone(**kwargs) -> serializers.Field:
         allow_blank=True,
         max_length=MAX_PHONE,
         pattern=f.PHONE_PATTERN,
-        pattern_message="電話番号は数字とハイフンで入力してください。",
+        pattern_message=_("電話番号は数字とハイフンで入力してください。"),
         **kwargs,
     )
 
@@ -250,7 +251,7 @@ def _agency_code(**kwargs) -> serializers.Field:
     return f.StrictCharField(
         max_length=AGENCY_CODE_MAX_LENGTH,
         pattern=f.AGENCY_CODE_PATTERN,
-        pattern_message="機関コードは英数字・ハイフン・下線で指定してください。",
+        pattern_message=_("機関コードは英数字・ハイフン・下線で指定してください。"),
         **kwargs,
     )
 

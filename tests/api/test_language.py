@@ -28,3 +28,39 @@ def test_the_api_timeline_body_follows_the_request_language(cast, api):
     english = api("alice").get(url, HTTP_ACCEPT_LANGUAGE="en").json()["results"]
     assert any(e["body"] == "状態を「支援中」から「終結」に変更しました。" for e in default)
     assert any(e["body"].startswith("Status changed from") for e in english)
+
+
+def test_an_api_validation_error_and_its_title_follow_the_request_language(cast, api):
+    url = f"/api/v1/clients/{cast.client.id}/"
+    sent = {"nickname": "x", "birth_date": "2020/01/01"}
+    default = api("alice").patch(url, sent, format="json")
+    english = api("alice").patch(url, sent, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    assert default.status_code == english.status_code == 400
+    default, english = default.json(), english.json()
+    assert default["title"] == "入力内容に誤りがあります"
+    assert default["detail"] == "入力内容に誤りがあります。"
+    assert default["errors"] == {
+        "birth_date": ["日付は YYYY-MM-DD（1900〜2999年）の形式で指定してください。"],
+        "nickname": ["この項目は指定できません。"],
+    }
+    assert english["title"] == "Some of the input is not valid"
+    assert english["detail"] == "Some of the input is not valid."
+    assert english["errors"] == {
+        "birth_date": ["Send the date as YYYY-MM-DD (years 1900 to 2999)."],
+        "nickname": ["This field is not allowed."],
+    }
+    assert english["type"] == default["type"] == "urn:tsunagu:problem:invalid-input"
+
+
+def test_an_authentication_error_follows_the_request_language(cast, api):
+    client = api(None)
+    client.credentials(HTTP_AUTHORIZATION="Bearer not-a-key")
+    default = client.get("/api/v1/me/")
+    english = client.get("/api/v1/me/", HTTP_ACCEPT_LANGUAGE="en")
+    assert default.status_code == english.status_code == 401
+    assert default.json()["title"] == "認証が必要です"
+    assert default.json()["detail"] == "APIキーが無効です（形式の誤り、未登録、期限切れまたは失効）。"
+    assert english.json()["title"] == "Authentication required"
+    assert english.json()["detail"] == "The API key is not valid (malformed, unknown, expired or revoked)."
+    missing = api(None).get("/api/v1/me/", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert missing["detail"] == "No credentials. Send Authorization: Bearer <API key>."
