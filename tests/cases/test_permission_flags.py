@@ -73,11 +73,12 @@ def world(cast):
     return cast
 
 
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("level", LEVELS)
+# Break-glass is for people, never for integration users: that pair is not a case of the table.
+@pytest.mark.parametrize(
+    ("level", "role"),
+    [(level, role) for level in LEVELS for role in ROLES if not (level == "break_glass" and role == Role.INTEGRATION)],
+)
 def test_flags_match_what_the_services_allow(world, level, role):
-    if level == "break_glass" and role == Role.INTEGRATION:
-        pytest.skip("break-glass is for people, never for integration users")
     actor = _person(world, level, role)
     client_id = world.client.id
     client = selectors.client_get(actor=actor, client_id=client_id)
