@@ -8,7 +8,7 @@ class ApiConfig(AppConfig):
     def ready(self):
         from audit import actions
 
-        from . import checks, schema  # noqa: F401 - system checks; the Bearer security scheme for drf-spectacular
+        from . import schema  # noqa: F401 - registers the Bearer security scheme with drf-spectacular
         from .actions import ApiAction
 
         actions.register(ApiAction)

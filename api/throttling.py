@@ -26,7 +26,7 @@ def _now() -> float:
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
-    """``"20/min"`` → (20, 60). The value is checked at startup (``api.apps``)."""
+    """``"20/min"`` → (20, 60). The value is checked when settings load (``tsunagu.env.env_rate``)."""
     count, _, period = rate.partition("/")
     return int(count), PERIODS[period[0]]
 

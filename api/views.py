@@ -7,7 +7,6 @@ rules and the audit event all live behind that call. Errors become problem respo
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from agencies import selectors as agency_selectors
 from audit import review
@@ -19,6 +18,7 @@ from .formats import IDEMPOTENCY_KEY_PATTERN
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import Outcome, idempotent
 from .pagination import list_page, page_response
+from .permissions import ApiView
 from .problems import CONTENT_TYPE as PROBLEM_TYPE
 from .schema import ProblemSerializer, problems
 
@@ -48,7 +48,7 @@ REPLAYED = OpenApiParameter(
 )
 
 
-class MeView(APIView):
+class MeView(ApiView):
     @extend_schema(operation_id="me", tags=["me"], responses={200: s.MeOut, **problems(401, 429)})
     def get(self, request):
         """The caller: user, agency, role."""
@@ -56,7 +56,7 @@ class MeView(APIView):
         return Response(s.MeOut(profile).data)
 
 
-class AgencyListView(APIView):
+class AgencyListView(ApiView):
     @extend_schema(
         operation_id="agencies_list",
         tags=["agencies"],
@@ -72,7 +72,7 @@ class AgencyListView(APIView):
         return page_response(request, page, s.AgencyOut)
 
 
-class ClientListView(APIView):
+class ClientListView(ApiView):
     @extend_schema(
         operation_id="clients_list",
         tags=["clients"],
@@ -120,7 +120,7 @@ class ClientListView(APIView):
         return idempotent(request, actor=actor, perform=perform)
 
 
-class ClientDetailView(APIView):
+class ClientDetailView(ApiView):
     @extend_schema(
         operation_id="clients_retrieve",
         tags=["clients"],
@@ -146,7 +146,7 @@ class ClientDetailView(APIView):
         return Response(s.ClientOut(client).data)
 
 
-class TimelineView(APIView):
+class TimelineView(ApiView):
     @extend_schema(
         operation_id="timeline_list",
         tags=["timeline"],
@@ -192,7 +192,7 @@ class TimelineView(APIView):
         return idempotent(request, actor=actor, perform=perform)
 
 
-class ShareListView(APIView):
+class ShareListView(ApiView):
     @extend_schema(
         operation_id="shares_list",
         tags=["shares"],
@@ -230,7 +230,7 @@ class ShareListView(APIView):
         return Response(s.ShareOut(share).data, status=201)
 
 
-class ShareDetailView(APIView):
+class ShareDetailView(ApiView):
     @extend_schema(
         operation_id="shares_revoke",
         tags=["shares"],
@@ -244,7 +244,7 @@ class ShareDetailView(APIView):
         return Response(s.ShareOut(share).data)
 
 
-class AuditEventListView(APIView):
+class AuditEventListView(ApiView):
     @extend_schema(
         operation_id="audit_events_list",
         tags=["audit"],
@@ -274,7 +274,7 @@ class AuditEventListView(APIView):
         return page_response(request, page, s.AuditEventOut)
 
 
-class AuditSealLatestView(APIView):
+class AuditSealLatestView(ApiView):
     @extend_schema(
         operation_id="audit_seals_latest",
         tags=["audit"],

@@ -20,8 +20,10 @@ from tsunagu.env import (
     env_keyring,
     env_list,
     env_proxy_ssl_header,
+    env_rate,
     env_str,
 )
+from tsunagu.keyset import MAX_PAGE_SIZE
 
 # Django's generic classes (admin.ModelAdmin[Model], ...) are subscriptable at run time too, as in annotations.
 django_stubs_ext.monkeypatch()
@@ -232,10 +234,7 @@ REST_FRAMEWORK = {
         "api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": [
-        "rest_framework.permissions.IsAuthenticated",
-        "api.permissions.KeyScopeAllowsMethod",
-    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -266,13 +265,13 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.postprocess"],
 }
-# API knobs (checked at startup by api.apps): requests per key or session user ("600/min", "10/s"), the default
+# API knobs: requests per key or session user ("600/min", "10/s"), the default
 # page size (at most 200), how long idempotency keys are kept (hours, at least 24) and how long a retry waits
 # for the first request with the same key to finish (seconds).
-API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/min")
+API_THROTTLE_RATE = env_rate("API_THROTTLE_RATE", "600/min")
 # Failed API authentications (bad, expired or revoked keys, no credentials) per client address; past it, 429.
-API_AUTH_FAILURE_RATE = env_str("API_AUTH_FAILURE_RATE", "20/min")
-API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1)
+API_AUTH_FAILURE_RATE = env_rate("API_AUTH_FAILURE_RATE", "20/min")
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1, maximum=MAX_PAGE_SIZE)
 API_IDEMPOTENCY_HOURS = env_int("API_IDEMPOTENCY_HOURS", 24, minimum=24)
 API_IDEMPOTENCY_WAIT_SECONDS = env_int("API_IDEMPOTENCY_WAIT_SECONDS", 10, minimum=1)
 

@@ -87,3 +87,36 @@ def test_keys_issued_before_scopes_get_both(cast):
     migration.full_scopes_for_existing_keys(apps, None)
     key.refresh_from_db()
     assert key.allows_writes
+
+
+def test_a_read_only_keys_refused_writes_count_against_its_rate(cast, read_only, settings):
+    """Refused writes are throttled like any request: past the rate they get 429 and leave no more audit rows."""
+    settings.API_THROTTLE_RATE = "3/min"
+    _key, client = read_only
+    statuses = [
+        client.post(f"/api/v1/clients/{cast.client.id}/timeline/", {"kind": "note", "body": "x"}, format="json")
+        for _ in range(6)
+    ]
+    assert [r.status_code for r in statuses[:3]] == [403] * 3
+    assert [r.status_code for r in statuses[3:]] == [429] * 3
+    assert AuditEvent.objects.filter(reason="read_only_key").count() == 3
+
+
+def test_every_api_view_checks_the_key_scope():
+    """Each route of the API is served by an ``ApiView`` (or is read-only: the schema and its docs)."""
+    from django.urls import get_resolver
+
+    from api.permissions import ApiView
+
+    def callbacks(patterns, prefix=""):
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                yield from callbacks(pattern.url_patterns, prefix + str(pattern.pattern))
+            else:
+                yield prefix + str(pattern.pattern), pattern.callback
+
+    api_routes = [(route, cb) for route, cb in callbacks(get_resolver().url_patterns) if route.startswith("api/v1/")]
+    assert api_routes
+    for route, callback in api_routes:
+        view_class = getattr(callback, "cls", None)
+        assert view_class is not None and issubclass(view_class, ApiView), route

@@ -297,3 +297,29 @@ def test_plain_http_is_redirected_to_https_unless_the_proxy_says_https(two_clien
     assert plain.status_code == 301 and plain["Location"] == "https://testserver/api/v1/me/"
     secure = two_clients_api.get("/api/v1/me/", HTTP_X_FORWARDED_PROTO="https")
     assert secure.status_code == 200 and secure["Strict-Transport-Security"].startswith("max-age=")
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "message"),
+    [
+        ("API_THROTTLE_RATE", "600 per minute", "not a rate"),
+        ("API_THROTTLE_RATE", "0/min", "not a rate"),
+        ("API_AUTH_FAILURE_RATE", "20/fortnight", "not a rate"),
+        ("API_PAGE_SIZE", "201", "above the maximum 200"),
+    ],
+)
+def test_a_bad_api_setting_stops_every_process_at_start(name, raw, message):
+    """Checked when settings load, so gunicorn and the Celery worker refuse to start too (not only manage.py)."""
+    result = _load_settings({**PRODUCTION, name: raw})
+    assert result.returncode != 0 and message in result.stderr and name in result.stderr
+
+
+def test_env_rate_and_maximum(monkeypatch):
+    from tsunagu.env import env_rate
+
+    assert env_rate("RATE", "600/min") == "600/min"
+    monkeypatch.setenv("RATE", "10/s")
+    assert env_rate("RATE", "600/min") == "10/s"
+    monkeypatch.setenv("N", "201")
+    with pytest.raises(ImproperlyConfigured, match="above the maximum"):
+        env_int("N", 50, maximum=200)
