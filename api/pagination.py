@@ -8,16 +8,15 @@ import base64
 import binascii
 import json
 
-from django.utils.translation import gettext as _
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from tsunagu.errors import InvalidInput
-from tsunagu.keyset import Page
+from tsunagu.keyset import BAD_CURSOR, Page
 
 
 def _bad_cursor() -> dict[str, list[str]]:
-    return {"cursor": [_("カーソルが不正です。最初のページから開き直してください。")]}
+    return {"cursor": [str(BAD_CURSOR)]}
 
 
 def _link(request, cursor: str | None) -> str | None:

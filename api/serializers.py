@@ -20,8 +20,7 @@ from cases.models import USER_ENTRY_KINDS, ClientStatus, EntryKind, ShareBasis, 
 from cases.selectors import MAX_QUERY
 from cases.services import MAX_ADDRESS, MAX_BASIS_NOTE, MAX_BODY, MAX_NAME, MAX_PHONE, MAX_TAG_LENGTH, MAX_TAGS
 from cases.text import KANA_MAX_LENGTH
-from tsunagu.keyset import MAX_PAGE_SIZE
-from tsunagu.periods import period_errors
+from tsunagu.keyset import BAD_CURSOR, MAX_PAGE_SIZE
 
 from . import formats as f
 
@@ -30,7 +29,6 @@ AGENCY_CODE_MAX_LENGTH = Agency._meta.get_field("code").max_length
 UNKNOWN_FIELD = _("この項目は指定できません。")
 TAG_MESSAGE = _("タグに | や制御文字は使えません。")
 KANA_MESSAGE = _("フリガナはひらがなまたはカタカナで入力してください。")
-CURSOR_MESSAGE = _("カーソルが不正です。最初のページから開き直してください。")
 TEXT_MESSAGE = _("制御文字は使えません。")
 REQUIRED_MESSAGE = _("空白以外の文字を入力してください（制御文字は使えません）。")
 
@@ -78,7 +76,7 @@ class PageQuery(QuerySerializer):
         required=False,
         max_length=f.CURSOR_MAX_LENGTH,
         pattern=f.CURSOR_PATTERN,
-        pattern_message=CURSOR_MESSAGE,
+        pattern_message=BAD_CURSOR,
         help_text=(
             "Opaque token copied from a `next` or `previous` link (absent: the first page). Only cursors the "
             "server issued for this list are accepted: any other well-formed token is a 400 with `errors.cursor`."
@@ -378,12 +376,6 @@ class AuditEventQuery(PageQuery):
     until = f.AwareDateTimeField(
         required=False, help_text="Events before this time (RFC 3339 with offset); later than `since`."
     )
-
-    def validate(self, attrs):
-        errors = period_errors(attrs.get("since"), attrs.get("until"))
-        if errors:
-            raise serializers.ValidationError(errors)
-        return attrs
 
 
 class AuditActorOut(serializers.Serializer):

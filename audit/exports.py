@@ -86,7 +86,7 @@ def _datetime(stored: dict[str, str], name: str) -> datetime | None:
         return None
     value = parse_datetime(raw)
     if value is None or timezone.is_naive(value):
-        raise InvalidInput({name: [NOT_AWARE]})
+        raise InvalidInput({name: [str(NOT_AWARE)]})
     return value
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext_lazy as _
 
 from tsunagu.errors import InvalidInput
 
@@ -46,7 +47,7 @@ def _seek(order: list[tuple[str, bool]], key: list, forward: bool) -> Q:
 MAX_CURSOR_LENGTH = 512
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 _MAC_BYTES = 16
-BAD_CURSOR = "カーソルが不正です。最初のページから開き直してください。"
+BAD_CURSOR = _("カーソルが不正です。最初のページから開き直してください。")
 
 
 def _mac(queryset: QuerySet, order: list[tuple[str, bool]], payload: bytes) -> bytes:
@@ -61,7 +62,7 @@ def _encode(queryset: QuerySet, order: list[tuple[str, bool]], direction: str, r
 
 
 def _decode(queryset: QuerySet, order: list[tuple[str, bool]], cursor: str) -> tuple[bool, list]:
-    bad = InvalidInput({"cursor": [BAD_CURSOR]})
+    bad = InvalidInput({"cursor": [str(BAD_CURSOR)]})
     if len(cursor) > MAX_CURSOR_LENGTH or not _TOKEN.match(cursor):
         raise bad
     try:

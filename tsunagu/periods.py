@@ -4,12 +4,13 @@
 from datetime import datetime
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .errors import InvalidInput
 
-REQUIRED = "期間を指定してください。"
-NOT_AWARE = "日時はタイムゾーン付きで指定してください。"
-NOT_ORDERED = "終了日時は開始日時より後にしてください。"
+REQUIRED = _("期間を指定してください。")
+NOT_AWARE = _("日時はタイムゾーン付きで指定してください。")
+NOT_ORDERED = _("終了日時は開始日時より後にしてください。")
 
 
 def period_errors(since, until, *, required: bool = False) -> dict[str, list[str]]:
@@ -19,11 +20,11 @@ def period_errors(since, until, *, required: bool = False) -> dict[str, list[str
     for name, value in (("since", since), ("until", until)):
         if value is None:
             if required:
-                errors[name] = [REQUIRED]
+                errors[name] = [str(REQUIRED)]
         elif not isinstance(value, datetime) or timezone.is_naive(value):
-            errors[name] = [NOT_AWARE]
+            errors[name] = [str(NOT_AWARE)]
     if not errors and since is not None and until is not None and since >= until:
-        errors["until"] = [NOT_ORDERED]
+        errors["until"] = [str(NOT_ORDERED)]
     return errors
 
 

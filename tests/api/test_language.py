@@ -64,3 +64,18 @@ def test_an_authentication_error_follows_the_request_language(cast, api):
     assert english.json()["detail"] == "The API key is not valid (malformed, unknown, expired or revoked)."
     missing = api(None).get("/api/v1/me/", HTTP_ACCEPT_LANGUAGE="en").json()
     assert missing["detail"] == "No credentials. Send Authorization: Bearer <API key>."
+
+
+def test_the_shared_period_and_cursor_messages_follow_the_request_language(cast, api):
+    """The period rule (tsunagu.periods) and the keyset cursor message (tsunagu.keyset) are translated at the
+    source, like every other message."""
+    period = "/api/v1/audit/events/?since=2026-11-30T00:00:00%2B09:00&until=2026-11-01T00:00:00%2B09:00"
+    default = api("penny").get(period).json()
+    english = api("penny").get(period, HTTP_ACCEPT_LANGUAGE="en").json()
+    assert default["errors"] == {"until": ["終了日時は開始日時より後にしてください。"]}
+    assert english["errors"] == {"until": ["The end must be later than the start."]}
+    cursor = f"/api/v1/clients/{cast.client.id}/timeline/?cursor=AAAA"
+    assert api("alice").get(cursor).json()["errors"]["cursor"] == [
+        "カーソルが不正です。最初のページから開き直してください。"
+    ]
+    assert api("alice").get(cursor, HTTP_ACCEPT_LANGUAGE="en").json()["errors"]["cursor"][0].startswith("The cursor")
