@@ -200,7 +200,7 @@ def apikey_issue(
         )
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
-    expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
+    expires_at = actor.now() + timedelta(days=expires_in_days) if expires_in_days else None
     with transaction.atomic():
         key = ApiKey.objects.create(
             user=user,
@@ -249,7 +249,7 @@ def apikey_revoke(*, actor: Actor, key_id: object) -> ApiKey:
             key = None
         if key is not None:
             if key.revoked_at is None:
-                key.revoked_at = timezone.now()
+                key.revoked_at = actor.now()
                 key.save(update_fields=["revoked_at"])
             audit_record(actor=actor, action=AgencyAction.APIKEY_REVOKE, target_type="apikey", target_id=key.pk)
             return key

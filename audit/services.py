@@ -126,7 +126,7 @@ def audit_record(
     # (migration 0005): sealing relies on that order (see audit.sealing).
     fields = dict(
         uuid=uuid.uuid4(),
-        occurred_at=getattr(actor, "at", None) or timezone.now(),
+        occurred_at=actor.at or timezone.now(),
         actor_user_id=actor.user_id,
         actor_username=actor.username,
         actor_agency_code=actor.agency_code,

@@ -254,12 +254,15 @@ def test_last_week_gives_the_privacy_officer_something_to_review(seeded):
     )
     assert len(viewers) >= 2
     assert not AnomalyFlag.objects.filter(subject_username__in=["tanaka", "suzuki"], rule="after_hours").exists()
-    # The replayed break-glass happened two working days ago: its grant and its audit event carry that moment.
+    # The replayed break-glass happened two working days ago: its grant, its audit event and the system entry on
+    # the client's timeline carry that moment.
     from cases.models import BreakGlassGrant
 
     grant = BreakGlassGrant.objects.get(user__username="matsumoto")
     opened = AuditEvent.objects.get(action="break_glass", outcome="allowed", actor_username="matsumoto")
     assert grant.granted_at == opened.occurred_at < timezone.now() - timedelta(days=1)
+    entry = TimelineEntry.objects.get(client=grant.client, kind=EntryKind.BREAK_GLASS)
+    assert entry.occurred_at == entry.recorded_at == grant.granted_at
 
 
 def test_demo_users_who_need_a_second_factor_are_enrolled_with_the_published_secrets(seeded):

@@ -130,10 +130,13 @@ class Seeder:
         glass = next(c for c in CLIENTS if "高齢" in c.tags and all(s.agency != "ryokufu" for s in c.shares))
 
         def web(username: str, ip_tail: int, moment: datetime) -> Actor:
-            actor = self.actors[username]
             return replace(
-                Actor.for_user(actor.user, channel="web", ip=f"192.0.2.{ip_tail}", user_agent="Mozilla/5.0 (demo)"),
+                self.actors[username],
+                channel="web",
+                ip=f"192.0.2.{ip_tail}",
+                user_agent="Mozilla/5.0 (demo)",
                 at=moment.astimezone(UTC),
+                request_id=uuid.uuid4().hex,
             )
 
         def at(days_ago: int, hour: int, minute: int) -> datetime:

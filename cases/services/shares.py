@@ -43,7 +43,7 @@ def share_grant(
     if len(basis_note) > MAX_BASIS_NOTE:
         errors["basis_note"] = [gettext("根拠の補足は%(max)s文字以内で入力してください。") % {"max": MAX_BASIS_NOTE}]
     if expires_at is not None and (
-        not isinstance(expires_at, datetime) or timezone.is_naive(expires_at) or expires_at <= timezone.now()
+        not isinstance(expires_at, datetime) or timezone.is_naive(expires_at) or expires_at <= actor.now()
     ):
         errors["expires_at"] = [gettext("有効期限は未来の日時（タイムゾーン付き）で指定してください。")]
     target_agency = Agency.objects.filter(code=agency_code).first() if isinstance(agency_code, str) else None
@@ -58,7 +58,7 @@ def share_grant(
         client = access.client
         if target_agency.pk == client.owner_agency_id:
             raise InvalidInput({"agency": [gettext("登録機関（所有機関）の共有は変更できません。")]})
-        now = timezone.now()
+        now = actor.now()
         replaced = list(Share.objects.select_for_update().filter(client=client, agency=target_agency, revoked_at=None))
         for old in replaced:
             old.revoked_at, old.revoked_by, old.revoke_reason = now, actor.account, "replaced"
@@ -119,7 +119,7 @@ def share_revoke(*, actor: Actor, client_id: object, share_id: object) -> ShareV
             raise InvalidInput({"share": [gettext("登録機関（所有機関）の共有は解除できません。")]})
         if share.revoked_at is not None:
             raise InvalidInput({"share": [gettext("この共有は既に解除されています。")]})
-        share.revoked_at, share.revoked_by, share.revoke_reason = timezone.now(), actor.account, "revoked"
+        share.revoked_at, share.revoked_by, share.revoke_reason = actor.now(), actor.account, "revoked"
         share.save(update_fields=["revoked_at", "revoked_by", "revoke_reason"])
         revoke_perms(client, share.agency)
         entry = system_entry(actor=actor, client=client, event=share_revoked_event(share=share))
@@ -140,7 +140,7 @@ def share_expire_sweep(*, actor: Actor) -> int:
     """Close every share past its expiry (audited ``share.expire``). Expired shares grant nothing even before
     this runs; the sweep tidies the permissions and records the change on each timeline."""
     require_operator(actor, CaseAction.SHARE_EXPIRE)
-    now = timezone.now()
+    now = actor.now()
     count = 0
     expired_ids = list(Share.objects.filter(revoked_at=None, expires_at__lte=now).values_list("pk", flat=True)[:1000])
     for share_id in expired_ids:

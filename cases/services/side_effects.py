@@ -1,7 +1,5 @@
 """What a write leaves besides its own change: a system entry on the timeline, an announcement through the outbox."""
 
-from django.utils import timezone
-
 from agencies.actors import Actor
 from agencies.models import Agency
 
@@ -12,11 +10,14 @@ from ..timeline_events import Event
 
 def system_entry(*, actor: Actor, client: Client, event: Event) -> TimelineEntry:
     """A system entry stores its event and the event's parameters, no sentence: each reader sees it rendered in
-    their own language (``cases.timeline_events``)."""
+    their own language (``cases.timeline_events``). It happens, and is recorded, at the actor's moment
+    (``Actor.now``): the same as the change it records and that change's audit event."""
+    now = actor.now()
     return TimelineEntry.objects.create(
         client=client,
         kind=event.kind,
-        occurred_at=timezone.now(),
+        occurred_at=now,
+        recorded_at=now,
         body="",
         event=event.event,
         event_params=event.params,

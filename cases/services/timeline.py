@@ -37,7 +37,7 @@ def timeline_append(
         errors["body"] = [gettext("内容を入力してください。")]
     elif len(body) > MAX_BODY:
         errors["body"] = [gettext("内容は%(max)s文字以内で入力してください。") % {"max": MAX_BODY}]
-    now = timezone.now()
+    now = actor.now()
     if occurred_at is None:
         occurred_at = now
     elif not isinstance(occurred_at, datetime) or timezone.is_naive(occurred_at):

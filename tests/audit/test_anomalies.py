@@ -37,6 +37,7 @@ class Person:
     user_agent: str = ""
     api_key_id: str = ""
     is_privacy_officer: bool = False
+    at: datetime | None = None  # the clock (these tests travel with time_machine)
 
 
 BOB = Person("bob", "shakyo")
