@@ -67,6 +67,12 @@ class Actor:
         return self.user is None
 
     @property
+    def has_staff_role(self) -> bool:
+        """A member of an agency's staff, in any role: what registering clients, writing entries and holding an API
+        key need first. Users without a staff record (and the system) have no agency and no role."""
+        return self.agency is not None and self.role in Role.values
+
+    @property
     def can_manage_shares(self) -> bool:
         return self.role in SHARE_MANAGER_ROLES
 

@@ -22,6 +22,7 @@ from tsunagu.keyset import Page, keyset_page
 from .actions import AgencyAction
 from .actors import Actor
 from .models import Agency, ApiKey, Role, Staff
+from .services import require_agency_admin
 
 AGENCY_ORDER = [("code", False)]
 
@@ -117,13 +118,6 @@ def profile_get(*, actor: Actor) -> ProfileView:
     )
 
 
-def _require_agency_admin(actor: Actor, action: str) -> Agency:
-    agency = actor.agency
-    if agency is None or not actor.administers_agency:  # administers_agency implies an agency; said for mypy
-        refuse(actor=actor, action=action, reason="role", error=Forbidden(gettext("機関管理者のみが利用できます。")))
-    return agency
-
-
 def _staff_view(s: Staff) -> StaffView:
     return StaffView(
         user_id=s.user.pk,
@@ -139,7 +133,7 @@ def _staff_view(s: Staff) -> StaffView:
 
 def staff_of_agency(*, actor: Actor) -> list[StaffView]:
     """The staff of the actor's own agency (agency administrators only). Audited as ``staff.list``."""
-    agency = _require_agency_admin(actor, AgencyAction.STAFF_LIST)
+    agency = require_agency_admin(actor, AgencyAction.STAFF_LIST)
     with transaction.atomic():
         rows = Staff.objects.filter(agency=agency).select_related("user").order_by("role", "user__username")
         staff = [_staff_view(s) for s in rows]
@@ -158,7 +152,8 @@ def apikey_holders(*, actor: Actor) -> list[StaffView]:
     administrator the integration users of the own agency who are not privacy officers. The service decides
     again (``agencies.services.apikey_issue``); this only keeps the form honest. A list of the agency's staff is
     audited as ``staff.list`` like the staff page."""
-    if actor.agency is None or actor.role not in Role.values:
+    agency = actor.agency
+    if agency is None or not actor.has_staff_role:  # has_staff_role implies an agency; said for mypy
         refuse(
             actor=actor,
             action=AgencyAction.APIKEY_ISSUE,
@@ -168,7 +163,7 @@ def apikey_holders(*, actor: Actor) -> list[StaffView]:
     rows = Staff.objects.filter(user=actor.account)
     if actor.administers_agency:
         rows = rows | Staff.objects.filter(
-            agency=actor.agency, role=Role.INTEGRATION, is_privacy_officer=False, user__is_active=True
+            agency=agency, role=Role.INTEGRATION, is_privacy_officer=False, user__is_active=True
         )
     with transaction.atomic():
         holders = [_staff_view(s) for s in rows.select_related("user").order_by("role", "user__username")]
@@ -177,7 +172,7 @@ def apikey_holders(*, actor: Actor) -> list[StaffView]:
                 actor=actor,
                 action=AgencyAction.STAFF_LIST,
                 target_type="agency",
-                target_id=actor.agency.code,
+                target_id=agency.code,
                 details={"count": len(holders), "purpose": "apikey_holders"},
             )
     return holders
@@ -186,7 +181,7 @@ def apikey_holders(*, actor: Actor) -> list[StaffView]:
 def apikey_list(*, actor: Actor) -> list[ApiKeyView]:
     """The API keys of the actor's agency's staff, newest first (agency administrators only). Never the secret:
     only a hash is stored. Audited as ``apikey.list``."""
-    agency = _require_agency_admin(actor, AgencyAction.APIKEY_LIST)
+    agency = require_agency_admin(actor, AgencyAction.APIKEY_LIST)
     with transaction.atomic():
         rows = ApiKey.objects.filter(user__staff__agency=agency).select_related("user__staff").order_by("-created_at")
         keys = [

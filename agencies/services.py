@@ -40,6 +40,20 @@ def require_operator(actor: Actor, action: str) -> None:
         )
 
 
+def require_agency_admin(actor: Actor, action: str, message: str | None = None) -> Agency:
+    """The actor's agency, if the actor administers it (``Actor.administers_agency``); otherwise an audited refusal
+    with ``message`` (by default: agency administrators only)."""
+    agency = actor.agency
+    if agency is None or not actor.administers_agency:  # administers_agency implies an agency; said for mypy
+        refuse(
+            actor=actor,
+            action=action,
+            reason="role",
+            error=Forbidden(message or gettext("機関管理者のみが利用できます。")),
+        )
+    return agency
+
+
 def agency_create(*, actor: Actor, code: str, name: str, kind: str) -> Agency:
     require_operator(actor, AgencyAction.AGENCY_CREATE)
     errors: dict[str, list[str]] = {}
@@ -130,22 +144,17 @@ def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("ascii")).hexdigest()
 
 
-# Roles whose holders may use the API with a key of their own. Every staff role may; a user without a role
-# (no staff record, or deactivated) may not.
-API_KEY_ROLES = frozenset(Role.values)
-
-
 def _key_refusal(actor: Actor, user: User, staff: Staff) -> Refusal | None:
     """Why ``actor`` may not issue a key for ``user`` (a staff user), or None. A key acts as its user, so issuing
     one for somebody else is acting as them: an agency administrator issues keys only for integration users of
     the own agency, a person for themselves, and nobody for a privacy officer but that officer. The operator's
     command (the system actor) provisions integration users of any agency, never a person."""
     if not actor.is_system and actor.user == user:
-        return None if actor.role in API_KEY_ROLES else Refusal("no_role", Forbidden())
+        return None if actor.has_staff_role else Refusal("no_role", Forbidden())
     if not actor.is_system:
-        if actor.agency is None or actor.role not in API_KEY_ROLES:
+        if actor.agency is None or not actor.has_staff_role:  # has_staff_role implies an agency; said for mypy
             return Refusal("no_role", Forbidden())
-        if actor.role != Role.AGENCY_ADMIN:
+        if not actor.administers_agency:
             return Refusal("not_agency_admin", Forbidden(gettext("他の職員のキーは機関管理者のみが発行できます。")))
         if staff.agency_id != actor.agency.pk:
             return Refusal("other_agency", NotFound(gettext("職員が見つかりません。")))
@@ -243,7 +252,11 @@ def apikey_revoke(*, actor: Actor, key_id: object) -> ApiKey:
         allowed = key is not None and (
             actor.is_system
             or actor.user == key.user
-            or (actor.role == Role.AGENCY_ADMIN and actor.agency and key.user.staff.agency_id == actor.agency.pk)
+            or (
+                actor.administers_agency
+                and actor.agency is not None  # administers_agency implies it; said for mypy
+                and key.user.staff.agency_id == actor.agency.pk
+            )
         )
         if not allowed:
             key = None

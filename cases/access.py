@@ -22,7 +22,7 @@ from django.utils.translation import gettext
 from guardian.shortcuts import get_group_perms, get_objects_for_group
 
 from agencies.actors import Actor
-from agencies.models import Agency, Role
+from agencies.models import Agency
 from audit.refusals import Refusal, refusals_audited
 from tsunagu.errors import Forbidden, NotFound
 from tsunagu.ids import parse_uuid
@@ -64,7 +64,7 @@ def level_at_least(level: str, need: str) -> bool:
 
 def writes_entries(actor: Actor) -> bool:
     """Writing on a timeline needs a staff role as well as the ``append`` level."""
-    return actor.role in Role.values
+    return actor.has_staff_role
 
 
 def is_own_entry(actor: Actor, agency_id: int | None) -> bool:

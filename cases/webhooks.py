@@ -41,10 +41,9 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from agencies.actors import Actor
-from agencies.models import Role
-from audit.refusals import refuse
+from agencies.services import require_agency_admin
 from audit.services import audit_record
-from tsunagu.errors import Forbidden, InvalidInput
+from tsunagu.errors import InvalidInput
 
 from .actions import WEBHOOK_TOPICS, CaseAction
 from .models import OutboxMessage, Share, TimelineEntry, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -159,21 +158,12 @@ def _default_port(parts) -> int:
 # --- registration -------------------------------------------------------------------------------------
 
 
-def _require_webhook_admin(actor: Actor, action: str):
-    """Webhooks are the agency administrator's: an endpoint receives events of every client the agency shares."""
-    if actor.agency is None or actor.role != Role.AGENCY_ADMIN:
-        refuse(
-            actor=actor,
-            action=action,
-            reason="role",
-            error=Forbidden(gettext("Webhook の管理は機関管理者のみが行えます。")),
-        )
-    return actor.agency
-
-
 def webhook_register(*, actor: Actor, url: str) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint for the actor's agency (agency administrators). Returns it and its secret."""
-    agency = _require_webhook_admin(actor, CaseAction.WEBHOOK_REGISTER)
+    # Webhooks are the agency administrator's: an endpoint receives events of every client the agency shares.
+    agency = require_agency_admin(
+        actor, CaseAction.WEBHOOK_REGISTER, gettext("Webhook の管理は機関管理者のみが行えます。")
+    )
     parts = urlsplit(url or "")
     allowed = ("https",) if not settings.WEBHOOK_ALLOW_HTTP else ("https", "http")
     try:

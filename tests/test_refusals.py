@@ -86,6 +86,7 @@ REFUSED = {
     "agencies.selectors.apikey_holders": (_nobody, lambda c: {}, "apikey.issue"),
     "agencies.selectors.apikey_list": ("alice", lambda c: {}, "apikey.list"),
     "agencies.services.require_operator": ("alice", lambda c: {"action": "agency.create"}, "agency.create"),
+    "agencies.services.require_agency_admin": ("alice", lambda c: {"action": "staff.list"}, "staff.list"),
     "agencies.services.agency_create": ("ada", lambda c: {"code": "x", "name": "x", "kind": "other"}, "agency.create"),
     "agencies.services.staff_create": (
         "ada",
