@@ -13,7 +13,7 @@ from django.utils.translation import gettext
 from agencies.actors import Actor
 
 from .access import may_append, may_correct, may_manage_shares
-from .models import Client, EntryKind, Share, TimelineEntry
+from .models import USER_ENTRY_KINDS, Client, Share, TimelineEntry
 from .timeline_events import entry_text
 
 
@@ -86,7 +86,7 @@ class EntryView:
 
     @property
     def is_system(self) -> bool:
-        return self.kind in (EntryKind.SHARE_CHANGE, EntryKind.STATUS_CHANGE, EntryKind.BREAK_GLASS)
+        return self.kind not in USER_ENTRY_KINDS  # written by the services, not by a person
 
     @classmethod
     def of(cls, entry: TimelineEntry, corrected_by: list[UUID], *, viewer: Actor, level: str) -> "EntryView":
