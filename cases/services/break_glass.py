@@ -90,6 +90,7 @@ def break_glass_open(*, actor: Actor, name_kana: str, birth_date: date | str | N
             )
             entry = system_entry(
                 actor=actor,
+                agency=actor.agency,
                 client=client,
                 event=break_glass_event(agency=actor.agency, expires_at=expires, renewal=renews is not None),
             )

@@ -129,9 +129,12 @@ def client_update(*, actor: Actor, client_id: object, changes: dict[str, Any]) -
             client.save()
         if "status" in changed:
             status_entry = system_entry(
-                actor=actor, client=client, event=status_changed_event(old=old_status, new=client.status)
+                actor=actor,
+                agency=access.agency,
+                client=client,
+                event=status_changed_event(old=old_status, new=client.status),
             )
-            announce(Topic.CLIENT_STATUS, client=client, agency=actor.agency, entry=status_entry)
+            announce(Topic.CLIENT_STATUS, client=client, agency=access.agency, entry=status_entry)
         audit_record(
             actor=actor,
             action=CaseAction.CLIENT_UPDATE,

@@ -80,8 +80,8 @@ def share_grant(
                 {"agency": [gettext("同時に別の共有設定が行われました。再度お試しください。")]}
             ) from None
         grant_perms(client, target_agency, level)
-        entry = system_entry(actor=actor, client=client, event=share_granted_event(share=share))
-        announce(Topic.SHARE_GRANT, client=client, agency=actor.agency, entry=entry)
+        entry = system_entry(actor=actor, agency=access.agency, client=client, event=share_granted_event(share=share))
+        announce(Topic.SHARE_GRANT, client=client, agency=access.agency, entry=entry)
         audit_record(
             actor=actor,
             action=CaseAction.SHARE_GRANT,
@@ -122,8 +122,8 @@ def share_revoke(*, actor: Actor, client_id: object, share_id: object) -> ShareV
         share.revoked_at, share.revoked_by, share.revoke_reason = actor.now(), actor.account, "revoked"
         share.save(update_fields=["revoked_at", "revoked_by", "revoke_reason"])
         revoke_perms(client, share.agency)
-        entry = system_entry(actor=actor, client=client, event=share_revoked_event(share=share))
-        announce(Topic.SHARE_REVOKE, client=client, agency=actor.agency, entry=entry)
+        entry = system_entry(actor=actor, agency=access.agency, client=client, event=share_revoked_event(share=share))
+        announce(Topic.SHARE_REVOKE, client=client, agency=access.agency, entry=entry)
         audit_record(
             actor=actor,
             action=CaseAction.SHARE_REVOKE,
@@ -156,7 +156,7 @@ def share_expire_sweep(*, actor: Actor) -> int:
             share.revoked_at, share.revoke_reason = now, "expired"
             share.save(update_fields=["revoked_at", "revoke_reason"])
             revoke_perms(share.client, share.agency)
-            entry = system_entry(actor=actor, client=share.client, event=share_expired_event(share=share))
+            entry = system_entry(actor=actor, agency=None, client=share.client, event=share_expired_event(share=share))
             announce(Topic.SHARE_EXPIRE, client=share.client, agency=None, entry=entry)
             audit_record(
                 actor=actor,

@@ -86,7 +86,7 @@ def timeline_append(
             details={"kind": kind, "corrects": str(target.pk) if target else None},
         )
         topic = Topic.TIMELINE_CORRECT if corrects_id else Topic.TIMELINE_APPEND
-        announce(topic, client=access.client, agency=actor.agency, entry=entry)
+        announce(topic, client=access.client, agency=access.agency, entry=entry)
     entry.agency = access.agency
     entry.author = actor.account
     return EntryView.of(entry, [], viewer=actor, level=access.level)
