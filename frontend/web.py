@@ -7,6 +7,7 @@ not-found page (404, the same for a missing and a hidden client), ``Forbidden`` 
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.functional import SimpleLazyObject
 from django_htmx.http import reswap, retarget
 
 from agencies import selectors as agency_selectors
@@ -19,14 +20,23 @@ FORM_ERROR_STATUS = 400
 FRAGMENT_ERROR_STATUS = 422
 
 
+_ACTOR_ATTR = "_tsunagu_web_actor"
+
+
 def web_actor(request: HttpRequest) -> Actor:
-    return Actor.for_user(
-        request.user,
-        channel="web",
-        request_id=getattr(request, "request_id", None),
-        ip=client_ip(request),
-        user_agent=request.headers.get("User-Agent", ""),
-    )
+    """The request's actor, built once per request and kept on it (an error page reuses the view's). Built again
+    only if the request's user has changed since (sign-in, sign-out)."""
+    actor = getattr(request, _ACTOR_ATTR, None)
+    if actor is None or actor.user is not request.user:
+        actor = Actor.for_user(
+            request.user,
+            channel="web",
+            request_id=getattr(request, "request_id", None),
+            ip=client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+        setattr(request, _ACTOR_ATTR, actor)
+    return actor
 
 
 def is_htmx(request: HttpRequest) -> bool:
@@ -35,12 +45,12 @@ def is_htmx(request: HttpRequest) -> bool:
 
 def frame(request: HttpRequest, actor: Actor | None) -> dict:
     """Context for the page frame: who is signed in (``me``, the read model with what they may open) and how many
-    notices they have not read."""
+    notices they have not read. ``me`` is read only when a template uses it (htmx fragments never do)."""
     if actor is None or actor.user is None:
         return {"actor": actor, "me": None, "unread_count": 0}
     return {
         "actor": actor,
-        "me": agency_selectors.profile_get(actor=actor),
+        "me": SimpleLazyObject(lambda: agency_selectors.profile_get(actor=actor)),
         "unread_count": notifications.notification_unread_count(actor=actor),
     }
 
