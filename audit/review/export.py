@@ -3,7 +3,7 @@ written off the request path (``audit.exports.build``, run by the ``audit.tasks.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from celery import current_app
 from django.db import transaction
@@ -64,8 +64,15 @@ def export_get(*, actor: AuditActor, export_id: object) -> AuditExport:
     return _export_for(actor, export_id)
 
 
-def export_open(*, actor: AuditActor, export_id: object) -> tuple[str, bytes]:
-    """The finished file: (download name, content). Audited as ``export`` (``audit_csv_download``)."""
+class ExportFile(NamedTuple):
+    file_name: str  # the download name
+    content: bytes
+    encoding: str  # an ``ExportEncoding`` value
+
+
+def export_open(*, actor: AuditActor, export_id: object) -> ExportFile:
+    """The finished file, read once (name, content, encoding). Audited as ``export`` (``audit_csv_download``).
+    ``InvalidInput`` while it is not finished."""
     require_privacy_officer(actor=actor, action=AuditAction.EXPORT)
     with transaction.atomic():
         export = _export_for(actor, export_id)
@@ -79,4 +86,4 @@ def export_open(*, actor: AuditActor, export_id: object) -> tuple[str, bytes]:
             target_id=export.pk,
             details={"kind": "audit_csv_download", "rows": export.row_count},
         )
-    return export.file_name, content
+    return ExportFile(export.file_name, content, export.encoding)

@@ -501,17 +501,10 @@ def export_start(request: HttpRequest, actor) -> HttpResponse:
     return HttpResponseRedirect(reverse("frontend:privacy_export", args=[export.id]))
 
 
-def _export(request, actor, export_id):
-    try:
-        return review.export_get(actor=actor, export_id=export_id)
-    except (InvalidInput, ValueError):
-        raise NotFound from None
-
-
 @require_GET
 @officer_page
 def export_detail(request: HttpRequest, actor, export_id: str) -> HttpResponse:
-    export = _export(request, actor, export_id)
+    export = review.export_get(actor=actor, export_id=export_id)
     return page(request, "frontend/privacy/export.html", {"export": export}, actor=actor)
 
 
@@ -521,22 +514,20 @@ def export_status(request: HttpRequest, export_id: str) -> HttpResponse:
     """The progress fragment, polled every 2 s until the export is done or failed (then it stops polling).
     A poll is not activity: a forgotten tab does not keep the officer signed in."""
     actor = web_actor(request)
-    export = _export(request, actor, export_id)
+    export = review.export_get(actor=actor, export_id=export_id)
     return page(request, "frontend/privacy/_export_status.html", {"export": export}, actor=actor)
 
 
 @require_GET
 @officer_page
 def export_download(request: HttpRequest, actor, export_id: str) -> HttpResponse:
-    export = _export(request, actor, export_id)
-    if export.status != "done":
-        return HttpResponseRedirect(reverse("frontend:privacy_export", args=[export_id]))
+    """The finished file; an export not finished yet sends the officer back to its page (the progress)."""
     try:
-        file_name, content = review.export_open(actor=actor, export_id=export_id)
+        export = review.export_open(actor=actor, export_id=export_id)
     except InvalidInput:
-        raise NotFound from None  # not finished after all: no file to give, the same answer as an unknown export
-    charset = "shift_jis" if getattr(export, "encoding", "") == "shift_jis" else "utf-8"
-    response = HttpResponse(content, content_type=f"text/csv; charset={charset}")
-    response["Content-Disposition"] = content_disposition_header(True, file_name)
+        return HttpResponseRedirect(reverse("frontend:privacy_export", args=[export_id]))
+    charset = "shift_jis" if export.encoding == "shift_jis" else "utf-8"
+    response = HttpResponse(export.content, content_type=f"text/csv; charset={charset}")
+    response["Content-Disposition"] = content_disposition_header(True, export.file_name)
     response["Cache-Control"] = "no-store"
     return response

@@ -244,7 +244,8 @@ def test_export_csv(cast, settings, tmp_path, django_capture_on_commit_callbacks
     }
     export = review.export_get(actor=penny, export_id=export.id)
     assert (export.status, export.progress) == ("done", 100)
-    name, content = review.export_open(actor=penny, export_id=export.id)
+    name, content, file_encoding = review.export_open(actor=penny, export_id=export.id)
+    assert file_encoding == encoding
     assert name.endswith(".csv") and name == export.file_name
     if encoding == "utf-8-sig":
         assert content.startswith(b"\xef\xbb\xbf")
@@ -279,7 +280,7 @@ def test_export_in_batches_reports_progress(cast, settings, tmp_path, monkeypatc
     assert export.status == "done" and export.row_count >= total
     progress = [p for p in seen if p is not None]
     assert progress == sorted(progress) and progress[-1] == 100 and len(progress) > 3
-    _, content = review.export_open(actor=cast.actor("penny"), export_id=export.id)
+    _, content, _ = review.export_open(actor=cast.actor("penny"), export_id=export.id)
     assert len(_rows(content, "shift_jis")) == export.row_count + 1
 
 
@@ -360,7 +361,7 @@ def test_export_through_a_real_worker(settings, tmp_path):
         assert _wait_for(lambda: AuditExport.objects.get(pk=export.pk).status == "done")
     export.refresh_from_db()
     assert export.progress == 100 and export.row_count == AuditEvent.objects.filter(actor_username="alice").count()
-    _, content = review.export_open(actor=penny, export_id=export.id)
+    _, content, _ = review.export_open(actor=penny, export_id=export.id)
     assert len(_rows(content, "shift_jis")) == export.row_count + 1
 
 

@@ -415,6 +415,30 @@ def test_export_runs_shows_progress_and_offers_the_file(
     assert "charlie" in content and str(reviewed.client.id) in content
 
 
+def test_downloading_an_unfinished_export_sends_the_officer_to_its_page(reviewed, as_user):
+    penny = as_user("penny")
+    export = review.export_start(actor=reviewed.actor("penny"), filters={})
+    for status in ("pending", "running", "failed"):
+        AuditExport.objects.filter(pk=export.pk).update(status=status)
+        download = penny.get(reverse("frontend:privacy_export_download", args=[export.id]))
+        assert download.status_code == 302, status
+        assert download["Location"] == reverse("frontend:privacy_export", args=[export.id])
+
+
+def test_downloading_reads_the_export_once(reviewed, as_user, django_capture_on_commit_callbacks):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    penny = as_user("penny")
+    with django_capture_on_commit_callbacks(execute=True):
+        export = review.export_start(actor=reviewed.actor("penny"), filters={})
+    with CaptureQueriesContext(connection) as queries:
+        download = penny.get(reverse("frontend:privacy_export_download", args=[export.id]))
+    assert download.status_code == 200
+    reads = [q for q in queries.captured_queries if q["sql"].startswith("SELECT") and "audit_auditexport" in q["sql"]]
+    assert len(reads) == 1
+
+
 def test_export_of_an_unknown_id_is_not_found(reviewed, as_user):
     penny = as_user("penny")
     for name in ("frontend:privacy_export", "frontend:privacy_export_download"):
