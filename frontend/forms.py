@@ -93,11 +93,8 @@ class ClientForm(ServiceForm):
         help_text=_("ひらがな・カタカナのどちらでも入力できます。"),
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
-    birth_date = forms.DateField(
-        label=_("生年月日"),
-        widget=DateInput(),
-        input_formats=["%Y-%m-%d", "%Y/%m/%d"],
-        error_messages={"invalid": _("生年月日は YYYY-MM-DD の形式で入力してください。")},
+    birth_date = date_field(
+        _("生年月日"), error_messages={"invalid": _("生年月日は YYYY-MM-DD の形式で入力してください。")}
     )
     address = forms.CharField(label=_("住所"), required=False, max_length=1000)
     address_confidential = forms.BooleanField(
@@ -134,13 +131,7 @@ class ShareGrantForm(ServiceForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("同意書の日付、支援会議の開催日など（任意）"),
     )
-    expires_on = forms.DateField(
-        label=_("有効期限"),
-        required=False,
-        widget=DateInput(),
-        help_text=_("この日の終わりまで共有します（任意）。"),
-        error_messages={"invalid": _("日付は YYYY-MM-DD の形式で入力してください。")},
-    )
+    expires_on = date_field(_("有効期限"), required=False, help_text=_("この日の終わりまで共有します（任意）。"))
     error_fields = {"expires_at": "expires_on"}
 
     def __init__(self, *args, agencies=(), **kwargs):

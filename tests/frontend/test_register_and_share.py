@@ -220,3 +220,20 @@ def test_expiry_date_means_the_end_of_that_day_in_japan(cast, as_user):
     share = Share.objects.get(agency__code="shisetsu")
     local = timezone.localtime(share.expires_at)
     assert local.date().isoformat() == day and (local.hour, local.minute) == (23, 59)
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_share_expiry_takes_the_same_dates_as_every_date_field(language):
+    from django.utils import translation
+
+    from frontend.forms import ShareGrantForm
+
+    def errors(value: str):
+        form = ShareGrantForm({"level": "read", "basis": "consent", "expires_on": value})
+        form.is_valid()
+        return form.errors.get("expires_on")
+
+    with translation.override(language):
+        assert errors("2030-11-23") is None
+        assert errors("2030/11/23") is None
+        assert errors("11/23/2030") == [translation.gettext("日付は YYYY-MM-DD の形式で入力してください。")]
