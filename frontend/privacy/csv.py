@@ -8,11 +8,9 @@ from audit import actions
 from audit.models import Channel, Outcome
 from tsunagu.csvfile import csv_bytes
 
+from ..labels import choice_label
+
 DISCLOSURE_HEADER = ["日時（日本時間）", "機関", "機関コード", "職員", "操作", "結果", "経路", "根拠"]
-
-
-def _label(choices, code: str) -> str:
-    return str(choices(code).label) if code in choices.values else code
 
 
 def disclosure_rows(rows) -> list[list[str]]:
@@ -24,8 +22,8 @@ def disclosure_rows(rows) -> list[list[str]]:
             r.event.actor_agency_code,
             r.event.actor_username,
             actions.label(r.event.action),
-            _label(Outcome, r.event.outcome),
-            _label(Channel, r.event.channel),
+            choice_label(Outcome, r.event.outcome),
+            choice_label(Channel, r.event.channel),
             r.basis,
         ]
         for r in rows

@@ -5,11 +5,9 @@ from django import template
 from audit import actions
 from audit.models import AnomalyRule, AuthorisedBy, Channel, FlagStatus, Outcome
 
+from ..labels import choice_label
+
 register = template.Library()
-
-
-def _label(choices, code: str) -> str:
-    return str(choices(code).label) if code in choices.values else (code or "")
 
 
 @register.filter
@@ -19,22 +17,22 @@ def action_label(code: str) -> str:
 
 @register.filter
 def outcome_label(code: str) -> str:
-    return _label(Outcome, code)
+    return choice_label(Outcome, code)
 
 
 @register.filter
 def channel_label(code: str) -> str:
-    return _label(Channel, code)
+    return choice_label(Channel, code)
 
 
 @register.filter
 def rule_label(code: str) -> str:
-    return _label(AnomalyRule, code)
+    return choice_label(AnomalyRule, code)
 
 
 @register.filter
 def flag_status_label(code: str) -> str:
-    return _label(FlagStatus, code)
+    return choice_label(FlagStatus, code)
 
 
 @register.filter

@@ -12,9 +12,10 @@ from django.template.defaultfilters import date as date_filter
 from django.utils import timezone, translation
 
 from agencies.models import AgencyKind, Role
-from cases.actions import Topic
 from cases.models import ClientStatus, EntryKind, ShareBasis, ShareLevel
 from tsunagu.wareki import wareki as to_wareki
+
+from ..labels import choice_label
 
 register = template.Library()
 
@@ -26,7 +27,6 @@ VOCABULARIES = {
     "status": ClientStatus,
     "role": Role,
     "agency_kind": AgencyKind,
-    "topic": Topic,
 }
 
 
@@ -36,8 +36,7 @@ def label(code: str, vocabulary: str) -> str:
     ``level_short`` is the short form of a share level for badges (閲覧 / 追記 / 管理)."""
     if vocabulary == "level_short":
         return str(ShareLevel(code).short_label) if code in ShareLevel.values else code
-    choices = VOCABULARIES[vocabulary]
-    return str(choices(code).label) if code in choices.values else code
+    return choice_label(VOCABULARIES[vocabulary], code)
 
 
 @register.filter
