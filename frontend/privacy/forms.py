@@ -32,7 +32,8 @@ def day_end(day: date | None) -> datetime | None:
 
 
 class ClientLookupForm(ServiceForm):
-    """A client picked from the lookup: ``client_q`` is what the officer types, ``client`` the id they picked."""
+    """A client picked from the lookup: ``client_q`` is what the officer types, ``client`` the id they picked. The
+    review functions' errors about the client are shown on ``client_q`` (subclasses extend ``error_fields``)."""
 
     client_q = forms.CharField(
         label=_("支援対象者（ケース番号・氏名・フリガナ）"),
@@ -41,6 +42,7 @@ class ClientLookupForm(ServiceForm):
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
     client = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    error_fields = {"client_id": "client_q", "client": "client_q", "q": "client_q"}
 
 
 class EventFilterForm(ClientLookupForm):
@@ -58,7 +60,7 @@ class EventFilterForm(ClientLookupForm):
     channel = forms.ChoiceField(label=_("経路"), required=False, choices=[("", _("すべて")), *Channel.choices])
     since = date_field(_("開始日"), required=False)
     until = date_field(_("終了日"), required=False)
-    error_fields = {"actor": "username", "client_id": "client_q", "client": "client_q", "q": "client_q"}
+    error_fields = {**ClientLookupForm.error_fields, "actor": "username"}
 
     def __init__(self, *args, agencies=(), **kwargs):
         kwargs.setdefault("auto_id", "f-%s")
@@ -105,7 +107,6 @@ class TermSearchForm(ServiceForm):
 class DisclosureForm(ClientLookupForm):
     since = date_field(_("対象期間（開始日）"), error_messages={"required": _("開始日を入力してください。")})
     until = date_field(_("対象期間（終了日）"), error_messages={"required": _("終了日を入力してください。")})
-    error_fields = {"client_id": "client_q", "client": "client_q", "q": "client_q"}
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "d-%s")

@@ -127,6 +127,20 @@ def _identity(actor, client_id):
     return found[cid]
 
 
+def _no_such_client(form) -> None:
+    form.add_error("client_q", _("該当する支援対象者がいません。ケース番号または氏名を確認してください。"))
+
+
+def _picked_client(actor, form) -> case_review.ClientIdentity | None:
+    """The client picked on a lookup form (``client``), or None with a field error when there is no such client:
+    the client is a field of the form, so an unknown one is said there, not as the not-found page."""
+    try:
+        return _identity(actor, form.cleaned_data["client"])
+    except NotFound:
+        _no_such_client(form)
+        return None
+
+
 def _lookup(actor, form, candidates_key="client") -> list:
     """Resolve the typed case number or 氏名 to one client: the form's ``client`` is set when exactly one
     matches; several matches are returned as candidates to pick from; none is a field error."""
@@ -139,7 +153,7 @@ def _lookup(actor, form, candidates_key="client") -> list:
         data[candidates_key] = found[0].id
         return []
     if not found:
-        form.add_error("client_q", _("該当する支援対象者がいません。ケース番号または氏名を確認してください。"))
+        _no_such_client(form)
     return found
 
 
@@ -225,11 +239,7 @@ def events(request: HttpRequest, actor) -> HttpResponse:
             query = _filter_query(form)
             return _see_other(reverse("frontend:privacy_events") + (f"?{urlencode(query)}" if query else ""))
         if chosen:
-            try:
-                context["client"] = _identity(actor, chosen)
-            except NotFound:
-                # The client is a field of the search form: an unknown one is said there, not as the not-found page.
-                form.add_error("client_q", _("該当する支援対象者がいません。ケース番号または氏名を確認してください。"))
+            context["client"] = _picked_client(actor, form)
         if not context["candidates"] and not form.errors:
             try:
                 result = review.review_events(
@@ -347,18 +357,16 @@ def _disclosure(request, actor, data=None):
         query = urlencode({"client": str(data["client"]), **period})
         context["redirect"] = reverse("frontend:privacy_disclosure") + "?" + query
         return context
+    context["client"] = _picked_client(actor, form)
+    if context["client"] is None:
+        return context
     try:
-        context["client"] = _identity(actor, data["client"])
         report = review.review_disclosure(
             actor=actor,
             client_id=context["client"].id,
             since=day_start(data["since"]),
             until=day_end(data["until"]),
         )
-    except NotFound:
-        # As on the search page: an unknown client is this form's field error, not the not-found page.
-        form.add_error("client_q", _("該当する支援対象者がいません。ケース番号または氏名を確認してください。"))
-        return context
     except InvalidInput as exc:
         form.add_service_errors(exc)
         return context
