@@ -221,6 +221,19 @@ def test_search_by_case_number_and_several_matches_to_pick_from(reviewed, as_use
     assert none.status_code == 400 and "該当する支援対象者がいません。" in text(none)
 
 
+def test_an_unknown_picked_client_is_a_field_error_on_search_and_disclosure(reviewed, as_user):
+    penny = as_user("penny")
+    unknown = str(uuid.uuid4())
+    today = timezone.localdate().isoformat()
+    for url, query in [
+        (reverse("frontend:privacy_events"), {"client": unknown}),
+        (reverse("frontend:privacy_disclosure"), {"client": unknown, "since": "2020-01-01", "until": today}),
+    ]:
+        response = penny.get(url, query)
+        assert response.status_code == 400, url
+        assert "該当する支援対象者がいません。ケース番号または氏名を確認してください。" in text(response)
+
+
 def test_the_console_search_forms_post_names(reviewed, as_user):
     penny = as_user("penny")
     for name in ("frontend:privacy_events", "frontend:privacy_disclosure", "frontend:privacy_terms"):
