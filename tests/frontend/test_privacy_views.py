@@ -549,5 +549,9 @@ def test_the_dashboard_shows_the_latest_signed_digest(cast, as_user):
         created_at=timezone.now(),
     )
     digest = publish_digest()
-    body = text(as_user("penny").get(reverse("frontend:privacy_dashboard")))
+    penny = as_user("penny")
+    body = text(penny.get(reverse("frontend:privacy_dashboard")))
     assert 'data-testid="audit-digest"' in body and digest.seal_hash in body and "署名は正しい" in body
+    penny.cookies["django_language"] = "en"
+    english = text(penny.get(reverse("frontend:privacy_dashboard")))
+    assert "Signed digest" in english and "Signature valid" in english and "署名" not in english
