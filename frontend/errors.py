@@ -23,7 +23,12 @@ BROWSER_NAMESPACE = "frontend"  # frontend/urls.py's app_name
 
 
 def is_browser_route(request: HttpRequest) -> bool:
-    """Whether the request was routed to a browser view (resolved before any view runs)."""
+    """Whether the request was routed to a browser view (resolved before any view runs).
+
+    A safeguard, not a guard anything needs today: an API view's domain errors never reach this middleware (DRF's
+    exception handler, ``api.problems.exception_handler``, answers them first), and the admin and ``/i18n/``
+    raise none. It keeps a view added outside the ``frontend`` namespace from being answered with a browser page
+    should one ever let a domain error through."""
     match = getattr(request, "resolver_match", None)
     return match is not None and BROWSER_NAMESPACE in match.namespaces
 
