@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from django import template
 from django.conf import settings
+from django.db.models import TextChoices
 from django.template.defaultfilters import date as date_filter
 from django.utils import timezone, translation
 
@@ -20,7 +21,7 @@ from ..labels import choice_label
 register = template.Library()
 
 # Which vocabulary a ``label`` argument names.
-VOCABULARIES = {
+VOCABULARIES: dict[str, type[TextChoices]] = {
     "kind": EntryKind,
     "level": ShareLevel,
     "basis": ShareBasis,
