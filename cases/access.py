@@ -178,11 +178,19 @@ def check_access(actor: Actor, client_id: object, need: str, *, lock: bool = Fal
     return access
 
 
-def require_share_manager(actor: Actor) -> None:
-    """Share management needs the supervisor or agency-administrator role as well as ``manage`` (PRODUCT §4.3).
-    Raised inside ``client_access``, the refusal is audited like any other."""
-    if not actor.can_manage_shares:
-        raise Denied("role", Forbidden(gettext("共有設定は管理職・主任または機関管理者のみが行えます。")))
+def require_share_manager(actor: Actor, access: Access) -> None:
+    """Share management needs ``manage`` and the supervisor or agency-administrator role (``may_manage_shares``,
+    PRODUCT §4.3). Called first in a ``client_access`` block opened at ``read`` (a hidden client stays not found):
+    whether the level or the role falls short, the refusal says who may manage shares, to the browser and the API
+    alike. Raised inside ``client_access``, it is audited like any other."""
+    if may_manage_shares(actor, access.level):
+        return
+    if access.at_least(ShareLevel.MANAGE):
+        reason = "role"
+    else:
+        reason = "break_glass_read_only" if access.break_glass is not None else "insufficient_level"
+    message = gettext("共有設定は、この支援対象者を管理する機関の管理職・主任または機関管理者のみが行えます。")
+    raise Denied(reason, Forbidden(message))
 
 
 @contextmanager

@@ -134,12 +134,10 @@ def share_list(*, actor: Actor, client_id, for_management: bool = False) -> list
 
     ``for_management``: the sharing page, for those who may change the shares (``manage`` and a supervisor or
     agency-administrator role); anyone else is refused (Forbidden, audited as ``share.manage``)."""
-    need, action = (
-        (ShareLevel.MANAGE, CaseAction.SHARE_MANAGE) if for_management else (ShareLevel.READ, CaseAction.SHARE_LIST)
-    )
-    with client_access(actor=actor, client_id=client_id, need=need, action=action) as access:
+    action = CaseAction.SHARE_MANAGE if for_management else CaseAction.SHARE_LIST
+    with client_access(actor=actor, client_id=client_id, need=ShareLevel.READ, action=action) as access:
         if for_management:
-            require_share_manager(actor)
+            require_share_manager(actor, access)
         shares = (
             Share.objects.filter(client=access.client)
             .select_related("agency", "granted_by")

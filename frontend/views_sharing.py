@@ -1,8 +1,6 @@
 """共有設定: who may see a client, and on which basis. For supervisors and agency administrators of an agency
 that manages the client; every change has a confirmation step and goes through ``cases.services``."""
 
-import functools
-
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -11,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from agencies import selectors as agency_selectors
 from cases import selectors, services
-from tsunagu.errors import Forbidden, InvalidInput, NotFound
+from tsunagu.errors import InvalidInput, NotFound
 
 from .auth import web_login_required
 from .forms import ShareGrantForm
@@ -36,25 +34,8 @@ def _render(request, actor, context, *, form=None, status=200) -> HttpResponse:
     return page(request, "frontend/shares.html", context, actor=actor, status=status)
 
 
-def share_managers_only(view):
-    """A refusal on these pages says who may manage shares, whether the role or the level fell short. The
-    selector or service has recorded it already; ``frontend.errors`` shows the 403 page (and the not-found page
-    for a hidden client)."""
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except Forbidden as exc:
-            message = _("共有設定は、この支援対象者を管理する機関の管理職・主任または機関管理者のみが行えます。")
-            raise Forbidden(message) from exc
-
-    return wrapper
-
-
 @web_login_required
 @require_GET
-@share_managers_only
 def share_page(request: HttpRequest, client_id: str) -> HttpResponse:
     actor = web_actor(request)
     context = _manager_context(actor, client_id)
@@ -63,7 +44,6 @@ def share_page(request: HttpRequest, client_id: str) -> HttpResponse:
 
 @web_login_required
 @require_http_methods(["POST"])
-@share_managers_only
 def share_grant(request: HttpRequest, client_id: str) -> HttpResponse:
     """Step 1 (no ``confirm``): check the form and show what will happen. Step 2 (``confirm=1``): grant."""
     actor = web_actor(request)
@@ -98,7 +78,6 @@ def share_grant(request: HttpRequest, client_id: str) -> HttpResponse:
 
 @web_login_required
 @require_http_methods(["GET", "POST"])
-@share_managers_only
 def share_revoke(request: HttpRequest, client_id: str, share_id: str) -> HttpResponse:
     """GET: the confirmation page. POST: revoke (takes effect on the agency's next request)."""
     actor = web_actor(request)

@@ -52,9 +52,9 @@ def share_grant(
     if errors or target_agency is None:
         raise InvalidInput(errors)
     with client_access(
-        actor=actor, client_id=client_id, need=ShareLevel.MANAGE, action=CaseAction.SHARE_GRANT, lock=True
+        actor=actor, client_id=client_id, need=ShareLevel.READ, action=CaseAction.SHARE_GRANT, lock=True
     ) as access:
-        require_share_manager(actor)
+        require_share_manager(actor, access)  # manage and a share-manager role
         client = access.client
         if target_agency.pk == client.owner_agency_id:
             raise InvalidInput({"agency": [gettext("登録機関（所有機関）の共有は変更できません。")]})
@@ -103,9 +103,9 @@ def share_grant(
 def share_revoke(*, actor: Actor, client_id: object, share_id: object) -> ShareView:
     """Revoke a share; it takes effect on the agency's next request. The owner's share cannot be revoked."""
     with client_access(
-        actor=actor, client_id=client_id, need=ShareLevel.MANAGE, action=CaseAction.SHARE_REVOKE, lock=True
+        actor=actor, client_id=client_id, need=ShareLevel.READ, action=CaseAction.SHARE_REVOKE, lock=True
     ) as access:
-        require_share_manager(actor)
+        require_share_manager(actor, access)  # manage and a share-manager role
         client = access.client
         pk = parse_uuid(share_id)
         share = (

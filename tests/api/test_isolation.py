@@ -77,3 +77,18 @@ def test_no_other_agency_reaches_it_through_any_endpoint(cast, api, secret, who)
     entries = api("carol").get(f"/api/v1/clients/{cid}/timeline/").json()["results"]
     assert entries == []
     assert [s["agency"] for s in api("carol").get(f"/api/v1/clients/{cid}/shares/").json()["results"]] == ["houkatsu"]
+
+
+@pytest.mark.parametrize("who", ["alice", "bob"])  # a caseworker of the managing agency; a read share
+def test_a_refused_share_change_says_who_may_manage_shares(cast, api, who):
+    """The API shows the service's refusal as the browser does: who may manage shares, whichever fell short."""
+    grant = api(who).post(
+        f"/api/v1/clients/{cast.client.id}/shares/",
+        {"agency": "shisetsu", "level": "read", "basis": "consent"},
+        format="json",
+    )
+    revoke = api(who).delete(f"/api/v1/clients/{cast.client.id}/shares/{cast.shares['reader'].id}/")
+    for response in (grant, revoke):
+        assert assert_problem(response, 403)["detail"] == (
+            "共有設定は、この支援対象者を管理する機関の管理職・主任または機関管理者のみが行えます。"
+        )

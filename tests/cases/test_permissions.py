@@ -278,6 +278,31 @@ def test_any_client_id_is_just_not_found(cast, garbage):
     assert event.outcome == "denied" and "\x00" not in event.target_id and len(event.target_id) <= 64
 
 
+SHARE_MANAGERS_ONLY = "共有設定は、この支援対象者を管理する機関の管理職・主任または機関管理者のみが行えます。"
+
+
+@pytest.mark.parametrize("who", ["alice", "bob", "carol"])  # the role falls short (alice), the level (bob, carol)
+def test_a_refused_share_change_says_who_may_manage_shares(cast, who):
+    """The sharing page's list, a grant and a revoke refuse with one message whichever fell short, so that the
+    browser and the API say the same."""
+    actor, client_id = cast.actor(who), cast.client.id
+    calls = {
+        "share.manage": lambda: selectors.share_list(actor=actor, client_id=client_id, for_management=True),
+        "share.grant": lambda: services.share_grant(
+            actor=actor, client_id=client_id, agency_code="shisetsu", level="read", basis="consent"
+        ),
+        "share.revoke": lambda: services.share_revoke(
+            actor=actor, client_id=client_id, share_id=cast.shares["reader"].id
+        ),
+    }
+    for action, call in calls.items():
+        seq = _last_seq()
+        with pytest.raises(Forbidden) as refused:
+            call()
+        assert refused.value.message == SHARE_MANAGERS_ONLY
+        _one_event(seq, action, "denied")
+
+
 @pytest.mark.parametrize("who", EVERYONE)
 def test_share_list_for_management_needs_manage_and_a_supervisor_role(cast, who):
     seq = _last_seq()
