@@ -89,6 +89,11 @@ class Actor:
         return not self.is_privacy_officer or self.role in CASEWORK_ROLES
 
     @property
+    def registers_clients(self) -> bool:
+        """What ``cases.services.client_create`` requires: a staff role, and casework for a privacy officer."""
+        return self.has_staff_role and self.reads_cases
+
+    @property
     def may_break_glass(self) -> bool:
         return not self.is_privacy_officer
 

@@ -50,6 +50,7 @@ class ProfileView:
     role: str
     is_privacy_officer: bool
     can_administer_agency: bool  # the agency's staff and API keys (``staff_of_agency``, ``apikey_list``)
+    can_register_clients: bool  # ``cases.services.client_create`` (``Actor.registers_clients``)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ def profile_get(*, actor: Actor) -> ProfileView:
         role=actor.role,
         is_privacy_officer=actor.is_privacy_officer,
         can_administer_agency=actor.administers_agency,
+        can_register_clients=actor.registers_clients,
     )
 
 

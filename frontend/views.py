@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from agencies import selectors as agency_selectors
 from cases import notifications, selectors, services
 from cases.models import ClientStatus, EntryKind
 from tsunagu.errors import InvalidInput
@@ -299,10 +300,15 @@ def _duplicates(actor, form: ClientForm) -> list:
 @web_login_required
 @require_http_methods(["GET", "POST"])
 def client_create(request: HttpRequest) -> HttpResponse:
+    """The registration form: offered to those who may register (``ProfileView.can_register_clients``; an empty
+    form, nothing to audit). A POST by anyone else is refused, and audited, by ``services.client_create``."""
     actor = web_actor(request)
-    if actor.agency is None or not actor.role:
-        return error_page(request, status=403, actor=actor, message=_("所属機関のある職員のみが登録できます。"))
     if request.method == "GET":
+        if not agency_selectors.profile_get(actor=actor).can_register_clients:
+            message = _(
+                "支援対象者の登録は、所属機関の職員のみが行えます（支援業務の役割のない個人情報保護管理者を除く）。"
+            )
+            return error_page(request, status=403, actor=actor, message=message)
         return page(request, "frontend/client_form.html", {"form": ClientForm()}, actor=actor)
     form = ClientForm(request.POST)
     duplicates: list = []

@@ -39,20 +39,14 @@ def _next_case_number() -> str:
 
 
 def _require_staff(actor: Actor, action: str) -> Agency:
-    if actor.agency is None or not actor.has_staff_role:  # has_staff_role implies an agency; said for mypy
-        refuse(
-            actor=actor,
-            action=action,
-            reason="no_agency",
-            error=Forbidden(gettext("所属機関のある職員のみが行えます。")),
-        )
-    if not actor.reads_cases:
-        refuse(
-            actor=actor,
-            action=action,
-            reason="privacy_officer",
-            error=Forbidden(gettext("個人情報保護管理者は支援記録を扱いません。")),
-        )
+    """The actor's agency, if the actor may register clients (``Actor.registers_clients``); otherwise an audited
+    refusal saying which part fell short."""
+    if actor.agency is None or not actor.registers_clients:  # registers_clients implies an agency; said for mypy
+        if not actor.has_staff_role:
+            reason, message = "no_agency", gettext("所属機関のある職員のみが行えます。")
+        else:
+            reason, message = "privacy_officer", gettext("個人情報保護管理者は支援記録を扱いません。")
+        refuse(actor=actor, action=action, reason=reason, error=Forbidden(message))
     return actor.agency
 
 

@@ -36,6 +36,22 @@ def test_register_form_for_every_staff_member(cast, as_user, who):
     assert 'hx-post="/clients/new/duplicates/"' in body
 
 
+def test_an_officer_who_does_no_casework_may_not_register(cast, as_user):
+    """olga (the office's administrator and a privacy officer) does no casework: no link to the form, no form, and
+    a registration posted anyway is refused by the service, audited once."""
+    olga = as_user("olga")
+    home = text(olga.get(reverse("frontend:client_list")))
+    assert reverse(CREATE) not in home and "新規登録" not in home
+    form = olga.get(reverse(CREATE))
+    assert form.status_code == 403 and "支援業務の役割のない個人情報保護管理者を除く" in text(form)
+    before, seq = ClientModel.objects.count(), AuditEvent.objects.order_by("-seq").values_list("seq", flat=True)[0]
+    refused = olga.post(reverse(CREATE), NEW)
+    assert refused.status_code == 403 and "個人情報保護管理者は支援記録を扱いません。" in text(refused)
+    denied = AuditEvent.objects.filter(seq__gt=seq, outcome="denied")
+    assert [(e.action, e.reason, e.actor_username) for e in denied] == [("client.create", "privacy_officer", "olga")]
+    assert ClientModel.objects.count() == before
+
+
 def test_register_creates_the_client_owned_by_my_agency(cast, as_user):
     client = as_user("carol")
     response = client.post(reverse(CREATE), NEW)
