@@ -292,3 +292,14 @@ def test_demo_users_who_need_a_second_factor_are_enrolled_with_the_published_sec
     keys = list(TOTPDevice.objects.order_by("pk").values_list("pk", "key", "last_t"))
     _seed()
     assert list(TOTPDevice.objects.order_by("pk").values_list("pk", "key", "last_t")) == keys
+
+
+def test_the_demo_login_table_is_japanese_whatever_language_is_active():
+    """The table is built once, at import: an English request or test active then must not turn it English."""
+    from django.utils import translation
+
+    from cases.demo.data import role_label
+
+    with translation.override("en"):
+        assert role_label("caseworker", True) == "担当者・個人情報保護管理者"
+        assert role_label("agency_admin", False) == "機関管理者"

@@ -4,6 +4,8 @@ numbers are invented (a local number cannot start with 0, so no ``0256-0x-xxxx``
 from dataclasses import dataclass
 from datetime import date
 
+from django.utils import translation
+
 from agencies.models import AgencyKind, Role
 
 from ..models import EntryKind, ShareBasis, ShareLevel
@@ -53,7 +55,9 @@ STAFF = {
 
 
 def role_label(role: str, privacy_officer: bool) -> str:
-    label = str(Role(role).label)
+    """The role as the Japanese table of demo logins names it, whatever language is active when this is read."""
+    with translation.override("ja"):
+        label = str(Role(role).label)
     return f"{label}・個人情報保護管理者" if privacy_officer else label
 
 
