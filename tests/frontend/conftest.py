@@ -37,15 +37,52 @@ def browser_context_args(browser_context_args):
 
 
 SHOTS = Path(django_settings.BASE_DIR) / "test-artifacts" / "screenshots"
-DESKTOP = {"width": 1280, "height": 900}
-TABLET = {"width": 768, "height": 1024}
+DESKTOP = {"width": 1366, "height": 900}
+TABLET = {"width": 820, "height": 1180}
+VIEWPORT_NAMES = {(1366, 900): "desktop", (820, 1180): "tablet"}
+
+# ``@both_viewports`` runs a browser test once at each viewport; ``open_as`` then opens its tabs at the test's
+# ``viewport`` (a test may still pass ``viewport=`` itself).
+both_viewports = pytest.mark.parametrize("viewport", [DESKTOP, TABLET], ids=["desktop", "tablet"])
 
 
 @pytest.fixture
-def open_as(browser, live_server):
+def browser(browser):
+    """The session's Chromium, with axe-core watching every page a test opens (see tests/frontend/axe.py): the
+    test fails if any page state it saw has a serious or critical accessibility violation."""
+    from tests.frontend.axe import AxeWatch
+
+    watch = AxeWatch()
+    new_context = browser.new_context
+
+    def watched_new_context(*args, **kwargs):
+        context = new_context(*args, **kwargs)
+        watch.watch_context(context)
+        return context
+
+    browser.new_context = watched_new_context
+    try:
+        yield browser
+        watch.check_open_pages()
+    finally:
+        del browser.new_context
+    report = watch.report()
+    if report:
+        pytest.fail(report, pytrace=False)
+
+
+def viewport_name(page) -> str:
+    size = page.viewport_size or {}
+    width, height = size.get("width"), size.get("height")
+    return VIEWPORT_NAMES.get((width, height), f"{width}x{height}")
+
+
+@pytest.fixture
+def open_as(browser, live_server, request):
     """``open_as("alice")``: a fresh browser tab signed in through the login form — and, for a user who needs a
     second factor (enrolled with a known secret first), through the code page with the code an authenticator
-    would show; CSP violations are collected and fail the test."""
+    would show; CSP violations are collected and fail the test. The tab opens at the test's ``viewport``
+    parameter (``@both_viewports``) if it has one, else at DESKTOP; axe-core checks every page it shows."""
     from django.contrib.auth import get_user_model
     from playwright.sync_api import expect
 
@@ -55,7 +92,10 @@ def open_as(browser, live_server):
 
     pages = []
 
-    def make(username: str, viewport=DESKTOP):
+    default_viewport = getattr(request.node, "callspec", None) and request.node.callspec.params.get("viewport")
+
+    def make(username: str, viewport=None):
+        viewport = viewport or default_viewport or DESKTOP
         user = get_user_model().objects.get(username=username)
         second_factor = mfa_required(user)
         if second_factor:
@@ -86,7 +126,8 @@ def open_as(browser, live_server):
 
 
 def shot(page, name: str) -> None:
-    """Save a full-page screenshot as a test artefact."""
+    """Save a full-page screenshot as a test artefact (test-artifacts/screenshots/NAME.png); axe checks the page
+    as it is first."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
 

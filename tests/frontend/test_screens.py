@@ -1,0 +1,56 @@
+"""The main pages at desktop and tablet size, as each role opens them: every one is checked by axe-core (no serious
+or critical violation, see tests/frontend/axe.py) and saved as a screenshot for review
+(test-artifacts/screenshots/screen-<page>-<desktop|tablet>.png, kept by CI as artefacts)."""
+
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+
+from agencies.actors import Actor
+from audit import review
+from cases import services
+from cases.outbox import outbox_relay
+from tests.frontend.conftest import both_viewports, shot, viewport_name
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _show(page, url: str, heading: str, name: str) -> None:
+    page.goto(url)
+    expect(page.get_by_role("heading", name=heading, exact=True).first).to_be_attached()
+    shot(page, f"screen-{name}-{viewport_name(page)}")
+
+
+@both_viewports
+def test_the_main_pages(cast, browser, open_as, live_server, viewport):
+    services.timeline_append(actor=cast.actor("carol"), client_id=cast.client.id, kind="call", body="電話連絡")
+    outbox_relay()
+    review.detect_anomalies(actor=Actor.system(channel="task"))
+    base = live_server.url
+    client = f"{base}/clients/{cast.client.id}/"
+
+    anonymous = browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo", viewport=viewport).new_page()
+    _show(anonymous, f"{base}/login/", "ログイン", "login")
+    anonymous.context.close()
+
+    alice = open_as("alice")
+    _show(alice, f"{base}/", "担当ケース一覧", "case-list")
+    alice.goto(client)
+    expect(alice.get_by_role("heading", name="記録を追加")).to_be_visible()
+    shot(alice, f"screen-client-{viewport_name(alice)}")
+    _show(alice, f"{base}/clients/new/", "支援対象者の新規登録", "new-client")
+    _show(alice, f"{base}/clients/{uuid.uuid4()}/", "ページが見つかりません", "not-found")
+
+    sam = open_as("sam")
+    _show(sam, f"{client}shares/", "共有先の一覧", "shares")
+
+    bob = open_as("bob")
+    _show(bob, f"{base}/inbox/", "お知らせ", "inbox")
+
+    ada = open_as("ada")
+    _show(ada, f"{base}/agency/", "機関管理", "agency")
+
+    penny = open_as("penny")
+    _show(penny, f"{base}/privacy/", "監査ダッシュボード", "privacy-dashboard")
+    _show(penny, f"{base}/privacy/events/?client={cast.client.id}", "監査ログ検索", "privacy-events")
