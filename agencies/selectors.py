@@ -209,3 +209,8 @@ def apikey_list(*, actor: Actor) -> list[ApiKeyView]:
             details={"count": len(keys)},
         )
     return keys
+
+
+def agency_names_by_code(codes) -> dict[str, str]:
+    """Agency names for codes (the audit layer's names of the agencies its events carry; directory data)."""
+    return dict(Agency.objects.filter(code__in=list(codes)).values_list("code", "name"))

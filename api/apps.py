@@ -9,6 +9,7 @@ class ApiConfig(AppConfig):
         from audit import actions
 
         from . import schema  # noqa: F401 - registers the Bearer security scheme with drf-spectacular
-        from .actions import ApiAction
+        from .actions import ApiAction, ApiReason
 
         actions.register(ApiAction)
+        actions.register_reasons(ApiReason)

@@ -1,4 +1,5 @@
-"""The audit log's vocabulary: every action code an event may carry, with its translated label.
+"""The audit log's vocabulary: every action code an event may carry, and every reason a refusal records, with
+their translated labels.
 
 Each app declares the actions it writes as a ``TextChoices`` and registers it from its ``AppConfig.ready``
 (``register``). The audit layer imports no domain app, so this is how it learns their codes: ``audit_record``
@@ -42,6 +43,20 @@ class AuditAction(models.TextChoices):
     ADMIN_DELETE = "admin.delete", _("管理画面での削除")
 
 
+class AuditReason(models.TextChoices):
+    """Why an attempt was refused (``AuditEvent.reason``): the reasons shared by several apps, and the audit
+    layer's own. An app declares its own reasons next to its actions and registers them (``register_reasons``)."""
+
+    NOT_FOUND = "not_found", _("対象が見つからない")
+    ROLE = "role", _("役割の権限がない")
+    NO_ROLE = "no_role", _("職員の役割がない")
+    PRIVACY_OFFICER = "privacy_officer", _("個人情報保護管理者には許可されていない")
+    NOT_PRIVACY_OFFICER = "not_privacy_officer", _("個人情報保護管理者ではない")
+    THROTTLED = "throttled", _("試行回数の制限")
+    PERMISSION = "permission", _("管理画面の権限がない")
+    OWN_FLAG = "own_flag", _("自身に関するフラグ")
+
+
 _OWNERS: dict[str, type[models.TextChoices]] = {}
 _LABELS: dict[str, object] = {}
 _TRAITS: dict[Trait, set[str]] = {trait: set() for trait in Trait}
@@ -83,4 +98,32 @@ def with_trait(trait: Trait) -> frozenset[str]:
     return frozenset(_TRAITS[trait])
 
 
+_REASON_OWNERS: dict[str, type[models.TextChoices]] = {}
+_REASON_LABELS: dict[str, object] = {}
+
+
+def register_reasons(choices: type[models.TextChoices]) -> None:
+    """Make ``choices``' refusal reasons known to the console (idempotent). A reason belongs to one class only:
+    a reason several apps record is declared once, in ``AuditReason``."""
+    for member in choices:
+        owner = _REASON_OWNERS.setdefault(member.value, choices)
+        if owner is not choices:
+            raise ImproperlyConfigured(
+                f"refusal reason {member.value!r} is declared by both {owner.__qualname__} and {choices.__qualname__}"
+            )
+        _REASON_LABELS[member.value] = member.label
+
+
+def reason_label(code: str) -> str:
+    """The reason's label in the current language; an unknown reason as itself, no reason as nothing."""
+    found = _REASON_LABELS.get(code or "")
+    return str(found) if found is not None else (code or "")
+
+
+def registered_reasons() -> dict[str, str]:
+    """Every registered reason with its label in the current language, by code."""
+    return {code: str(_REASON_LABELS[code]) for code in sorted(_REASON_LABELS)}
+
+
 register(AuditAction, traits={Trait.CASE_DATA: [AuditAction.EXPORT]})
+register_reasons(AuditReason)

@@ -14,7 +14,7 @@ never case content.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
@@ -26,6 +26,7 @@ from django.utils import timezone
 from tsunagu.timezones import JST
 
 from .actions import Trait, with_trait
+from .flag_summaries import SummaryCode, render_ja
 from .models import AnomalyFlag, AnomalyRule, AuditEvent, AuditExposure, FlagStatus, Outcome
 
 NOT_PEOPLE = ("", "system", "anonymous")
@@ -47,10 +48,6 @@ def _jst(moment: datetime) -> datetime:
     return timezone.localtime(moment, JST)
 
 
-def _who(username: str, agency: str) -> str:
-    return f"{username}（{agency}）" if agency else username
-
-
 def raise_flag(
     *,
     rule: str,
@@ -60,10 +57,12 @@ def raise_flag(
     window_start: datetime,
     window_end: datetime,
     seqs: list[int],
-    summary: Callable[..., str],  # summary(n): the rules bind their context as the lambda's defaults
+    summary: str,
+    params: dict[str, object],
 ) -> bool:
     """Create the flag, or add ``seqs`` to an open flag of the same rule and subject whose window is the same or
-    overlaps. Returns True when a new flag was created. ``summary(n)`` words the flag for ``n`` events."""
+    overlaps. Returns True when a new flag was created. The flag says ``summary`` (a ``SummaryCode``) with
+    ``params`` and ``n``, the number of its events, worded when it is read (``audit.flag_summaries``)."""
     overlapping = AnomalyFlag.objects.filter(rule=rule, subject_key=subject_key).filter(
         Q(window_start=window_start) | Q(window_start__lt=window_end, window_end__gt=window_start)
     )
@@ -72,8 +71,10 @@ def raise_flag(
         merged = sorted(set(existing.event_seqs) | set(seqs))
         if existing.status == FlagStatus.OPEN and merged != sorted(existing.event_seqs):
             existing.event_seqs = merged
-            existing.summary = summary(len(merged))
-            existing.save(update_fields=["event_seqs", "summary"])
+            if existing.summary_code:
+                existing.summary_params = {**existing.summary_params, "n": len(merged)}
+                existing.summary = render_ja(existing.summary_code, existing.summary_params)
+            existing.save(update_fields=["event_seqs", "summary", "summary_params"])
         return False
     try:
         with transaction.atomic():
@@ -85,7 +86,9 @@ def raise_flag(
                 window_start=window_start,
                 window_end=window_end,
                 event_seqs=sorted(set(seqs)),
-                summary=summary(len(set(seqs))),
+                summary=render_ja(summary, {**params, "n": len(set(seqs))}),
+                summary_code=summary,
+                summary_params={**params, "n": len(set(seqs))},
                 created_at=timezone.now(),
             )
     except IntegrityError:  # a concurrent run raised it first
@@ -116,11 +119,9 @@ def rule_after_hours(since: datetime, until: datetime) -> int:
         if is_off_hours(occurred_at):
             days[(username, _jst(occurred_at).date())].append(seq)
             agencies[username] = agency
-    hours = f"平日{settings.AUDIT_WORK_START_HOUR}時〜{settings.AUDIT_WORK_END_HOUR}時"
     created = 0
     for (username, day), seqs in sorted(days.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         start = datetime(day.year, day.month, day.day, tzinfo=JST)
-        who = _who(username, agencies[username])
         created += raise_flag(
             rule=AnomalyRule.AFTER_HOURS,
             subject_key=f"user:{username}",
@@ -129,9 +130,14 @@ def rule_after_hours(since: datetime, until: datetime) -> int:
             window_start=start,
             window_end=start + timedelta(days=1),
             seqs=seqs,
-            summary=lambda n, who=who, day=day: (
-                f"{who}が{day:%Y年%m月%d日}の勤務時間外（{hours}以外）に{n}件の操作を行いました。"
-            ),
+            summary=SummaryCode.AFTER_HOURS,
+            params={
+                "user": username,
+                "agency": agencies[username],
+                "day": day.isoformat(),
+                "start": settings.AUDIT_WORK_START_HOUR,
+                "end": settings.AUDIT_WORK_END_HOUR,
+            },
         )
     return created
 
@@ -162,7 +168,6 @@ def rule_many_clients(since: datetime, until: datetime) -> int:
     for (username, hour), touched in sorted(clients.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         if len(touched) <= threshold:
             continue
-        who, count, label = _who(username, agencies[username]), len(touched), f"{_jst(hour):%Y年%m月%d日 %H時台}"
         created += raise_flag(
             rule=AnomalyRule.MANY_CLIENTS,
             subject_key=f"user:{username}",
@@ -171,10 +176,14 @@ def rule_many_clients(since: datetime, until: datetime) -> int:
             window_start=hour,
             window_end=hour + timedelta(hours=1),
             seqs=list(seqs[(username, hour)]),
-            summary=lambda n, who=who, count=count, label=label: (
-                f"{who}が{label}に{count}人の対象者の記録にアクセスしました"
-                f"（基準: 1時間に{threshold}人まで、操作{n}件）。"
-            ),
+            summary=SummaryCode.MANY_CLIENTS,
+            params={
+                "user": username,
+                "agency": agencies[username],
+                "hour": hour.isoformat(),
+                "count": len(touched),
+                "threshold": threshold,
+            },
         )
     return created
 
@@ -221,7 +230,6 @@ def rule_repeated_denials(since: datetime, until: datetime) -> int:
         users_of[seq] = username
     created = 0
     for username, events in sorted(by_user.items()):
-        who = _who(username, agencies[username])
         for start, seqs in _bursts(events, window, threshold):
             created += raise_flag(
                 rule=AnomalyRule.REPEATED_DENIALS,
@@ -231,7 +239,8 @@ def rule_repeated_denials(since: datetime, until: datetime) -> int:
                 window_start=start,
                 window_end=start + window,
                 seqs=seqs,
-                summary=lambda n, who=who: f"{who}の操作が{minutes}分以内に{n}回拒否されました。",
+                summary=SummaryCode.DENIALS_USER,
+                params={"user": username, "agency": agencies[username], "minutes": minutes},
             )
     for ip, events in sorted(by_ip.items()):
         for start, seqs in _bursts(events, window, threshold):
@@ -244,7 +253,8 @@ def rule_repeated_denials(since: datetime, until: datetime) -> int:
                 window_start=start,
                 window_end=start + window,
                 seqs=seqs,
-                summary=lambda n, ip=ip: f"IPアドレス {ip} からの操作が{minutes}分以内に{n}回拒否されました。",
+                summary=SummaryCode.DENIALS_IP,
+                params={"ip": ip, "minutes": minutes},
             )
     return created
 
@@ -260,8 +270,7 @@ def rule_break_glass(since: datetime, until: datetime) -> int:
     ).order_by("seq")
     created = 0
     for event in events:
-        who = _who(event.actor_username, event.actor_agency_code)
-        client = event.target_id if event.target_type == "client" else ", ".join(event.client_ids or [])
+        clients = [event.target_id] if event.target_type == "client" else list(event.client_ids or [])
         renewal = isinstance(event.details, dict) and bool(event.details.get("renewal_of"))
         created += raise_flag(
             rule=AnomalyRule.BREAK_GLASS,
@@ -271,11 +280,8 @@ def rule_break_glass(since: datetime, until: datetime) -> int:
             window_start=event.occurred_at,
             window_end=event.occurred_at,
             seqs=[event.seq],
-            summary=lambda n, who=who, client=client, renewal=renewal: (
-                f"{who}が緊急アクセスを延長しました（対象者ID {client}、新しい理由で再申請）。"
-                if renewal
-                else f"{who}が緊急アクセスを利用しました（対象者ID {client}）。"
-            ),
+            summary=SummaryCode.BREAK_GLASS_RENEWAL if renewal else SummaryCode.BREAK_GLASS,
+            params={"user": event.actor_username, "agency": event.actor_agency_code, "clients": clients},
         )
     return created
 
@@ -333,7 +339,7 @@ def rule_after_share_end(since: datetime, until: datetime) -> int:
             if not accesses:
                 continue
             users = sorted({username for _, username in accesses})
-            verb = "取り消され" if end.action in with_trait(Trait.SHARE_REVOKE) else "期限切れになっ"
+            revoked = end.action in with_trait(Trait.SHARE_REVOKE)
             created += raise_flag(
                 rule=AnomalyRule.AFTER_SHARE_END,
                 subject_key=f"agency:{agency}|client:{client_id}",
@@ -342,10 +348,8 @@ def rule_after_share_end(since: datetime, until: datetime) -> int:
                 window_start=end.occurred_at,
                 window_end=end.occurred_at + window,
                 seqs=[end.seq, *(seq for seq, _ in accesses)],
-                summary=lambda n, agency=agency, client_id=client_id, users=users, verb=verb: (
-                    f"機関 {agency} の共有が{verb}てから{hours}時間以内に、同機関の利用者（{'、'.join(users)}）が"
-                    f"対象者ID {client_id} の記録に{n - 1}回アクセスしようとしました。"
-                ),
+                summary=SummaryCode.SHARE_REVOKED if revoked else SummaryCode.SHARE_EXPIRED,
+                params={"agency": agency, "users": users, "clients": [str(client_id)], "hours": hours},
             )
     return created
 

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 
 from tsunagu.csvfile import SheetWriter
@@ -26,12 +26,16 @@ from tsunagu.ids import parse_uuid
 from tsunagu.periods import NOT_AWARE
 from tsunagu.timezones import JST
 
+from . import actions
+from . import names as audit_names
 from .models import AuditEvent, AuditExport, AuditExposure, Channel, ExportEncoding, ExportStatus, Outcome
 from .selectors import event_condition
 
 logger = logging.getLogger("tsunagu.audit")
 
 BATCH_SIZE = 1000
+# People read the labelled columns (agency names, the actions' and reasons' labels, case numbers); the codes and
+# ids follow in columns of their own, for tools and for matching the file with the log.
 HEADER = [
     "連番",
     "日時(JST)",
@@ -41,7 +45,11 @@ HEADER = [
     "操作",
     "結果",
     "理由",
+    "対象者（ケース番号）",
     "対象種別",
+    "機関コード",
+    "操作コード",
+    "理由コード",
     "対象ID",
     "公開された対象者ID",
     "リクエストID",
@@ -118,23 +126,45 @@ def read_file(export: AuditExport) -> bytes:
     return export_path(export).read_bytes()
 
 
-def row_of(event: AuditEvent) -> list[object]:
-    """One event as a row under ``HEADER`` (the writer makes each value a safe cell)."""
-    return [
-        event.seq,
-        timezone.localtime(event.occurred_at, JST).strftime("%Y-%m-%d %H:%M:%S"),
-        event.actor_username,
-        event.actor_agency_code,
-        _CHANNELS.get(event.channel, event.channel),
-        event.action,
-        _OUTCOMES.get(event.outcome, event.outcome),
-        event.reason,
-        event.target_type,
-        event.target_id,
-        " ".join(str(c) for c in event.client_ids or []),
-        event.request_id,
-        event.ip or "",
-    ]
+def _clients_of(event: AuditEvent) -> list[str]:
+    ids = [str(c) for c in event.client_ids or []]
+    if not ids and event.target_type == "client" and event.target_id:
+        ids = [event.target_id]
+    return ids
+
+
+def batch_names(batch: list[AuditEvent]) -> tuple[dict[str, str], dict[str, str]]:
+    """Agency names and case numbers for one batch of events (a query each)."""
+    agencies = audit_names.names(audit_names.AGENCY, (e.actor_agency_code for e in batch))
+    clients = audit_names.names(audit_names.CLIENT, (c for e in batch for c in _clients_of(e)))
+    return agencies, clients
+
+
+def row_of(
+    event: AuditEvent, agencies: dict[str, str] | None = None, clients: dict[str, str] | None = None
+) -> list[object]:
+    """One event as a row under ``HEADER`` (the writer makes each value a safe cell), in Japanese."""
+    agencies, clients = agencies or {}, clients or {}
+    with translation.override("ja"):
+        return [
+            event.seq,
+            timezone.localtime(event.occurred_at, JST).strftime("%Y-%m-%d %H:%M:%S"),
+            event.actor_username,
+            agencies.get(event.actor_agency_code, event.actor_agency_code),
+            str(_CHANNELS.get(event.channel, event.channel)),
+            actions.label(event.action),
+            str(_OUTCOMES.get(event.outcome, event.outcome)),
+            actions.reason_label(event.reason),
+            " ".join(clients.get(c, "?") for c in _clients_of(event)),
+            event.target_type,
+            event.actor_agency_code,
+            event.action,
+            event.reason,
+            event.target_id,
+            " ".join(str(c) for c in event.client_ids or []),
+            event.request_id,
+            event.ip or "",
+        ]
 
 
 def _update(export_id: uuid.UUID, **fields: Any) -> None:
@@ -165,7 +195,8 @@ def build(export_id: object) -> AuditExport | None:
                 batch = list(batch_qs.order_by("-seq")[:BATCH_SIZE])
                 if not batch:
                     break
-                writer.writerows(row_of(event) for event in batch)
+                agencies, clients = batch_names(batch)
+                writer.writerows(row_of(event, agencies, clients) for event in batch)
                 written += len(batch)
                 last_seq = batch[-1].seq
                 progress = min(99, written * 100 // total) if total else 99

@@ -146,7 +146,8 @@ class VerifyKind(models.TextChoices):
 
 
 class AuditVerification(models.Model):
-    """The result of one ``verify_audit`` run (the nightly task stores one)."""
+    """The result of one verification: the nightly task and ``verify_audit`` run by hand each store one, so the
+    console's last verification is the last one, however it ran."""
 
     id = models.BigAutoField(primary_key=True)
     ran_at = models.DateTimeField()
@@ -159,6 +160,8 @@ class AuditVerification(models.Model):
     pending_events = models.PositiveBigIntegerField(default=0)
     latest_seal_id = models.BigIntegerField(null=True, blank=True)
     latest_seal_hash = models.CharField(max_length=64, blank=True)
+    # How it ran: the nightly task (``task``) or ``verify_audit`` by hand (``cli``); the console says which.
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.TASK)
 
     class Meta:
         ordering = ["-id"]
@@ -231,7 +234,7 @@ class AnomalyFlag(models.Model):
 
     ``subject_key`` names whom the flag is about in one string (``user:bob``, ``ip:192.0.2.1``,
     ``agency:soudan|client:<uuid>``), so that (rule, subject, window) is unique and re-running detection never
-    duplicates a flag. The summary is Japanese and carries ids and counts only, never case content.
+    duplicates a flag. The summary (a code and its parameters) carries ids and counts only, never case content.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -242,7 +245,10 @@ class AnomalyFlag(models.Model):
     window_start = models.DateTimeField()
     window_end = models.DateTimeField()
     event_seqs = models.JSONField(default=list, blank=True)
-    summary = models.TextField()
+    summary = models.TextField()  # the Japanese wording as raised (all that flags raised before summary codes have)
+    # What the flag says, worded in the reader's language when read (audit.flag_summaries.SummaryCode).
+    summary_code = models.CharField(max_length=32, blank=True)
+    summary_params = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=8, choices=FlagStatus.choices, default=FlagStatus.OPEN)
     created_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)

@@ -39,7 +39,7 @@ from .canonical import (
     line_digest,
     seal_hasher,
 )
-from .models import AuditEvent, AuditPurge, AuditSeal, AuditVerification, VerifyKind
+from .models import AuditEvent, AuditPurge, AuditSeal, AuditVerification, Channel, VerifyKind
 from .sealing import current_cluster
 from .signing import MacCheck, check_event_mac
 
@@ -477,7 +477,10 @@ def verify_log(*, expect_hash: str | None = None, expect_seal_id: int | None = N
     return _Verifier(expect_hash=expect_hash, expect_seal_id=expect_seal_id).run()
 
 
-def verify_and_record(*, expect_hash: str | None = None, expect_seal_id: int | None = None) -> AuditVerification:
+def verify_and_record(
+    *, expect_hash: str | None = None, expect_seal_id: int | None = None, channel: str = Channel.TASK
+) -> AuditVerification:
+    """Recompute every seal and store the result (``channel``: ``task`` for the nightly run, ``cli`` by hand)."""
     result = verify_log(expect_hash=expect_hash, expect_seal_id=expect_seal_id)
     return AuditVerification.objects.create(
         ran_at=timezone.now(),
@@ -490,4 +493,5 @@ def verify_and_record(*, expect_hash: str | None = None, expect_seal_id: int | N
         pending_events=result.pending_events,
         latest_seal_id=result.latest_seal.pk if result.latest_seal else None,
         latest_seal_hash=result.latest_seal.seal_hash if result.latest_seal else "",
+        channel=channel,
     )

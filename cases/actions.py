@@ -26,6 +26,23 @@ class CaseAction(models.TextChoices):
     WEBHOOK_DELIVER = "webhook.deliver", _("Webhook の送信")
 
 
+class CaseReason(models.TextChoices):
+    """Why the cases app refused an attempt (``AuditEvent.reason``)."""
+
+    NO_AGENCY = "no_agency", _("所属機関がない")
+    NO_SHARE = "no_share", _("共有されていない")
+    SHARE_REVOKED = "share_revoked", _("共有は解除済み")
+    SHARE_EXPIRED = "share_expired", _("共有は期限切れ")
+    NO_PERMISSION = "no_permission", _("アクセス権の設定がない")
+    INSUFFICIENT_LEVEL = "insufficient_level", _("共有のレベルが足りない")
+    BREAK_GLASS_READ_ONLY = "break_glass_read_only", _("緊急アクセスは閲覧のみ")
+    NOT_OWN_ENTRY = "not_own_entry", _("他機関の支援記録")
+    NOT_OWNER = "not_owner", _("登録機関ではない")
+    NO_MATCH = "no_match", _("該当する支援対象者なし")
+    RENEWAL_SAME_REASON = "renewal_same_reason", _("同じ理由での延長")
+    DELIVERY_FAILED = "delivery_failed", _("送信の失敗")
+
+
 # What the audit layer's anomaly rules need to know about these actions (see audit.actions.Trait).
 CASE_ACTION_TRAITS = {
     Trait.CASE_DATA: [

@@ -7,9 +7,15 @@ class CasesConfig(AppConfig):
 
     def ready(self) -> None:
         from audit import actions
+        from audit import names as audit_names
 
         # Registers the Celery tasks in every process: the outbox publishes to them by name.
-        from . import tasks  # noqa: F401
-        from .actions import CASE_ACTION_TRAITS, CaseAction
+        from . import (
+            review,
+            tasks,  # noqa: F401
+        )
+        from .actions import CASE_ACTION_TRAITS, CaseAction, CaseReason
 
         actions.register(CaseAction, traits=CASE_ACTION_TRAITS)
+        actions.register_reasons(CaseReason)
+        audit_names.register(audit_names.CLIENT, review.case_numbers)

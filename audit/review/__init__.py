@@ -18,13 +18,15 @@ Modules: ``officer`` (who may review), ``search`` (the log, per client, per user
 from .dashboard import ReviewStats, review_seal_status, review_stats
 from .disclosure import DisclosureReport, review_disclosure
 from .export import export_get, export_open, export_start
-from .flags import FlagDetail, detect_anomalies, flag_add_note, flag_get, flags_list, is_about
+from .flags import FlagDetail, GrantActivity, detect_anomalies, flag_add_note, flag_get, flags_list, is_about
 from .officer import require_privacy_officer
-from .search import event_filters, review_events, review_term_search
+from .search import ClientHistory, event_filters, review_client_history, review_events, review_term_search
 
 __all__ = [
+    "ClientHistory",
     "DisclosureReport",
     "FlagDetail",
+    "GrantActivity",
     "ReviewStats",
     "detect_anomalies",
     "event_filters",
@@ -36,6 +38,7 @@ __all__ = [
     "flags_list",
     "is_about",
     "require_privacy_officer",
+    "review_client_history",
     "review_disclosure",
     "review_events",
     "review_seal_status",

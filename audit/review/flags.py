@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
@@ -15,8 +17,17 @@ from tsunagu.keyset import Page, keyset_page
 from tsunagu.periods import check_period
 
 from .. import anomalies
-from ..actions import AuditAction
-from ..models import AnomalyFlag, AnomalyRule, AuditEvent, FlagNote, FlagStatus
+from ..actions import AuditAction, Trait, with_trait
+from ..models import (
+    AnomalyFlag,
+    AnomalyRule,
+    AuditEvent,
+    AuditExposure,
+    AuthorisedBy,
+    FlagNote,
+    FlagStatus,
+    Outcome,
+)
 from ..refusals import Refusal, refusals_audited
 from ..services import AuditActor, audit_record
 from .officer import is_system, require_privacy_officer
@@ -71,12 +82,68 @@ def flags_list(
     return page
 
 
+# What one emergency-access grant opened, shown on its flag: at most this many events (then "more").
+GRANT_EVENTS_CAP = 200
+# A break-glass event without its recorded expiry (none are known) is followed for this long.
+GRANT_FALLBACK = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class GrantActivity:
+    """What was done under one emergency-access grant: the events authorised by it, and the user's refused
+    attempts on the same client while it lasted (an entry refused because break-glass is read-only), oldest
+    first. ``grant_id`` is the grant's id as the audit log records it (``authorised_by``)."""
+
+    grant_id: str
+    event: AuditEvent  # the break_glass event that opened it
+    until: datetime  # its recorded expiry, or the next grant for the same client by the same person
+    events: list[AuditEvent] = field(default_factory=list)
+    capped: bool = False
+
+
 @dataclass(frozen=True)
 class FlagDetail:
     flag: AnomalyFlag
     events: list[AuditEvent]
     notes: list[FlagNote]
     about_reader: bool = False  # the flag is about the officer reading it: another officer reviews it
+    grants: list[GrantActivity] = field(default_factory=list)  # for a break-glass flag
+
+
+def _grant_activity(event: AuditEvent) -> GrantActivity | None:
+    """The events under the grant a break_glass event opened (one bounded query on the user's events)."""
+    kind, _sep, grant_id = (event.authorised_by or "").partition(":")
+    if kind != AuthorisedBy.BREAK_GLASS or not grant_id or event.outcome != Outcome.ALLOWED:
+        return None
+    expires = event.details.get("expires_at") if isinstance(event.details, dict) else None
+    until = parse_datetime(expires) if isinstance(expires, str) else None
+    if until is None or timezone.is_naive(until):
+        until = event.occurred_at + GRANT_FALLBACK
+    clients = [str(c) for c in event.client_ids or []]
+    touching = AuditExposure.objects.filter(client_id__in=clients).values("event_id")
+    mine = AuditEvent.objects.filter(actor_username=event.actor_username, seq__gt=event.seq)
+    # A later grant for the same client by the same person (a renewal) ends this one's part of the story.
+    later = (
+        mine.filter(action__in=sorted(with_trait(Trait.BREAK_GLASS)), outcome=Outcome.ALLOWED, seq__in=touching)
+        .filter(occurred_at__lt=until)
+        .order_by("seq")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    if later is not None:
+        until = later
+    rows = list(
+        mine.filter(occurred_at__lt=until)
+        .filter(Q(authorised_by=event.authorised_by) | Q(outcome=Outcome.DENIED, seq__in=touching))
+        .order_by("seq")[: GRANT_EVENTS_CAP + 1]
+    )
+    return GrantActivity(
+        grant_id=grant_id,
+        event=event,
+        until=until,
+        events=rows[:GRANT_EVENTS_CAP],
+        capped=len(rows) > GRANT_EVENTS_CAP,
+    )
 
 
 def _flag_or_404(flag_id: object, *, lock: bool = False) -> AnomalyFlag:
@@ -89,20 +156,28 @@ def _flag_or_404(flag_id: object, *, lock: bool = False) -> AnomalyFlag:
 
 
 def flag_get(*, actor: AuditActor, flag_id: object) -> FlagDetail:
-    """One flag with the events behind it (oldest first) and its review notes."""
+    """One flag with the events behind it (oldest first) and its review notes; for a break-glass flag, also what
+    was opened under each grant it reports (``GrantActivity``)."""
     require_privacy_officer(actor=actor, action=AuditAction.VIEW)
     with transaction.atomic():
         flag = _flag_or_404(flag_id)
         events = list(AuditEvent.objects.filter(seq__in=flag.event_seqs).order_by("seq"))
         notes = list(flag.notes.order_by("created_at", "id"))
+        grants: list[GrantActivity] = []
+        if flag.rule == AnomalyRule.BREAK_GLASS:
+            breaks = with_trait(Trait.BREAK_GLASS)
+            grants = [g for e in events if e.action in breaks and (g := _grant_activity(e)) is not None]
+        details: dict[str, object] = {"purpose": "flag"}
+        if grants:
+            details["grant_events"] = sum(len(g.events) for g in grants)
         audit_record(
             actor=actor,
             action=AuditAction.VIEW,
             target_type="anomaly_flag",
             target_id=flag.pk,
-            details={"purpose": "flag"},
+            details=details,
         )
-    return FlagDetail(flag=flag, events=events, notes=notes, about_reader=is_about(flag, actor))
+    return FlagDetail(flag=flag, events=events, notes=notes, about_reader=is_about(flag, actor), grants=grants)
 
 
 def is_about(flag: AnomalyFlag, actor: AuditActor) -> bool:

@@ -3,19 +3,20 @@ the per-user activity are searches by client and by actor), and "did anyone sear
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils.translation import gettext
 
 from tsunagu.errors import InvalidInput
 from tsunagu.keyset import Page, keyset_page
 from tsunagu.periods import check_period
 
-from ..actions import AuditAction
-from ..models import AuditEvent
-from ..selectors import audit_event_list
+from ..actions import AuditAction, Trait, with_trait
+from ..models import AuditEvent, AuditExposure
+from ..selectors import EXPOSURE_ORDER, audit_event_list
 from ..services import AuditActor, audit_record, terms_hash_candidates
 from .officer import client_uuid, require_privacy_officer
 
@@ -135,3 +136,66 @@ def review_term_search(
         details.update(event_filters(since=since, until=until))
         audit_record(actor=actor, action=AuditAction.TERM_SEARCH, details=details)
     return page
+
+
+# The privacy office's own work on the log (identifier look-ups, searches, flag reviews): ``audit.*``.
+REVIEW_PREFIX = "audit."
+
+
+@dataclass(frozen=True)
+class ClientHistory:
+    """Who accessed one client: one keyset page, newest first. By default (``everything`` false) only what other
+    agencies did with the client's records (opening, reading, appending, correcting, sharing, break-glass;
+    refused attempts included); ``hidden`` counts what that leaves out, by kind: ``review`` (the privacy
+    office's own look-ups), ``listing`` (shown on a list or search page), ``own_agency`` (the reader's own
+    agency's work) and ``other`` (anything else, such as a sign-in that named no client)."""
+
+    page: Page
+    everything: bool
+    hidden: dict[str, int]
+
+    @property
+    def hidden_total(self) -> int:
+        return sum(self.hidden.values())
+
+
+def review_client_history(
+    *, actor: AuditActor, client_id: object, everything: bool = False, cursor: str | None = None, limit: int = 50
+) -> ClientHistory:
+    """The per-client history (see ``ClientHistory``). Counting the hidden events is one aggregate over the
+    client's exposure index. Audited as ``audit.view`` with the client, the view chosen and the number shown."""
+    require_privacy_officer(actor=actor, action=AuditAction.VIEW)
+    cid = client_uuid(client_id)
+    review = Q(event__action__startswith=REVIEW_PREFIX)
+    listing = Q(event__action__in=sorted(with_trait(Trait.LISTING)))
+    case_data = Q(event__action__in=sorted(with_trait(Trait.CASE_DATA)))
+    own_code = getattr(actor, "agency_code", "") or ""
+    own = Q(event__actor_agency_code=own_code) if own_code else Q(pk__in=[])
+    focus = case_data & ~listing & ~review & ~own
+    exposures = AuditExposure.objects.filter(client_id=cid)
+    with transaction.atomic():
+        qs = exposures if everything else exposures.filter(focus)
+        keyed = keyset_page(qs, order=EXPOSURE_ORDER, limit=limit, cursor=cursor)
+        by_seq = AuditEvent.objects.in_bulk([x.event_id for x in keyed.items])
+        page = Page(
+            items=[by_seq[x.event_id] for x in keyed.items if x.event_id in by_seq],
+            next_cursor=keyed.next_cursor,
+            prev_cursor=keyed.prev_cursor,
+        )
+        hidden = exposures.aggregate(
+            review=Count("pk", filter=review),
+            listing=Count("pk", filter=listing & ~review),
+            own_agency=Count("pk", filter=own & ~listing & ~review),
+            other=Count("pk", filter=~case_data & ~listing & ~review & ~own),
+        )
+        audit_record(
+            actor=actor,
+            action=AuditAction.VIEW,
+            details={
+                "purpose": "client_history",
+                "filters": {"client": str(cid)},
+                "all": bool(everything),
+                "count": len(page.items),
+            },
+        )
+    return ClientHistory(page=page, everything=bool(everything), hidden={k: int(v or 0) for k, v in hidden.items()})

@@ -23,8 +23,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agencies import selectors as agency_selectors
-from audit import review
-from audit.models import AnomalyRule, AuthorisedBy, ExportEncoding, FlagStatus
+from audit import flag_summaries, review
+from audit.models import AnomalyFlag, AnomalyRule, AuthorisedBy, ExportEncoding, FlagStatus
 from cases import review as case_review
 from cases.text import normalize
 from tsunagu.errors import InvalidInput, NotFound
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from audit.models import AuditEvent
 
 PAGE_SIZE = 50
+UNKNOWN_CLIENT = "unknown"  # a targeted client id that names no client (shown as 不明な対象者, never the id)
 # Client identifiers shown per event; a list page may expose fifty clients, the row says "ほか N 名".
 IDENTIFY_PER_EVENT = 3
 
@@ -67,7 +68,7 @@ def _refuse(actor, page_name: str) -> None:
 class EventRow:
     event: "AuditEvent"
     agency_name: str
-    clients: list = field(default_factory=list)  # ClientIdentity, or a bare id string when unknown
+    clients: list = field(default_factory=list)  # ClientIdentity, or None when unknown
     more: int = 0
     target: object = None  # the targeted client when the event exposed none (a denied attempt)
 
@@ -84,9 +85,48 @@ def _agency_names(actor) -> dict[str, str]:
     return {a.code: a.name for a in agency_selectors.agency_choices(actor=actor)}
 
 
-def _rows(actor, events, agencies: dict[str, str]) -> list[EventRow]:
-    """One row per event; the clients' identifiers come from one ``client_identify`` call for the page."""
-    wanted: set[uuid.UUID] = set()
+def client_label(identity) -> str:
+    """A client as the console names one: 氏名 with the case number beside it."""
+    return _("%(name)s（%(case_number)s）") % {"name": identity.name, "case_number": identity.case_number}
+
+
+@dataclass
+class PageNames:
+    """How a page names the agencies and clients its flags speak of (``audit.flag_summaries.Names``)."""
+
+    agencies: dict[str, str]
+    clients: dict = field(default_factory=dict)  # uuid → ClientIdentity
+
+    def agency(self, code: str) -> str:
+        return self.agencies.get(code, code) if code else _("（機関なし）")
+
+    def client(self, value: str) -> str:
+        cid = parse_uuid(value)
+        found = self.clients.get(cid) if cid is not None else None
+        return client_label(found) if found is not None else _("（不明な対象者）")
+
+    def summary(self, flag: AnomalyFlag) -> str:
+        """The flag's summary in the reader's language (a flag raised before summary codes: as stored)."""
+        names = flag_summaries.Names(agency=self.agency, client=self.client)
+        return flag_summaries.render(flag.summary_code, flag.summary_params, names) or flag.summary
+
+
+def _flag_names(actor, flags, agencies: dict[str, str]) -> PageNames:
+    """The names for a page of flags: the clients they speak of, identified in one call."""
+    wanted = {
+        cid
+        for f in flags
+        for value in flag_summaries.client_ids(f.summary_code, f.summary_params)
+        if (cid := parse_uuid(value)) is not None
+    }
+    known = case_review.client_identify(actor=actor, client_ids=sorted(wanted, key=str)) if wanted else {}
+    return PageNames(agencies=agencies, clients=known)
+
+
+def _rows(actor, events, agencies: dict[str, str], *, also: set | None = None, known_out: dict | None = None):
+    """One row per event; the clients' identifiers come from one ``client_identify`` call for the page (``also``:
+    more client ids the page names, whose identities are put in ``known_out``)."""
+    wanted: set[uuid.UUID] = set(also or ())
     for e in events:
         for cid in (e.client_ids or [])[:IDENTIFY_PER_EVENT]:
             if (u := parse_uuid(cid)) is not None:
@@ -94,6 +134,8 @@ def _rows(actor, events, agencies: dict[str, str]) -> list[EventRow]:
         if e.target_type == "client" and not e.client_ids and (u := parse_uuid(e.target_id)) is not None:
             wanted.add(u)
     known = case_review.client_identify(actor=actor, client_ids=sorted(wanted, key=str)) if wanted else {}
+    if known_out is not None:
+        known_out.update(known)
 
     def identity(value: object) -> case_review.ClientIdentity | None:
         cid = parse_uuid(value)
@@ -102,10 +144,10 @@ def _rows(actor, events, agencies: dict[str, str]) -> list[EventRow]:
     rows = []
     for e in events:
         ids = e.client_ids or []
-        shown = [identity(cid) or str(cid) for cid in ids[:IDENTIFY_PER_EVENT]]
+        shown = [identity(cid) for cid in ids[:IDENTIFY_PER_EVENT]]
         target = None
         if e.target_type == "client" and not ids and e.target_id:
-            target = identity(e.target_id) or e.target_id
+            target = identity(e.target_id) or UNKNOWN_CLIENT
         rows.append(
             EventRow(
                 event=e,
@@ -167,6 +209,7 @@ def dashboard(request: HttpRequest, actor) -> HttpResponse:
     status = review.review_seal_status(actor=actor)
     flags = review.flags_list(actor=actor, status="open", limit=5)
     agencies = _agency_names(actor)
+    names = _flag_names(actor, flags.items, agencies)
     days = charts.days_until(stats.last_day, charts.CHART_DAYS)
     series = charts.agency_series(stats.events_per_day_by_agency, agencies)
     context = {
@@ -176,6 +219,7 @@ def dashboard(request: HttpRequest, actor) -> HttpResponse:
         "digest": status.digest,
         "digest_signature_ok": status.digest_signature_ok,
         "flags": flags,
+        "names": names,
         "events_chart": charts.stacked_bars(days, series),
         "legend": [(css, label) for css, label, _values in series],
         "denied_chart": charts.stacked_bars(days, [("series-denied", _("拒否"), stats.denied_per_day)], height=140),
@@ -262,18 +306,37 @@ def events(request: HttpRequest, actor) -> HttpResponse:
     return page(request, "frontend/privacy/events.html", context, actor=actor, status=status)
 
 
+HISTORY_ALL = "all"  # ?show=all: the per-client history with everything (bookmarkable)
+
+
 @require_GET
 @officer_page
 def client_history(request: HttpRequest, actor, client_id: str) -> HttpResponse:
-    """Who accessed this client: every event that targeted it or showed it (lists, searches), with the basis."""
+    """Who accessed this client. By default what other agencies did with the client's records (opening, reading,
+    appending, sharing; refused attempts included); ``?show=all`` adds the privacy office's own look-ups, the
+    list and search pages that showed the client, and the reader's own agency, whose numbers the page gives."""
+    everything = request.GET.get("show") == HISTORY_ALL
     try:
         identity = _identity(actor, client_id)
-        result = review.review_events(
-            actor=actor, client_id=identity.id, cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE
+        history = review.review_client_history(
+            actor=actor,
+            client_id=identity.id,
+            everything=everything,
+            cursor=request.GET.get("cursor") or None,
+            limit=PAGE_SIZE,
         )
     except InvalidInput:
-        return HttpResponseRedirect(reverse("frontend:privacy_client", args=[client_id]))  # a stale cursor
-    context = {"client": identity, "result": result, "rows": _rows(actor, result.items, _agency_names(actor))}
+        query = f"?show={HISTORY_ALL}" if everything else ""
+        return HttpResponseRedirect(reverse("frontend:privacy_client", args=[client_id]) + query)  # a stale cursor
+    base = reverse("frontend:privacy_client", args=[client_id])
+    context = {
+        "client": identity,
+        "history": history,
+        "result": history.page,
+        "rows": _rows(actor, history.page.items, _agency_names(actor)),
+        "focus_url": base,
+        "all_url": f"{base}?show={HISTORY_ALL}",
+    }
     return page(request, "frontend/privacy/client.html", context, actor=actor)
 
 
@@ -423,13 +486,15 @@ def flags(request: HttpRequest, actor) -> HttpResponse:
         )
     except InvalidInput:
         return HttpResponseRedirect(reverse("frontend:privacy_flags") + f"?status={status}")
+    agencies = _agency_names(actor)
     context = {
         "result": result,
         "status": status,
         "rule": rule,
         "statuses": FlagStatus.choices,
         "rules": AnomalyRule.choices,
-        "agencies": _agency_names(actor),
+        "agencies": agencies,
+        "names": _flag_names(actor, result.items, agencies),
     }
     return page(request, "frontend/privacy/flags.html", context, actor=actor)
 
@@ -443,14 +508,48 @@ def flags_detect(request: HttpRequest, actor) -> HttpResponse:
     return HttpResponseRedirect(reverse("frontend:privacy_flags"))
 
 
+@dataclass
+class GrantSection:
+    """One emergency-access grant on its flag: the grant as the caseworker asked for it (``cases.review``), and
+    what was opened under it (``audit.review``), with the clients' identities."""
+
+    activity: review.GrantActivity
+    grant: case_review.BreakGlassGrantReview | None  # None: the grant is not known (nothing to show but the log)
+    rows: list[EventRow]
+
+
 def _flag_page(request, actor, flag_id, *, form=None, status=200) -> HttpResponse:
     detail = review.flag_get(actor=actor, flag_id=flag_id)
     agencies = _agency_names(actor)
+    grants = (
+        case_review.break_glass_grants(actor=actor, grant_ids=[g.grant_id for g in detail.grants])
+        if detail.grants
+        else {}
+    )
+    # One identification call for the page: the flag's events, the events under its grants, its summary's clients.
+    grant_events = [e for g in detail.grants for e in g.events]
+    also = {
+        cid
+        for value in flag_summaries.client_ids(detail.flag.summary_code, detail.flag.summary_params)
+        if (cid := parse_uuid(value)) is not None
+    }
+    known: dict = {}
+    all_rows = _rows(actor, [*detail.events, *grant_events], agencies, also=also, known_out=known)
+    rows, rest = all_rows[: len(detail.events)], all_rows[len(detail.events) :]
+    sections = []
+    for activity in detail.grants:
+        mine, rest = rest[: len(activity.events)], rest[len(activity.events) :]
+        gid = parse_uuid(activity.grant_id)
+        sections.append(GrantSection(activity=activity, grant=grants.get(gid) if gid else None, rows=mine))
+    names = PageNames(agencies=agencies, clients=known)
     context = {
         "detail": detail,
         "flag": detail.flag,
+        "summary": names.summary(detail.flag),
         "agency_name": agencies.get(detail.flag.subject_agency_code, detail.flag.subject_agency_code),
-        "rows": _rows(actor, detail.events, agencies),
+        "rows": rows,
+        "grants": sections,
+        "now": timezone.now(),
         "form": form or FlagNoteForm(),
     }
     return page(request, "frontend/privacy/flag.html", context, actor=actor, status=status)

@@ -1,9 +1,10 @@
 """Template filters for the audit console: the audit log's codes in the reader's language."""
 
 from django import template
+from django.utils.translation import gettext_lazy as _
 
 from audit import actions
-from audit.models import AnomalyRule, AuthorisedBy, Channel, FlagStatus, Outcome
+from audit.models import AnomalyRule, AuthorisedBy, Channel, FlagStatus, Outcome, VerifyKind
 
 from ..labels import choice_label
 
@@ -36,5 +37,27 @@ def flag_status_label(code: str) -> str:
 
 
 @register.filter
+def reason_label(code: str) -> str:
+    return actions.reason_label(code or "")
+
+
+@register.simple_tag
+def flag_summary(flag, names=None) -> str:
+    """A flag's summary in the reader's language, naming agencies and clients as the page does (``PageNames``)."""
+    return names.summary(flag) if names is not None else flag.summary
+
+
+@register.filter
 def basis_label(authorised_by: str) -> str:
     return AuthorisedBy.label_of(authorised_by)
+
+
+@register.filter
+def verify_kind_label(code: str) -> str:
+    return choice_label(VerifyKind, code)
+
+
+@register.filter
+def verification_channel_label(code: str) -> str:
+    """How a verification ran: the nightly task or ``verify_audit`` by hand."""
+    return str(_("手動で実行") if code == Channel.CLI else _("定期実行"))

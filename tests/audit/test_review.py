@@ -252,7 +252,7 @@ def test_export_csv(cast, settings, tmp_path, django_capture_on_commit_callbacks
     else:
         assert not content.startswith(b"\xef\xbb\xbf")
     rows = _rows(content, encoding)
-    assert rows[0][:3] == ["連番", "日時(JST)", "利用者"] and rows[0][-1] == "IPアドレス" and len(rows[0]) == 13
+    assert rows[0][:3] == ["連番", "日時(JST)", "利用者"] and rows[0][-1] == "IPアドレス" and len(rows[0]) == 17
     expected = list(
         AuditEvent.objects.filter(
             seq__in=AuditExposure.objects.filter(client_id=cid).values("event_id"), action__startswith="share."
@@ -260,8 +260,12 @@ def test_export_csv(cast, settings, tmp_path, django_capture_on_commit_callbacks
         .order_by("-seq")
         .values_list("seq", "action")
     )
-    assert [(int(r[0]), r[5]) for r in rows[1:]] == expected
+    code = rows[0].index("操作コード")
+    assert [(int(r[0]), r[code]) for r in rows[1:]] == expected
     assert export.row_count == len(expected) and rows[1][4] == "ブラウザ" and rows[1][6] == "許可"
+    # People read labels, agency names and case numbers; the codes follow in columns of their own.
+    assert {r[5] for r in rows[1:]} <= {"共有の設定", "共有の解除", "共有の期限切れ", "共有設定の閲覧", "共有設定の操作"}
+    assert rows[1][3] == "三条市 福祉課" and rows[1][8] == cast.client.case_number
     assert last("export").details == {"kind": "audit_csv_download", "rows": len(expected)}
 
 

@@ -281,8 +281,9 @@ def test_search_filters_and_keyset_paging(reviewed, as_user, monkeypatch):
     assert all(r.event.action.startswith("share.") for r in second.context["rows"])
 
 
-def test_client_history_includes_list_exposures_and_denied_attempts(reviewed, as_user):
-    response = as_user("penny").get(reverse("frontend:privacy_client", args=[reviewed.client.id]))
+def test_client_history_with_everything_includes_list_exposures_and_denied_attempts(reviewed, as_user):
+    url = reverse("frontend:privacy_client", args=[reviewed.client.id])
+    response = as_user("penny").get(url + "?show=all")
     rows = response.context["rows"]
     actions = {(r.event.actor_username, r.event.action, r.event.outcome) for r in rows}
     assert ("alice", "client.list", "allowed") in actions
@@ -363,7 +364,9 @@ def test_flags_list_and_flag_page_with_the_events_behind_it(reviewed, as_user):
     assert "緊急アクセスの利用" in listing and reverse("frontend:privacy_flag", args=[flag.id]) in listing
     response = penny.get(reverse("frontend:privacy_flag", args=[flag.id]))
     assert [r.event.seq for r in response.context["rows"]] == sorted(flag.event_seqs)
-    assert flag.summary in text(response) and "確認メモを記録" in text(response)
+    body = text(response)
+    summary = f"charlie（障がい者支援施設 さくら園）が緊急アクセスを利用しました（対象者 山田 太郎（{reviewed.client.case_number}））。"
+    assert summary in body and "確認メモを記録" in body
     assert penny.get(reverse("frontend:privacy_flag", args=[uuid.uuid4()])).status_code == 404
 
 
