@@ -264,7 +264,8 @@ def test_export_csv(cast, settings, tmp_path, django_capture_on_commit_callbacks
     assert [(int(r[0]), r[code]) for r in rows[1:]] == expected
     assert export.row_count == len(expected) and rows[1][4] == "ブラウザ" and rows[1][6] == "許可"
     # People read labels, agency names and case numbers; the codes follow in columns of their own.
-    assert {r[5] for r in rows[1:]} <= {"共有の設定", "共有の解除", "共有の期限切れ", "共有設定の閲覧", "共有設定の操作"}
+    share_labels = {"共有の設定", "共有の解除", "共有の期限切れ", "共有設定の閲覧", "共有設定の操作"}
+    assert {r[5] for r in rows[1:]} <= share_labels
     assert rows[1][3] == "三条市 福祉課" and rows[1][8] == cast.client.case_number
     assert last("export").details == {"kind": "audit_csv_download", "rows": len(expected)}
 

@@ -365,7 +365,8 @@ def test_flags_list_and_flag_page_with_the_events_behind_it(reviewed, as_user):
     response = penny.get(reverse("frontend:privacy_flag", args=[flag.id]))
     assert [r.event.seq for r in response.context["rows"]] == sorted(flag.event_seqs)
     body = text(response)
-    summary = f"charlie（障がい者支援施設 さくら園）が緊急アクセスを利用しました（対象者 山田 太郎（{reviewed.client.case_number}））。"
+    case_number = reviewed.client.case_number
+    summary = f"charlie（障がい者支援施設 さくら園）が緊急アクセスを利用しました（対象者 山田 太郎（{case_number}））。"
     assert summary in body and "確認メモを記録" in body
     assert penny.get(reverse("frontend:privacy_flag", args=[uuid.uuid4()])).status_code == 404
 
