@@ -84,8 +84,15 @@ def _clients(params: dict[str, Any], names: Names) -> str:
 
 
 def render(code: str, params: dict[str, Any], names: Names | None = None) -> str:
-    """The summary in the current language; "" for a code this version does not know (show the stored text)."""
-    names = names or Names()
+    """The summary in the current language; "" for a code this version does not know, or parameters it cannot
+    read (then the stored text is shown)."""
+    try:
+        return _render(code, params, names or Names())
+    except (KeyError, TypeError, ValueError):
+        return ""
+
+
+def _render(code: str, params: dict[str, Any], names: Names) -> str:
     p = params or {}
     n = p.get("n", 0)
     if code == SummaryCode.AFTER_HOURS:

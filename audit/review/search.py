@@ -169,8 +169,8 @@ def review_client_history(
     review = Q(event__action__startswith=REVIEW_PREFIX)
     listing = Q(event__action__in=sorted(with_trait(Trait.LISTING)))
     case_data = Q(event__action__in=sorted(with_trait(Trait.CASE_DATA)))
-    own_code = getattr(actor, "agency_code", "") or ""
-    own = Q(event__actor_agency_code=own_code) if own_code else Q(pk__in=[])
+    # The reader's own agency (none for an officer without one: "" is the system's, which stays in view).
+    own = Q(event__actor_agency_code=getattr(actor, "agency_code", "") or "") & ~Q(event__actor_agency_code="")
     focus = case_data & ~listing & ~review & ~own
     exposures = AuditExposure.objects.filter(client_id=cid)
     with transaction.atomic():
