@@ -30,6 +30,7 @@ from agencies.actors import Actor
 from agencies.models import ApiKey, Role
 from agencies.services import apikey_issue, apikey_revoke, staff_create
 from audit import anomalies, review
+from audit.flag_summaries import SummaryCode
 from audit.models import AnomalyFlag, AnomalyRule, AuditEvent
 from cases import review as client_review
 from cases import selectors, services
@@ -148,7 +149,8 @@ def world(cast) -> World:
         window_start=now - timedelta(hours=1),
         window_end=now,
         seqs=[],
-        summary=lambda n: "penny",
+        summary=SummaryCode.AFTER_HOURS,
+        params={"user": "penny", "agency": "soumu", "day": "2026-11-24", "start": 8, "end": 19},
     )
     ivan_key = ApiKey.objects.filter(user=users["ivan"]).get()
     return World(cast, users, keys, AnomalyFlag.objects.get(subject_key="user:penny"), ivan_key)

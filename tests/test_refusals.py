@@ -18,6 +18,7 @@ from django.utils import timezone
 from agencies.actors import Actor
 from agencies.models import ApiKey
 from audit import anomalies
+from audit.flag_summaries import SummaryCode
 from audit.models import AnomalyFlag, AnomalyRule, AuditEvent, AuditExport
 from tsunagu.errors import DomainError
 
@@ -65,7 +66,8 @@ def _flag_about(username):
         window_start=now - timedelta(hours=1),
         window_end=now,
         seqs=[],
-        summary=lambda n: username,
+        summary=SummaryCode.AFTER_HOURS,
+        params={"user": username, "day": "2026-11-24", "start": 8, "end": 19},
     )
     return AnomalyFlag.objects.get(subject_key=f"user:{username}")
 
@@ -97,6 +99,7 @@ REFUSED = {
     "agencies.services.apikey_revoke": ("bob", lambda c: {"key_id": _ivan_key(c).pk}, "apikey.revoke"),
     "audit.review.require_privacy_officer": ("alice", lambda c: {}, "audit.view"),
     "audit.review.review_events": ("alice", lambda c: {}, "audit.view"),
+    "audit.review.review_client_history": ("alice", lambda c: {"client_id": cid(c)}, "audit.view"),
     "audit.review.review_seal_status": ("alice", lambda c: {}, "audit.view"),
     "audit.review.review_disclosure": (
         "alice",
@@ -118,6 +121,7 @@ REFUSED = {
     "audit.review.export_open": ("alice", lambda c: {"export_id": _export().pk}, "export"),
     "cases.review.client_identify": ("alice", lambda c: {"client_ids": [cid(c)]}, "audit.client_lookup"),
     "cases.review.client_lookup": ("alice", lambda c: {"q": "山田"}, "audit.client_lookup"),
+    "cases.review.break_glass_grants": ("alice", lambda c: {"grant_ids": []}, "audit.client_lookup"),
     "cases.selectors.client_get": ("charlie", lambda c: {"client_id": cid(c)}, "client.view"),
     "cases.selectors.timeline_list": ("charlie", lambda c: {"client_id": cid(c)}, "timeline.view"),
     "cases.selectors.share_list": ("charlie", lambda c: {"client_id": cid(c)}, "share.list"),

@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from audit import anomalies, review
+from audit.flag_summaries import SummaryCode
 from audit.models import AnomalyFlag, AnomalyRule, AuditEvent, FlagNote
 from cases import selectors, services
 from cases.models import BreakGlassGrant
@@ -108,7 +109,8 @@ def _flag_about(username: str, agency: str = "soumu", seqs=()) -> AnomalyFlag:
         window_start=now - timedelta(hours=1),
         window_end=now,
         seqs=list(seqs),
-        summary=lambda n: f"{username}: {n}",
+        summary=SummaryCode.AFTER_HOURS,
+        params={"user": username, "agency": agency, "day": "2026-11-24", "start": 8, "end": 19},
     )
     return AnomalyFlag.objects.get(subject_key=f"user:{username}")
 
