@@ -4,8 +4,12 @@ Adapters (web views, API views, commands, tasks) call these and nothing else to 
 shares; they never query the case models themselves.
 """
 
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+
 from django.db import transaction
 from django.db.models import F, OuterRef, Prefetch, Subquery
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from agencies.actors import Actor
@@ -18,7 +22,7 @@ from .access import actor_visible_clients, client_access, require_share_manager
 from .actions import CaseAction
 from .models import ClientStatus, EntryKind, Share, ShareLevel, TimelineEntry
 from .read_models import ClientView, EntryView, ShareView
-from .text import normalize
+from .text import Normalized, normalize
 
 CLIENT_ORDER = [("name_kana", False), ("id", False)]
 ENTRY_ORDER = [("occurred_at", True), ("id", True)]
@@ -87,27 +91,71 @@ def client_get(*, actor: Actor, client_id) -> ClientView:
     return view
 
 
+# The period filter's bounds: a day outside them is a typing error (and would not convert to UTC at the edges).
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+
+
+def _timeline_filter_errors(kinds: list[str], q: str, since: date | None, until: date | None) -> dict:
+    errors: dict[str, list[str]] = {}
+    for value in kinds:
+        if value not in EntryKind.values:
+            errors.setdefault("kind", []).append(gettext("記録の種類が不正です: %(value)s") % {"value": value})
+    if len(q) > MAX_QUERY:
+        errors["q"] = [gettext("検索語は%(max)s文字以内で入力してください。") % {"max": MAX_QUERY}]
+    for name, day in (("since", since), ("until", until)):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            errors[name] = [gettext("日付は1900年1月1日から2999年12月31日までの間で入力してください。")]
+    if since and until and since > until and not errors:
+        errors["until"] = [gettext("期間の終わりは始まり以降の日付にしてください。")]
+    return errors
+
+
+def _day_start(day: date) -> datetime:
+    """Midnight at the start of ``day`` in the current time zone (JST for people: "11月20日" is their day)."""
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
 def timeline_list(
     *,
     actor: Actor,
     client_id,
-    kind: str = "",
+    kind: str | Sequence[str] = "",
     agency_code: str = "",
+    q: str = "",
+    since: date | None = None,
+    until: date | None = None,
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page:
-    """The client's timeline, newest first, each entry with the ids of the entries that correct it."""
-    if kind and kind not in EntryKind.values:
-        raise InvalidInput({"kind": [gettext("記録の種類が不正です: %(value)s") % {"value": kind}]})
+    """The client's timeline, newest first, each entry with the ids of the entries that correct it.
+
+    Filters: ``kind`` (one kind or several), ``agency_code`` (the agency that wrote the entry), ``q`` (text in the
+    body, matched like the client search: hiragana or katakana, full or half width, case and spaces ignored) and
+    the period ``since``..``until`` (days, both included, in the current time zone). A filtered read is still
+    one ``timeline.view``; its details record the filters, the search text only as a hash."""
+    kinds = [kind] if isinstance(kind, str) else list(kind)
+    kinds = [k for k in kinds if k]
+    q = (q or "").strip()
+    errors = _timeline_filter_errors(kinds, q, since, until)
+    if errors:
+        raise InvalidInput(errors)
+    key = normalize(q)
     with client_access(
         actor=actor, client_id=client_id, need=ShareLevel.READ, action=CaseAction.TIMELINE_VIEW
     ) as access:
         qs = TimelineEntry.objects.filter(client=access.client).select_related("agency", "author")
         qs = qs.prefetch_related(Prefetch("author__staff", queryset=Staff.objects.all()))
-        if kind:
-            qs = qs.filter(kind=kind)
+        if kinds:
+            qs = qs.filter(kind__in=kinds)
         if agency_code:
             qs = qs.filter(agency__code=agency_code)
+        if since:
+            qs = qs.filter(occurred_at__gte=_day_start(since))
+        if until:
+            qs = qs.filter(occurred_at__lt=_day_start(until + timedelta(days=1)))
+        if key:
+            qs = qs.alias(body_key=Normalized("body")).filter(body_key__contains=key)
         page = keyset_page(qs, order=ENTRY_ORDER, limit=limit, cursor=cursor)
         corrected_by: dict = {}
         for corrects_id, entry_id in (
@@ -117,6 +165,16 @@ def timeline_list(
         ):
             corrected_by.setdefault(corrects_id, []).append(entry_id)
         items = [EntryView.of(e, corrected_by.get(e.pk, []), viewer=actor, level=access.level) for e in page.items]
+        filters: dict = {
+            "kind": kinds[0] if len(kinds) == 1 else sorted(kinds),
+            "agency": agency_code,
+            "since": since.isoformat() if since else "",
+            "until": until.isoformat() if until else "",
+        }
+        details: dict = {"count": len(items), "filters": {k: v for k, v in filters.items() if v}}
+        if key:
+            # Like the client search: the terms can name a person, so only their hash is recorded.
+            details["q_hash"] = terms_hash(key)
         audit_record(
             actor=actor,
             action=CaseAction.TIMELINE_VIEW,
@@ -124,7 +182,7 @@ def timeline_list(
             target_type="client",
             target_id=access.client.pk,
             authorised_by=access.authorised_by,
-            details={"count": len(items), "filters": {k: v for k, v in (("kind", kind), ("agency", agency_code)) if v}},
+            details=details,
         )
     return Page(items=items, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)
 

@@ -3,6 +3,8 @@
 import re
 import unicodedata
 
+from django.db.models import Func, TextField
+
 _SPACES = re.compile(r"\s+")
 _KANA_ONLY = re.compile(r"^[\u30a0-\u30ffー・\s]+$")
 
@@ -56,3 +58,36 @@ KANA_PATTERN = f"^[{_KANA_SPACE}]*{_KANA_TOKEN}(?:{_KANA_TOKEN}|[{_KANA_SPACE}])
 
 # A telephone number: digits, ``+``, parentheses, hyphens and spaces.
 PHONE_PATTERN = r"^[0-9+()\- ]{0,32}$"
+
+
+# --- the same normalisation inside the database (searching text that has no stored normalised copy) -------------
+
+# Hiragana and the katakana each becomes (to_katakana above), for PostgreSQL's translate().
+_HIRAGANA = "".join(chr(c) for c in range(0x3041, 0x3097)) + "ゝゞ"
+_KATAKANA = to_katakana(_HIRAGANA)
+SQLITE_FUNCTION = "tsunagu_normalize"
+
+
+class Normalized(Func):
+    """``normalize(expression)`` computed by the database: NFKC, katakana, no white space, lower case.
+
+    PostgreSQL composes it from built-ins (``normalize(…, NFKC)`` needs a UTF-8 database); SQLite calls
+    ``normalize`` itself, registered on every connection (``register_sqlite_function``)."""
+
+    function = SQLITE_FUNCTION
+    output_field = TextField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        template = "lower(regexp_replace(translate(normalize({}, NFKC), %s, %s), %s, '', 'g'))"
+        return template.format(sql), [*params, _HIRAGANA, _KATAKANA, r"\s+"]
+
+
+def _sqlite_normalize(value: str | None) -> str | None:
+    return None if value is None else normalize(value)
+
+
+def register_sqlite_function(sender, connection, **kwargs) -> None:
+    """``connection_created`` receiver: gives SQLite connections the function ``Normalized`` calls."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function(SQLITE_FUNCTION, 1, _sqlite_normalize, deterministic=True)
