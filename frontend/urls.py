@@ -16,6 +16,7 @@ urlpatterns = [
     path("clients/new/duplicates/", views.client_duplicates, name="client_duplicates"),
     path("clients/<str:client_id>/", views.client_detail, name="client_detail"),
     path("clients/<str:client_id>/timeline/", views.timeline_fragment, name="timeline"),
+    path("clients/<str:client_id>/timeline/search/", views.timeline_search, name="timeline_search"),
     path("clients/<str:client_id>/timeline/poll/", views.timeline_poll, name="timeline_poll"),
     path("clients/<str:client_id>/entries/", views.entry_append, name="entry_append"),
     path("clients/<str:client_id>/shares/", views_sharing.share_page, name="share_page"),

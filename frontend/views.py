@@ -22,11 +22,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from agencies import selectors as agency_selectors
 from cases import notifications, selectors, services
-from cases.models import ClientStatus, EntryKind
+from cases.models import ClientStatus
 from tsunagu.errors import InvalidInput
 
+from . import timeline_filters
 from .auth import web_login_required
 from .forms import COMMON_TAGS, ClientForm, EntryForm
+from .timeline_filters import TimelineFilters
 from .web import (
     FORM_ERROR_STATUS,
     FRAGMENT_ERROR_STATUS,
@@ -104,10 +106,6 @@ def client_list(request: HttpRequest) -> HttpResponse:
 # --- the client page -----------------------------------------------------------------------------------
 
 
-def _timeline_params(data) -> dict:
-    return {"kind": data.get("f_kind", "").strip(), "agency_code": data.get("f_agency", "").strip()}
-
-
 def _unread_notice_ids(actor, client_id) -> list:
     """The actor's unread notices about this client (among the newest ones)."""
     inbox = notifications.notification_list(actor=actor, unread_only=True, limit=POLL_WINDOW)
@@ -131,22 +129,32 @@ def _nest_corrections(entries: list) -> list[dict]:
 
 
 def _load_timeline(actor, client_id, data) -> dict:
-    """The timeline part of the client page (audited through the selector). Raises NotFound for a hidden client."""
-    params = _timeline_params(data)
-    filters = {k: v for k, v in (("f_kind", params["kind"]), ("f_agency", params["agency_code"])) if v}
+    """The timeline part of the client page (audited through the selector), with the filters in ``data`` (see
+    ``frontend.timeline_filters``). Raises NotFound for a hidden client."""
+    filters = TimelineFilters.parse(data)
     cursor = data.get("cursor") or ""
+    filter_query = filters.query()
     context = {
-        "f_kind": params["kind"],
-        "f_agency": params["agency_code"],
-        "timeline_errors": {},
-        "filter_query": urlencode(filters),
-        "timeline_query": urlencode({**filters, **({"cursor": cursor} if cursor else {})}),
+        "tf": filters,
+        "f_kind": filters.kind,
+        "f_agency": filters.agency,
+        "timeline_errors": filters.errors,
+        "filter_query": filter_query,
+        "timeline_query": urlencode({**filters.url_params(), **({"cursor": cursor} if cursor else {})}),
     }
+    if filters.errors:
+        context.update(timeline=None, rows=[])
+        return context
     try:
         timeline = selectors.timeline_list(
-            actor=actor, client_id=client_id, cursor=cursor or None, limit=TIMELINE_PAGE_SIZE, **params
+            actor=actor,
+            client_id=client_id,
+            cursor=cursor or None,
+            limit=TIMELINE_PAGE_SIZE,
+            **filters.selector_kwargs(),
         )
     except InvalidInput as exc:
+        filters.errors = exc.errors  # the form marks the fields they are about
         context.update(timeline=None, rows=[], timeline_errors=exc.errors)
         return context
     context.update(timeline=timeline, rows=_nest_corrections(timeline.items))
@@ -167,7 +175,7 @@ def _client_page(actor, client_id, data, *, mark_read: bool = True) -> dict:
         notifications.notification_mark_read(actor=actor, notification_ids=unread)
     context.update(
         agency_filter_choices=sorted({(s.agency_code, s.agency_name) for s in shares}, key=lambda a: a[1]),
-        kind_filter_choices=EntryKind.choices,
+        kind_filter_groups=timeline_filters.kind_choices(),
         poll_seconds=settings.TIMELINE_POLL_SECONDS,
     )
     return context
@@ -216,7 +224,10 @@ def _client_detail_page(request: HttpRequest, actor, client_id, data, *, entry_f
 @web_login_required
 @require_GET
 def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
-    return _client_detail_page(request, web_actor(request), client_id, request.GET)
+    if timeline_filters.TEXT_FIELD in request.GET:
+        return _timeline_search_redirect(request, client_id, request.GET)  # a search text typed into the URL
+    data = timeline_filters.request_data(request, client_id)
+    return _client_detail_page(request, web_actor(request), client_id, data)
 
 
 @web_login_required
@@ -228,11 +239,43 @@ def timeline_fragment(request: HttpRequest, client_id: str) -> HttpResponse:
         return HttpResponseRedirect(
             reverse("frontend:client_detail", args=[client_id]) + (f"?{query}" if query else "")
         )
+    return _timeline_response(request, client_id, timeline_filters.request_data(request, client_id))
+
+
+def _timeline_response(request: HttpRequest, client_id: str, data) -> HttpResponse:
     actor = web_actor(request)
-    context = _client_page(actor, client_id, request.GET)
+    context = _client_page(actor, client_id, data)
     context["oob"] = True
     status = FRAGMENT_ERROR_STATUS if context["timeline_errors"] else 200
     return page(request, "frontend/_timeline_response.html", context, actor=actor, status=status)
+
+
+def _timeline_search_redirect(request: HttpRequest, client_id: str, data) -> HttpResponse:
+    """Keep the search text in the session and answer with the page's URL, which carries the other filters only."""
+    filters = TimelineFilters.parse(data)
+    timeline_filters.keep_search_text(request.session, client_id, filters.q)
+    query = filters.query()
+    url = reverse("frontend:client_detail", args=[client_id]) + (f"?{query}" if query else "")
+    response = HttpResponseRedirect(url + "#timeline")
+    response.status_code = 303
+    return response
+
+
+@web_login_required
+@require_POST
+def timeline_search(request: HttpRequest, client_id: str) -> HttpResponse:
+    """The timeline's filter form, POSTed so that the search text stays out of the URL (see
+    ``frontend.timeline_filters``). With htmx: the filtered timeline, and the page's new URL pushed into the
+    history (bookmarkable; it carries the other filters only). Without htmx: a redirect to that URL."""
+    if not is_htmx(request):
+        return _timeline_search_redirect(request, client_id, request.POST)
+    filters = TimelineFilters.parse(request.POST)
+    timeline_filters.keep_search_text(request.session, client_id, filters.q)
+    response = _timeline_response(request, client_id, {**filters.url_params(), timeline_filters.TEXT_FIELD: filters.q})
+    if response.status_code == 200:
+        query = filters.query()
+        response["HX-Push-Url"] = reverse("frontend:client_detail", args=[client_id]) + (f"?{query}" if query else "")
+    return response
 
 
 @web_login_required(activity=False)
