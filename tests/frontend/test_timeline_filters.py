@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -192,3 +194,21 @@ def test_no_query_string_makes_the_page_fail(entries, as_user, kind, agency, sin
         assert response.status_code == 400
     else:
         assert response.status_code in (200, 400), (query, response.status_code)
+
+
+def test_filters_and_search_cost_no_more_queries_than_the_plain_timeline(entries, as_user):
+    bob = as_user("bob")
+    fragment = reverse("frontend:timeline", args=[entries.client.id])
+    bob.get(fragment, **HTMX)  # warm-up: first-request work of the session
+
+    def count(send) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert send().status_code == 200
+        return len(queries.captured_queries)
+
+    plain = count(lambda: bob.get(fragment, **HTMX))
+    filtered = count(
+        lambda: bob.get(fragment, {"f_kind": "records", "f_agency": "fukushi", "f_from": "2026-01-01"}, **HTMX)
+    )
+    searched = count(lambda: bob.post(search_url(entries), {"f_q": "けあまね", "f_to": "2026-12-31"}, **HTMX))
+    assert filtered == plain and searched <= plain + 1  # + the session, saved with the kept text
