@@ -9,12 +9,9 @@ import pytest
 from playwright.sync_api import expect
 
 from cases import services
-from tests.frontend.conftest import shot
+from tests.frontend.conftest import both_viewports, shot, viewport_name
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-DESKTOP = {"width": 1366, "height": 900}
-TABLET = {"width": 820, "height": 1180}
 
 PARAGRAPH = "本人宅を訪問し、長男と今後の生活について面談した。食事は配食サービスを週五回利用している。"
 LAST = "最後に、次回の訪問は十二月上旬とし、包括支援センターと日程を調整することを確認した。"
@@ -26,15 +23,16 @@ def long_body() -> str:
     return paragraphs[: 3368 - len(LAST) - 1] + "\n" + LAST
 
 
-@pytest.mark.parametrize(("label", "viewport"), [("desktop", DESKTOP), ("tablet", TABLET)])
-def test_fold_a_long_entry_then_filter_by_kind_and_text(cast, open_as, live_server, label, viewport):
+@both_viewports
+def test_fold_a_long_entry_then_filter_by_kind_and_text(cast, open_as, live_server, viewport):
     body = long_body()
     assert len(body) == 3368
     services.timeline_append(actor=cast.actor("alice"), client_id=cast.client.id, kind="visit", body=body)
     services.timeline_append(
         actor=cast.actor("carol"), client_id=cast.client.id, kind="call", body="ｹｱﾏﾈより電話。ﾃﾞｲｻｰﾋﾞｽの件。"
     )
-    page = open_as("bob", viewport=viewport)
+    page = open_as("bob")
+    label = viewport_name(page)
     page.goto(f"{live_server.url}/clients/{cast.client.id}/")
     timeline = page.locator("#timeline")
     entry = timeline.locator("li.entry").filter(has_text="本人宅を訪問し")
