@@ -40,3 +40,33 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 def test_what_the_frame_costs(cast, alice, name, url, headers, status, count):
     queries = _get(alice, url.format(client=cast.client.id, missing=uuid.uuid4()), status, **headers)
     assert len(queries.captured_queries) == count, name
+
+
+def _events_of(request):
+    from audit.models import AuditEvent
+
+    before = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    queries = request()
+    return queries, list(AuditEvent.objects.filter(seq__gt=before).order_by("seq"))
+
+
+def test_the_client_page_reads_the_client_once_in_a_bounded_number_of_queries(cast, alice):
+    """One page load: one audited read of the client (``client.view``), and each other part read once through its
+    audited selector (the shares, the timeline), all about this client and in this one request; no part is read
+    twice (the header, the summary and the 基本情報 card share the one read). The query count is pinned."""
+    queries, events = _events_of(lambda: _get(alice, f"/clients/{cast.client.id}/", 200))
+    actions = [(e.action, e.outcome) for e in events]
+    assert actions.count(("client.view", "allowed")) == 1, actions
+    assert sorted(actions) == [("client.view", "allowed"), ("share.list", "allowed"), ("timeline.view", "allowed")]
+    assert {tuple(e.client_ids) for e in events} == {(str(cast.client.id),)}
+    assert len({e.request_id for e in events}) == 1
+    assert len(queries.captured_queries) == 35
+
+
+def test_a_hidden_client_page_is_one_refusal_in_the_same_queries_as_a_missing_one(cast):
+    charlie = sign_in(Client(), cast.users["charlie"])
+    charlie.get("/inbox/badge/", **HTMX)
+    hidden, events = _events_of(lambda: _get(charlie, f"/clients/{cast.client.id}/", 404))
+    assert [(e.action, e.outcome) for e in events] == [("client.view", "denied")]
+    missing, _ = _events_of(lambda: _get(charlie, f"/clients/{uuid.uuid4()}/", 404))
+    assert len(hidden.captured_queries) == len(missing.captured_queries)
