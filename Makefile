@@ -9,7 +9,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/tsunagu
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-postgres test-sqlite lint typecheck check-deploy format services clean bench
+.PHONY: install run demo test test-postgres test-sqlite lint typecheck check-deploy format services clean bench
 
 install: $(VENV)/.installed
 
@@ -20,11 +20,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-run: install
-	DEBUG=true $(BIN)/python manage.py migrate --noinput
-	DEBUG=true $(BIN)/python manage.py seed_demo
+run: install demo
 	@echo "Tsunagu: http://$(HOST):$(PORT)/  (demo logins: see README.md)"
-	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# The quick start's database with the demo data, and a local .env (DEBUG=true) that every command run in this
+# clone reads (manage.py, celery, the README's commands): the settings take it only where the environment is silent.
+demo: .env
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+
+.env:
+	printf '%s\n' '# Local development settings, written by make run (git-ignored). The environment wins.' 'DEBUG=true' > $@
 
 services:
 	scripts/ensure-services
@@ -69,4 +76,4 @@ bench: install services
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) var staticfiles test-artifacts
+	rm -rf $(VENV) var staticfiles test-artifacts .env

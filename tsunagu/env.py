@@ -13,6 +13,33 @@ from urllib.parse import unquote, urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"true", "1", "yes", "on"}
+_DOTENV_LINE = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$")
+
+
+def load_dotenv(path: Path) -> list[str]:
+    """A developer's local settings: the ``NAME=value`` lines of ``path`` (``make run`` writes ``.env`` with
+    ``DEBUG=true`` so that every command in a quick-start clone runs as the README shows), for the variables the
+    environment does not set — the environment always wins. Blank lines and ``#`` comments are allowed; any other
+    line is an error. Returns the names taken from the file (none if there is no file)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    taken = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _DOTENV_LINE.match(line)
+        if match is None:
+            raise ImproperlyConfigured(f"{path}:{number}: expected NAME=value")
+        name, value = match.groups()
+        if name not in os.environ:
+            os.environ[name] = value
+            taken.append(name)
+    return taken
+
+
 _FALSE = {"false", "0", "no", "off"}
 
 

@@ -22,6 +22,7 @@ from tsunagu.env import (
     env_proxy_ssl_header,
     env_rate,
     env_str,
+    load_dotenv,
 )
 from tsunagu.keyset import MAX_PAGE_SIZE
 
@@ -29,9 +30,17 @@ from tsunagu.keyset import MAX_PAGE_SIZE
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# A quick-start clone's local settings (git-ignored, written by `make run`: DEBUG=true), never over the environment.
+# Production takes nothing from it: with DEBUG off, a value read from .env is refused.
+DOTENV = load_dotenv(BASE_DIR / ".env")
 VAR_DIR = Path(env_str("TSUNAGU_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
+if DOTENV and not DEBUG:
+    raise ImproperlyConfigured(
+        f"{BASE_DIR / '.env'} set {', '.join(DOTENV)}: with DEBUG off every setting comes from the environment "
+        "(the file is for local development: remove it)"
+    )
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:

@@ -323,3 +323,19 @@ def test_env_rate_and_maximum(monkeypatch):
     monkeypatch.setenv("N", "201")
     with pytest.raises(ImproperlyConfigured, match="above the maximum"):
         env_int("N", 50, maximum=200)
+
+
+def test_a_local_env_file_fills_in_only_what_the_environment_does_not_set(monkeypatch, tmp_path):
+    from tsunagu.env import load_dotenv
+
+    path = tmp_path / ".env"
+    path.write_text("# written by make run\n\nDOTENV_TEST_A=from-the-file\nDOTENV_TEST_B=from-the-file\n")
+    monkeypatch.delenv("DOTENV_TEST_A", raising=False)
+    monkeypatch.setenv("DOTENV_TEST_B", "from-the-environment")
+    assert load_dotenv(path) == ["DOTENV_TEST_A"]
+    assert (env_str("DOTENV_TEST_A"), env_str("DOTENV_TEST_B")) == ("from-the-file", "from-the-environment")
+    monkeypatch.delenv("DOTENV_TEST_A")
+    assert load_dotenv(tmp_path / "absent") == []
+    path.write_text("export DEBUG=true\n")
+    with pytest.raises(ImproperlyConfigured, match=r"\.env:1: expected NAME=value"):
+        load_dotenv(path)
