@@ -22,7 +22,7 @@ from django.utils.translation import gettext
 from guardian.shortcuts import get_group_perms, get_objects_for_group
 
 from agencies.actors import Actor
-from agencies.models import Agency
+from agencies.models import Agency, Role
 from audit.refusals import Refusal, refusals_audited
 from tsunagu.errors import Forbidden, NotFound
 from tsunagu.ids import parse_uuid
@@ -85,6 +85,18 @@ def may_correct(actor: Actor, level: str, *, kind: str, agency_id: int | None) -
 def may_manage_shares(actor: Actor, level: str) -> bool:
     """What the sharing page, ``share_grant`` and ``share_revoke`` check: ``manage`` and a share-manager role."""
     return level_at_least(level, ShareLevel.MANAGE) and actor.can_manage_shares
+
+
+# Who may set their agency's 担当者 on a client the agency sees (``cases.services.assignments``): its people who work
+# cases or run the agency, never an integration; and whom they may assign: colleagues who work cases (an agency
+# administrator too, in a small agency where they do) — never an officer whose role does no casework.
+ASSIGNING_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.AGENCY_ADMIN})
+
+
+def may_assign(actor: Actor, *, via_break_glass: bool) -> bool:
+    """The agency's own share, not an emergency grant (the client is not the agency's case), and a staff role in
+    ``ASSIGNING_ROLES``. Any share level: assigning organises the agency's work, it changes nothing of the client."""
+    return not via_break_glass and actor.reads_cases and actor.role in ASSIGNING_ROLES
 
 
 # Internal: why access was refused (raised inside ``client_access``). Adapters only ever see NotFound or Forbidden.

@@ -20,7 +20,10 @@ class CaseAction(models.TextChoices):
     SHARE_GRANT = "share.grant", _("共有の設定")
     SHARE_REVOKE = "share.revoke", _("共有の解除")
     SHARE_EXPIRE = "share.expire", _("共有の期限切れ")
+    SHARE_ENDED_LIST = "share.ended_list", _("共有が終了したケースの確認")
     BREAK_GLASS = "break_glass", _("緊急アクセス")
+    ASSIGNMENT_ADD = "assignment.add", _("担当者の追加")
+    ASSIGNMENT_REMOVE = "assignment.remove", _("担当者の解除")
     WEBHOOK_REGISTER = "webhook.register", _("Webhook の登録")
     WEBHOOK_DISABLE = "webhook.disable", _("Webhook の停止")
     WEBHOOK_DELIVER = "webhook.deliver", _("Webhook の送信")
@@ -46,7 +49,9 @@ class CaseReason(models.TextChoices):
 # What the audit layer's anomaly rules need to know about these actions (see audit.actions.Trait).
 CASE_ACTION_TRAITS = {
     Trait.CASE_DATA: [
-        a for a in CaseAction if a.value.split(".")[0] in ("client", "timeline", "share") or a == CaseAction.BREAK_GLASS
+        a
+        for a in CaseAction
+        if a.value.split(".")[0] in ("client", "timeline", "share", "assignment") or a == CaseAction.BREAK_GLASS
     ],
     Trait.LISTING: [CaseAction.CLIENT_LIST, CaseAction.CLIENT_SEARCH],
     Trait.SHARE_GRANT: [CaseAction.SHARE_GRANT],

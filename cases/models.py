@@ -334,3 +334,79 @@ class BreakGlassGrant(models.Model):
 
     def __str__(self) -> str:
         return f"break-glass {self.client_id} by {self.user_id}"
+
+
+class ClientAssignment(models.Model):
+    """担当者: a member of an agency's staff assigned to a client by that agency (its own organisation of its work).
+
+    Each agency assigns only its own staff; every agency that sees the client sees every agency's assignments
+    (「担当: 福祉課 田中」). Ended, never deleted: ``ended_at`` and ``ended_by`` keep the history.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="assignments")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    assigned_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "担当者"
+        verbose_name_plural = "担当者"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "user"], condition=Q(ended_at__isnull=True), name="one_open_assignment_per_user"
+            )
+        ]
+        indexes = [
+            # 自分の担当: the user's open assignments; and each listed client's open assignments.
+            models.Index(fields=["user", "client"], condition=Q(ended_at__isnull=True), name="assignment_user_open"),
+            models.Index(fields=["client"], condition=Q(ended_at__isnull=True), name="assignment_client_open"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} ← {self.user_id}"
+
+
+class ListSort(models.TextChoices):
+    """How the case list is ordered (``cases.selectors.client_list``)."""
+
+    LATEST_DESC = "latest", _("最終記録が新しい順")
+    LATEST_ASC = "latest_asc", _("最終記録が古い順")
+    KANA_ASC = "kana", _("フリガナ順")
+    KANA_DESC = "kana_desc", _("フリガナ逆順")
+    CREATED_DESC = "created", _("登録日が新しい順")
+    CREATED_ASC = "created_asc", _("登録日が古い順")
+
+
+class ListScope(models.TextChoices):
+    MINE = "mine", _("自分の担当")
+    ALL = "all", _("すべて")
+
+
+class SavedListFilter(models.Model):
+    """A user's named combination of list conditions (tab, status, tag, sort). Never a search term: a typed search
+    is usually a name or a case number, and a preference must hold no client data."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=40)
+    scope = models.CharField(max_length=8, choices=ListScope.choices, default=ListScope.ALL)
+    status = models.CharField(max_length=8, blank=True)
+    tag = models.CharField(max_length=40, blank=True)
+    sort = models.CharField(max_length=16, choices=ListSort.choices, default=ListSort.KANA_ASC)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "保存した絞り込み"
+        verbose_name_plural = "保存した絞り込み"
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="saved_filter_name_per_user")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from agencies.actors import Actor
 
 from .access import may_append, may_correct, may_manage_shares
+from .assignees import AssigneeView
 from .models import USER_ENTRY_KINDS, Client, Share, TimelineEntry
 from .timeline_events import entry_text
 
@@ -39,9 +40,28 @@ class ClientView:
     can_manage_shares: bool  # the viewer may open the sharing page and change the shares
     # When the newest timeline entry happened (lists annotate it; None when not loaded or no entry yet).
     latest_entry_at: datetime | None = None
+    # 担当者 of every sharing agency, the viewer's first (lists and the client page load them; empty otherwise).
+    assignees: tuple[AssigneeView, ...] = ()
+    # The viewer may change their agency's 担当者 (the client page sets it; False elsewhere).
+    can_assign: bool = False
+    # Seen only through the viewer's emergency access, which ends then (lists set it; None otherwise).
+    emergency_until: datetime | None = None
+
+    @property
+    def own_assignees(self) -> list[AssigneeView]:
+        return [a for a in self.assignees if a.own_agency]
 
     @classmethod
-    def of(cls, client: Client, *, level: str, viewer: Actor) -> "ClientView":
+    def of(
+        cls,
+        client: Client,
+        *,
+        level: str,
+        viewer: Actor,
+        assignees: list[AssigneeView] | None = None,
+        can_assign: bool = False,
+        emergency_until: datetime | None = None,
+    ) -> "ClientView":
         """``client`` as ``viewer`` sees it at ``level`` (the viewer's agency's access)."""
         viewer_agency_id = viewer.agency.pk if viewer.agency is not None else None
         masked = client.address_confidential and client.owner_agency_id != viewer_agency_id
@@ -65,6 +85,9 @@ class ClientView:
             can_append=may_append(viewer, level),
             can_manage_shares=may_manage_shares(viewer, level),
             latest_entry_at=getattr(client, "latest_entry_at", None),
+            assignees=tuple(assignees or ()),
+            can_assign=can_assign,
+            emergency_until=emergency_until,
         )
 
 
@@ -144,3 +167,14 @@ class ShareView:
             is_owner=share.agency_id == owner_agency_id,
             is_active=share.is_active(),
         )
+
+
+@dataclass(frozen=True)
+class EndedShareView:
+    """A share of the viewer's agency that ended: what the agency may still be told (no name, no profile)."""
+
+    client_id: UUID  # for the audit's exposure index only; never a link (the client page is "not found")
+    case_number: str
+    ended_at: datetime
+    reason: str  # "revoked" or "expired"
+    ended_by_agency_name: str  # the agency whose supervisor revoked it; empty for an expiry

@@ -5,10 +5,13 @@ shares; they never query the case models themselves.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import F, OuterRef, Prefetch, Subquery
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, Subquery
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -18,16 +21,66 @@ from audit.services import audit_record, terms_hash
 from tsunagu.errors import InvalidInput
 from tsunagu.keyset import Page, keyset_page
 
-from .access import actor_visible_clients, client_access, require_share_manager
+from .access import (
+    active_break_glass,
+    active_shares,
+    actor_visible_clients,
+    client_access,
+    may_assign,
+    require_share_manager,
+)
 from .actions import CaseAction
-from .models import ClientStatus, EntryKind, Share, ShareLevel, TimelineEntry
-from .read_models import ClientView, EntryView, ShareView
+from .assignees import assignees_by_client
+from .models import (
+    ClientAssignment,
+    ClientStatus,
+    EntryKind,
+    ListScope,
+    ListSort,
+    Share,
+    ShareLevel,
+    TimelineEntry,
+)
+from .read_models import ClientView, EndedShareView, EntryView, ShareView
+from .services.assignments import assignable_staff_filter
 from .text import Normalized, normalize
 
-CLIENT_ORDER = [("name_kana", False), ("id", False)]
+
+@dataclass(frozen=True)
+class StaffChoice:
+    user_id: int
+    display_name: str
+
+
+# The orders of the case list (``ListSort``): [(field, descending)], the last field unique, for keyset paging.
+CLIENT_ORDERS: dict[str, list[tuple[str, bool]]] = {
+    ListSort.LATEST_DESC: [("last_activity_at", True), ("id", True)],
+    ListSort.LATEST_ASC: [("last_activity_at", False), ("id", False)],
+    ListSort.KANA_ASC: [("name_kana", False), ("id", False)],
+    ListSort.KANA_DESC: [("name_kana", True), ("id", True)],
+    ListSort.CREATED_DESC: [("created_at", True), ("id", True)],
+    ListSort.CREATED_ASC: [("created_at", False), ("id", False)],
+}
+CLIENT_ORDER = CLIENT_ORDERS[ListSort.KANA_ASC]
 ENTRY_ORDER = [("occurred_at", True), ("id", True)]
 
 MAX_QUERY = 100  # characters of a search term
+ENDED_SHARE_DAYS = 30  # how long a partner is told that a share ended
+MAX_ENDED_SHARES = 50
+
+
+def client_list_errors(*, q: str = "", status: str = "", scope: str = "", sort: str = "") -> dict[str, list[str]]:
+    """What is wrong with the list's conditions (field → messages); empty when they are fine."""
+    errors: dict[str, list[str]] = {}
+    if status and status not in ClientStatus.values:
+        errors["status"] = [gettext("状態が不正です: %(value)s") % {"value": status}]
+    if len(q) > MAX_QUERY:
+        errors["q"] = [gettext("検索語は%(max)s文字以内で入力してください。") % {"max": MAX_QUERY}]
+    if scope and scope not in ListScope.values:
+        errors["scope"] = [gettext("表示するケースの指定が不正です: %(value)s") % {"value": scope}]
+    if sort and sort not in ListSort.values:
+        errors["sort"] = [gettext("並び順が不正です: %(value)s") % {"value": sort}]
+    return errors
 
 
 def client_list(
@@ -36,39 +89,84 @@ def client_list(
     q: str = "",
     status: str = "",
     tag: str = "",
+    scope: str = "",
+    sort: str = "",
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page:
-    """The clients the actor's agency may see (五十音順), one page. Audited as ``client.list`` or, with ``q``,
-    ``client.search``, with the ids of every client on the page (they were exposed)."""
+    """The clients the actor's agency may see, one page. Audited as ``client.list`` or, with ``q``,
+    ``client.search``, with the ids of every client on the page (they were exposed).
+
+    ``scope``: ``mine`` (自分の担当: the clients the actor's agency has assigned to the actor, and those the actor
+    opened through emergency access) or ``all`` (the default). ``sort``: a ``ListSort`` (五十音順 by default);
+    最終記録 is the newest entry's time, or the registration time of a client with no entry yet. Each client
+    comes with its 担当者 and, when seen only through the actor's emergency access, when that ends. A cursor
+    belongs to its order: one from another order is refused
+    like a forged one."""
     q = (q or "").strip()
-    if status and status not in ClientStatus.values:
-        raise InvalidInput({"status": [gettext("状態が不正です: %(value)s") % {"value": status}]})
-    if len(q) > MAX_QUERY:
-        raise InvalidInput({"q": [gettext("検索語は%(max)s文字以内で入力してください。") % {"max": MAX_QUERY}]})
+    errors = client_list_errors(q=q, status=status, scope=scope, sort=sort)
+    if errors:
+        raise InvalidInput(errors)
+    order = CLIENT_ORDERS[sort or ListSort.KANA_ASC]
     action = CaseAction.CLIENT_SEARCH if q else CaseAction.CLIENT_LIST
     with transaction.atomic():
         if actor.agency is None:
             page = Page(items=[], next_cursor=None, prev_cursor=None)
         else:
+            agency = actor.agency
             qs = actor_visible_clients(actor).select_related("owner_agency")
-            # The newest entry's date, for the list (a correlated subquery on the entry index: still one statement).
+            # The newest entry's time, for the list and its 最終記録 order (a correlated subquery on the entry
+            # index: still one statement).
             latest = TimelineEntry.objects.filter(client=OuterRef("pk")).order_by("-occurred_at")
             qs = qs.annotate(latest_entry_at=Subquery(latest.values("occurred_at")[:1]))
+            qs = qs.annotate(
+                last_activity_at=Coalesce(F("latest_entry_at"), F("created_at")),
+                via_share=Exists(active_shares(agency).filter(client=OuterRef("pk"))),
+            )
+            if scope == ListScope.MINE:
+                # Assigned to the actor by their agency, or opened by the actor through emergency access (a
+                # personal grant: it stays in view while it lasts, marked with its end).
+                mine = ClientAssignment.objects.filter(
+                    client=OuterRef("pk"), agency=agency, user=actor.account, ended_at=None
+                )
+                condition: Q | Combinable = Exists(mine)
+                if actor.account is not None and actor.may_break_glass:
+                    condition |= Exists(active_break_glass(actor.account, agency).filter(client=OuterRef("pk")))
+                qs = qs.filter(condition)
             if q:
                 qs = qs.filter(search_key__contains=normalize(q))
             if status:
                 qs = qs.filter(status=status)
             if tag:
                 qs = qs.filter(tag_key__contains=f"|{tag}|")
-            page = keyset_page(qs, order=CLIENT_ORDER, limit=limit, cursor=cursor)
+            page = keyset_page(qs, order=order, limit=limit, cursor=cursor)
+            ids = [c.pk for c in page.items]
+            assignees = assignees_by_client(ids, viewer_agency_id=agency.pk)
+            emergency: dict = {}
+            through_grant = [c.pk for c in page.items if not c.via_share]
+            if through_grant and actor.account is not None:
+                for client_id, expires in (
+                    active_break_glass(actor.account, agency)
+                    .filter(client_id__in=through_grant)
+                    .values_list("client_id", "expires_at")
+                ):
+                    emergency[client_id] = max(expires, emergency.get(client_id, expires))
             page = Page(
-                items=[ClientView.of(c, level=c.my_level, viewer=actor) for c in page.items],
+                items=[
+                    ClientView.of(
+                        c,
+                        level=c.my_level,
+                        viewer=actor,
+                        assignees=assignees.get(c.pk),
+                        emergency_until=emergency.get(c.pk),
+                    )
+                    for c in page.items
+                ],
                 next_cursor=page.next_cursor,
                 prev_cursor=page.prev_cursor,
             )
         # Tags can say much about a person (虐待疑い): like search terms, only their hash is recorded.
-        filters = {"status": status, "tag_hash": terms_hash(tag) if tag else ""}
+        filters = {"status": status, "tag_hash": terms_hash(tag) if tag else "", "scope": scope, "sort": sort}
         details = {"count": len(page.items), "filters": {k: v for k, v in filters.items() if v}}
         if q:
             details["q_hash"] = terms_hash(normalize(q))
@@ -76,10 +174,84 @@ def client_list(
     return page
 
 
+def share_ended_list(*, actor: Actor, days: int = ENDED_SHARE_DAYS) -> list[EndedShareView]:
+    """Shares of the actor's agency that ended (revoked, or expired) in the last ``days`` and have not been granted
+    again: the case number, when, and which agency ended it — what a former partner may still be told, since the
+    client's own page must stay "not found". A read of share metadata, audited as ``share.ended_list`` with the
+    clients it names (when it names any). Nothing for an actor who reads no cases or has no agency."""
+    found: list[EndedShareView] = []
+    with transaction.atomic():
+        if actor.agency is not None and actor.reads_cases:
+            agency = actor.agency
+            now = actor.now()
+            since = now - timedelta(days=days)
+            ended = Q(revoked_at__gte=since, revoked_at__lte=now, revoke_reason__in=("revoked", "expired"))
+            lapsed = Q(revoked_at=None, expires_at__gte=since, expires_at__lte=now)  # before the sweep closes it
+            shares = (
+                Share.objects.filter(agency=agency)
+                .filter(ended | lapsed)
+                .exclude(Exists(active_shares(agency, now).filter(client=OuterRef("client_id"))))
+                .select_related("client", "revoked_by__staff__agency")
+                .order_by("-revoked_at", "-expires_at")
+            )
+            seen: set = set()
+            for share in shares[: MAX_ENDED_SHARES * 2]:
+                if share.client_id in seen:
+                    continue
+                seen.add(share.client_id)
+                revoked = share.revoked_at is not None and share.revoke_reason == "revoked"
+                staff = getattr(share.revoked_by, "staff", None) if revoked else None
+                ended_at = share.revoked_at or share.expires_at
+                assert ended_at is not None  # one of the two conditions above
+                found.append(
+                    EndedShareView(
+                        client_id=share.client_id,
+                        case_number=share.client.case_number,
+                        ended_at=ended_at,
+                        reason="revoked" if revoked else "expired",
+                        ended_by_agency_name=staff.agency.name if staff is not None else "",
+                    )
+                )
+            found.sort(key=lambda v: v.ended_at, reverse=True)
+            found = found[:MAX_ENDED_SHARES]
+        if found:  # nothing found, nothing read: the list page stays one audited read for everyone else
+            audit_record(
+                actor=actor,
+                action=CaseAction.SHARE_ENDED_LIST,
+                client_ids=[v.client_id for v in found],
+                details={"count": len(found), "days": days},
+            )
+    return found
+
+
+def has_caseload(*, actor: Actor) -> bool:
+    """Whether the actor's agency has assigned the actor any client (their own 担当; nothing else is read)."""
+    if actor.agency is None or actor.account is None:
+        return False
+    return ClientAssignment.objects.filter(agency=actor.agency, user=actor.account, ended_at=None).exists()
+
+
+def assignment_candidates(*, actor: Actor) -> list[StaffChoice]:
+    """Whom the actor's agency may assign as 担当者: its staff who work cases (names of the agency's own staff, no
+    case data). Empty for an actor who may not assign."""
+    if actor.agency is None or not may_assign(actor, via_break_glass=False):
+        return []
+    staff = Staff.objects.filter(assignable_staff_filter(actor.agency.pk)).select_related("user")
+    choices = [StaffChoice(user_id=s.user_id, display_name=str(s)) for s in staff]
+    return sorted(choices, key=lambda c: c.display_name)
+
+
 def client_get(*, actor: Actor, client_id) -> ClientView:
     """One client's profile, address masked for agencies other than the owner when confidential."""
     with client_access(actor=actor, client_id=client_id, need=ShareLevel.READ, action=CaseAction.CLIENT_VIEW) as access:
-        view = ClientView.of(access.client, level=access.level, viewer=actor)
+        assignees = assignees_by_client([access.client.pk], viewer_agency_id=access.agency.pk)
+        view = ClientView.of(
+            access.client,
+            level=access.level,
+            viewer=actor,
+            assignees=assignees.get(access.client.pk),
+            can_assign=may_assign(actor, via_break_glass=access.break_glass is not None),
+        )
         audit_record(
             actor=actor,
             action=CaseAction.CLIENT_VIEW,

@@ -219,6 +219,11 @@ SERVICE_OPS = [
         ),
         lambda p: A if p.level == "manage" and p.role in (Role.SUPERVISOR, Role.AGENCY_ADMIN) else F if p.level else NF,
     ),
+    (
+        "assignment.add",  # the principal assigns themselves (any level; not an integration; not by break-glass)
+        lambda w, a: services.assignment_add(actor=a, client_id=w.cast.client.id, user_id=w.users[a.username].pk),
+        lambda p: A if p.level and p.role != Role.INTEGRATION else F if p.level else NF,
+    ),
     ("break_glass", lambda w, a: services.break_glass_open(actor=a, **BG), lambda p: A if p.may_break_glass else F),
     (
         "apikey.issue",  # for the owner's integration user

@@ -28,7 +28,9 @@ MODULES = [
     "audit.review",
     "cases.notifications",
     "cases.review",
+    "cases.saved_filters",
     "cases.selectors",
+    "cases.services.assignments",
     "cases.services.break_glass",
     "cases.services.clients",
     "cases.services.shares",
@@ -48,6 +50,13 @@ NO_REFUSAL = {
     "cases.notifications.notification_mark_read": "the actor's own notices",
     "cases.selectors.client_list": "a list shows only what the actor may see (an empty page is not a refusal)",
     "cases.selectors.client_find_duplicates": "a list shows only what the actor may see",
+    "cases.selectors.share_ended_list": "only the actor's own agency's past shares (empty for anyone else)",
+    "cases.selectors.has_caseload": "the actor's own assignments",
+    "cases.selectors.assignment_candidates": "names of the actor's own agency's staff (or none)",
+    "cases.saved_filters.saved_filter_list": "the actor's own saved filters",
+    "cases.saved_filters.saved_filter_get": "the actor's own saved filters (anyone else's is not found)",
+    "cases.saved_filters.saved_filter_save": "the actor's own saved filters",
+    "cases.saved_filters.saved_filter_delete": "the actor's own saved filters (anyone else's is not found)",
 }
 
 
@@ -155,6 +164,16 @@ REFUSED = {
         "penny",
         lambda c: {"name_kana": "ヤマダ タロウ", "birth_date": "1948-04-01", "reason": "救急搬送のため"},
         "break_glass",
+    ),
+    "cases.services.assignments.assignment_add": (
+        "ivan",
+        lambda c: {"client_id": cid(c), "user_id": c.users["ivan"].pk},
+        "assignment.add",
+    ),
+    "cases.services.assignments.assignment_remove": (
+        "ivan",
+        lambda c: {"client_id": cid(c), "assignment_id": "00000000-0000-0000-0000-000000000000"},
+        "assignment.remove",
     ),
     "cases.webhooks.webhook_register": ("alice", lambda c: {"url": "https://partner.example/x"}, "webhook.register"),
 }

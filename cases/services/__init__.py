@@ -1,9 +1,10 @@
 """Writes of case data. Each checks access, changes the data and records the audit event in one transaction.
 
-One module per feature: ``clients``, ``timeline``, ``shares``, ``break_glass``; ``validation`` holds the input checks
-and limits they share. The public services are re-exported here (``from cases import services``).
+One module per feature: ``clients``, ``timeline``, ``shares``, ``break_glass``, ``assignments``; ``validation``
+holds the input checks and limits they share. The public services are re-exported here (``from cases import services``).
 """
 
+from .assignments import assignment_add, assignment_remove
 from .break_glass import break_glass_open
 from .clients import client_create, client_update
 from .shares import share_expire_sweep, share_grant, share_revoke
@@ -18,6 +19,8 @@ __all__ = [
     "MAX_PHONE",
     "MAX_TAGS",
     "MAX_TAG_LENGTH",
+    "assignment_add",
+    "assignment_remove",
     "break_glass_open",
     "client_create",
     "client_update",

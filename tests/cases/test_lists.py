@@ -25,8 +25,9 @@ def _register(cast, n, **extra):
 def test_list_query_count_does_not_grow_with_visible_clients(cast, n, django_assert_max_num_queries):
     _register(cast, n)
     actor = cast.actor("alice")
-    # savepoint, clients page, audit event (+ the transaction id on PostgreSQL), its exposure rows, release
-    with django_assert_max_num_queries(6):
+    # savepoint, clients page, the page's 担当者, audit event (+ the transaction id on PostgreSQL), its exposure
+    # rows, release
+    with django_assert_max_num_queries(7):
         page = selectors.client_list(actor=actor, limit=200)
     assert len(page.items) == n + 1
 
