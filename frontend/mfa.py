@@ -85,11 +85,7 @@ class MfaRequiredMiddleware:
         if getattr(request, "htmx", False):
             # Send the whole window to the code step, then back to the page the fragment was asked from.
             parts = urlsplit(request.headers.get("HX-Current-URL", ""))
-            target = (
-                parts.path + (f"?{parts.query}" if parts.query else "")
-                if parts.path
-                else reverse("frontend:client_list")
-            )
+            target = parts.path + (f"?{parts.query}" if parts.query else "") if parts.path else reverse("frontend:home")
             response = HttpResponse(status=200)
             response["HX-Redirect"] = step_url(request, target)
             return response

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import auth, views, views_agency, views_breakglass, views_inbox, views_mfa, views_sharing
+from . import auth, views, views_agency, views_breakglass, views_caseload, views_inbox, views_mfa, views_sharing
 from .privacy import views as views_privacy
 
 app_name = "frontend"
@@ -10,7 +10,14 @@ urlpatterns = [
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     path("login/code/", views_mfa.mfa_verify, name="mfa_verify"),
     path("login/setup/", views_mfa.mfa_enrol, name="mfa_enrol"),
-    path("", views.client_list, name="client_list"),
+    path("", views_caseload.home, name="home"),
+    path("clients/", views_caseload.client_list, name="client_list"),
+    path("clients/saved-filters/", views_caseload.saved_filter_save, name="saved_filter_save"),
+    path(
+        "clients/saved-filters/<str:filter_id>/delete/",
+        views_caseload.saved_filter_delete,
+        name="saved_filter_delete",
+    ),
     path("clients/new/", views.client_create, name="client_create"),
     path("break-glass/", views_breakglass.break_glass, name="break_glass"),
     path("clients/new/duplicates/", views.client_duplicates, name="client_duplicates"),
@@ -19,6 +26,12 @@ urlpatterns = [
     path("clients/<str:client_id>/timeline/search/", views.timeline_search, name="timeline_search"),
     path("clients/<str:client_id>/timeline/poll/", views.timeline_poll, name="timeline_poll"),
     path("clients/<str:client_id>/entries/", views.entry_append, name="entry_append"),
+    path("clients/<str:client_id>/assignees/", views_caseload.assignment_add, name="assignment_add"),
+    path(
+        "clients/<str:client_id>/assignees/<str:assignment_id>/remove/",
+        views_caseload.assignment_remove,
+        name="assignment_remove",
+    ),
     path("clients/<str:client_id>/shares/", views_sharing.share_page, name="share_page"),
     path("clients/<str:client_id>/shares/grant/", views_sharing.share_grant, name="share_grant"),
     path("clients/<str:client_id>/shares/<str:share_id>/revoke/", views_sharing.share_revoke, name="share_revoke"),

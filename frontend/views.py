@@ -22,12 +22,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from agencies import selectors as agency_selectors
 from cases import notifications, selectors, services
-from cases.models import ClientStatus
 from tsunagu.errors import InvalidInput
 
 from . import timeline_filters
 from .auth import web_login_required
-from .forms import COMMON_TAGS, ClientForm, EntryForm
+from .forms import ClientForm, EntryForm
 from .timeline_filters import TimelineFilters
 from .web import (
     FORM_ERROR_STATUS,
@@ -47,60 +46,6 @@ TIMELINE_PAGE_SIZE = 30
 
 # The notices looked at by one poll: the newest unread ones are enough to see whether this client has one.
 POLL_WINDOW = 50
-
-
-# --- the client list -----------------------------------------------------------------------------------
-
-
-SEARCH_SESSION_KEY = "client_search"
-SEARCH_FIELDS = ("q", "status", "tag")
-
-
-def _search_filters(data) -> dict:
-    return {name: str(data.get(name, "")).strip() for name in SEARCH_FIELDS}
-
-
-@web_login_required
-@require_http_methods(["GET", "POST"])
-def client_list(request: HttpRequest) -> HttpResponse:
-    """The client list and its search. Names never travel in a URL (proxies, access logs and browser history keep
-    those): the search form is POSTed, the conditions are kept in the server-side session, and the page's URL
-    stays ``/`` (paging adds only an opaque ``cursor``). A POST answers htmx with the results fragment (no URL
-    is pushed) and a plain browser with a redirect to ``/``. An old bookmark with ``?q=`` is moved into the
-    session and redirected to ``/`` the same way."""
-    actor = web_actor(request)
-    session = request.session
-    if request.method == "POST" or any(name in request.GET for name in SEARCH_FIELDS):
-        source = request.POST if request.method == "POST" else request.GET
-        filters = {} if source.get("clear") else _search_filters(source)
-        session[SEARCH_SESSION_KEY] = filters
-        if not (request.method == "POST" and is_htmx(request)):
-            # A plain form post or an old link: keep the conditions and show them at "/" (searched once, there).
-            response = HttpResponseRedirect(reverse("frontend:client_list"))
-            response.status_code = 303
-            return response
-    else:
-        filters = _search_filters(session.get(SEARCH_SESSION_KEY) or {})
-    cursor = request.GET.get("cursor") if request.method == "GET" else None
-    errors: dict = {}
-    page_obj = None
-    try:
-        page_obj = selectors.client_list(actor=actor, cursor=cursor or None, limit=settings.CLIENT_PAGE_SIZE, **filters)
-    except InvalidInput as exc:
-        errors = exc.errors
-        session.pop(SEARCH_SESSION_KEY, None)  # shown once with its error, not kept for the next visit
-    context = {
-        "page": page_obj,
-        "filters": filters,
-        "errors": errors,
-        "status_choices": ClientStatus.choices,
-        "tag_choices": COMMON_TAGS,
-        "searching": any(filters.values()),
-    }
-    status = (FRAGMENT_ERROR_STATUS if is_htmx(request) else FORM_ERROR_STATUS) if errors else 200
-    if is_htmx(request) and request.headers.get("HX-Target") == "results":
-        return page(request, "frontend/_client_results.html", context, actor=actor, status=status)
-    return page(request, "frontend/client_list.html", context, actor=actor, status=status)
 
 
 # --- the client page -----------------------------------------------------------------------------------
@@ -171,6 +116,10 @@ def _client_page(actor, client_id, data, *, mark_read: bool = True) -> dict:
     client = selectors.client_get(actor=actor, client_id=client_id)
     shares = selectors.share_list(actor=actor, client_id=client_id)
     context = {"client": client, "shares": shares, **_load_timeline(actor, client_id, data)}
+    if client.can_assign:  # the 担当者 form: colleagues who may be assigned and are not yet
+        assigned = {a.user_id for a in client.own_assignees}
+        candidates = selectors.assignment_candidates(actor=actor)
+        context["assignment_candidates"] = [c for c in candidates if c.user_id not in assigned]
     if unread:
         notifications.notification_mark_read(actor=actor, notification_ids=unread)
     context.update(

@@ -149,7 +149,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "frontend:login"
-LOGIN_REDIRECT_URL = "frontend:client_list"
+LOGIN_REDIRECT_URL = "frontend:home"  # each role's own home (frontend.views_caseload.home)
 LOGOUT_REDIRECT_URL = "frontend:login"
 
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 30, minimum=1) * 60

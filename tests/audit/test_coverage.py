@@ -266,6 +266,7 @@ def test_web_pages_are_audited_once_per_access(cast, client):
     assert [(e.action, e.actor_username, e.channel) for e in events_after(before)] == [("auth.login", "bob", "web")]
 
     cid = str(cast.client.id)
+    assert client.get(reverse("frontend:client_list"), {"scope": "all"}).status_code == 303  # the tab: no read
     before = last_seq()
     assert client.get(reverse("frontend:client_list")).status_code == 200
     events = events_after(before)

@@ -53,7 +53,7 @@ def test_anonymous_is_sent_to_login(db, client):
 @pytest.mark.parametrize(("who", "sees"), [("alice", True), ("bob", True), ("charlie", False), ("penny", False)])
 def test_client_list_page(cast, client, who, sees):
     login(client, who)
-    response = client.get(reverse("frontend:client_list"))
+    response = client.get(reverse("frontend:client_list"), {"scope": "all"}, follow=True)
     assert response.status_code == 200
     assert ("山田 太郎" in response.content.decode()) is sees
     event = AuditEvent.objects.filter(action="client.list").latest("seq")

@@ -84,7 +84,7 @@ def test_supervisor_shares_a_client_and_the_outsider_then_sees_it(cast, open_as,
     sam.get_by_role("button", name="共有する").click()
     expect(sam.locator(".messages")).to_contain_text("障がい者支援施設 さくら園 との共有を設定しました。")
 
-    outsider.goto(f"{live_server.url}/")
+    outsider.goto(f"{live_server.url}/clients/?scope=all")  # a caseworker starts on their caseload: すべて
     outsider.get_by_role("link", name="山田 太郎").click()
     expect(outsider.locator("#timeline")).to_contain_text("障がい者支援施設 さくら園 との共有を設定しました")
     expect(outsider.get_by_role("heading", name="記録を追加")).to_be_visible()  # append level

@@ -51,6 +51,6 @@ def test_an_administrator_enrols_with_the_qr_page_and_signs_in_with_a_code(cast,
     expect(page.locator("#id_code_error")).to_contain_text("確認コードが正しくありません")
     page.get_by_label("確認コード").fill(codes[0])
     page.get_by_role("button", name="確認する").click()
-    expect(page.get_by_role("heading", name="担当ケース一覧")).to_be_visible()
+    expect(page.get_by_role("heading", name="機関管理")).to_be_visible()
     assert csp_errors == []
     context.close()

@@ -48,7 +48,7 @@ def _no_code_throttle(settings):
 
 def test_a_caseworker_signs_in_with_a_password_only(cast):
     client, response = password_step("alice")
-    assert response.status_code == 302 and response["Location"] == reverse("frontend:client_list")
+    assert response.status_code == 302 and response["Location"] == reverse("frontend:home")
     assert client.get(reverse("frontend:client_list")).status_code == 200
 
 
@@ -228,6 +228,8 @@ def _frontend_paths(cast) -> list[str]:
         "username": "alice",
         "flag_id": "1",
         "export_id": "1",
+        "filter_id": "00000000-0000-0000-0000-000000000000",
+        "assignment_id": "00000000-0000-0000-0000-000000000000",
     }
     paths = []
     for pattern in get_resolver("frontend.urls").url_patterns:
@@ -280,7 +282,7 @@ def test_the_code_step_only_redirects_to_this_site(cast):
     enrol(cast.users["ada"])
     client, _ = password_step("ada")
     response = client.post(VERIFY, {"code": fresh_code(cast.users["ada"]), "next": "https://evil.example/"})
-    assert response.status_code == 302 and response["Location"] == reverse("frontend:client_list")
+    assert response.status_code == 302 and response["Location"] == reverse("frontend:home")
 
 
 def test_the_code_step_without_a_session_goes_to_the_login_page(db):

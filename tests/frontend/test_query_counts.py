@@ -33,7 +33,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
     ("name", "url", "headers", "status", "count"),
     [
         ("badge", "/inbox/badge/", HTMX, 200, 8),
-        ("timeline fragment", "/clients/{client}/timeline/", HTMX, 200, 34),
+        ("timeline fragment", "/clients/{client}/timeline/", HTMX, 200, 36),  # + the 担当者 and whom to assign
         ("not found", "/clients/{missing}/", {}, 404, 21),
     ],
 )
