@@ -8,16 +8,13 @@ import pytest
 from playwright.sync_api import expect
 
 from cases import services
-from tests.frontend.conftest import shot
+from tests.frontend.conftest import both_viewports, shot, viewport_name
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-VIEWPORTS = {"desktop": {"width": 1366, "height": 900}, "tablet": {"width": 820, "height": 1180}}
 
-
-@pytest.mark.parametrize("size", list(VIEWPORTS))
-def test_a_caseworker_s_caseload(cast, open_as, live_server, size):
-    viewport = VIEWPORTS[size]
+@both_viewports
+def test_a_caseworker_s_caseload(cast, open_as, live_server, viewport):
     alice = cast.actor("alice")
     child = services.client_create(
         actor=alice,
@@ -28,7 +25,8 @@ def test_a_caseworker_s_caseload(cast, open_as, live_server, size):
     )
     services.assignment_add(actor=alice, client_id=child.id, user_id=cast.users["alice"].pk)
 
-    page = open_as("alice", viewport=viewport)
+    page = open_as("alice")
+    size = viewport_name(page)
     expect(page.get_by_role("heading", name="ケース一覧", level=1)).to_be_visible()
     expect(page.get_by_role("link", name="自分の担当")).to_have_attribute("aria-current", "page")
     rows = page.locator("table.clients tbody tr")
@@ -73,6 +71,6 @@ def test_a_caseworker_s_caseload(cast, open_as, live_server, size):
     shot(page, f"caseload-assigned-{size}")
 
     # The partner sees who carries the case.
-    partner = open_as("bob", viewport=viewport)
+    partner = open_as("bob")
     partner.goto(f"{live_server.url}/clients/{cast.client.id}/")
     expect(partner.locator(".assignee-line")).to_contain_text("担当: 福祉課 Sam")

@@ -35,7 +35,7 @@ def test_the_main_pages(cast, browser, open_as, live_server, viewport):
     anonymous.context.close()
 
     alice = open_as("alice")
-    _show(alice, f"{base}/", "担当ケース一覧", "case-list")
+    _show(alice, f"{base}/clients/?scope=all", "ケース一覧", "case-list")  # すべて: her 自分の担当 is empty
     alice.goto(client)
     expect(alice.get_by_role("heading", name="記録を追加")).to_be_visible()
     shot(alice, f"screen-client-{viewport_name(alice)}")
