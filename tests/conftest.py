@@ -10,12 +10,20 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.test import override_settings
 from django.utils import timezone, translation
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from pytest_django.fixtures import validate_django_db
 from pytest_django.plugin import blocking_manager_key
 
 from cases.models import OutboxMessage
 from tests.cast import build_cast
 from tsunagu.appendonly import APPEND_ONLY_TABLES, install_append_only, remove_append_only
+
+# Property tests judge their examples, not the clock: no per-example deadline and no "input generation is slow"
+# health check, whose verdict depends on how busy the machine is (a shared CI machine failed a regex strategy on
+# it). Every other health check stays on.
+hypothesis_settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("suite")
 
 # Tests that start processes of their own (Redis, Celery workers, PostgreSQL clusters, Chromium) run one at a
 # time, on one pytest-xdist worker (``--dist loadgroup``); everything else is spread over the workers.
