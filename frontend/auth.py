@@ -92,6 +92,9 @@ class LoginView(auth_views.LoginView):
         context["session_expired"] = (
             request.method == "GET" and not request.user.is_authenticated and request.COOKIES.get(MARKER_COOKIE) == "1"
         )
+        # After a wrong password the user name is kept: the cursor goes where the retyping is.
+        form = context.get("form")
+        context["focus_password"] = bool(form is not None and form.errors and form.data.get("username"))
         return context
 
     def get_success_url(self):

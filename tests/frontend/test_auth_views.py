@@ -130,3 +130,23 @@ def test_authenticate_without_a_request_is_not_throttled(cast):
     from django.contrib.auth import authenticate
 
     assert authenticate(username="alice", password=PASSWORD) == cast.users["alice"]
+
+
+def _autofocused(body: str) -> list[str]:
+    import re
+
+    return [tag for tag in re.findall(r"<input [^>]*>", body) if re.search(r"\sautofocus[\s>]", tag)]
+
+
+def test_after_a_wrong_password_the_cursor_is_in_the_password_field(cast):
+    body = text(attempt(Client()))
+    assert "ユーザー名またはパスワードが正しくありません。" in body
+    focused = _autofocused(body)
+    assert len(focused) == 1 and 'id="id_password"' in focused[0]
+    assert 'value="alice"' in body  # the user name is kept, so only the password is typed again
+
+
+def test_the_login_page_starts_in_the_user_name_field(cast):
+    for body in (text(Client().get(reverse("frontend:login"))), text(attempt(Client(), username=""))):
+        focused = _autofocused(body)
+        assert len(focused) == 1 and 'id="id_username"' in focused[0]
