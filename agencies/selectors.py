@@ -22,6 +22,7 @@ from tsunagu.keyset import Page, keyset_page
 from .actions import AgencyAction
 from .actors import Actor
 from .models import Agency, ApiKey, Role, Staff
+from .people import person_name
 from .services import require_agency_admin
 
 AGENCY_ORDER = [("code", False)]
@@ -124,7 +125,7 @@ def _staff_view(s: Staff) -> StaffView:
     return StaffView(
         user_id=s.user.pk,
         username=s.user.get_username(),
-        display_name=s.display_name or s.user.get_username(),
+        display_name=person_name(s.user),
         role=s.role,
         is_privacy_officer=s.is_privacy_officer,
         is_active=s.user.is_active,
@@ -192,7 +193,7 @@ def apikey_list(*, actor: Actor) -> list[ApiKeyView]:
                 name=k.name,
                 prefix=k.prefix,
                 username=k.user.get_username(),
-                display_name=k.user.staff.display_name or k.user.get_username(),
+                display_name=person_name(k.user),
                 created_at=k.created_at,
                 expires_at=k.expires_at,
                 last_used_at=k.last_used_at,

@@ -11,6 +11,7 @@ from uuid import UUID
 from django.utils.translation import gettext
 
 from agencies.actors import Actor
+from agencies.people import person_name
 
 from .access import may_append, may_correct, may_manage_shares
 from .assignees import AssigneeView
@@ -143,12 +144,18 @@ class ShareView:
     level: str
     basis: str
     basis_note: str
-    granted_by: str
+    granted_by: str  # the user name (the API's field)
+    granted_by_name: str  # the person's name, for people to read (agencies.people)
     granted_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
     is_owner: bool
     is_active: bool
+
+    @property
+    def granted_by_login(self) -> str:
+        """The user name to show beside the name (none for the system, nor when it is the name)."""
+        return "" if self.granted_by in ("system", self.granted_by_name) else self.granted_by
 
     @classmethod
     def of(cls, share: Share, *, owner_agency_id: int) -> "ShareView":
@@ -161,6 +168,7 @@ class ShareView:
             basis=share.basis,
             basis_note=share.basis_note,
             granted_by=share.granted_by.get_username() if share.granted_by else "system",
+            granted_by_name=person_name(share.granted_by),
             granted_at=share.granted_at,
             expires_at=share.expires_at,
             revoked_at=share.revoked_at,

@@ -370,7 +370,7 @@ def share_list(*, actor: Actor, client_id, for_management: bool = False) -> list
             require_share_manager(actor, access)
         shares = (
             Share.objects.filter(client=access.client)
-            .select_related("agency", "granted_by")
+            .select_related("agency", "granted_by__staff")
             .order_by(F("revoked_at").asc(nulls_first=True), "-granted_at")  # open ones first, on every DB
         )
         views = [ShareView.of(s, owner_agency_id=access.client.owner_agency_id) for s in shares]

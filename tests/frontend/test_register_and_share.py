@@ -253,3 +253,38 @@ def test_share_expiry_takes_the_same_dates_as_every_date_field(language):
         assert errors("2030-11-23") is None
         assert errors("2030/11/23") is None
         assert errors("11/23/2030") == [translation.gettext("日付は YYYY-MM-DD の形式で入力してください。")]
+
+
+def _granted_by_cells(body: str) -> list[str]:
+    import re
+
+    return re.findall(r'<td class="col-opt small">[^<]*<span class="kana">(.*?)</span></td>', body)
+
+
+def test_the_share_table_names_who_granted_each_share_by_name_with_the_user_name_beside_it(cast, as_user):
+    from agencies.models import Staff
+
+    cells = _granted_by_cells(text(as_user("sam").get(share_url(cast))))
+    # The display name first (the cast's are capitalised user names), the user name only beside it.
+    assert 'Alice <span class="mono">alice</span>' in cells and 'Sam <span class="mono">sam</span>' in cells
+    assert all(c in ('Alice <span class="mono">alice</span>', 'Sam <span class="mono">sam</span>') for c in cells)
+    # No display name: the account's family and given name, in Japanese order.
+    Staff.objects.filter(user__username="sam").update(display_name="")
+    sam = cast.users["sam"]
+    sam.last_name, sam.first_name = "佐藤", "三郎"
+    sam.save(update_fields=["last_name", "first_name"])
+    cells = _granted_by_cells(text(as_user("sam").get(share_url(cast))))
+    assert any(c.startswith("佐藤 三郎 ") for c in cells), cells
+    assert not any(c.strip() == "sam" for c in cells)
+
+
+def test_person_name_falls_back_from_display_name_to_family_given_to_user_name(cast):
+    from django.contrib.auth import get_user_model
+
+    from agencies.people import person_name
+
+    assert person_name(cast.users["sam"]) == "Sam"
+    nobody = get_user_model()(username="kimura", last_name="木村", first_name="拓也")
+    assert person_name(nobody) == "木村 拓也"
+    assert person_name(get_user_model()(username="kimura")) == "kimura"
+    assert person_name(None) == "システム"
