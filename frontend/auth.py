@@ -11,6 +11,14 @@ The session expires after ``SESSION_IDLE_MINUTES`` without a request (``SESSION_
 - After a timeout the browser has usually dropped the session cookie itself, so the server cannot tell "expired"
   from "never signed in". A small marker cookie (no personal data) set at login and removed at logout tells the
   login page to say "セッションの有効期限が切れました".
+
+Typing is not a request, so a note being written can outlive the session. The page therefore keeps the entry form's
+text as a draft in the browser and counts the idle time down itself (``frontend/static/frontend/session.js``): it
+learns the limit and the time left from ``session_timer`` (rendered into every signed-in page) and from the
+``Tsunagu-Idle-Remaining`` header on every response of these views (a poll's answer tells what is left without
+resetting it), warns ``SESSION_WARNING_SECONDS`` before the end with a button that POSTs to ``session_keepalive``,
+and at the end sends the window to the login page with the way back, where the draft is restored. The keep-alive
+touches no case data and is not audited (like any page view that shows none); signing in and out are.
 """
 
 import functools
@@ -25,6 +33,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.template.response import TemplateResponse
+from django.utils.crypto import salted_hmac
+from django.views.decorators.http import require_POST
 
 from agencies.login_throttle import LoginRefusal, login_refusal
 from tsunagu.middleware import client_ip
@@ -33,6 +43,37 @@ from . import mfa
 
 MARKER_COOKIE = "tsunagu_signed_in"
 LAST_SEEN_KEY = "tsunagu_last_seen"
+IDLE_HEADER = "Tsunagu-Idle-Remaining"  # seconds until the idle timeout, on every response of a signed-in view
+
+
+def idle_remaining(request: HttpRequest) -> int:
+    """Seconds left before the idle timeout (negative once it has passed)."""
+    now = int(time.time())
+    return settings.SESSION_COOKIE_AGE - (now - request.session.get(LAST_SEEN_KEY, now))
+
+
+def idle_expired(request: HttpRequest) -> bool:
+    return idle_remaining(request) < 0
+
+
+def draft_owner_key(user) -> str:
+    """A stable, non-secret tag for the user's drafts in the browser (``session.js`` keys drafts by it and removes
+    other users' drafts on a shared computer). Derived from the user id with the site's secret, so it names nobody
+    and cannot be guessed for another user."""
+    return salted_hmac("frontend.drafts.owner", str(user.pk), algorithm="sha256").hexdigest()[:20]
+
+
+def session_timer(request: HttpRequest) -> dict | None:
+    """What a signed-in page tells its script about the idle timeout (None when nobody is signed in)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    return {
+        "limit": settings.SESSION_COOKIE_AGE,
+        "warning": settings.SESSION_WARNING_SECONDS,
+        "remaining": max(idle_remaining(request), 0),
+        "owner": draft_owner_key(user),
+    }
 
 
 class LoginThrottleBackend:
@@ -84,6 +125,13 @@ class LoginThrottleMiddleware:
 class LoginView(auth_views.LoginView):
     template_name = "frontend/login.html"
     redirect_authenticated_user = True
+
+    def dispatch(self, request, *args, **kwargs):
+        # A page that counted the idle time down sends the window here. A session past the idle limit is over
+        # (as on any other page), rather than sent straight back to where it came from.
+        if request.user.is_authenticated and idle_expired(request):
+            auth.logout(request)  # audited as auth.logout; the marker cookie stays, so the page explains
+        return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -162,15 +210,24 @@ def web_login_required(view=None, *, activity: bool = True):
         def wrapper(request: HttpRequest, *args, **kwargs):
             if not request.user.is_authenticated:
                 return _to_login(request)
-            now = int(time.time())
-            last_seen = request.session.get(LAST_SEEN_KEY, now)
-            if now - last_seen > settings.SESSION_COOKIE_AGE:
+            if idle_expired(request):
                 auth.logout(request)  # audited as auth.logout; the marker cookie stays, so the login page explains
                 return _to_login(request)
             if activity:
-                request.session[LAST_SEEN_KEY] = now
-            return func(request, *args, **kwargs)
+                request.session[LAST_SEEN_KEY] = int(time.time())
+            response = func(request, *args, **kwargs)
+            if request.user.is_authenticated:  # not after a view that signed the user out
+                response[IDLE_HEADER] = str(max(idle_remaining(request), 0))
+            return response
 
         return wrapper
 
     return decorate(view) if view is not None else decorate
+
+
+@web_login_required
+@require_POST
+def session_keepalive(request: HttpRequest) -> HttpResponse:
+    """「ログインを続ける」: one request that counts as activity and nothing else (204 with the time left). Reads
+    no case data, so nothing to audit; after the idle limit it is refused like any page (``web_login_required``)."""
+    return HttpResponse(status=204)

@@ -8,6 +8,7 @@ app_name = "frontend"
 urlpatterns = [
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
+    path("session/keepalive/", auth.session_keepalive, name="session_keepalive"),
     path("login/code/", views_mfa.mfa_verify, name="mfa_verify"),
     path("login/setup/", views_mfa.mfa_enrol, name="mfa_enrol"),
     path("", views_caseload.home, name="home"),

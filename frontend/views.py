@@ -11,6 +11,7 @@ reloads the timeline through the audited selector. Polls do not count as activit
 ``frontend.auth``).
 """
 
+import json
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -267,7 +268,11 @@ def entry_append(request: HttpRequest, client_id: str) -> HttpResponse:
         # The timeline as it is now. Posting does not mark the client's notices read (opening or reloading does).
         context = _client_page(actor, client_id, request.POST, mark_read=False)
         context.update(entry_form=EntryForm(), done_message=done, new_entry_id=entry.id, oob=True)
-        return page(request, "frontend/_entry_form_response.html", context, actor=actor)
+        response = page(request, "frontend/_entry_form_response.html", context, actor=actor)
+        # The browser drops its draft of this form only now that the entry is stored (frontend/static/session.js).
+        saved = {"client": str(client_id), "corrects": str(entry.corrects or "")}
+        response["HX-Trigger"] = json.dumps({"tsunagu:entry-saved": saved})
+        return response
     # Bad input: nothing was written; show the form again with its errors.
     if is_htmx(request):
         # Only the form is swapped: nothing is read (or audited) for it.

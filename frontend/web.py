@@ -15,6 +15,8 @@ from agencies.actors import Actor
 from cases import notifications
 from tsunagu.middleware import client_ip
 
+from .auth import session_timer
+
 # Form errors: a full page is re-rendered with 400; an htmx fragment answers 422 (htmx-config swaps it).
 FORM_ERROR_STATUS = 400
 FRAGMENT_ERROR_STATUS = 422
@@ -50,6 +52,7 @@ def frame(request: HttpRequest, actor: Actor | None) -> dict:
         return {"actor": actor, "me": None, "unread_count": 0}
     return {
         "actor": actor,
+        "session_timer": session_timer(request),
         "me": SimpleLazyObject(lambda: agency_selectors.profile_get(actor=actor)),
         "unread_count": notifications.notification_unread_count(actor=actor),
     }

@@ -153,6 +153,10 @@ LOGIN_REDIRECT_URL = "frontend:home"  # each role's own home (frontend.views_cas
 LOGOUT_REDIRECT_URL = "frontend:login"
 
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 30, minimum=1) * 60
+# The page warns this long before the idle timeout, with a button to stay signed in (frontend/static/frontend/).
+SESSION_WARNING_SECONDS = env_int("SESSION_WARNING_MINUTES", 5, minimum=1) * 60
+if SESSION_WARNING_SECONDS >= SESSION_COOKIE_AGE:
+    raise ImproperlyConfigured("SESSION_WARNING_MINUTES must be shorter than SESSION_IDLE_MINUTES")
 SESSION_SAVE_EVERY_REQUEST = True  # the timeout counts from the last request: an inactivity timeout
 SESSION_COOKIE_HTTPONLY = True
 # Flash messages can name a client ("山田 太郎 さんを登録しました"): keep them in the server-side session, not in
