@@ -46,8 +46,15 @@ LAST_SEEN_KEY = "tsunagu_last_seen"
 IDLE_HEADER = "Tsunagu-Idle-Remaining"  # seconds until the idle timeout, on every response of a signed-in view
 
 
+_REMAINING_ATTR = "_tsunagu_idle_remaining"
+
+
 def idle_remaining(request: HttpRequest) -> int:
-    """Seconds left before the idle timeout (negative once it has passed)."""
+    """Seconds left before the idle timeout (negative once it has passed). Within a signed-in view, the count
+    taken when the request came in, so that every part of one answer says the same."""
+    known = getattr(request, _REMAINING_ATTR, None)
+    if known is not None:
+        return known
     now = int(time.time())
     return settings.SESSION_COOKIE_AGE - (now - request.session.get(LAST_SEEN_KEY, now))
 
@@ -213,11 +220,14 @@ def web_login_required(view=None, *, activity: bool = True):
             if idle_expired(request):
                 auth.logout(request)  # audited as auth.logout; the marker cookie stays, so the login page explains
                 return _to_login(request)
+            remaining = idle_remaining(request)
             if activity:
                 request.session[LAST_SEEN_KEY] = int(time.time())
+                remaining = settings.SESSION_COOKIE_AGE
+            setattr(request, _REMAINING_ATTR, remaining)
             response = func(request, *args, **kwargs)
             if request.user.is_authenticated:  # not after a view that signed the user out
-                response[IDLE_HEADER] = str(max(idle_remaining(request), 0))
+                response[IDLE_HEADER] = str(remaining)
             return response
 
         return wrapper
