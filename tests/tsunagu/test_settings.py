@@ -45,8 +45,8 @@ def test_secret_from_file(monkeypatch, tmp_path):
     assert env_str("TOKEN") == "from-a-file"
 
 
-def _load_settings(env):
-    code = (
+def _load_settings(env, code=None):
+    code = code or (
         "import django; django.setup(); from django.conf import settings; "
         "print(settings.DATABASES['default']['ENGINE'])"
     )
@@ -339,3 +339,11 @@ def test_a_local_env_file_fills_in_only_what_the_environment_does_not_set(monkey
     path.write_text("export DEBUG=true\n")
     with pytest.raises(ImproperlyConfigured, match=r"\.env:1: expected NAME=value"):
         load_dotenv(path)
+
+
+def test_the_session_warning_comes_before_the_idle_timeout():
+    code = "from django.conf import settings; print(settings.SESSION_WARNING_SECONDS)"
+    assert _load_settings({"DEBUG": "true"}, code=code).stdout.strip() == "300"
+    assert _load_settings({"DEBUG": "true", "SESSION_WARNING_MINUTES": "2"}, code=code).stdout.strip() == "120"
+    refused = _load_settings({"DEBUG": "true", "SESSION_IDLE_MINUTES": "5", "SESSION_WARNING_MINUTES": "5"}, code=code)
+    assert refused.returncode != 0 and "SESSION_WARNING_MINUTES must be shorter" in refused.stderr

@@ -10,6 +10,7 @@
   "use strict";
 
   var PREFIX = "tsunagu.draft.";
+  var SESSION_PREFIX = "tsunagu.session.";
   var DRAFT_MAX_AGE = 24 * 60 * 60 * 1000;
   var GRACE = 2000; // leave the server's own clock a moment to agree that the time is up
   var FIELDS = ["kind", "occurred_at", "body"];
@@ -28,12 +29,12 @@
 
   // --- drafts ----------------------------------------------------------------------------------------------
 
-  function storedKeys() {
+  function storedKeys(prefix) {
     var keys = [];
     if (!store) return keys;
     for (var i = 0; i < store.length; i++) {
       var key = store.key(i);
-      if (key && key.indexOf(PREFIX) === 0) keys.push(key);
+      if (key && key.indexOf(prefix) === 0) keys.push(key);
     }
     return keys;
   }
@@ -48,9 +49,12 @@
 
   function tidy() {
     var now = Date.now();
-    storedKeys().forEach(function (key) {
+    storedKeys(PREFIX).forEach(function (key) {
       var draft = key.indexOf(ownPrefix) === 0 ? read(key) : null;
       if (!draft || !(now - draft.saved_at < DRAFT_MAX_AGE)) store.removeItem(key);
+    });
+    storedKeys(SESSION_PREFIX).forEach(function (key) {
+      if (key.indexOf(SESSION_PREFIX + owner + ".") !== 0) store.removeItem(key); // another user's timer
     });
   }
 
@@ -146,9 +150,7 @@
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!store || form.getAttribute("action") !== logoutUrl) return;
-    var own = storedKeys().filter(function (key) {
-      return key.indexOf(ownPrefix) === 0;
-    });
+    var own = storedKeys(ownPrefix);
     if (own.length && !window.confirm(timer.getAttribute("data-logout-confirm"))) {
       event.preventDefault();
       return;
@@ -161,7 +163,7 @@
   // --- the idle timer --------------------------------------------------------------------------------------
 
   var warningMs = Number(timer.getAttribute("data-idle-warning")) * 1000;
-  var deadlineKey = "tsunagu.session." + owner + ".deadline";
+  var deadlineKey = SESSION_PREFIX + owner + ".deadline";
   var deadline = 0;
   var expired = false;
   var warning = document.getElementById("session-warning");
@@ -261,6 +263,12 @@
     }
   });
   document.addEventListener("visibilitychange", tick);
+  // Back to this page from the browser's cache: a later page may have moved the deadline on.
+  window.addEventListener("pageshow", function (event) {
+    var shared = store && Number(store.getItem(deadlineKey));
+    if (event.persisted && shared > deadline) deadline = shared;
+    tick();
+  });
 
   tidy();
   learn(Number(timer.getAttribute("data-idle-remaining")));
