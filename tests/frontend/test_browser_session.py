@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from frontend.auth import LAST_SEEN_KEY
 from tests.cast import PASSWORD
-from tests.frontend.conftest import TABLET, shot
+from tests.frontend.conftest import both_viewports, shot, viewport_name
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -54,9 +54,9 @@ def carries(request, text: str) -> bool:
     return any(text in part for part in (unquote(request.url), body, unquote_plus(body)))
 
 
-@pytest.mark.parametrize("viewport", [None, TABLET], ids=["desktop", "tablet"])
+@both_viewports
 def test_a_draft_survives_the_timeout_and_the_sign_in_and_goes_once_saved(cast, open_as, live_server, viewport):
-    page = open_as("alice", **({"viewport": viewport} if viewport else {}))
+    page = open_as("alice")
     requests = []
     page.on("request", lambda request: requests.append(request))
     page.clock.install()
@@ -80,7 +80,7 @@ def test_a_draft_survives_the_timeout_and_the_sign_in_and_goes_once_saved(cast, 
     expect(note).to_be_visible()
     expect(form.get_by_label("内容")).to_have_value(DRAFT)
     expect(form.get_by_label("種類")).to_have_value("visit")
-    shot(page, f"draft-restored-{'tablet' if viewport else 'desktop'}")
+    shot(page, f"draft-restored-{viewport_name(page)}")
     assert not any(carries(r, DRAFT) for r in requests)  # nothing of the draft left the browser before submitting
 
     form.get_by_role("button", name="記録する").click()
@@ -127,11 +127,11 @@ def test_the_next_user_of_a_shared_computer_never_sees_the_previous_users_draft(
     expect(page.get_by_text("保存されていない下書きを復元しました")).to_have_count(0)
 
 
-@pytest.mark.parametrize("viewport", [None, TABLET], ids=["desktop", "tablet"])
+@both_viewports
 def test_the_page_warns_before_the_timeout_and_staying_signed_in_keeps_the_session(
     cast, open_as, live_server, viewport
 ):
-    page = open_as("alice", **({"viewport": viewport} if viewport else {}))
+    page = open_as("alice")
     requests = []
     page.on("request", lambda request: requests.append(request))
     page.clock.install()
@@ -147,7 +147,7 @@ def test_the_page_warns_before_the_timeout_and_staying_signed_in_keeps_the_sessi
     page.clock.fast_forward((limit - warning + 30) * 1000)
     expect(banner).to_be_visible()
     expect(banner).to_contain_text("に自動的にログアウトします")
-    shot(page, f"session-warning-{'tablet' if viewport else 'desktop'}")
+    shot(page, f"session-warning-{viewport_name(page)}")
 
     page.get_by_role("button", name="ログインを続ける").click()
     expect(banner).to_have_count(0)
