@@ -84,7 +84,8 @@ def test_a_draft_survives_the_timeout_and_the_sign_in_and_goes_once_saved(cast, 
     assert not any(carries(r, DRAFT) for r in requests)  # nothing of the draft left the browser before submitting
 
     form.get_by_role("button", name="記録する").click()
-    expect(page.locator("#timeline .entry-new")).to_contain_text(DRAFT)
+    # An upper bound, not a wait: the append, the audited timeline read and the page check by axe on a busy machine.
+    expect(page.locator("#timeline .entry-new")).to_contain_text(DRAFT, timeout=20_000)
     sent = [r for r in requests if carries(r, DRAFT)]
     assert [(r.method, r.url) for r in sent] == [("POST", f"{client_url}entries/")]  # the submit, once
     assert page.evaluate(DRAFTS_IN_STORAGE) == []
