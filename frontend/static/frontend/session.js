@@ -249,6 +249,16 @@
   document.addEventListener("focusin", function (event) {
     if (!warning.contains(event.target)) lastFocus = event.target;
   });
+  // One way to the login page only: once this page is leaving for it (the time is up here, or a server answer
+  // sends the window there), no other request or answer of the page may start a second navigation.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (expired) event.preventDefault();
+  });
+  document.addEventListener("htmx:beforeOnLoad", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    if (expired) event.preventDefault();
+    else if (xhr && xhr.getResponseHeader("HX-Redirect")) expired = true;
+  });
   // Every answer of a signed-in view says what is left (a poll's answer does not reset it).
   document.addEventListener("htmx:afterRequest", function (event) {
     var xhr = event.detail && event.detail.xhr;
