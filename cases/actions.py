@@ -24,6 +24,7 @@ class CaseAction(models.TextChoices):
     BREAK_GLASS = "break_glass", _("緊急アクセス")
     ASSIGNMENT_ADD = "assignment.add", _("担当者の追加")
     ASSIGNMENT_REMOVE = "assignment.remove", _("担当者の解除")
+    NOTICE_LIST = "notice.list", _("お知らせの表示")
     WEBHOOK_REGISTER = "webhook.register", _("Webhook の登録")
     WEBHOOK_DISABLE = "webhook.disable", _("Webhook の停止")
     WEBHOOK_DELIVER = "webhook.deliver", _("Webhook の送信")
@@ -51,9 +52,11 @@ CASE_ACTION_TRAITS = {
     Trait.CASE_DATA: [
         a
         for a in CaseAction
-        if a.value.split(".")[0] in ("client", "timeline", "share", "assignment") or a == CaseAction.BREAK_GLASS
+        if a.value.split(".")[0] in ("client", "timeline", "share", "assignment", "notice")
+        or a == CaseAction.BREAK_GLASS
     ],
-    Trait.LISTING: [CaseAction.CLIENT_LIST, CaseAction.CLIENT_SEARCH],
+    # The inbox names the clients of its notices, like a list page: an exposure, not an opening.
+    Trait.LISTING: [CaseAction.CLIENT_LIST, CaseAction.CLIENT_SEARCH, CaseAction.NOTICE_LIST],
     Trait.SHARE_GRANT: [CaseAction.SHARE_GRANT],
     Trait.SHARE_REVOKE: [CaseAction.SHARE_REVOKE],
     Trait.SHARE_EXPIRE: [CaseAction.SHARE_EXPIRE],
@@ -66,8 +69,8 @@ class Topic(models.TextChoices):
 
     TIMELINE_APPEND = "timeline.append", _("支援記録が追加されました")
     TIMELINE_CORRECT = "timeline.correct", _("支援記録が訂正されました")
-    SHARE_GRANT = "share.grant", _("共有設定が変更されました")
-    SHARE_REVOKE = "share.revoke", _("共有設定が変更されました")
+    SHARE_GRANT = "share.grant", _("共有が開始されました")
+    SHARE_REVOKE = "share.revoke", _("共有が解除されました")
     SHARE_EXPIRE = "share.expire", _("共有の期限が切れました")
     CLIENT_STATUS = "client.status", _("支援状態が変更されました")
     BREAK_GLASS = "break_glass", _("緊急アクセスが行われました")

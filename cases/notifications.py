@@ -1,7 +1,9 @@
 """Notifications: who hears of a change, and each user's inbox.
 
-A notice carries no personal data: the topic, the client id (a link that is permission-checked when followed),
-the entry id and the agency that made the change.
+A notice stores no personal data: the topic, the client id (a link that is permission-checked when followed),
+the entry id and the agency that made the change. The inbox page names the client of each notice at display time,
+through ``notification_inbox``: only while the reader's agency can still see that client, and audited as an
+exposure like a list page (PRODUCT §4.7). E-mail stays a link.
 """
 
 import logging
@@ -12,23 +14,34 @@ from uuid import UUID
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from agencies.actors import Actor
 from agencies.models import CASEWORK_ROLES, Role, Staff
+from audit.services import audit_record
+from tsunagu.ids import parse_uuid
 from tsunagu.keyset import Page, keyset_page
 
-from .actions import Topic
-from .models import Notification, OutboxMessage, Share
+from .access import actor_visible_clients
+from .actions import CaseAction, Topic
+from .models import EntryKind, Notification, OutboxMessage, Share
+from .read_models import ClientView
 
 log = logging.getLogger(__name__)
 
 
-def topic_label(topic: str) -> str:
-    """What a notice says happened, in the current language."""
+def topic_label(topic: str, entry_kind: str = "") -> str:
+    """What a notice says happened, in the current language; with the kind of entry when it is known
+    (支援記録（訪問）が追加されました). Never a raw code."""
+    if entry_kind in EntryKind.values:
+        kind = str(EntryKind(entry_kind).label)
+        if topic == Topic.TIMELINE_APPEND:
+            return gettext("支援記録（%(kind)s）が追加されました") % {"kind": kind}
+        if topic == Topic.TIMELINE_CORRECT:
+            return gettext("支援記録（%(kind)s）が訂正されました") % {"kind": kind}
     return str(Topic(topic).label) if topic in Topic.values else gettext("お知らせ")
 
 
@@ -41,10 +54,11 @@ class NotificationView:
     source_agency_name: str
     created_at: datetime
     read_at: datetime | None
+    entry_kind: str = ""  # the kind of the entry, given only while the reader may see the client
 
     @property
     def label(self) -> str:
-        return topic_label(self.topic)
+        return topic_label(self.topic, self.entry_kind)
 
     @property
     def is_read(self) -> bool:
@@ -109,7 +123,7 @@ def _send_mail(topic: str, client_id, recipients: list[str]) -> None:
         log.exception("notification e-mail not sent")
 
 
-def _view(n: Notification) -> NotificationView:
+def _view(n: Notification, *, entry_kind: str = "") -> NotificationView:
     return NotificationView(
         id=n.id,
         topic=n.topic,
@@ -118,6 +132,7 @@ def _view(n: Notification) -> NotificationView:
         source_agency_name=n.source_agency.name if n.source_agency else "",
         created_at=n.created_at,
         read_at=n.read_at,
+        entry_kind=entry_kind,
     )
 
 
@@ -132,17 +147,98 @@ def notification_list(*, actor: Actor, unread_only: bool = False, cursor: str | 
     return Page(items=[_view(n) for n in page.items], next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)
 
 
+@dataclass(frozen=True)
+class InboxGroup:
+    """The notices on one inbox page about one client, newest first."""
+
+    client_id: UUID
+    client: ClientView | None  # None: the reader's agency can no longer see the client (share ended)
+    unread: int  # the reader's unread notices about this client, on any page
+    notices: list[NotificationView]
+
+
+@dataclass(frozen=True)
+class Inbox:
+    groups: list[InboxGroup]  # by each client's newest notice on the page, newest first
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+def notification_inbox(*, actor: Actor, unread_only: bool = False, cursor: str | None = None, limit: int = 50) -> Inbox:
+    """One page of the actor's inbox, grouped by client, each client named (as ``ClientView``, masked as
+    everywhere) only while the actor may see it (``actor_visible_clients``). A client the actor can no longer see
+    stays a bare id: its notices say only that a case is no longer shared, and following the link finds nothing.
+
+    Naming clients reads case data: the clients named are recorded as exposed (``notice.list``) in the same
+    transaction. A bounded number of statements, however many notices and clients are on the page."""
+    if actor.account is None:
+        return Inbox(groups=[], next_cursor=None, prev_cursor=None)
+    qs = (
+        Notification.objects.filter(recipient=actor.account)
+        .select_related("source_agency")
+        .annotate(entry_kind=F("entry__kind"))
+    )
+    if unread_only:
+        qs = qs.filter(read_at__isnull=True)
+    with transaction.atomic():
+        page = keyset_page(qs, order=[("created_at", True), ("id", True)], limit=limit, cursor=cursor)
+        client_ids = list(dict.fromkeys(n.client_id for n in page.items))
+        visible: dict[UUID, ClientView] = {}
+        unread: dict[UUID, int] = {}
+        if client_ids:
+            clients = actor_visible_clients(actor).filter(pk__in=client_ids).select_related("owner_agency")
+            visible = {
+                c.pk: ClientView.of(c, level=c.my_level, viewer=actor)  # type: ignore[attr-defined]  # annotated by visible_clients
+                for c in clients
+            }
+            unread = dict(
+                Notification.objects.filter(recipient=actor.account, read_at__isnull=True, client_id__in=client_ids)
+                .values("client_id")
+                .annotate(n=Count("id"))
+                .values_list("client_id", "n")
+            )
+        groups: dict[UUID, list[NotificationView]] = {}
+        for n in page.items:
+            kind = n.entry_kind if n.client_id in visible else ""  # annotated above; only for a client still seen
+            groups.setdefault(n.client_id, []).append(_view(n, entry_kind=kind or ""))
+        if visible:
+            exposed = [cid for cid in client_ids if cid in visible]
+            audit_record(
+                actor=actor,
+                action=CaseAction.NOTICE_LIST,
+                client_ids=exposed,
+                details={"count": len(exposed), "notices": len(page.items)},
+            )
+    return Inbox(
+        groups=[
+            InboxGroup(client_id=cid, client=visible.get(cid), unread=unread.get(cid, 0), notices=notices)
+            for cid, notices in groups.items()
+        ],
+        next_cursor=page.next_cursor,
+        prev_cursor=page.prev_cursor,
+    )
+
+
 def notification_unread_count(*, actor: Actor) -> int:
     if actor.account is None:
         return 0
     return Notification.objects.filter(recipient=actor.account, read_at__isnull=True).count()
 
 
-def notification_mark_read(*, actor: Actor, notification_ids: list | None = None) -> int:
-    """Mark the given notices (or all) of the actor as read; others' notices are silently untouched."""
+_ANY = object()
+
+
+def notification_mark_read(*, actor: Actor, notification_ids: list | None = None, client_id: object = _ANY) -> int:
+    """Mark the given notices, or those about one client (``client_id``), or all of the actor's as read; others'
+    notices are silently untouched, and a client id that is not one marks nothing."""
     if actor.account is None:
         return 0
     qs = Notification.objects.filter(recipient=actor.account, read_at__isnull=True)
     if notification_ids is not None:
         qs = qs.filter(pk__in=list(notification_ids))
+    if client_id is not _ANY:
+        pk = parse_uuid(client_id)
+        if pk is None:
+            return 0
+        qs = qs.filter(client_id=pk)
     return qs.update(read_at=timezone.now())

@@ -1,5 +1,6 @@
-"""お知らせ: the user's own notices (a link and who changed what, no personal data) through cases.notifications.
-A notice links to the client page, which checks access as always (a share may have ended since)."""
+"""お知らせ: the user's own notices, grouped by client, through cases.notifications. Each client is named only
+while the user's agency can still see it (the selector decides and audits the exposure); a notice links to the
+client page, which checks access as always (a share may have ended since)."""
 
 import uuid
 
@@ -34,7 +35,7 @@ def _inbox_context(actor, data) -> dict:
     errors: dict = {}
     inbox = None
     try:
-        inbox = notifications.notification_list(
+        inbox = notifications.notification_inbox(
             actor=actor, unread_only=unread_only, cursor=data.get("cursor") or None, limit=INBOX_PAGE_SIZE
         )
     except InvalidInput as exc:
@@ -55,10 +56,13 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @web_login_required
 @require_POST
 def inbox_mark_read(request: HttpRequest) -> HttpResponse:
-    """Mark one notice (``id``) or all of them (``all=1``) read. Others' notices are never touched."""
+    """Mark one notice (``id``), those about one client (``client``) or all of them (``all=1``) read. Others'
+    notices are never touched."""
     actor = web_actor(request)
     if request.POST.get("all") == "1":
         count = notifications.notification_mark_read(actor=actor)
+    elif "client" in request.POST:
+        count = notifications.notification_mark_read(actor=actor, client_id=request.POST.get("client"))
     else:
         count = notifications.notification_mark_read(actor=actor, notification_ids=_uuids(request.POST.getlist("id")))
     if is_htmx(request):

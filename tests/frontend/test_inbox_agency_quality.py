@@ -35,13 +35,16 @@ def test_inbox_for_every_member(noticed, as_user, who):
     body = text(response)
     assert response.status_code == 200
     expected = 2 if who in ("alice", "sam", "ada", "bob") else 0
-    assert body.count("支援記録が追加されました") == expected
+    assert body.count("支援記録（電話）が追加されました") == expected
     if expected:
         assert '<span class="count" aria-hidden="true">2</span>' in body  # the header's unread count
         assert f'href="/clients/{noticed.client.id}/#entry-' in body and "地域包括支援センター嵐南" in body
-        assert "山田" not in body  # a notice is a link, not personal data
+        # Grouped under the client, named while the reader's agency can see it.
+        assert body.count('class="card notice-group"') == 1 and "山田 太郎" in body
+        assert noticed.client.case_number in body
+        assert "このケースをすべて既読にする" in body
     else:
-        assert "未読のお知らせはありません。" in body
+        assert "未読のお知らせはありません。" in body and "山田" not in body
 
 
 def test_mark_one_then_all_read(noticed, as_user):

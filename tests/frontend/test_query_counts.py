@@ -70,3 +70,39 @@ def test_a_hidden_client_page_is_one_refusal_in_the_same_queries_as_a_missing_on
     assert [(e.action, e.outcome) for e in events] == [("client.view", "denied")]
     missing, _ = _events_of(lambda: _get(charlie, f"/clients/{uuid.uuid4()}/", 404))
     assert len(hidden.captured_queries) == len(missing.captured_queries)
+
+
+def _notices_for_bob(cast, clients: int) -> None:
+    """Bob's inbox: ``clients`` clients shared with his agency, each with two unread notices."""
+    from datetime import date
+
+    from cases import services
+    from cases.models import Notification
+    from cases.outbox import outbox_relay
+
+    for i in range(clients):
+        client = services.client_create(
+            actor=cast.actor("alice"), name=f"試験 {i}", name_kana="シケン", birth_date=date(1950, 1, 1 + i)
+        )
+        services.share_grant(
+            actor=cast.actor("sam"), client_id=client.id, agency_code="shakyo", level="read", basis="consent"
+        )
+        for body in ("一", "二"):
+            services.timeline_append(actor=cast.actor("alice"), client_id=client.id, kind="visit", body=body)
+    outbox_relay()
+    assert Notification.objects.filter(recipient=cast.users["bob"], read_at=None).count() >= 2 * clients
+
+
+@pytest.mark.parametrize("unread", ["", "1"])
+def test_the_inbox_names_its_clients_in_a_bounded_number_of_queries(cast, unread):
+    """However many clients the notices are about: one read of the notices, one of the clients the reader may
+    still see, one of the unread counts, one audit event."""
+    bob = sign_in(Client(), cast.users["bob"])
+    bob.get("/inbox/badge/", **HTMX)
+    url = "/inbox/" + ("?unread=1" if unread else "")
+    _notices_for_bob(cast, 1)
+    few = len(_get(bob, url, 200).captured_queries)
+    _notices_for_bob(cast, 6)
+    response_queries = _get(bob, url, 200)
+    assert len(response_queries.captured_queries) == few
+    assert few == 16
