@@ -108,11 +108,16 @@ def test_register_inbox_and_agency_pages(cast, open_as):
     services.timeline_append(actor=cast.actor("carol"), client_id=cast.client.id, kind="call", body="電話連絡")
     bob = open_as("bob")
     bob.get_by_role("link", name=re.compile("お知らせ")).click()
-    expect(bob.locator(".notice.unread").first).to_contain_text("支援記録が追加されました")
+    expect(bob.locator(".notice.unread").first).to_contain_text("支援記録（電話）が追加されました")
+    group = bob.locator(f"#notices-{cast.client.id}")
+    expect(group.get_by_role("heading")).to_contain_text("山田 太郎")  # the notice says who
     shot(bob, "inbox")
     unread = bob.locator(".notice.unread").count()
     bob.locator(".notice.unread").first.get_by_role("button", name="既読にする").click()
     expect(bob.locator(".notice.unread")).to_have_count(unread - 1)
+    if unread > 1:  # the rest of this client's notices at once (htmx)
+        group.get_by_role("button", name="このケースをすべて既読にする").click()
+        expect(group.locator(".notice.unread")).to_have_count(0)
 
     services.client_create(
         actor=cast.actor("ada"), name="確認 用", name_kana="かくにん よう", birth_date=date(1970, 1, 1)
