@@ -303,3 +303,87 @@ def test_the_demo_login_table_is_japanese_whatever_language_is_active():
     with translation.override("en"):
         assert role_label("caseworker", True) == "担当者・個人情報保護管理者"
         assert role_label("agency_admin", False) == "機関管理者"
+
+
+# --- a history told in order ---------------------------------------------------------------------------------
+
+
+def _delivered():
+    """The notices, once a worker has done what the load left in the outbox (if anything)."""
+    from cases.models import Notification
+    from cases.outbox import outbox_relay
+
+    outbox_relay()
+    return Notification.objects.select_related("recipient__staff__agency", "source_agency", "entry")
+
+
+def test_each_demo_person_starts_with_a_handful_of_meaningful_unread_notices(seeded):
+    """Not a flood of notices made by the load: a few about last week's entries by other agencies, the rest read."""
+    from agencies.models import CASEWORK_ROLES
+
+    notices = list(_delivered())
+    now = timezone.now()
+    people = Staff.objects.filter(role__in=CASEWORK_ROLES, is_privacy_officer=False).select_related("user")
+    unread = Counter(n.recipient.get_username() for n in notices if n.read_at is None)
+    assert {s.user.get_username(): unread[s.user.get_username()] for s in people} == {
+        s.user.get_username(): min(max(unread[s.user.get_username()], 3), 8) for s in people
+    }
+    for notice in notices:
+        assert notice.source_agency_id != notice.recipient.staff.agency_id
+        assert notice.entry is not None and notice.created_at == notice.entry.recorded_at < now
+        if notice.read_at is None:
+            assert notice.created_at > now - timedelta(days=9), notice.created_at  # last week's
+            assert notice.entry.agency_id == notice.source_agency_id
+        else:
+            assert notice.created_at < notice.read_at < now
+
+
+def test_nothing_is_seen_before_it_is_registered(seeded):
+    """Every audit event about a client (opened, listed, written) comes after its registration, which is the
+    client's creation date; its shares come after it too."""
+    registered = {
+        e.target_id: e.occurred_at for e in AuditEvent.objects.filter(action="client.create", outcome="allowed")
+    }
+    clients = list(Client.objects.all())
+    assert {str(c.pk) for c in clients} == set(registered)
+    for client in clients:
+        assert client.created_at == registered[str(client.pk)], client.name
+        assert client.updated_at >= client.created_at
+        assert all(s.granted_at >= client.created_at for s in client.shares.all()), client.name
+    for event in AuditEvent.objects.exclude(action="client.create"):
+        about = {*(event.client_ids or []), *([event.target_id] if event.target_type == "client" else [])}
+        for client_id in about & set(registered):
+            assert event.occurred_at >= registered[client_id], (event.action, event.actor_username, client_id)
+
+
+def test_a_timeline_in_the_order_things_happened_is_in_the_order_they_were_recorded(seeded):
+    """新しい順 never jumps back: per client, entries sorted by when they happened are strictly sorted by when they
+    were recorded too, the first is the owner's intake consultation, and nothing is recorded before registration."""
+    for client in Client.objects.select_related("owner_agency"):
+        entries = list(client.entries.order_by("occurred_at", "recorded_at"))
+        occurred = [e.occurred_at for e in entries]
+        recorded = [e.recorded_at for e in entries]
+        assert occurred == sorted(set(occurred)), client.name  # strictly increasing
+        assert recorded == sorted(set(recorded)), client.name
+        assert all(e.occurred_at <= e.recorded_at for e in entries), client.name
+        assert recorded[0] > client.created_at
+        intake = entries[0]
+        assert intake.kind == EntryKind.CONSULTATION and intake.agency_id == client.owner_agency_id, client.name
+
+
+def test_the_last_entries_are_spread_over_the_past_days(seeded):
+    """Each client's 最終記録 tells its own story: none is the day of the load, they fall on many different days,
+    and last week saw entries on most working days."""
+    today = timezone.localdate()
+    latest = {c.name: max(e.occurred_at for e in c.entries.all()) for c in Client.objects.prefetch_related("entries")}
+    days = {timezone.localtime(moment).date() for moment in latest.values()}
+    assert today not in days
+    assert len(days) >= len(latest) // 3, sorted(days)
+    assert len(set(latest.values())) == len(latest)
+    week = {
+        timezone.localtime(e.occurred_at).date()
+        for e in TimelineEntry.objects.filter(
+            kind__in=USER_ENTRY_KINDS, occurred_at__gte=timezone.now() - timedelta(days=8)
+        )
+    }
+    assert len(week) >= 4

@@ -467,3 +467,30 @@ CORRECTIONS = [
     "【訂正】同席者の記載が漏れていました。地区の民生委員も同席しています。",
 ]
 CORRECTED = {"五十嵐 トメ", "阿部 正雄", "若杉 美紀"}  # whose timelines get a correction
+
+# The week of use before today: (client, agency that writes, working days ago). Written after every client's
+# history, so each agency hears of a few recent entries by the others (its unread notices when the demo starts).
+WEEK = [
+    ("樋口 健太", "himawari", 6),
+    ("風間 博", "fukushi", 6),
+    ("五十嵐 トメ", "ranan", 5),
+    ("外山 結衣", "himawari", 5),
+    ("風間 博", "sakae", 5),
+    ("樋口 健太", "sakura", 4),
+    ("横山 ヨシエ", "ryokufu", 4),
+    ("長谷川 勝", "shakyo", 4),
+    ("田村 翔", "fukushi", 4),
+    ("五十嵐 浩一", "shakyo", 3),
+    ("野口 勇", "sakae", 3),
+    ("今井 蓮", "fukushi", 3),
+    ("樋口 健太", "fukushi", 2),
+    ("捧 ミツ", "ranan", 2),
+    ("関 陽菜", "fukushi", 2),
+    ("長谷川 大輔", "himawari", 2),
+    ("樋口 健太", "himawari", 1),
+    ("阿部 正雄", "sakae", 1),
+    ("関 恵", "kosodate", 1),
+    ("佐々木 ハル", "shakyo", 1),
+]
+# How many of the week's notices each person has not read yet (the newest ones); the rest were read that day.
+UNREAD_AT_MOST = 6

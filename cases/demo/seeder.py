@@ -1,16 +1,25 @@
 """Builds the demo 三条市 through the services (``agencies.services``, ``cases.services``), so the demo data carries
-the same permissions, system entries and audit events as real use. Deterministic (a fixed random seed; dates are
-relative to today); the caller runs it in one transaction.
+the same permissions, system entries, audit events and notices as real use. Deterministic (a fixed random seed;
+dates are relative to today); the caller runs it in one transaction.
+
+The history is told in order. Everything is planned first (who does what, when); then every step runs at its own
+moment (``Actor.at``), oldest first across all clients: each client is registered on the day of its first
+consultation, shared right after, written on over the following months, and then comes the week of use before
+today (the entries of ``WEEK``, everyday reading, a break-glass). So audit events, timeline entries and notices
+follow one clock: nothing is seen before it is registered, a timeline sorted by when things happened is also
+sorted by when they were recorded, and each person starts with a few unread notices about last week's entries.
 """
 
 import contextlib
 import random
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from agencies.actors import Actor
@@ -19,7 +28,8 @@ from agencies.models import Agency, Role, Staff
 from agencies.services import agency_create, staff_create
 from audit.review import detect_anomalies
 from cases import selectors, services
-from cases.models import ClientStatus, Share
+from cases.models import Client, ClientStatus, Notification, OutboxMessage, Share, TimelineEntry
+from cases.outbox import outbox_consume
 from tsunagu.errors import NotFound
 
 from .data import (
@@ -37,6 +47,8 @@ from .data import (
     STATUTORY,
     STATUTORY_NOTES,
     TEMPLATES,
+    UNREAD_AT_MOST,
+    WEEK,
     WRITERS,
     A,
     ClientSpec,
@@ -93,6 +105,29 @@ def enrol_demo_second_factors() -> None:
             )
 
 
+MINUTE = timedelta(minutes=1)
+
+
+@dataclass
+class Planned:
+    """One planned event on a client's timeline. ``system``: written by a service at its own moment (a share, a
+    revocation, a status change: happened = recorded); otherwise an entry a person writes a little after it
+    happened."""
+
+    occurred_at: datetime
+    system: bool = False
+    delay: timedelta = timedelta(0)  # how long after it happened a person recorded it
+    recorded_at: datetime | None = None
+    run: Callable[["Planned"], None] | None = None
+
+
+@dataclass(order=True)
+class Step:
+    moment: datetime
+    order: int
+    run: Callable[[], None] = field(compare=False)
+
+
 class Seeder:
     """Builds the demo through the services, inside the caller's transaction."""
 
@@ -104,29 +139,84 @@ class Seeder:
         self.system = Actor.system(channel="cli", request_id=self.request_id)
         self.actors: dict[str, Actor] = {}
         self.clients: dict[str, object] = {}  # name → client id
+        self.registered: dict[str, datetime] = {}  # name → when it was registered
+        self.last_change: dict[str, datetime] = {}  # name → its profile's last change
+        self.entries: dict[int, object] = {}  # id(Planned) → the entry written for it
+        self.steps: list[Step] = []
+        self.taken: set[datetime] = set()  # moments already given to a timeline event
+        self.lapse = self.now - timedelta(days=21)  # when the demo's expired share ended
         self.tally = Tally()
 
     def run(self) -> Tally:
-        for code, name, kind in AGENCIES.values():
-            agency_create(actor=self.system, code=code, name=name, kind=kind)
-        self._create_staff()
-        enrol_demo_second_factors()
         for spec in CLIENTS:
-            self._create_client(spec)
-        self._replay_last_week()
+            self._plan_client(spec)
+        self._plan_last_week()
+        start = min(self.registered.values()) - timedelta(days=1)
+        setup = replace(self.system, at=start.astimezone(UTC))
+        for code, name, kind in AGENCIES.values():
+            agency_create(actor=setup, code=code, name=name, kind=kind)
+        self._create_staff(setup)
+        enrol_demo_second_factors()
+        for step in sorted(self.steps):
+            step.run()
+            self._deliver_notices()
+        self._settle(start)
         self.tally.flags = detect_anomalies(actor=self.system, since=self.now - timedelta(days=10))
         return self.tally
 
-    # --- a week of use, for the privacy officer's console -------------------------------------------------------
+    # --- running the plan ----------------------------------------------------------------------------------
 
-    def _replay_last_week(self) -> None:
+    def _at(self, username: str, moment: datetime) -> Actor:
+        """The person acting at ``moment`` (demo only: no adapter ever passes a time)."""
+        return replace(self.actors[username], at=moment.astimezone(UTC))
+
+    def _step(self, moment: datetime, run: Callable[[], None]) -> None:
+        self.steps.append(Step(moment, len(self.steps), run))
+
+    def _deliver_notices(self) -> None:
+        """What a worker does after each change: its notices, to the agencies that share the client then."""
+        for message_id in OutboxMessage.objects.filter(finished_at=None).order_by("id").values_list("id", flat=True):
+            outbox_consume(message_id=message_id)
+
+    def _settle(self, start: datetime) -> None:
+        """Demo only, after the run: the columns the services stamp with the server's clock (``auto_now``, a
+        default) take the moment of the history they belong to; the share that was to expire has expired (the
+        services refuse a past expiry: it was granted with a future one), and its agency heard nothing after that;
+        and each person has read all but their newest few notices of the past week."""
+        for name, client_id in self.clients.items():
+            Client.objects.filter(pk=client_id).update(
+                created_at=self.registered[name], updated_at=self.last_change[name]
+            )
+        get_user_model().objects.filter(username__in=STAFF).update(date_joined=start)
+        notices = Notification.objects.filter(client_id__in=list(self.clients.values()))
+        recorded = TimelineEntry.objects.filter(pk=OuterRef("entry_id")).values("recorded_at")[:1]
+        notices.exclude(entry_id=None).update(created_at=Subquery(recorded))
+        for spec in CLIENTS:
+            for share in spec.shares:
+                if share.fate == "expired":
+                    client_id, code = self.clients[spec.name], AGENCIES[share.agency][0]
+                    Share.objects.filter(client_id=client_id, agency__code=code, revoked_at=None).update(
+                        expires_at=self.lapse
+                    )
+                    notices.filter(
+                        client_id=client_id, recipient__staff__agency__code=code, created_at__gt=self.lapse
+                    ).delete()
+        week = self.now - timedelta(days=8)
+        unread: list = []
+        for user_id in notices.values_list("recipient_id", flat=True).distinct().order_by("recipient_id"):
+            newest = notices.filter(recipient_id=user_id, created_at__gte=week).order_by("-created_at", "-id")
+            unread += list(newest.values_list("pk", flat=True)[:UNREAD_AT_MOST])
+        notices.exclude(pk__in=unread).update(read_at=F("created_at") + timedelta(minutes=30))
+
+    # --- a week of use, for the inbox and the privacy officer's console -------------------------------------
+
+    def _plan_last_week(self) -> None:
         """Everyday reading last week, so the audit log has a history to review: lists and views by several agencies
         (the DV-masked 関 恵 among them), one late-evening view, a burst of refused attempts and a break-glass. Each
         replayed action's actor carries its moment (``Actor.at``): the audit events and the grant are stamped with
-        it. Demo only: no adapter ever passes a time."""
-        dv = self.clients["関 恵"]
+        it."""
         # Six clients the facility さくら園 cannot see, and an elderly resident unknown to 緑風苑 (its break-glass).
-        outside = [self.clients[c.name] for c in CLIENTS if all(s.agency != "sakura" for s in c.shares)][:6]
+        outside = [c.name for c in CLIENTS if all(s.agency != "sakura" for s in c.shares)][:6]
         glass = next(c for c in CLIENTS if "高齢" in c.tags and all(s.agency != "ryokufu" for s in c.shares))
 
         def web(username: str, ip_tail: int, moment: datetime) -> Actor:
@@ -145,39 +235,59 @@ class Seeder:
                 day -= timedelta(days=1)
             return day.replace(hour=hour, minute=minute, second=0, microsecond=0)
 
-        def read(actor: Actor, client_id) -> None:
-            selectors.client_get(actor=actor, client_id=client_id)
-            selectors.timeline_list(actor=actor, client_id=client_id)
+        def read(username: str, tail: int, moment: datetime, *names: str) -> Callable[[], None]:
+            def run() -> None:
+                actor = web(username, tail, moment)
+                for name in names:
+                    selectors.client_get(actor=actor, client_id=self.clients[name])
+                    selectors.timeline_list(actor=actor, client_id=self.clients[name])
 
-        selectors.client_list(actor=web("sato", 21, at(6, 9, 10)))
-        read(web("sato", 21, at(6, 9, 12)), dv)
-        nakamura = web("nakamura", 31, at(6, 10, 30))
-        read(nakamura, dv)
-        read(nakamura, self.clients["関 陽菜"])
-        tanaka = web("tanaka", 11, at(4, 14, 5))
-        selectors.client_list(actor=tanaka, q="セキ")
-        read(tanaka, dv)
+            return run
+
+        def listing(username: str, tail: int, moment: datetime, **kwargs) -> Callable[[], None]:
+            def run() -> None:
+                actor = web(username, tail, moment)
+                for client in selectors.client_list(actor=actor, **kwargs).items:
+                    if kwargs.get("limit"):  # the first few on the list, opened one after the other
+                        selectors.client_get(actor=actor, client_id=client.id)
+                        selectors.timeline_list(actor=actor, client_id=client.id)
+
+            return run
+
+        def refused(moment: datetime, name: str) -> Callable[[], None]:
+            def run() -> None:
+                with contextlib.suppress(NotFound):  # clients a facility cannot see: every attempt refused
+                    selectors.client_get(actor=web("ito", 71, moment), client_id=self.clients[name])
+
+            return run
+
+        def break_glass() -> None:
+            services.break_glass_open(
+                actor=web("matsumoto", 81, glass_at),
+                name_kana=glass.kana,
+                birth_date=glass.birth,
+                reason="ショートステイ利用中に意識レベルが低下し救急搬送。搬送先から既往歴と服薬の照会があったため。",
+            )
+
+        self._step(at(6, 9, 10), listing("sato", 21, at(6, 9, 10)))
+        self._step(at(6, 9, 12), read("sato", 21, at(6, 9, 12), "関 恵"))
+        self._step(at(6, 10, 30), read("nakamura", 31, at(6, 10, 30), "関 恵", "関 陽菜"))
+        self._step(at(4, 14, 5), listing("tanaka", 11, at(4, 14, 5), q="セキ"))
+        self._step(at(4, 14, 6), read("tanaka", 11, at(4, 14, 6), "関 恵"))
         for days_ago, username, tail in ((5, "takahashi", 41), (4, "yoshida", 51), (3, "yamamoto", 61)):
-            actor = web(username, tail, at(days_ago, 11, 0))
-            for client in selectors.client_list(actor=actor, limit=3).items:
-                read(actor, client.id)
-        read(web("sato", 21, at(3, 21, 40)), dv)  # after working hours
-        for i, client_id in enumerate(outside):  # clients a facility cannot see: every attempt refused
-            with contextlib.suppress(NotFound):
-                selectors.client_get(actor=web("ito", 71, at(2, 10, i)), client_id=client_id)
-        services.break_glass_open(
-            actor=web("matsumoto", 81, at(2, 16, 20)),
-            name_kana=glass.kana,
-            birth_date=glass.birth,
-            reason="ショートステイ利用中に意識レベルが低下し救急搬送。搬送先から既往歴と服薬の照会があったため。",
-        )
+            self._step(at(days_ago, 11, 0), listing(username, tail, at(days_ago, 11, 0), limit=3))
+        self._step(at(3, 21, 40), read("sato", 21, at(3, 21, 40), "関 恵"))  # after working hours
+        for i, name in enumerate(outside):
+            self._step(at(2, 10, i), refused(at(2, 10, i), name))
+        glass_at = self._reserve(at(2, 16, 20))
+        self._step(glass_at, break_glass)
 
-    def _create_staff(self) -> None:
+    def _create_staff(self, setup: Actor) -> None:
         hashed, same_password = None, []
         for username, (agency, role, display_name, officer, _note) in STAFF.items():
             can_log_in = role != Role.INTEGRATION
             staff = staff_create(
-                actor=self.system,
+                actor=setup,
                 username=username,
                 agency_code=AGENCIES[agency][0],
                 role=role,
@@ -197,52 +307,45 @@ class Seeder:
 
     # --- one client ----------------------------------------------------------------------------------------
 
-    def _create_client(self, spec: ClientSpec) -> None:
+    def _plan_client(self, spec: ClientSpec) -> None:
+        """Plan a client's life: registered on the day of its first consultation (the owner's intake), shared right
+        after, written on over the following months, perhaps closed, and the entries of ``WEEK``."""
         rng = self.rng
         child = spec.birth > date(self.now.year - 18, 1, 1)
         themes = {*spec.tags, *spec.themes, "子ども" if child else "大人"}
         ref = "本児" if child else f"{spec.name.split()[0]}さん"
-        client = services.client_create(
-            actor=self.actors[CREATORS[spec.owner]],
-            name=spec.name,
-            name_kana=spec.kana,
-            birth_date=spec.birth,
-            address=spec.address,
-            phone=self._phone(),
-            tags=spec.tags,
-            address_confidential=spec.confidential,
-        )
-        self.tally.clients += 1
-        self.clients[spec.name] = client.id
-        self.tally.confidential += spec.confidential
-        manager = self.actors[SHARE_MANAGERS[spec.owner]]
-        shares = {}
-        for share in spec.shares:
-            expires_at = self.now + timedelta(days=share.expires_in_days) if share.expires_in_days else None
-            shares[share.agency] = services.share_grant(
-                actor=manager,
-                client_id=client.id,
-                agency_code=AGENCIES[share.agency][0],
-                level=share.level,
-                basis=share.basis,
-                basis_note=share.note or self._basis_note(share.basis, spec, themes),
-                expires_at=expires_at,
-            )
-            self.tally.shares.update(["total", str(share.level)] + (["dated"] if expires_at else []))
-
-        # Entry times: weekdays in office hours over the past ~6 months, oldest first (the first is the owner's
-        # intake). An agency whose share will lapse writes only before it does.
+        phone = self._phone()
+        week = [(agency, days_ago) for name, agency, days_ago in WEEK if name == spec.name]
         span = rng.randint(45, 180)
         corrected = spec.name in CORRECTED
-        # 2–8 entries per client, counting the correction and the closing note below.
-        count = rng.randint(2, 8 - corrected - bool(spec.closing))
-        days = rng.sample(range(2 if spec.closing else 1, span + 1), count)
-        times = sorted(self._office_time(day) for day in days)
-        lapse = self.now - timedelta(days=21)
+        closing_day = rng.randint(9, 20) if spec.closing else 0
+        # 2–8 entries per client, counting the correction, the closing note and the week's.
+        count = rng.randint(max(1, 2 - len(week)), 8 - corrected - bool(spec.closing) - len(week))
+        # The intake, then entries on other days (at least four days later, so never on the intake's day).
+        intake = self._office_time(span)
+        days = rng.sample(range(max(closing_day + 1, 8), span - 3), count - 1)
+        history = [intake, *sorted(self._office_time(day) for day in days)]
+        registered = self._reserve(intake + timedelta(minutes=20))
+        self.registered[spec.name] = registered
+        self.last_change[spec.name] = registered
+        self._step(registered, lambda: self._register(spec, phone, registered))
+        self.tally.clients += 1
+        self.tally.confidential += spec.confidential
+
+        events: list[Planned] = []
+        manager = SHARE_MANAGERS[spec.owner]
+        moment = registered
+        for share in spec.shares:
+            moment = self._reserve(moment + 5 * MINUTE)
+            events.append(Planned(moment, system=True, run=self._grant(spec, manager, share)))
+            dated = ["dated"] if share.expires_in_days else []
+            self.tally.shares.update(["total", str(share.level), *dated])
+            self.tally.shares.update(["expired"] if share.fate == "expired" else [])
+
         writers = {spec.owner: 2} | {s.agency: 1 for s in spec.shares if s.level in (A, M)}
         used: set[tuple[str, str]] = set()
-        written = []
-        for position, occurred_at in enumerate(times):
+        written: list[tuple[Planned, str, str]] = []  # (entry, kind, writer)
+        for position, occurred_at in enumerate(history):
             if position == 0:
                 candidates = [spec.owner]
             else:
@@ -250,46 +353,61 @@ class Seeder:
                     agency
                     for agency, weight in writers.items()
                     for _ in range(weight)
-                    if not self._lapses(spec, agency) or occurred_at < lapse
+                    if not self._lapses(spec, agency) or occurred_at < self.lapse
                 ]
-            entry = self._append(client.id, candidates, themes, ref, occurred_at, used, intake=position == 0, spec=spec)
-            if entry is not None:
-                written.append(entry)
+            planned = self._plan_entry(spec, candidates, themes, ref, occurred_at, used, intake=position == 0)
+            if planned is not None:
+                events.append(planned[0])
+                written.append(planned)
+        for agency, days_ago in week:
+            planned = self._plan_entry(spec, [agency], themes, ref, self._office_time(days_ago), used, intake=False)
+            assert planned is not None, (spec.name, agency)  # a template for every agency in WEEK
+            events.append(planned[0])
 
         if corrected and written:
-            target, writer = rng.choice(written)
-            occurred_at = min(target.occurred_at + timedelta(hours=rng.randint(20, 50)), self.now - timedelta(hours=1))
-            self._write(
-                writer,
-                client.id,
-                kind=target.kind,
-                body=CORRECTIONS[self.tally.corrections % len(CORRECTIONS)],
-                occurred_at=occurred_at,
-                corrects=target.id,
-            )
+            target, kind, writer = rng.choice(written[1:] or written)
+            occurred_at = self._reserve(self._office_time_after(target.occurred_at))
+            body = CORRECTIONS[self.tally.corrections % len(CORRECTIONS)]
+            events.append(self._entry(spec, writer, occurred_at, kind=kind, body=body, corrects=target))
             self.tally.corrections += 1
 
         for share in spec.shares:
             if share.fate == "revoked":
-                services.share_revoke(actor=manager, client_id=client.id, share_id=shares[share.agency].id)
+                moment = self._reserve(self._office_time(rng.randint(12, 18)))
+                events.append(Planned(moment, system=True, run=self._revoke(spec, manager, share)))
                 self.tally.shares["revoked"] += 1
-            elif share.fate == "expired":
-                # Demo only: the services refuse a past expiry, so the share was granted with a future one and is
-                # backdated here, to show an agency that lost access when its share expired (enforced at check time).
-                Share.objects.filter(pk=shares[share.agency].id).update(
-                    granted_at=self.now - timedelta(days=span), expires_at=lapse
-                )
-                self.tally.shares["expired"] += 1
 
         if spec.closing:
-            owner = self._writer_for(spec.owner)
-            occurred_at = max(self._office_time(1), times[-1] + timedelta(minutes=30))
-            self._write(owner, client.id, kind=K.NOTE, body=spec.closing, occurred_at=occurred_at)
-            services.client_update(actor=owner, client_id=client.id, changes={"status": ClientStatus.CLOSED})
+            owner = self._writer(spec.owner)
+            closed_at = self._reserve(self._office_time(closing_day))
+            note = self._entry(spec, owner, closed_at, kind=K.NOTE, body=spec.closing)
+            events.append(note)
+            events.append(Planned(note.occurred_at + 10 * MINUTE, system=True, run=self._close(spec, owner)))
             self.tally.closed += 1
 
-    def _append(self, client_id, candidates, themes, ref, occurred_at, used, *, intake, spec):
-        """One entry by one of ``candidates`` (an agency key per weight), from a template not yet used here.
+        self._schedule(spec, events)
+
+    def _schedule(self, spec: ClientSpec, events: list[Planned]) -> None:
+        """Give each event the moment it is recorded and make it a step. A timeline sorted by when things happened
+        is then also sorted by when they were recorded: each is recorded after the one before it, and a system
+        event (happened = recorded) comes after the previous event was recorded."""
+        events.sort(key=lambda e: e.occurred_at)
+        # The intake happened before the registration (the consultation came first) and is recorded after it.
+        last_occurred, last_recorded = events[0].occurred_at - MINUTE, self.registered[spec.name]
+        for event in events:
+            event.occurred_at = max(event.occurred_at, last_occurred + MINUTE)
+            if event.system:
+                event.occurred_at = event.recorded_at = max(event.occurred_at, last_recorded + MINUTE)
+            else:
+                event.recorded_at = max(event.occurred_at + event.delay, last_recorded + MINUTE)
+            last_occurred, last_recorded = event.occurred_at, event.recorded_at
+            run = event.run
+            assert run is not None
+            self._step(event.recorded_at, lambda event=event, run=run: run(event))
+
+    def _plan_entry(self, spec, candidates, themes, ref, occurred_at, used, *, intake):
+        """One entry by one of ``candidates`` (an agency key per weight), from a template not yet used here (or,
+        failing that, any template of that agency that fits).
 
         The intake (the owner's first entry) is a consultation about the client's main concern: the first of its
         extra themes and tags that has one."""
@@ -297,41 +415,128 @@ class Seeder:
         candidates = list(candidates)
         rng.shuffle(candidates)
         for agency in dict.fromkeys(candidates):
-            options = [(k, n, b) for k, n, b in TEMPLATES[agency] if n <= themes and (agency, b) not in used]
+            fitting = [(k, n, b) for k, n, b in TEMPLATES[agency] if n <= themes]
+            options = [t for t in fitting if (agency, t[2]) not in used]
             if intake:
                 options = [t for t in options if t[0] == K.CONSULTATION] or options
                 for theme in (*spec.themes, *spec.tags):
                     if main := [t for t in options if theme in t[1]]:
                         options = main
                         break
+            options = options or fitting
             if not options:
                 continue
             kind, _needs, body = rng.choice(options)
             used.add((agency, body))
-            writer = self._writer_for(agency)
-            view = self._write(writer, client_id, kind=kind, body=body.format(ref=ref), occurred_at=occurred_at)
-            return view, writer
+            writer = self._writer(agency)
+            occurred_at = self._reserve(occurred_at)
+            return self._entry(spec, writer, occurred_at, kind=kind, body=body.format(ref=ref)), kind, writer
         return None
 
-    def _write(self, actor: Actor, client_id, **fields):
-        view = services.timeline_append(actor=actor, client_id=client_id, **fields)
-        self.tally.entries += 1
-        return view
+    def _entry(self, spec: ClientSpec, writer: str, occurred_at: datetime, **fields) -> Planned:
+        """A person's entry, recorded 5–40 minutes after it happened (an intake: just after the registration)."""
+        delay = timedelta(minutes=self.rng.randint(5, 40))
+
+        def run(event: Planned) -> None:
+            assert event.recorded_at is not None
+            corrects = fields.get("corrects")
+            view = services.timeline_append(
+                actor=self._at(writer, event.recorded_at),
+                client_id=self.clients[spec.name],
+                kind=fields["kind"],
+                body=fields["body"],
+                occurred_at=event.occurred_at,
+                corrects=self.entries[id(corrects)] if corrects is not None else None,
+            )
+            self.entries[id(event)] = view.id
+            self.tally.entries += 1
+
+        return Planned(occurred_at, delay=delay, run=run)
+
+    def _register(self, spec: ClientSpec, phone: str, moment: datetime) -> None:
+        client = services.client_create(
+            actor=self._at(CREATORS[spec.owner], moment),
+            name=spec.name,
+            name_kana=spec.kana,
+            birth_date=spec.birth,
+            address=spec.address,
+            phone=phone,
+            tags=spec.tags,
+            address_confidential=spec.confidential,
+        )
+        self.clients[spec.name] = client.id
+
+    def _grant(self, spec: ClientSpec, manager: str, share) -> Callable[[Planned], None]:
+        child = spec.birth > date(self.now.year - 18, 1, 1)
+        themes = {*spec.tags, *spec.themes, "子ども" if child else "大人"}
+        note = share.note or self._basis_note(share.basis, spec, themes)
+        expires_at = self.now + timedelta(days=share.expires_in_days) if share.expires_in_days else None
+
+        def run(event: Planned) -> None:
+            assert event.recorded_at is not None
+            services.share_grant(
+                actor=self._at(manager, event.recorded_at),
+                client_id=self.clients[spec.name],
+                agency_code=AGENCIES[share.agency][0],
+                level=share.level,
+                basis=share.basis,
+                basis_note=note,
+                expires_at=expires_at,
+            )
+
+        return run
+
+    def _revoke(self, spec: ClientSpec, manager: str, share) -> Callable[[Planned], None]:
+        def run(event: Planned) -> None:
+            assert event.recorded_at is not None
+            client_id = self.clients[spec.name]
+            code = AGENCIES[share.agency][0]
+            share_id = Share.objects.get(client_id=client_id, agency__code=code, revoked_at=None).pk
+            services.share_revoke(actor=self._at(manager, event.recorded_at), client_id=client_id, share_id=share_id)
+
+        return run
+
+    def _close(self, spec: ClientSpec, owner: str) -> Callable[[Planned], None]:
+        def run(event: Planned) -> None:
+            assert event.recorded_at is not None
+            services.client_update(
+                actor=self._at(owner, event.recorded_at),
+                client_id=self.clients[spec.name],
+                changes={"status": ClientStatus.CLOSED},
+            )
+            self.last_change[spec.name] = event.recorded_at
+
+        return run
 
     # --- small helpers ---------------------------------------------------------------------------------------
 
-    def _writer_for(self, agency: str) -> Actor:
-        return self.actors[self.rng.choice(WRITERS[agency])]
+    def _writer(self, agency: str) -> str:
+        return self.rng.choice(WRITERS[agency])
 
     @staticmethod
     def _lapses(spec: ClientSpec, agency: str) -> bool:
         return any(s.agency == agency and s.fate for s in spec.shares)
+
+    def _reserve(self, moment: datetime) -> datetime:
+        """``moment``, or the next free minute: no two timeline events of the demo happen at the same minute."""
+        while moment in self.taken:
+            moment += MINUTE
+        self.taken.add(moment)
+        return moment
 
     def _office_time(self, days_ago: int) -> datetime:
         """A weekday time between 8:30 and 17:15 (JST), ``days_ago`` (≥ 1) days back, moved back off weekends."""
         day = timezone.localtime(self.now) - timedelta(days=days_ago)
         while day.weekday() >= 5:
             day -= timedelta(days=1)
+        minute = self.rng.randrange(8 * 60 + 30, 17 * 60 + 15, 5)
+        return day.replace(hour=minute // 60, minute=minute % 60, second=0, microsecond=0)
+
+    def _office_time_after(self, moment: datetime) -> datetime:
+        """An office-hours time on the next weekday after ``moment`` (a correction, noticed the next day)."""
+        day = timezone.localtime(moment) + timedelta(days=1)
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
         minute = self.rng.randrange(8 * 60 + 30, 17 * 60 + 15, 5)
         return day.replace(hour=minute // 60, minute=minute % 60, second=0, microsecond=0)
 

@@ -83,7 +83,12 @@ def client_create(
         _refresh_keys(client)
         client.save()
         share = Share.objects.create(
-            client=client, agency=agency, level=ShareLevel.MANAGE, basis=basis, granted_by=actor.account
+            client=client,
+            agency=agency,
+            level=ShareLevel.MANAGE,
+            basis=basis,
+            granted_by=actor.account,
+            granted_at=actor.now(),
         )
         grant_perms(client, agency, ShareLevel.MANAGE)
         audit_record(
