@@ -332,7 +332,7 @@ def test_each_demo_person_starts_with_a_handful_of_meaningful_unread_notices(see
         assert notice.source_agency_id != notice.recipient.staff.agency_id
         assert notice.entry is not None and notice.created_at == notice.entry.recorded_at < now
         if notice.read_at is None:
-            assert notice.created_at > now - timedelta(days=9), notice.created_at  # last week's
+            assert notice.created_at > now - timedelta(days=11), notice.created_at  # last week's (working days)
             assert notice.entry.agency_id == notice.source_agency_id
         else:
             assert notice.created_at < notice.read_at < now

@@ -468,8 +468,9 @@ CORRECTIONS = [
 ]
 CORRECTED = {"五十嵐 トメ", "阿部 正雄", "若杉 美紀"}  # whose timelines get a correction
 
-# The week of use before today: (client, agency that writes, working days ago). Written after every client's
-# history, so each agency hears of a few recent entries by the others (its unread notices when the demo starts).
+# The week of use before today: (client, agency that writes, working days ago: 1 is the last weekday). Written
+# after every client's history, so each agency hears of a few recent entries by the others (its unread notices when
+# the demo starts).
 WEEK = [
     ("樋口 健太", "himawari", 6),
     ("風間 博", "fukushi", 6),

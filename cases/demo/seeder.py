@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from uuid import UUID
 
 from django.contrib.auth import get_user_model
 from django.db.models import F, OuterRef, Subquery
@@ -138,10 +140,10 @@ class Seeder:
         self.request_id = uuid.uuid4().hex
         self.system = Actor.system(channel="cli", request_id=self.request_id)
         self.actors: dict[str, Actor] = {}
-        self.clients: dict[str, object] = {}  # name → client id
+        self.clients: dict[str, UUID] = {}  # name → client id
         self.registered: dict[str, datetime] = {}  # name → when it was registered
         self.last_change: dict[str, datetime] = {}  # name → its profile's last change
-        self.entries: dict[int, object] = {}  # id(Planned) → the entry written for it
+        self.entries: dict[int, UUID] = {}  # id(Planned) → the entry written for it
         self.steps: list[Step] = []
         self.taken: set[datetime] = set()  # moments already given to a timeline event
         self.lapse = self.now - timedelta(days=21)  # when the demo's expired share ended
@@ -201,7 +203,7 @@ class Seeder:
                     notices.filter(
                         client_id=client_id, recipient__staff__agency__code=code, created_at__gt=self.lapse
                     ).delete()
-        week = self.now - timedelta(days=8)
+        week = self._working_day(max(days for _name, _agency, days in WEEK) + 1)  # since the week began
         unread: list = []
         for user_id in notices.values_list("recipient_id", flat=True).distinct().order_by("recipient_id"):
             newest = notices.filter(recipient_id=user_id, created_at__gte=week).order_by("-created_at", "-id")
@@ -230,10 +232,7 @@ class Seeder:
             )
 
         def at(days_ago: int, hour: int, minute: int) -> datetime:
-            day = timezone.localtime(self.now) - timedelta(days=days_ago)
-            while day.weekday() >= 5:
-                day -= timedelta(days=1)
-            return day.replace(hour=hour, minute=minute, second=0, microsecond=0)
+            return self._working_day(days_ago).replace(hour=hour, minute=minute, second=0, microsecond=0)
 
         def read(username: str, tail: int, moment: datetime, *names: str) -> Callable[[], None]:
             def run() -> None:
@@ -318,12 +317,13 @@ class Seeder:
         week = [(agency, days_ago) for name, agency, days_ago in WEEK if name == spec.name]
         span = rng.randint(45, 180)
         corrected = spec.name in CORRECTED
-        closing_day = rng.randint(9, 20) if spec.closing else 0
+        closing_day = rng.randint(14, 24) if spec.closing else 0
         # 2–8 entries per client, counting the correction, the closing note and the week's.
         count = rng.randint(max(1, 2 - len(week)), 8 - corrected - bool(spec.closing) - len(week))
         # The intake, then entries on other days (at least four days later, so never on the intake's day).
         intake = self._office_time(span)
-        days = rng.sample(range(max(closing_day + 1, 8), span - 3), count - 1)
+        # The history ends before the week of use (six working days can reach ten days back).
+        days = rng.sample(range(max(closing_day + 1, 12), span - 3), count - 1)
         history = [intake, *sorted(self._office_time(day) for day in days)]
         registered = self._reserve(intake + timedelta(minutes=20))
         self.registered[spec.name] = registered
@@ -360,7 +360,8 @@ class Seeder:
                 events.append(planned[0])
                 written.append(planned)
         for agency, days_ago in week:
-            planned = self._plan_entry(spec, [agency], themes, ref, self._office_time(days_ago), used, intake=False)
+            moment = self._office_time_on(self._working_day(days_ago))
+            planned = self._plan_entry(spec, [agency], themes, ref, moment, used, intake=False)
             assert planned is not None, (spec.name, agency)  # a template for every agency in WEEK
             events.append(planned[0])
 
@@ -401,9 +402,12 @@ class Seeder:
             else:
                 event.recorded_at = max(event.occurred_at + event.delay, last_recorded + MINUTE)
             last_occurred, last_recorded = event.occurred_at, event.recorded_at
-            run = event.run
-            assert run is not None
-            self._step(event.recorded_at, lambda event=event, run=run: run(event))
+            self._step(event.recorded_at, partial(self._run_planned, event))
+
+    @staticmethod
+    def _run_planned(event: Planned) -> None:
+        assert event.run is not None
+        event.run(event)
 
     def _plan_entry(self, spec, candidates, themes, ref, occurred_at, used, *, intake):
         """One entry by one of ``candidates`` (an agency key per weight), from a template not yet used here (or,
@@ -529,16 +533,26 @@ class Seeder:
         day = timezone.localtime(self.now) - timedelta(days=days_ago)
         while day.weekday() >= 5:
             day -= timedelta(days=1)
+        return self._office_time_on(day)
+
+    def _office_time_on(self, day: datetime) -> datetime:
         minute = self.rng.randrange(8 * 60 + 30, 17 * 60 + 15, 5)
         return day.replace(hour=minute // 60, minute=minute % 60, second=0, microsecond=0)
+
+    def _working_day(self, n: int) -> datetime:
+        """The ``n``-th weekday before today (JST): last week is spread over working days, whatever today is."""
+        day = timezone.localtime(self.now)
+        while n:
+            day -= timedelta(days=1)
+            n -= day.weekday() < 5
+        return day
 
     def _office_time_after(self, moment: datetime) -> datetime:
         """An office-hours time on the next weekday after ``moment`` (a correction, noticed the next day)."""
         day = timezone.localtime(moment) + timedelta(days=1)
         while day.weekday() >= 5:
             day += timedelta(days=1)
-        minute = self.rng.randrange(8 * 60 + 30, 17 * 60 + 15, 5)
-        return day.replace(hour=minute // 60, minute=minute % 60, second=0, microsecond=0)
+        return self._office_time_on(day)
 
     def _phone(self) -> str:
         return f"0256-0{self.rng.randint(0, 9)}-{self.rng.randint(0, 9999):04d}"
