@@ -46,6 +46,7 @@ NO_REFUSAL = {
     "audit.review.is_about": "a predicate used by the flag review, not an operation",
     "audit.review.officer.is_system": "a predicate (the periodic task or a command is acting), not an operation",
     "cases.notifications.notification_list": "the actor's own notices",
+    "cases.notifications.notification_inbox": "the actor's own notices, naming only clients the actor may still see",
     "cases.notifications.notification_unread_count": "the actor's own notices",
     "cases.notifications.notification_mark_read": "the actor's own notices",
     "cases.selectors.client_list": "a list shows only what the actor may see (an empty page is not a refusal)",
