@@ -99,6 +99,12 @@ def may_assign(actor: Actor, *, via_break_glass: bool) -> bool:
     return not via_break_glass and actor.reads_cases and actor.role in ASSIGNING_ROLES
 
 
+def may_edit_client(level: str) -> bool:
+    """What ``client_update`` and ``client_status_change`` check (``client_access`` at ``manage``): profile edits
+    and status changes need the ``manage`` level, in any staff role (PRODUCT §4.3); break-glass reads only."""
+    return level_at_least(level, ShareLevel.MANAGE)
+
+
 # Internal: why access was refused (raised inside ``client_access``). Adapters only ever see NotFound or Forbidden.
 Denied = Refusal
 

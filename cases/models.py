@@ -18,6 +18,7 @@ from agencies.models import Agency
 
 class ClientStatus(models.TextChoices):
     ACTIVE = "active", _("支援中")
+    PAUSED = "paused", _("休止")  # support on hold (入院中, 転居調整中…): still shared, expected to resume
     CLOSED = "closed", _("終結")
 
 

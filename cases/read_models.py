@@ -13,7 +13,7 @@ from django.utils.translation import gettext
 from agencies.actors import Actor
 from agencies.people import person_name
 
-from .access import may_append, may_correct, may_manage_shares
+from .access import may_append, may_correct, may_edit_client, may_manage_shares
 from .assignees import AssigneeView
 from .models import USER_ENTRY_KINDS, Client, Share, TimelineEntry
 from .timeline_events import entry_text
@@ -39,6 +39,7 @@ class ClientView:
     created_at: datetime
     can_append: bool  # the viewer may add entries (and correct their agency's own)
     can_manage_shares: bool  # the viewer may open the sharing page and change the shares
+    can_edit: bool  # the viewer may change the profile (基本情報を編集) and the status (状態を変更)
     # When the newest timeline entry happened (lists annotate it; None when not loaded or no entry yet).
     latest_entry_at: datetime | None = None
     # 担当者 of every sharing agency, the viewer's first (lists and the client page load them; empty otherwise).
@@ -47,6 +48,11 @@ class ClientView:
     can_assign: bool = False
     # Seen only through the viewer's emergency access, which ends then (lists set it; None otherwise).
     emergency_until: datetime | None = None
+
+    @property
+    def via_break_glass(self) -> bool:
+        """Seen only through the viewer's emergency access (the page's 緊急アクセス中 banner, the list's marker)."""
+        return self.emergency_until is not None
 
     @property
     def own_assignees(self) -> list[AssigneeView]:
@@ -85,11 +91,20 @@ class ClientView:
             created_at=client.created_at,
             can_append=may_append(viewer, level),
             can_manage_shares=may_manage_shares(viewer, level),
+            can_edit=may_edit_client(level),
             latest_entry_at=getattr(client, "latest_entry_at", None),
             assignees=tuple(assignees or ()),
             can_assign=can_assign,
             emergency_until=emergency_until,
         )
+
+
+@dataclass(frozen=True)
+class OpenGrantView:
+    """One of the viewer's own open break-glass grants: which client (by id only) and until when."""
+
+    client_id: UUID
+    expires_at: datetime
 
 
 @dataclass(frozen=True)

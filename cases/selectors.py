@@ -41,7 +41,7 @@ from .models import (
     ShareLevel,
     TimelineEntry,
 )
-from .read_models import ClientView, EndedShareView, EntryView, ShareView
+from .read_models import ClientView, EndedShareView, EntryView, OpenGrantView, ShareView
 from .services.assignments import assignable_staff_filter
 from .text import Normalized, normalize
 
@@ -251,6 +251,7 @@ def client_get(*, actor: Actor, client_id) -> ClientView:
             viewer=actor,
             assignees=assignees.get(access.client.pk),
             can_assign=may_assign(actor, via_break_glass=access.break_glass is not None),
+            emergency_until=access.break_glass.expires_at if access.break_glass is not None else None,
         )
         audit_record(
             actor=actor,
@@ -406,3 +407,13 @@ def client_find_duplicates(*, actor: Actor, name_kana: str, birth_date) -> list[
             details={"count": len(found), "purpose": "duplicate_check", "q_hash": terms_hash(kana)},
         )
     return found
+
+
+def break_glass_open_grants(*, actor: Actor) -> list[OpenGrantView]:
+    """The actor's own open break-glass grants, soonest to end first: the header's 緊急アクセス中 link. Client ids
+    and expiry times only (no case data, nothing exposed), so nothing to audit, like the actor's own notices. No
+    query for those who never break glass."""
+    if actor.agency is None or actor.account is None or not actor.may_break_glass or not actor.reads_cases:
+        return []
+    grants = active_break_glass(actor.account, actor.agency, actor.now()).order_by("expires_at")
+    return [OpenGrantView(client_id=g.client_id, expires_at=g.expires_at) for g in grants[:5]]

@@ -123,8 +123,12 @@ RENDERERS = {
 
 
 def entry_text(entry) -> str:
-    """What an entry says, in the current language: a system event rendered now, anything else as stored."""
+    """What an entry says, in the current language: a system event rendered now, anything else as stored. A system
+    entry that carries the actor's own words (a status change's reason, in ``body``) shows them beneath."""
     render = RENDERERS.get(entry.event) if entry.event else None
     if render is None:
         return entry.body
-    return render(entry.event_params or {})
+    text = render(entry.event_params or {})
+    if entry.body:
+        text += "\n" + gettext("理由: %(reason)s") % {"reason": entry.body}
+    return text

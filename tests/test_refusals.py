@@ -58,6 +58,7 @@ NO_REFUSAL = {
     "cases.saved_filters.saved_filter_get": "the actor's own saved filters (anyone else's is not found)",
     "cases.saved_filters.saved_filter_save": "the actor's own saved filters",
     "cases.saved_filters.saved_filter_delete": "the actor's own saved filters (anyone else's is not found)",
+    "cases.selectors.break_glass_open_grants": "the actor's own open grants (client ids and expiry times)",
 }
 
 
@@ -143,6 +144,11 @@ REFUSED = {
     "cases.services.clients.client_update": (
         "bob",
         lambda c: {"client_id": cid(c), "changes": {"phone": "1"}},
+        "client.update",
+    ),
+    "cases.services.clients.client_status_change": (
+        "bob",
+        lambda c: {"client_id": cid(c), "status": "closed", "reason": "転居のため"},
         "client.update",
     ),
     "cases.services.timeline.timeline_append": (

@@ -6,10 +6,19 @@ holds the input checks and limits they share. The public services are re-exporte
 
 from .assignments import assignment_add, assignment_remove
 from .break_glass import break_glass_open
-from .clients import client_create, client_update
+from .clients import client_create, client_status_change, client_update
 from .shares import share_expire_sweep, share_grant, share_revoke
 from .timeline import timeline_append
-from .validation import MAX_ADDRESS, MAX_BASIS_NOTE, MAX_BODY, MAX_NAME, MAX_PHONE, MAX_TAG_LENGTH, MAX_TAGS
+from .validation import (
+    MAX_ADDRESS,
+    MAX_BASIS_NOTE,
+    MAX_BODY,
+    MAX_NAME,
+    MAX_PHONE,
+    MAX_STATUS_REASON,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+)
 
 __all__ = [
     "MAX_ADDRESS",
@@ -17,12 +26,14 @@ __all__ = [
     "MAX_BODY",
     "MAX_NAME",
     "MAX_PHONE",
+    "MAX_STATUS_REASON",
     "MAX_TAGS",
     "MAX_TAG_LENGTH",
     "assignment_add",
     "assignment_remove",
     "break_glass_open",
     "client_create",
+    "client_status_change",
     "client_update",
     "share_expire_sweep",
     "share_grant",

@@ -14,7 +14,7 @@ from audit.refusals import refuse
 from audit.services import audit_record
 from tsunagu.errors import Forbidden, InvalidInput
 
-from ..access import Denied, client_access
+from ..access import Access, Denied, client_access
 from ..actions import CaseAction, Topic
 from ..models import CaseNumberCounter, Client, Share, ShareBasis, ShareLevel
 from ..read_models import ClientView
@@ -22,7 +22,7 @@ from ..text import normalize
 from ..timeline_events import status_changed_event
 from .permissions import grant_perms
 from .side_effects import announce, system_entry
-from .validation import clean_profile
+from .validation import MAX_STATUS_REASON, clean_profile
 
 
 def _refresh_keys(client: Client) -> None:
@@ -103,7 +103,7 @@ def client_create(
 
 
 def client_update(*, actor: Actor, client_id: object, changes: dict[str, Any]) -> ClientView:
-    """Change profile fields or the status (支援中/終結). Needs ``manage``."""
+    """Change profile fields or the status (支援中/休止/終結). Needs ``manage`` (``may_edit_client``)."""
     allowed = {"name", "name_kana", "birth_date", "address", "phone", "tags", "status", "address_confidential"}
     unknown = set(changes) - allowed
     if unknown:
@@ -112,35 +112,62 @@ def client_update(*, actor: Actor, client_id: object, changes: dict[str, Any]) -
     with client_access(
         actor=actor, client_id=client_id, need=ShareLevel.MANAGE, action=CaseAction.CLIENT_UPDATE, lock=True
     ) as access:
-        client = access.client
-        if (
-            client.address_confidential
-            and client.owner_agency_id != access.agency.pk
-            and ({"address", "address_confidential"} & set(cleaned))
-        ):
-            raise Denied("not_owner", Forbidden(gettext("秘匿された住所は登録機関のみが変更できます。")))
-        changed = [field for field, value in cleaned.items() if getattr(client, field) != value]
-        old_status = client.status
-        for field in changed:
-            setattr(client, field, cleaned[field])
-        if changed:
-            _refresh_keys(client)
-            client.save()
-        if "status" in changed:
-            status_entry = system_entry(
-                actor=actor,
-                agency=access.agency,
-                client=client,
-                event=status_changed_event(old=old_status, new=client.status),
-            )
-            announce(Topic.CLIENT_STATUS, client=client, agency=access.agency, entry=status_entry)
-        audit_record(
-            actor=actor,
-            action=CaseAction.CLIENT_UPDATE,
-            client_ids=[client.pk],
-            target_type="client",
-            target_id=client.pk,
-            authorised_by=access.authorised_by,
-            details={"fields": sorted(changed)},
+        return _apply_changes(actor, access, cleaned)
+
+
+def client_status_change(*, actor: Actor, client_id: object, status: str, reason: str) -> ClientView:
+    """Change the status (支援中 → 休止 / 終結 and back) with the reason for it, which the timeline shows with the
+    change. Needs ``manage`` (``may_edit_client``), like every profile change; audited as ``client.update`` (the
+    reason, being case content, is on the timeline only, never in the audit log)."""
+    cleaned = clean_profile({"status": status}, partial=True)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput({"reason": [gettext("変更の理由を入力してください。")]})
+    if len(reason) > MAX_STATUS_REASON:
+        raise InvalidInput(
+            {"reason": [gettext("理由は%(max)s文字以内で入力してください。") % {"max": MAX_STATUS_REASON}]}
         )
+    with client_access(
+        actor=actor, client_id=client_id, need=ShareLevel.MANAGE, action=CaseAction.CLIENT_UPDATE, lock=True
+    ) as access:
+        if access.client.status == cleaned["status"]:
+            raise InvalidInput({"status": [gettext("現在と同じ状態です。変更後の状態を選んでください。")]})
+        return _apply_changes(actor, access, cleaned, reason=reason)
+
+
+def _apply_changes(actor: Actor, access: Access, cleaned: dict[str, Any], *, reason: str = "") -> ClientView:
+    """Inside a ``client_access`` block at ``manage``: apply the cleaned changes, record a status change on the
+    timeline (with ``reason``) and announce it, and write the audit event."""
+    client = access.client
+    if (
+        client.address_confidential
+        and client.owner_agency_id != access.agency.pk
+        and ({"address", "address_confidential"} & set(cleaned))
+    ):
+        raise Denied("not_owner", Forbidden(gettext("秘匿された住所は登録機関のみが変更できます。")))
+    changed = [field for field, value in cleaned.items() if getattr(client, field) != value]
+    old_status = client.status
+    for field in changed:
+        setattr(client, field, cleaned[field])
+    if changed:
+        _refresh_keys(client)
+        client.save()
+    if "status" in changed:
+        status_entry = system_entry(
+            actor=actor,
+            agency=access.agency,
+            client=client,
+            event=status_changed_event(old=old_status, new=client.status),
+            body=reason,
+        )
+        announce(Topic.CLIENT_STATUS, client=client, agency=access.agency, entry=status_entry)
+    audit_record(
+        actor=actor,
+        action=CaseAction.CLIENT_UPDATE,
+        client_ids=[client.pk],
+        target_type="client",
+        target_id=client.pk,
+        authorised_by=access.authorised_by,
+        details={"fields": sorted(changed)},
+    )
     return ClientView.of(client, level=access.level, viewer=actor)

@@ -8,19 +8,20 @@ from ..outbox import outbox_enqueue
 from ..timeline_events import Event
 
 
-def system_entry(*, actor: Actor, agency: Agency | None, client: Client, event: Event) -> TimelineEntry:
+def system_entry(*, actor: Actor, agency: Agency | None, client: Client, event: Event, body: str = "") -> TimelineEntry:
     """A system entry stores its event and the event's parameters, no sentence: each reader sees it rendered in
     their own language (``cases.timeline_events``). It happens, and is recorded, at the actor's moment
     (``Actor.now``): the same as the change it records and that change's audit event. ``agency`` is the agency the
     entry is recorded for (inside a ``client_access`` block, ``access.agency``); None for the system's own changes
-    (the expiry sweep)."""
+    (the expiry sweep). ``body``: the words the actor gave with the change (a status change's reason), shown
+    beneath the rendered event; never a sentence of the system's."""
     now = actor.now()
     return TimelineEntry.objects.create(
         client=client,
         kind=event.kind,
         occurred_at=now,
         recorded_at=now,
-        body="",
+        body=body,
         event=event.event,
         event_params=event.params,
         author=actor.account,

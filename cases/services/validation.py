@@ -19,6 +19,7 @@ MAX_NAME = 100
 MAX_ADDRESS = 255
 MAX_PHONE = 32
 MAX_BASIS_NOTE = 500
+MAX_STATUS_REASON = 1000
 _PHONE = re.compile(PHONE_PATTERN)
 # Clock skew allowance for occurred_at: an entry cannot describe something that has not happened yet.
 FUTURE_TOLERANCE = timedelta(minutes=5)

@@ -3,7 +3,8 @@
 For every role at every share level (and under a break-glass grant), the flags of ``client_get`` and
 ``timeline_list`` are compared with the outcome of the service calls they stand for, each tried in a savepoint
 that is rolled back: ``can_append`` with ``timeline_append``, ``can_manage_shares`` with the sharing page's read
-(``share_list(for_management=True)``), ``can_correct`` with a correction of each entry on the timeline. The table
+(``share_list(for_management=True)``), ``can_edit`` with ``client_update`` and ``client_status_change`` (``manage``
+in any role), ``can_correct`` with a correction of each entry on the timeline. The table
 states the rules once more, so that a change to them is a visible change here too.
 """
 
@@ -90,6 +91,13 @@ def test_flags_match_what_the_services_allow(world, level, role):
     )
     may_manage = _allowed(lambda: selectors.share_list(actor=actor, client_id=client_id, for_management=True))
     assert (client.can_append, client.can_manage_shares) == (may_append, may_manage)
+    may_edit = _allowed(
+        lambda: services.client_update(actor=actor, client_id=client_id, changes={"phone": "0256-99-9999"})
+    )
+    may_change_status = _allowed(
+        lambda: services.client_status_change(actor=actor, client_id=client_id, status="paused", reason="入院のため")
+    )
+    assert client.can_edit is may_edit is may_change_status is (level == "manage")
 
     own = [e for e in entries if e.agency_code == actor.agency_code and not e.is_system]
     assert bool(own) is (level in ("manage", "append"))  # the table covers an own entry wherever one can exist
