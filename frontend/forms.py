@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import AgencyKind, Role
-from cases.models import USER_ENTRY_KINDS, ShareBasis, ShareLevel
+from cases.models import USER_ENTRY_KINDS, ClientStatus, ShareBasis, ShareLevel
 from tsunagu.errors import InvalidInput
 
 # Tags offered as checkboxes when registering; any other tag can be typed in.
@@ -119,6 +119,65 @@ class ClientForm(ServiceForm):
     def tag_list(self) -> list[str]:
         other = self.cleaned_data.get("other_tags", "").replace("、", ",").replace("，", ",")
         return list(self.cleaned_data.get("tags", [])) + [t.strip() for t in other.split(",") if t.strip()]
+
+
+class ClientEditForm(ClientForm):
+    """基本情報を編集: the registration form's profile fields, filled in from the client (no basis: that belongs to
+    the registration). A confidential address the viewer's agency may not see is left out of the form, and so out
+    of the changes: it stays as it is (a crafted post that sends it is refused by the service)."""
+
+    basis = None  # type: ignore[assignment]  # removes the registration's field (Django's way of dropping one)
+
+    def __init__(self, data=None, *, client=None, address_masked: bool = False, **kwargs):
+        if client is not None:
+            address_masked = client.address_masked
+            kwargs.setdefault(
+                "initial",
+                {
+                    "name": client.name,
+                    "name_kana": client.name_kana,
+                    "birth_date": client.birth_date,
+                    "address": client.address or "",
+                    "address_confidential": client.address_confidential,
+                    "phone": client.phone,
+                    "tags": [t for t in client.tags if t in COMMON_TAGS],
+                    "other_tags": "、".join(t for t in client.tags if t not in COMMON_TAGS),
+                },
+            )
+        super().__init__(data, **kwargs)
+        self.address_masked = address_masked
+        if address_masked:
+            del self.fields["address"], self.fields["address_confidential"]
+
+    def changes(self) -> dict:
+        """What ``client_update`` is asked to change (it changes only what differs)."""
+        data = self.cleaned_data
+        fields = ["name", "name_kana", "birth_date", "phone"]
+        if not self.address_masked:
+            fields += ["address", "address_confidential"]
+        return {**{f: data[f] for f in fields}, "tags": self.tag_list()}
+
+
+class StatusChangeForm(ServiceForm):
+    status = forms.ChoiceField(label=_("変更後の状態"), choices=ClientStatus.choices, widget=forms.RadioSelect)
+    reason = forms.CharField(
+        label=_("変更の理由"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        strip=True,
+        help_text=_("支援記録に残り、共有先の機関も閲覧します。"),
+        error_messages={"required": _("変更の理由を入力してください。")},
+    )
+
+    def __init__(self, *args, current: str = "", **kwargs):
+        kwargs.setdefault("auto_id", "status-%s")
+        super().__init__(*args, **kwargs)
+        if current:
+            self.offer_other_than(current)
+
+    def offer_other_than(self, current: str) -> None:
+        """Offer the states other than the current one (a post of the current one is refused by the service, with
+        its own message)."""
+        cast(forms.ChoiceField, self.fields["status"]).choices = [c for c in ClientStatus.choices if c[0] != current]
 
 
 class ShareGrantForm(ServiceForm):

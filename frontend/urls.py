@@ -1,6 +1,16 @@
 from django.urls import path
 
-from . import auth, views, views_agency, views_breakglass, views_caseload, views_inbox, views_mfa, views_sharing
+from . import (
+    auth,
+    views,
+    views_agency,
+    views_breakglass,
+    views_caseload,
+    views_client_edit,
+    views_inbox,
+    views_mfa,
+    views_sharing,
+)
 from .privacy import views as views_privacy
 
 app_name = "frontend"
@@ -23,6 +33,8 @@ urlpatterns = [
     path("break-glass/", views_breakglass.break_glass, name="break_glass"),
     path("clients/new/duplicates/", views.client_duplicates, name="client_duplicates"),
     path("clients/<str:client_id>/", views.client_detail, name="client_detail"),
+    path("clients/<str:client_id>/edit/", views_client_edit.client_edit, name="client_edit"),
+    path("clients/<str:client_id>/status/", views_client_edit.client_status, name="client_status"),
     path("clients/<str:client_id>/timeline/", views.timeline_fragment, name="timeline"),
     path("clients/<str:client_id>/timeline/search/", views.timeline_search, name="timeline_search"),
     path("clients/<str:client_id>/timeline/poll/", views.timeline_poll, name="timeline_poll"),

@@ -12,7 +12,7 @@ from django_htmx.http import reswap, retarget
 
 from agencies import selectors as agency_selectors
 from agencies.actors import Actor
-from cases import notifications
+from cases import notifications, selectors
 from tsunagu.middleware import client_ip
 
 from .auth import session_timer
@@ -46,15 +46,17 @@ def is_htmx(request: HttpRequest) -> bool:
 
 
 def frame(request: HttpRequest, actor: Actor | None) -> dict:
-    """Context for the page frame: who is signed in (``me``, the read model with what they may open) and how many
-    notices they have not read. ``me`` is read only when a template uses it (htmx fragments never do)."""
+    """Context for the page frame: who is signed in (``me``, the read model with what they may open), how many
+    notices they have not read, and their open emergency grants (``emergency_grants``: the header's 緊急アクセス中
+    link). ``me`` and the grants are read only when a template uses them (htmx fragments never do)."""
     if actor is None or actor.user is None:
-        return {"actor": actor, "me": None, "unread_count": 0}
+        return {"actor": actor, "me": None, "unread_count": 0, "emergency_grants": ()}
     return {
         "actor": actor,
         "session_timer": session_timer(request),
         "me": SimpleLazyObject(lambda: agency_selectors.profile_get(actor=actor)),
         "unread_count": notifications.notification_unread_count(actor=actor),
+        "emergency_grants": SimpleLazyObject(lambda: selectors.break_glass_open_grants(actor=actor)),
     }
 
 

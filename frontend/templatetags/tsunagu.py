@@ -40,6 +40,15 @@ def label(code: str, vocabulary: str) -> str:
     return choice_label(VOCABULARIES[vocabulary], code)
 
 
+# Tags that say a person may be at risk: shown marked wherever tags are shown, so they are not missed among others.
+RISK_TAGS = frozenset({"虐待疑い", "DV", "自殺念慮", "セルフネグレクト"})
+
+
+@register.filter
+def is_risk_tag(tag: str) -> bool:
+    return tag in RISK_TAGS
+
+
 @register.filter
 def wareki(value: date | datetime | None) -> str:
     """令和8年11月30日 on the Japanese pages; elsewhere the language's date format."""

@@ -1,6 +1,8 @@
 """What the page frame costs: the actor is built once per request (an error page reuses the view's), and the
 header's profile (``me``) is read only when a template shows it — never for an htmx fragment such as the unread
-badge, polled every minute. The figures are pinned: a new query on these paths should be a decision."""
+badge, polled every minute. The figures are pinned: a new query on these paths should be a decision. A full page
+costs one query more than a fragment for a member of staff who may break glass: the header's open emergency grants
+(``emergency_grants``), read, like ``me``, only when the page frame is drawn."""
 
 import uuid
 
@@ -34,7 +36,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
     [
         ("badge", "/inbox/badge/", HTMX, 200, 8),
         ("timeline fragment", "/clients/{client}/timeline/", HTMX, 200, 36),  # + the 担当者 and whom to assign
-        ("not found", "/clients/{missing}/", {}, 404, 21),
+        ("not found", "/clients/{missing}/", {}, 404, 22),
     ],
 )
 def test_what_the_frame_costs(cast, alice, name, url, headers, status, count):
@@ -60,7 +62,7 @@ def test_the_client_page_reads_the_client_once_in_a_bounded_number_of_queries(ca
     assert sorted(actions) == [("client.view", "allowed"), ("share.list", "allowed"), ("timeline.view", "allowed")]
     assert {tuple(e.client_ids) for e in events} == {(str(cast.client.id),)}
     assert len({e.request_id for e in events}) == 1
-    assert len(queries.captured_queries) == 35
+    assert len(queries.captured_queries) == 36  # with the header's open emergency grants (see the module docstring)
 
 
 def test_a_hidden_client_page_is_one_refusal_in_the_same_queries_as_a_missing_one(cast):
