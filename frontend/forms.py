@@ -47,6 +47,29 @@ def date_field(label, *, error_messages=None, **kwargs) -> forms.DateField:
     )
 
 
+class _CheckboxInput(forms.CheckboxInput):
+    def value_from_datadict(self, data, files, name):
+        # What was sent, for CheckboxField to judge (Django's own widget turns any string into True).
+        return data.get(name) if name in data else False
+
+
+class CheckboxField(forms.BooleanField):
+    """A checkbox: on ("on", as browsers send it, or true/1) or off (absent, empty, false/0); any other value is an
+    error, not "on" (Django's checkbox takes every other string as true)."""
+
+    widget = _CheckboxInput
+
+    ON = frozenset({"on", "true", "True", "1"})
+    OFF = frozenset({"", "off", "false", "False", "0"})
+
+    def to_python(self, value):
+        if value is None or value is False or value in self.OFF:
+            return False
+        if value is True or value in self.ON:
+            return True
+        raise forms.ValidationError(_("チェックボックスの値が不正です。"), code="invalid")
+
+
 class ServiceForm(forms.Form):
     """A form that can take a service's ``InvalidInput`` errors onto its fields."""
 
@@ -97,7 +120,7 @@ class ClientForm(ServiceForm):
         _("生年月日"), error_messages={"invalid": _("生年月日は YYYY-MM-DD の形式で入力してください。")}
     )
     address = forms.CharField(label=_("住所"), required=False, max_length=1000)
-    address_confidential = forms.BooleanField(
+    address_confidential = CheckboxField(
         label=_("住所を秘匿する（DV等支援措置）"),
         required=False,
         help_text=_("登録機関以外には住所が表示されません。"),

@@ -108,6 +108,7 @@ def test_editing_saves_through_the_service_and_is_audited(cast, as_user):
         ("birth_date", "1948-13-01", "生年月日は YYYY-MM-DD の形式で入力してください。"),
         ("name", "", "この項目は必須です。"),
         ("other_tags", "、".join(f"タグ{i}" for i in range(12)), "タグは10個まで"),
+        ("address_confidential", "yes please", "チェックボックスの値が不正です。"),
     ],
 )
 def test_bad_input_is_a_japanese_field_error_and_changes_nothing(cast, as_user, field, value, message):
