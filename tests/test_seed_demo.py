@@ -387,3 +387,16 @@ def test_the_last_entries_are_spread_over_the_past_days(seeded):
         )
     }
     assert len(week) >= 4
+
+
+def test_each_demo_caseworker_starts_with_a_caseload(seeded):
+    """The case list opens on 自分の担当: every person who writes on the demo's timelines carries some of the
+    clients their agency sees, and every one of those is a client the agency may see."""
+    from cases.demo.data import ASSIGNEES
+    from cases.models import ListScope
+
+    for agency_code, username in ASSIGNEES.items():
+        mine = selectors.client_list(actor=_actor(username), scope=ListScope.MINE, limit=100).items
+        everything = {c.id for c in selectors.client_list(actor=_actor(username), limit=100).items}
+        assert mine, (agency_code, username)
+        assert {c.id for c in mine} <= everything

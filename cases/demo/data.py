@@ -77,6 +77,19 @@ DEMO_LOGINS = [
 # Who acts for each agency: registers its clients, manages its shares, writes its entries (first one most often).
 CREATORS = {"fukushi": "tanaka", "kourei": "yamamoto", "kosodate": "nakamura", "shakyo": "sato"}
 SHARE_MANAGERS = {"fukushi": "suzuki", "kourei": "yamamoto", "kosodate": "nakamura", "shakyo": "kobayashi"}
+# Who carries each agency's cases (担当者): assigned when the agency first sees a client, so each caseworker's
+# 自分の担当 tab starts with the cases a real caseload would hold.
+ASSIGNEES = {
+    "fukushi": "tanaka",
+    "kourei": "yamamoto",
+    "kosodate": "nakamura",
+    "shakyo": "sato",
+    "ranan": "takahashi",
+    "sakae": "kato",
+    "himawari": "yoshida",
+    "sakura": "ito",
+    "ryokufu": "matsumoto",
+}
 WRITERS = {
     "fukushi": ["tanaka", "tanaka", "suzuki"],
     "kourei": ["yamamoto"],

@@ -36,6 +36,7 @@ from tsunagu.errors import NotFound
 
 from .data import (
     AGENCIES,
+    ASSIGNEES,
     CLIENTS,
     CORRECTED,
     CORRECTIONS,
@@ -469,6 +470,7 @@ class Seeder:
             address_confidential=spec.confidential,
         )
         self.clients[spec.name] = client.id
+        self._assign(spec, spec.owner, moment)
 
     def _grant(self, spec: ClientSpec, manager: str, share) -> Callable[[Planned], None]:
         child = spec.birth > date(self.now.year - 18, 1, 1)
@@ -487,8 +489,18 @@ class Seeder:
                 basis_note=note,
                 expires_at=expires_at,
             )
+            self._assign(spec, share.agency, event.recorded_at)
 
         return run
+
+    def _assign(self, spec: ClientSpec, agency: str, moment: datetime) -> None:
+        """The agency's caseworker takes the client on (担当者) as soon as the agency sees it."""
+        username = ASSIGNEES[agency]
+        services.assignment_add(
+            actor=self._at(username, moment),
+            client_id=self.clients[spec.name],
+            user_id=self.actors[username].account.pk,
+        )
 
     def _revoke(self, spec: ClientSpec, manager: str, share) -> Callable[[Planned], None]:
         def run(event: Planned) -> None:
