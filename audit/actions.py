@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -24,6 +25,7 @@ class Trait(StrEnum):
     SHARE_REVOKE = "share_revoke"  # a share was revoked
     SHARE_EXPIRE = "share_expire"  # a share ended by expiry
     BREAK_GLASS = "break_glass"  # emergency access (always flagged)
+    RECORDS_READ = "records_read"  # reads the client's records (支援記録); so does a read whose parts name them
 
 
 class AuditAction(models.TextChoices):
@@ -96,6 +98,38 @@ def registered() -> dict[str, str]:
 
 def with_trait(trait: Trait) -> frozenset[str]:
     return frozenset(_TRAITS[trait])
+
+
+class ReadPart(models.TextChoices):
+    """The parts of a client that one combined read names in its details (``{"parts": [...]}``): the browser's
+    client page reads the profile, the shares and a page of the timeline in one audited ``client.view``. Consumers
+    treat an event whose parts include ``timeline`` as a read of the records, as they would a ``timeline.view``."""
+
+    PROFILE = "profile", _("基本情報")
+    SHARES = "shares", _("共有先")
+    TIMELINE = "timeline", _("支援記録")
+
+
+def read_parts(details: object) -> list[str]:
+    """The parts an event's details say were read (known parts only, in their declared order)."""
+    parts = details.get("parts") if isinstance(details, dict) else None
+    if not isinstance(parts, list):
+        return []
+    return [p.value for p in ReadPart if p.value in parts]
+
+
+def reads_records(action: str, details: object) -> bool:
+    """Whether the event read the client's records (支援記録): a timeline read, or a combined read that names it."""
+    return action in _TRAITS[Trait.RECORDS_READ] or ReadPart.TIMELINE in read_parts(details)
+
+
+def event_label(action: str, details: object = None) -> str:
+    """The action's label, with the parts a combined read names: 基本情報の閲覧（基本情報・共有先・支援記録）."""
+    parts = read_parts(details)
+    if not parts:
+        return label(action)
+    names = gettext("、").join(str(ReadPart(p).label) for p in parts)
+    return gettext("%(action)s（%(parts)s）") % {"action": label(action), "parts": names}
 
 
 _REASON_OWNERS: dict[str, type[models.TextChoices]] = {}

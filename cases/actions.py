@@ -61,6 +61,7 @@ CASE_ACTION_TRAITS = {
     Trait.SHARE_REVOKE: [CaseAction.SHARE_REVOKE],
     Trait.SHARE_EXPIRE: [CaseAction.SHARE_EXPIRE],
     Trait.BREAK_GLASS: [CaseAction.BREAK_GLASS],
+    Trait.RECORDS_READ: [CaseAction.TIMELINE_VIEW],
 }
 
 

@@ -17,11 +17,13 @@ from django.utils.translation import gettext
 
 from agencies.actors import Actor
 from agencies.models import Staff
+from audit.actions import ReadPart
 from audit.services import audit_record, terms_hash
 from tsunagu.errors import InvalidInput
 from tsunagu.keyset import Page, keyset_page
 
 from .access import (
+    Access,
     active_break_glass,
     active_shares,
     actor_visible_clients,
@@ -241,18 +243,24 @@ def assignment_candidates(*, actor: Actor) -> list[StaffChoice]:
     return sorted(choices, key=lambda c: c.display_name)
 
 
+def _client_view(actor: Actor, access: Access) -> ClientView:
+    """The profile read from an access (no audit): the address masked for agencies other than the owner when
+    confidential, with the 担当者 and what the actor may do."""
+    assignees = assignees_by_client([access.client.pk], viewer_agency_id=access.agency.pk)
+    return ClientView.of(
+        access.client,
+        level=access.level,
+        viewer=actor,
+        assignees=assignees.get(access.client.pk),
+        can_assign=may_assign(actor, via_break_glass=access.break_glass is not None),
+        emergency_until=access.break_glass.expires_at if access.break_glass is not None else None,
+    )
+
+
 def client_get(*, actor: Actor, client_id) -> ClientView:
     """One client's profile, address masked for agencies other than the owner when confidential."""
     with client_access(actor=actor, client_id=client_id, need=ShareLevel.READ, action=CaseAction.CLIENT_VIEW) as access:
-        assignees = assignees_by_client([access.client.pk], viewer_agency_id=access.agency.pk)
-        view = ClientView.of(
-            access.client,
-            level=access.level,
-            viewer=actor,
-            assignees=assignees.get(access.client.pk),
-            can_assign=may_assign(actor, via_break_glass=access.break_glass is not None),
-            emergency_until=access.break_glass.expires_at if access.break_glass is not None else None,
-        )
+        view = _client_view(actor, access)
         audit_record(
             actor=actor,
             action=CaseAction.CLIENT_VIEW,
@@ -289,6 +297,79 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
+@dataclass(frozen=True)
+class TimelineQuery:
+    """A timeline page asked for: its filters, checked (``TimelineQuery.of`` raises InvalidInput), and cursor."""
+
+    kinds: list[str]
+    agency_code: str
+    key: str  # the search text, normalised
+    since: date | None
+    until: date | None
+    cursor: str | None
+    limit: int
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        kind: str | Sequence[str] = "",
+        agency_code: str = "",
+        q: str = "",
+        since: date | None = None,
+        until: date | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> "TimelineQuery":
+        kinds = [kind] if isinstance(kind, str) else list(kind)
+        kinds = [k for k in kinds if k]
+        q = (q or "").strip()
+        errors = _timeline_filter_errors(kinds, q, since, until)
+        if errors:
+            raise InvalidInput(errors)
+        return cls(kinds, agency_code, normalize(q), since, until, cursor, limit)
+
+    def details(self, count: int) -> dict:
+        """What the audit records of the read: the count and the filters, the search text only as a hash."""
+        filters: dict = {
+            "kind": self.kinds[0] if len(self.kinds) == 1 else sorted(self.kinds),
+            "agency": self.agency_code,
+            "since": self.since.isoformat() if self.since else "",
+            "until": self.until.isoformat() if self.until else "",
+        }
+        details: dict = {"count": count, "filters": {k: v for k, v in filters.items() if v}}
+        if self.key:
+            # Like the client search: the terms can name a person, so only their hash is recorded.
+            details["q_hash"] = terms_hash(self.key)
+        return details
+
+
+def _timeline_page(actor: Actor, access: Access, query: TimelineQuery) -> Page:
+    """One page of the client's timeline read from an access (no audit), each entry with its corrections' ids."""
+    qs = TimelineEntry.objects.filter(client=access.client).select_related("agency", "author")
+    qs = qs.prefetch_related(Prefetch("author__staff", queryset=Staff.objects.all()))
+    if query.kinds:
+        qs = qs.filter(kind__in=query.kinds)
+    if query.agency_code:
+        qs = qs.filter(agency__code=query.agency_code)
+    if query.since:
+        qs = qs.filter(occurred_at__gte=_day_start(query.since))
+    if query.until:
+        qs = qs.filter(occurred_at__lt=_day_start(query.until + timedelta(days=1)))
+    if query.key:
+        qs = qs.alias(body_key=Normalized("body")).filter(body_key__contains=query.key)
+    page = keyset_page(qs, order=ENTRY_ORDER, limit=query.limit, cursor=query.cursor)
+    corrected_by: dict = {}
+    for corrects_id, entry_id in (
+        TimelineEntry.objects.filter(corrects__in=[e.pk for e in page.items])
+        .order_by("recorded_at")
+        .values_list("corrects_id", "id")
+    ):
+        corrected_by.setdefault(corrects_id, []).append(entry_id)
+    items = [EntryView.of(e, corrected_by.get(e.pk, []), viewer=actor, level=access.level) for e in page.items]
+    return Page(items=items, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)
+
+
 def timeline_list(
     *,
     actor: Actor,
@@ -307,47 +388,13 @@ def timeline_list(
     body, matched like the client search: hiragana or katakana, full or half width, case and spaces ignored) and
     the period ``since``..``until`` (days, both included, in the current time zone). A filtered read is still
     one ``timeline.view``; its details record the filters, the search text only as a hash."""
-    kinds = [kind] if isinstance(kind, str) else list(kind)
-    kinds = [k for k in kinds if k]
-    q = (q or "").strip()
-    errors = _timeline_filter_errors(kinds, q, since, until)
-    if errors:
-        raise InvalidInput(errors)
-    key = normalize(q)
+    query = TimelineQuery.of(
+        kind=kind, agency_code=agency_code, q=q, since=since, until=until, cursor=cursor, limit=limit
+    )
     with client_access(
         actor=actor, client_id=client_id, need=ShareLevel.READ, action=CaseAction.TIMELINE_VIEW
     ) as access:
-        qs = TimelineEntry.objects.filter(client=access.client).select_related("agency", "author")
-        qs = qs.prefetch_related(Prefetch("author__staff", queryset=Staff.objects.all()))
-        if kinds:
-            qs = qs.filter(kind__in=kinds)
-        if agency_code:
-            qs = qs.filter(agency__code=agency_code)
-        if since:
-            qs = qs.filter(occurred_at__gte=_day_start(since))
-        if until:
-            qs = qs.filter(occurred_at__lt=_day_start(until + timedelta(days=1)))
-        if key:
-            qs = qs.alias(body_key=Normalized("body")).filter(body_key__contains=key)
-        page = keyset_page(qs, order=ENTRY_ORDER, limit=limit, cursor=cursor)
-        corrected_by: dict = {}
-        for corrects_id, entry_id in (
-            TimelineEntry.objects.filter(corrects__in=[e.pk for e in page.items])
-            .order_by("recorded_at")
-            .values_list("corrects_id", "id")
-        ):
-            corrected_by.setdefault(corrects_id, []).append(entry_id)
-        items = [EntryView.of(e, corrected_by.get(e.pk, []), viewer=actor, level=access.level) for e in page.items]
-        filters: dict = {
-            "kind": kinds[0] if len(kinds) == 1 else sorted(kinds),
-            "agency": agency_code,
-            "since": since.isoformat() if since else "",
-            "until": until.isoformat() if until else "",
-        }
-        details: dict = {"count": len(items), "filters": {k: v for k, v in filters.items() if v}}
-        if key:
-            # Like the client search: the terms can name a person, so only their hash is recorded.
-            details["q_hash"] = terms_hash(key)
+        page = _timeline_page(actor, access, query)
         audit_record(
             actor=actor,
             action=CaseAction.TIMELINE_VIEW,
@@ -355,9 +402,19 @@ def timeline_list(
             target_type="client",
             target_id=access.client.pk,
             authorised_by=access.authorised_by,
-            details=details,
+            details=query.details(len(page.items)),
         )
-    return Page(items=items, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)
+    return page
+
+
+def _share_views(access: Access) -> list[ShareView]:
+    """Every share of the client read from an access (no audit): open ones first, then the newest."""
+    shares = (
+        Share.objects.filter(client=access.client)
+        .select_related("agency", "granted_by__staff")
+        .order_by(F("revoked_at").asc(nulls_first=True), "-granted_at")  # open ones first, on every DB
+    )
+    return [ShareView.of(s, owner_agency_id=access.client.owner_agency_id) for s in shares]
 
 
 def share_list(*, actor: Actor, client_id, for_management: bool = False) -> list[ShareView]:
@@ -369,12 +426,7 @@ def share_list(*, actor: Actor, client_id, for_management: bool = False) -> list
     with client_access(actor=actor, client_id=client_id, need=ShareLevel.READ, action=action) as access:
         if for_management:
             require_share_manager(actor, access)
-        shares = (
-            Share.objects.filter(client=access.client)
-            .select_related("agency", "granted_by__staff")
-            .order_by(F("revoked_at").asc(nulls_first=True), "-granted_at")  # open ones first, on every DB
-        )
-        views = [ShareView.of(s, owner_agency_id=access.client.owner_agency_id) for s in shares]
+        views = _share_views(access)
         audit_record(
             actor=actor,
             action=action,
@@ -384,6 +436,44 @@ def share_list(*, actor: Actor, client_id, for_management: bool = False) -> list
             authorised_by=access.authorised_by,
         )
     return views
+
+
+@dataclass(frozen=True)
+class ClientPage:
+    """What the browser's client page shows, read at once: the profile, the shares and one timeline page (None
+    when the page asked for none, say because its filters were wrong)."""
+
+    client: ClientView
+    shares: list[ShareView]
+    timeline: Page | None
+
+
+def client_page(*, actor: Actor, client_id, timeline: TimelineQuery | None) -> ClientPage:
+    """The client page in one audited read: access is checked once, and one ``client.view`` is recorded whose
+    details name the parts read (``audit.actions.ReadPart``) and, for the timeline, what ``timeline_list``
+    records (the count, the filters, the search text only as a hash). A hidden client is refused like
+    ``client_get`` (one denied ``client.view``, not found). Build ``timeline`` with ``TimelineQuery.of``, which
+    checks the filters before anything is read."""
+    with client_access(actor=actor, client_id=client_id, need=ShareLevel.READ, action=CaseAction.CLIENT_VIEW) as access:
+        client = _client_view(actor, access)
+        shares = _share_views(access)
+        parts = [ReadPart.PROFILE.value, ReadPart.SHARES.value]
+        details: dict = {}
+        page = None
+        if timeline is not None:
+            page = _timeline_page(actor, access, timeline)
+            parts.append(ReadPart.TIMELINE.value)
+            details["timeline"] = timeline.details(len(page.items))
+        audit_record(
+            actor=actor,
+            action=CaseAction.CLIENT_VIEW,
+            client_ids=[access.client.pk],
+            target_type="client",
+            target_id=access.client.pk,
+            authorised_by=access.authorised_by,
+            details={"parts": parts, **details},
+        )
+    return ClientPage(client=client, shares=shares, timeline=page)
 
 
 def client_find_duplicates(*, actor: Actor, name_kana: str, birth_date) -> list[ClientView]:

@@ -77,46 +77,47 @@ def _nest_corrections(entries: list) -> list[dict]:
 def _load_timeline(actor, client_id, data) -> dict:
     """The timeline part of the client page (audited through the selector), with the filters in ``data`` (see
     ``frontend.timeline_filters``). Raises NotFound for a hidden client."""
-    filters = TimelineFilters.parse(data)
-    cursor = data.get("cursor") or ""
-    filter_query = filters.query()
-    context = {
-        "tf": filters,
-        "f_kind": filters.kind,
-        "f_agency": filters.agency,
-        "timeline_errors": filters.errors,
-        "filter_query": filter_query,
-        "timeline_query": urlencode({**filters.url_params(), **({"cursor": cursor} if cursor else {})}),
-    }
+    filters, context = _timeline_context(data)
     if filters.errors:
-        context.update(timeline=None, rows=[])
         return context
     try:
         timeline = selectors.timeline_list(
             actor=actor,
             client_id=client_id,
-            cursor=cursor or None,
+            cursor=data.get("cursor") or None,
             limit=TIMELINE_PAGE_SIZE,
             **filters.selector_kwargs(),
         )
     except InvalidInput as exc:
         filters.errors = exc.errors  # the form marks the fields they are about
-        context.update(timeline=None, rows=[], timeline_errors=exc.errors)
+        context.update(timeline_errors=exc.errors)
         return context
     context.update(timeline=timeline, rows=_nest_corrections(timeline.items))
     return context
 
 
-def _client_page(actor, client_id, data, *, mark_read: bool = True) -> dict:
-    """What every part of the client page shows: the client, its shares and the timeline (with the filters and
-    the cursor in ``data``); what the actor may do comes with them (``client.can_append``, ``entry.can_correct``).
-    Reads through the audited selectors; NotFound when the client is hidden (the view lets it through to the
-    not-found page). ``mark_read``: opening the page or reloading its timeline marks the client's notices read
-    (see the module docstring)."""
-    unread = _unread_notice_ids(actor, client_id) if mark_read else []
-    client = selectors.client_get(actor=actor, client_id=client_id)
-    shares = selectors.share_list(actor=actor, client_id=client_id)
-    context = {"client": client, "shares": shares, **_load_timeline(actor, client_id, data)}
+def _timeline_context(data) -> tuple[TimelineFilters, dict]:
+    """The filters in ``data`` (see ``frontend.timeline_filters``) and the timeline part's context without the
+    timeline itself."""
+    filters = TimelineFilters.parse(data)
+    cursor = data.get("cursor") or ""
+    context = {
+        "tf": filters,
+        "f_kind": filters.kind,
+        "f_agency": filters.agency,
+        "timeline_errors": filters.errors,
+        "filter_query": filters.query(),
+        "timeline_query": urlencode({**filters.url_params(), **({"cursor": cursor} if cursor else {})}),
+        "timeline": None,
+        "rows": [],
+    }
+    return filters, context
+
+
+def _page_extras(actor, client, shares, unread: list) -> dict:
+    """What the client page adds to its reads: the 担当者 form's candidates, the filters' choices, and the
+    client's notices marked read."""
+    context: dict = {}
     if client.can_assign:  # the 担当者 form: colleagues who may be assigned and are not yet
         assigned = {a.user_id for a in client.own_assignees}
         candidates = selectors.assignment_candidates(actor=actor)
@@ -128,6 +129,44 @@ def _client_page(actor, client_id, data, *, mark_read: bool = True) -> dict:
         kind_filter_groups=timeline_filters.kind_choices(),
         poll_seconds=settings.TIMELINE_POLL_SECONDS,
     )
+    return context
+
+
+def _client_page(actor, client_id, data, *, mark_read: bool = True) -> dict:
+    """What every part of the client page shows: the client, its shares and the timeline (with the filters and
+    the cursor in ``data``); what the actor may do comes with them (``client.can_append``, ``entry.can_correct``).
+    Reads through the audited selectors; NotFound when the client is hidden (the view lets it through to the
+    not-found page). ``mark_read``: opening the page or reloading its timeline marks the client's notices read
+    (see the module docstring). Used by the timeline's fragments, which keep their own reads (``client.view``,
+    ``share.list``, ``timeline.view``); the whole page is one read (``_client_page_once``)."""
+    unread = _unread_notice_ids(actor, client_id) if mark_read else []
+    client = selectors.client_get(actor=actor, client_id=client_id)
+    shares = selectors.share_list(actor=actor, client_id=client_id)
+    context = {"client": client, "shares": shares, **_load_timeline(actor, client_id, data)}
+    context.update(_page_extras(actor, client, shares, unread))
+    return context
+
+
+def _client_page_once(actor, client_id, data) -> dict:
+    """The whole client page in one audited read (``selectors.client_page``: one access check, one
+    ``client.view`` naming the profile, the shares and the timeline page). Wrong filters read no timeline: the
+    page shows the profile and the shares with the filter form's errors. NotFound when the client is hidden."""
+    unread = _unread_notice_ids(actor, client_id)
+    filters, context = _timeline_context(data)
+    query = None
+    if not filters.errors:
+        try:
+            query = selectors.TimelineQuery.of(
+                cursor=data.get("cursor") or None, limit=TIMELINE_PAGE_SIZE, **filters.selector_kwargs()
+            )
+        except InvalidInput as exc:
+            filters.errors = exc.errors  # the form marks the fields they are about
+            context["timeline_errors"] = exc.errors
+    read = selectors.client_page(actor=actor, client_id=client_id, timeline=query)
+    context.update(client=read.client, shares=read.shares)
+    if read.timeline is not None:
+        context.update(timeline=read.timeline, rows=_nest_corrections(read.timeline.items))
+    context.update(_page_extras(actor, read.client, read.shares, unread))
     return context
 
 
@@ -161,7 +200,7 @@ def _entry_form_context(context: dict, data, entry_form=None) -> dict:
 
 
 def _client_detail_page(request: HttpRequest, actor, client_id, data, *, entry_form=None, status=200) -> HttpResponse:
-    context = _client_page(actor, client_id, data)
+    context = _client_page_once(actor, client_id, data)
     context.update(
         _entry_form_context(context, data, entry_form),
         active_shares=[s for s in context["shares"] if s.is_active],
