@@ -152,7 +152,7 @@ def row_of(
             event.actor_username,
             agencies.get(event.actor_agency_code, event.actor_agency_code),
             str(_CHANNELS.get(event.channel, event.channel)),
-            actions.label(event.action),
+            actions.event_label(event.action, event.details),
             str(_OUTCOMES.get(event.outcome, event.outcome)),
             actions.reason_label(event.reason),
             " ".join(clients.get(c, "?") for c in _clients_of(event)),

@@ -136,6 +136,7 @@ REFUSED = {
     "cases.selectors.client_get": ("charlie", lambda c: {"client_id": cid(c)}, "client.view"),
     "cases.selectors.timeline_list": ("charlie", lambda c: {"client_id": cid(c)}, "timeline.view"),
     "cases.selectors.share_list": ("charlie", lambda c: {"client_id": cid(c)}, "share.list"),
+    "cases.selectors.client_page": ("charlie", lambda c: {"client_id": cid(c), "timeline": None}, "client.view"),
     "cases.services.clients.client_create": (
         _nobody,
         lambda c: {"name": "a", "name_kana": "あ", "birth_date": "1950-01-01"},

@@ -21,7 +21,7 @@ def disclosure_rows(rows) -> list[list[str]]:
             r.agency_name,
             r.event.actor_agency_code,
             r.event.actor_username,
-            actions.label(r.event.action),
+            actions.event_label(r.event.action, r.event.details),
             choice_label(Outcome, r.event.outcome),
             choice_label(Channel, r.event.channel),
             r.basis,

@@ -17,6 +17,12 @@ def action_label(code: str) -> str:
 
 
 @register.filter
+def event_label(event) -> str:
+    """The event's action in words, with the parts a combined read names (a client page load)."""
+    return actions.event_label(event.action or "", event.details)
+
+
+@register.filter
 def outcome_label(code: str) -> str:
     return choice_label(Outcome, code)
 

@@ -63,14 +63,13 @@ def test_client_list_page(cast, client, who, sees):
 
 def test_client_page_shows_profile_and_timeline(cast, client):
     login(client, "bob")
+    before = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
     response = client.get(reverse("frontend:client_detail", args=[cast.client.id]))
     body = response.content.decode()
     assert response.status_code == 200
     assert "山田 太郎" in body and "自宅を訪問" in body
-    assert {e.action for e in AuditEvent.objects.filter(channel="web", outcome="allowed")} >= {
-        "client.view",
-        "timeline.view",
-    }
+    reads = AuditEvent.objects.filter(seq__gt=before, channel="web", outcome="allowed").exclude(client_ids=[])
+    assert [(e.action, e.details["parts"]) for e in reads] == [("client.view", ["profile", "shares", "timeline"])]
 
 
 def test_hidden_client_page_is_the_same_not_found_page_as_a_missing_one(cast, client):

@@ -111,7 +111,9 @@ def test_list_is_keyset_paged(cast, as_user, settings):
 
 @pytest.mark.parametrize("who", SEES)
 def test_client_page_for_every_member_who_may_see_it(cast, as_user, who):
-    response = as_user(who).get(detail_url(cast))
+    browser = as_user(who)
+    before = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    response = browser.get(detail_url(cast))
     body = text(response)
     assert response.status_code == 200
     assert "山田 太郎" in body and "自宅を訪問" in body
@@ -119,8 +121,11 @@ def test_client_page_for_every_member_who_may_see_it(cast, as_user, who):
     assert ("記録を追加" in body) is (who != "bob")  # bob's agency reads only
     assert ("共有設定を開く" in body) is (who in ("sam", "ada"))  # managers of the managing agency
     assert ("この記録を訂正" in body) is (who in ("alice", "sam", "ada"))  # their agency's own entry
-    actions = set(AuditEvent.objects.filter(actor_username=who, channel="web").values_list("action", flat=True))
-    assert {"client.view", "timeline.view", "share.list"} <= actions
+    reads = AuditEvent.objects.filter(seq__gt=before).exclude(client_ids=[])
+    # One audited read of the page, about this client, naming every part it showed.
+    assert [(e.action, e.outcome, e.actor_username, e.client_ids, e.details.get("parts")) for e in reads] == [
+        ("client.view", "allowed", who, [str(cast.client.id)], ["profile", "shares", "timeline"])
+    ]
 
 
 @pytest.mark.parametrize("who", HIDDEN_FROM)
@@ -269,6 +274,7 @@ def test_cue_appears_when_another_agency_appends_and_clears_when_the_timeline_is
     cast = settled
     bob = as_user("bob")
     poll = reverse("frontend:timeline_poll", args=[cast.client.id])
+    before = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
     assert bob.get(detail_url(cast)).status_code == 200
     assert bob.get(poll, HTTP_HX_REQUEST="true").status_code == 204
     with django_capture_on_commit_callbacks(execute=True):
@@ -279,7 +285,15 @@ def test_cue_appears_when_another_agency_appends_and_clears_when_the_timeline_is
     assert AuditEvent.objects.count() == audited  # the poll reads no case data
     fragment = bob.get(reverse("frontend:timeline", args=[cast.client.id]), HTTP_HX_REQUEST="true")
     assert "包括から電話" in text(fragment)
-    assert AuditEvent.objects.filter(action="timeline.view", actor_username="bob").count() == 2
+    # The page's one read named the timeline; the fragment's reload is its own timeline read.
+    reads = AuditEvent.objects.filter(
+        seq__gt=before, actor_username="bob", action__in=["client.view", "timeline.view"]
+    ).order_by("seq")
+    assert [(e.action, (e.details or {}).get("parts")) for e in reads] == [
+        ("client.view", ["profile", "shares", "timeline"]),  # the page
+        ("client.view", None),  # the fragment's own reads
+        ("timeline.view", None),
+    ]
     assert bob.get(poll, HTTP_HX_REQUEST="true").status_code == 204
 
 

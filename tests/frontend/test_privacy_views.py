@@ -559,3 +559,19 @@ def test_the_dashboard_shows_the_latest_signed_digest(cast, as_user):
     penny.cookies["django_language"] = "en"
     english = text(penny.get(reverse("frontend:privacy_dashboard")))
     assert "Signed digest" in english and "Signature valid" in english and "署名" not in english
+
+
+def test_a_client_page_load_shows_in_the_disclosure_report_as_a_read_of_the_records(reviewed, as_user):
+    """The browser's client page is one audited read (``client.view``); the report and its CSV still say that the
+    records (支援記録) were read, not only the profile, and count it once."""
+    bob = as_user("bob")
+    before = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    assert bob.get(reverse("frontend:client_detail", args=[reviewed.client.id])).status_code == 200
+    (page_read,) = AuditEvent.objects.filter(seq__gt=before, actor_username="bob")
+    params = _disclosure_params(reviewed)
+    response = as_user("penny").get(reverse("frontend:privacy_disclosure"), params)
+    rows = [r for r in response.context["rows"] if r.event.seq == page_read.seq]
+    assert len(rows) == 1
+    assert "基本情報の閲覧（基本情報、共有先、支援記録）" in text(response)
+    csv_rows = privacy_csv.disclosure_rows(rows)
+    assert csv_rows[0][3] == "bob" and csv_rows[0][4] == "基本情報の閲覧（基本情報、共有先、支援記録）"
