@@ -162,7 +162,12 @@ def _client_page_once(actor, client_id, data) -> dict:
         except InvalidInput as exc:
             filters.errors = exc.errors  # the form marks the fields they are about
             context["timeline_errors"] = exc.errors
-    read = selectors.client_page(actor=actor, client_id=client_id, timeline=query)
+    try:
+        read = selectors.client_page(actor=actor, client_id=client_id, timeline=query)
+    except InvalidInput as exc:  # a forged or stale cursor: nothing was read; read the page without the timeline
+        filters.errors = exc.errors
+        context["timeline_errors"] = exc.errors
+        read = selectors.client_page(actor=actor, client_id=client_id, timeline=None)
     context.update(client=read.client, shares=read.shares)
     if read.timeline is not None:
         context.update(timeline=read.timeline, rows=_nest_corrections(read.timeline.items))

@@ -44,11 +44,10 @@ def template_names(response) -> list[str]:
 
 
 def test_not_found_deep_inside_a_view_is_the_one_not_found_page(cast, as_user, monkeypatch):
-    """Raised by the timeline read, after the client and its shares were read: the same page as a missing client,
-    saying nothing of what the error said."""
+    """Raised by the page's read: the same page as a missing client, saying nothing of what the error said."""
     client = as_user("alice")
     missing = client.get(detail_url(uuid.uuid4()))
-    monkeypatch.setattr(selectors, "timeline_list", raising(NotFound(SECRET)))
+    monkeypatch.setattr(selectors, "client_page", raising(NotFound(SECRET)))
     response = client.get(detail_url(cast.client.id))
     assert response.status_code == missing.status_code == 404
     assert "frontend/404.html" in template_names(response)
@@ -69,7 +68,9 @@ def test_not_found_deep_inside_an_htmx_view_is_the_error_card_in_main(cast, as_u
 @pytest.mark.parametrize("htmx", [False, True], ids=["full", "htmx"])
 def test_forbidden_deep_inside_a_view_is_the_forbidden_page_with_its_message(cast, as_user, monkeypatch, htmx):
     client = as_user("alice")
-    monkeypatch.setattr(selectors, "share_list", raising(Forbidden("テストの理由で許可されません。")))
+    # The page is one read (client_page); the fragment reads the shares on their own.
+    refused = "share_list" if htmx else "client_page"
+    monkeypatch.setattr(selectors, refused, raising(Forbidden("テストの理由で許可されません。")))
     response = client.get(
         timeline_url(cast.client.id) if htmx else detail_url(cast.client.id), **(HTMX if htmx else {})
     )

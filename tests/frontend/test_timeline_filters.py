@@ -81,8 +81,8 @@ def test_kind_groups_and_system_kinds_filter_the_page(entries, as_user):
 def test_period_filters_by_the_day_in_japan(entries, as_user):
     html = entry_bodies(text(as_user("bob").get(detail(entries), {"f_from": "2026-11-01", "f_to": "2026-11-05"})))
     assert "ｹｱﾏﾈより電話。" in html and "本人宅を訪問" not in html and "自宅を訪問" not in html
-    event = AuditEvent.objects.filter(action="timeline.view", actor_username="bob").latest("seq")
-    assert event.details["filters"] == {"since": "2026-11-01", "until": "2026-11-05"}
+    event = AuditEvent.objects.filter(action="client.view", actor_username="bob").latest("seq")  # the page's one read
+    assert event.details["timeline"]["filters"] == {"since": "2026-11-01", "until": "2026-11-05"}
 
 
 @pytest.mark.parametrize(
@@ -119,9 +119,10 @@ def test_searching_without_script_redirects_to_a_url_without_the_text(entries, a
     html = text(bob.get(location))
     assert "ｹｱﾏﾈより電話。" in entry_bodies(html) and "自宅を訪問" not in entry_bodies(html)
     assert 'value="けあまね"' in html  # the field shows what is searched
-    event = AuditEvent.objects.filter(action="timeline.view", actor_username="bob").latest("seq")
-    assert event.details["q_hash"] == terms_hash(normalize("けあまね")) and "けあまね" not in str(event.details)
-    assert event.details["filters"] == {"kind": "call"}
+    event = AuditEvent.objects.filter(action="client.view", actor_username="bob").latest("seq")  # the page's one read
+    timeline = event.details["timeline"]
+    assert timeline["q_hash"] == terms_hash(normalize("けあまね")) and "けあまね" not in str(event.details)
+    assert timeline["filters"] == {"kind": "call"}
 
 
 def test_searching_with_htmx_answers_the_timeline_and_pushes_the_bookmarkable_url(entries, as_user):
@@ -212,3 +213,12 @@ def test_filters_and_search_cost_no_more_queries_than_the_plain_timeline(entries
     )
     searched = count(lambda: bob.post(search_url(entries), {"f_q": "けあまね", "f_to": "2026-12-31"}, **HTMX))
     assert filtered == plain and searched <= plain + 1  # + the session, saved with the kept text
+
+
+def test_a_forged_cursor_is_a_form_error_and_the_page_one_read_without_the_timeline(entries, as_user):
+    bob = as_user("bob")
+    before = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    page = bob.get(detail(entries), {"cursor": "not-a-cursor"})
+    assert page.status_code == 400 and "山田 太郎" in text(page)
+    reads = AuditEvent.objects.filter(seq__gt=before, actor_username="bob").exclude(client_ids=[])
+    assert [(e.action, e.details["parts"]) for e in reads] == [("client.view", ["profile", "shares"])]
