@@ -495,12 +495,9 @@ class Seeder:
 
     def _assign(self, spec: ClientSpec, agency: str, moment: datetime) -> None:
         """The agency's caseworker takes the client on (担当者) as soon as the agency sees it."""
-        username = ASSIGNEES[agency]
-        services.assignment_add(
-            actor=self._at(username, moment),
-            client_id=self.clients[spec.name],
-            user_id=self.actors[username].account.pk,
-        )
+        actor = self._at(ASSIGNEES[agency], moment)
+        assert actor.account is not None  # a member of staff
+        services.assignment_add(actor=actor, client_id=self.clients[spec.name], user_id=actor.account.pk)
 
     def _revoke(self, spec: ClientSpec, manager: str, share) -> Callable[[Planned], None]:
         def run(event: Planned) -> None:
