@@ -36,10 +36,15 @@ def default_scope(actor: Actor) -> str:
 
 
 def home_url(actor: Actor) -> str | None:
-    """Where ``/`` sends a user whose home is not the case list: the privacy officer who does no casework to the
-    audit dashboard, an agency administrator with no case of their own (no 担当) to 機関管理. None: the case list."""
+    """Where ``/`` sends a user whose home is not the case list: a privacy officer to the audit dashboard unless
+    they carry cases of their own (an officer who is also a caseworker with a 担当), an agency administrator with no
+    case of their own to 機関管理. None: the case list."""
+    if actor.is_privacy_officer:
+        if actor.reads_cases and selectors.has_caseload(actor=actor):
+            return None
+        return reverse("frontend:privacy_dashboard")
     if not actor.reads_cases:
-        return reverse("frontend:privacy_dashboard") if actor.is_privacy_officer else None
+        return None
     if actor.role == Role.AGENCY_ADMIN and not selectors.has_caseload(actor=actor):
         return reverse("frontend:agency_admin")
     return None
