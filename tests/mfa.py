@@ -42,11 +42,13 @@ def enrol(user, secret: str | None = None) -> str:
 
 def fresh_code(user) -> str:
     """The code an authenticator shows now, for a device that may already have accepted this step's code (a
-    code is accepted once): the next step within the device's tolerance, waiting for the clock when needed."""
+    code is accepted once): this step's code, or a later one within the device's tolerance, waiting for the clock
+    when needed. Never an earlier step's: the clock may tick between making the code and checking it, and an
+    earlier step would then fall outside the window."""
     while True:
         device = TOTPDevice.objects.get(user=user, confirmed=True)
         now = int(time.time()) // device.step + device.drift
-        for step in range(now - device.tolerance, now + device.tolerance + 1):
+        for step in range(now, now + device.tolerance + 1):
             if step > device.last_t:
                 return code_at(base64.b32encode(device.bin_key).decode(), step)
         time.sleep(1)
