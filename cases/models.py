@@ -65,6 +65,7 @@ class EntryKind(models.TextChoices):
     SHARE_CHANGE = "share_change", _("共有設定の変更")
     STATUS_CHANGE = "status_change", _("状態の変更")
     BREAK_GLASS = "break_glass", _("緊急アクセス")
+    INQUIRY = "inquiry", _("照会")
 
 
 class SystemEvent(models.TextChoices):
@@ -77,6 +78,12 @@ class SystemEvent(models.TextChoices):
     STATUS_CHANGED = "status_changed", _("状態の変更")
     BREAK_GLASS_OPENED = "break_glass_opened", _("緊急アクセス")
     BREAK_GLASS_RENEWED = "break_glass_renewed", _("緊急アクセスの延長")
+    INQUIRY_ASKED = "inquiry_asked", _("照会")
+    INQUIRY_REPLIED = "inquiry_replied", _("照会への回答")
+    INQUIRY_CLOSED = "inquiry_closed", _("照会の終了")
+    MEETING_SHARE_CONFIRMED = "meeting_share_confirmed", _("支援会議による共有の開始")
+    MEETING_MINUTES = "meeting_minutes", _("支援会議の記録")
+    ACTION_ITEM_DONE = "action_item_done", _("役割分担の完了")
 
 
 USER_ENTRY_KINDS = (
@@ -141,7 +148,9 @@ class ShareQuerySet(models.QuerySet):
     def active(self, now=None) -> "ShareQuerySet":
         """Not revoked and not expired at ``now``: the one definition of a share that grants access."""
         now = now or timezone.now()
-        return self.filter(revoked_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        return self.filter(revoked_at__isnull=True, pending=False).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+        )
 
 
 class Share(models.Model):
@@ -161,6 +170,10 @@ class Share(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     revoke_reason = models.CharField(max_length=16, blank=True)  # revoked / expired / replaced
+    # A share a 支援会議 created (basis ``support_meeting``): ``pending`` until a supervisor or administrator of the
+    # agency confirms the duty of confidentiality for the meeting; a pending share grants nothing.
+    meeting = models.ForeignKey("Meeting", on_delete=models.PROTECT, null=True, blank=True, related_name="shares")
+    pending = models.BooleanField(default=False)
 
     objects = ShareQuerySet.as_manager()
 
@@ -179,7 +192,7 @@ class Share(models.Model):
 
     def is_active(self, now=None) -> bool:
         now = now or timezone.now()
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+        return not self.pending and self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
 
 class TimelineEntry(models.Model):
@@ -411,3 +424,189 @@ class SavedListFilter(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- Working together on a client (PRODUCT §6.1): inquiries (照会) and support meetings (支援会議) ---------------
+
+
+class InquiryStatus(models.TextChoices):
+    OPEN = "open", _("回答待ち")
+    ANSWERED = "answered", _("回答済み")
+    CLOSED = "closed", _("終了")
+
+
+class Inquiry(models.Model):
+    """照会: a question one agency sharing a client asks other agencies sharing it. Shown on the client's timeline
+    (an entry of kind ``inquiry``); its status moves open → answered (an addressee replied) → closed (the sender
+    closed it). Subject and body are case content: shown only through the client's audited read path."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="inquiries")
+    from_agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=InquiryStatus.choices, default=InquiryStatus.OPEN)
+    due_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # The timeline entry (kind ``inquiry``) that shows the question on the client's timeline.
+    entry = models.OneToOneField(TimelineEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="inquiry")
+
+    class Meta:
+        verbose_name = "照会"
+        verbose_name_plural = "照会"
+        indexes = [
+            models.Index(fields=["from_agency", "-created_at", "-id"], name="inquiry_sent"),
+            models.Index(fields=["client", "-created_at"], name="inquiry_client"),
+        ]
+
+    def __str__(self) -> str:
+        return f"inquiry {self.pk}"
+
+
+class InquiryAddressee(models.Model):
+    """An agency an inquiry is addressed to (宛先)."""
+
+    inquiry = models.ForeignKey(Inquiry, on_delete=models.CASCADE, related_name="addressees")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["inquiry", "agency"], name="one_addressee_per_agency")]
+        indexes = [models.Index(fields=["agency", "inquiry"], name="inquiry_received")]
+
+    def __str__(self) -> str:
+        return f"{self.inquiry_id} → {self.agency_id}"
+
+
+class InquiryReply(models.Model):
+    """A reply (回答) in an inquiry's thread. Append-only (database triggers)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    inquiry = models.ForeignKey(Inquiry, on_delete=models.PROTECT, related_name="replies")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    # The timeline entry (kind ``inquiry``) that shows the reply on the client's timeline.
+    entry = models.OneToOneField(
+        TimelineEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="inquiry_reply"
+    )
+
+    class Meta:
+        verbose_name = "照会への回答"
+        verbose_name_plural = "照会への回答"
+        indexes = [models.Index(fields=["inquiry", "created_at"], name="inquiry_reply_thread")]
+
+    def __str__(self) -> str:
+        return f"reply {self.pk}"
+
+
+class Meeting(models.Model):
+    """支援会議 under 社会福祉法第106条の6: convened by an agency managing every client discussed. Each attendee
+    agency without an active share on a client gets a share with basis ``support_meeting`` (``Share.meeting``),
+    pending until a supervisor or administrator of that agency confirms its duty of confidentiality (守秘義務)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    title = models.CharField(max_length=200)
+    held_on = models.DateField()
+    convened_by = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    share_level = models.CharField(max_length=8, choices=ShareLevel.choices)
+    share_days = models.PositiveIntegerField()
+    share_expires_at = models.DateTimeField()
+    clients = models.ManyToManyField(Client, through="MeetingClient", related_name="meetings")
+
+    class Meta:
+        verbose_name = "支援会議"
+        verbose_name_plural = "支援会議"
+        indexes = [models.Index(fields=["convened_by", "-held_on", "-id"], name="meeting_convener")]
+
+    def __str__(self) -> str:
+        return f"meeting {self.pk}"
+
+
+class MeetingClient(models.Model):
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="meeting_clients")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["meeting", "client"], name="one_meeting_client")]
+
+    def __str__(self) -> str:
+        return f"{self.meeting_id} ← {self.client_id}"
+
+
+class MeetingAttendee(models.Model):
+    """An attendee agency; ``confirmed_at`` once a supervisor or administrator acknowledged 守秘義務 for it."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="attendees")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["meeting", "agency"], name="one_attendee_per_agency")]
+        indexes = [models.Index(fields=["agency", "meeting"], name="meeting_attendee_agency")]
+
+    def __str__(self) -> str:
+        return f"{self.meeting_id} ← {self.agency_id}"
+
+
+class MeetingMinutes(models.Model):
+    """One version of a meeting's minutes (議事録). Append-only (database triggers): a correction is a new version."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    meeting = models.ForeignKey(Meeting, on_delete=models.PROTECT, related_name="minutes_versions")
+    version = models.PositiveIntegerField()
+    summary = models.TextField()
+    decisions = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "支援会議の記録"
+        verbose_name_plural = "支援会議の記録"
+        constraints = [models.UniqueConstraint(fields=["meeting", "version"], name="one_minutes_version")]
+
+    def __str__(self) -> str:
+        return f"{self.meeting_id} v{self.version}"
+
+
+class ActionItemStatus(models.TextChoices):
+    OPEN = "open", _("未完了")
+    DONE = "done", _("完了")
+
+
+class ActionItem(models.Model):
+    """An action item (役割分担) from a meeting's minutes: which agency does what for which client, by when.
+    ``superseded_at`` is set when a later version of the minutes replaces the open items of an earlier one."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    meeting = models.ForeignKey(Meeting, on_delete=models.PROTECT, related_name="action_items")
+    minutes = models.ForeignKey(MeetingMinutes, on_delete=models.PROTECT, related_name="action_items")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
+    task = models.TextField()
+    due_on = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=ActionItemStatus.choices, default=ActionItemStatus.OPEN)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "役割分担"
+        verbose_name_plural = "役割分担"
+        indexes = [models.Index(fields=["agency", "status", "due_on"], name="action_item_agency")]
+
+    def __str__(self) -> str:
+        return f"{self.meeting_id}: {self.agency_id}"

@@ -38,6 +38,8 @@ APPEND_ONLY_TABLES = (
     "audit_auditdigest",
     "audit_flagnote",
     "cases_timelineentry",
+    "cases_inquiryreply",
+    "cases_meetingminutes",
 )
 # Tables whose rows the retention purge may delete (whole sealed batches only, see audit.retention).
 PURGEABLE_TABLES = ("audit_auditexposure", "audit_auditevent")
