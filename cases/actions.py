@@ -28,6 +28,19 @@ class CaseAction(models.TextChoices):
     WEBHOOK_REGISTER = "webhook.register", _("Webhook の登録")
     WEBHOOK_DISABLE = "webhook.disable", _("Webhook の停止")
     WEBHOOK_DELIVER = "webhook.deliver", _("Webhook の送信")
+    # Working together (PRODUCT §6.1): inquiries, support meetings and their action items.
+    INQUIRY_CREATE = "inquiry.create", _("照会の送信")
+    INQUIRY_VIEW = "inquiry.view", _("照会の閲覧")
+    INQUIRY_LIST = "inquiry.list", _("照会一覧の表示")
+    INQUIRY_REPLY = "inquiry.reply", _("照会への回答")
+    INQUIRY_CLOSE = "inquiry.close", _("照会の終了")
+    MEETING_CREATE = "meeting.create", _("支援会議の登録")
+    MEETING_CONFIRM = "meeting.confirm", _("支援会議の守秘義務の確認")
+    MEETING_VIEW = "meeting.view", _("支援会議の閲覧")
+    MEETING_LIST = "meeting.list", _("支援会議一覧の表示")
+    MEETING_MINUTES = "meeting.minutes", _("支援会議の記録")
+    TASK_LIST = "task.list", _("役割分担一覧の表示")
+    TASK_DONE = "task.done", _("役割分担の完了")
 
 
 class CaseReason(models.TextChoices):
@@ -52,11 +65,19 @@ CASE_ACTION_TRAITS = {
     Trait.CASE_DATA: [
         a
         for a in CaseAction
-        if a.value.split(".")[0] in ("client", "timeline", "share", "assignment", "notice")
+        if a.value.split(".")[0]
+        in ("client", "timeline", "share", "assignment", "notice", "inquiry", "meeting", "task")
         or a == CaseAction.BREAK_GLASS
     ],
     # The inbox names the clients of its notices, like a list page: an exposure, not an opening.
-    Trait.LISTING: [CaseAction.CLIENT_LIST, CaseAction.CLIENT_SEARCH, CaseAction.NOTICE_LIST],
+    Trait.LISTING: [
+        CaseAction.CLIENT_LIST,
+        CaseAction.CLIENT_SEARCH,
+        CaseAction.NOTICE_LIST,
+        CaseAction.INQUIRY_LIST,
+        CaseAction.MEETING_LIST,
+        CaseAction.TASK_LIST,
+    ],
     Trait.SHARE_GRANT: [CaseAction.SHARE_GRANT],
     Trait.SHARE_REVOKE: [CaseAction.SHARE_REVOKE],
     Trait.SHARE_EXPIRE: [CaseAction.SHARE_EXPIRE],
@@ -75,6 +96,12 @@ class Topic(models.TextChoices):
     SHARE_EXPIRE = "share.expire", _("共有の期限が切れました")
     CLIENT_STATUS = "client.status", _("支援状態が変更されました")
     BREAK_GLASS = "break_glass", _("緊急アクセスが行われました")
+    INQUIRY_CREATE = "inquiry.create", _("照会が届きました")
+    INQUIRY_REPLY = "inquiry.reply", _("照会に回答がありました")
+    INQUIRY_CLOSE = "inquiry.close", _("照会が終了しました")
+    MEETING_CREATE = "meeting.create", _("支援会議への参加依頼が届きました")
+    MEETING_MINUTES = "meeting.minutes", _("支援会議の記録が追加されました")
+    TASK_DONE = "task.done", _("役割分担が完了しました")
 
 
 # Topics a partner system's webhook is told of.
