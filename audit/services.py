@@ -63,7 +63,19 @@ class SystemActor:
 # Targets whose ids are UUIDs (the audit layer names them by type; it imports no domain app). Any other target id
 # must look like an id: a number, a code, a username.
 UUID_TARGETS = frozenset(
-    {"client", "share", "entry", "apikey", "anomaly_flag", "audit_export", "webhook", "webhook_delivery", "break_glass"}
+    {
+        "client",
+        "share",
+        "entry",
+        "apikey",
+        "anomaly_flag",
+        "audit_export",
+        "webhook",
+        "webhook_delivery",
+        "break_glass",
+        "meeting",
+        "action_item",
+    }
 )
 _PLAIN_ID = re.compile(r"^[A-Za-z0-9_.:@+-]{1,64}$")
 

@@ -180,7 +180,12 @@ def check_access(actor: Actor, client_id: object, need: str, *, lock: bool = Fal
             return Access(client=client, share=None, level=ShareLevel.READ, agency=agency, break_glass=grant)
         reason = "no_share"
         if lapsed is not None:
-            reason = "share_revoked" if lapsed.revoked_at else "share_expired"
+            if lapsed.revoked_at:
+                reason = "share_revoked"
+            elif lapsed.pending:  # a 支援会議's share its agency has not confirmed yet: it grants nothing
+                reason = "share_pending"
+            else:
+                reason = "share_expired"
         raise Denied(reason, NotFound())
     if client is None:  # a share of a client that no longer exists: cannot happen (cascade), but never trust it
         raise Denied("not_found", NotFound())

@@ -74,16 +74,20 @@ def notifications_fan_out(*, message_id: int) -> int:
     payload = message.payload
     client_id, source_agency_id = payload["client_id"], payload.get("agency_id")
     now = timezone.now()
-    agencies = (
-        Share.objects.filter(client_id=client_id)
-        .active(now)
-        .exclude(agency_id=source_agency_id)
-        .values_list("agency_id", flat=True)
-    )
+    if payload.get("agency_ids") is not None:
+        # Addressed to named agencies (a 支援会議's attendees, which may not share the client yet).
+        agencies = [a for a in payload["agency_ids"] if a != source_agency_id]
+    else:
+        agencies = list(
+            Share.objects.filter(client_id=client_id)
+            .active(now)
+            .exclude(agency_id=source_agency_id)
+            .values_list("agency_id", flat=True)
+        )
     # Notices are for the people who read the case: not an integration user (a partner system's service account,
     # told by its agency's webhooks), nor a privacy officer who does no casework (PRODUCT §4.4).
     recipients = (
-        Staff.objects.filter(agency_id__in=list(agencies), user__is_active=True)
+        Staff.objects.filter(agency_id__in=agencies, user__is_active=True)
         .exclude(role=Role.INTEGRATION)
         .exclude(Q(is_privacy_officer=True) & ~Q(role__in=CASEWORK_ROLES))
         .select_related("user")

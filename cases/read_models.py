@@ -146,7 +146,7 @@ class EntryView:
             agency_name=entry.agency.name if entry.agency else "",
             corrects=entry.corrects_id,
             corrected_by=corrected_by,
-            can_correct=may_correct(viewer, level, kind=entry.kind, agency_id=entry.agency_id),
+            can_correct=not entry.event and may_correct(viewer, level, kind=entry.kind, agency_id=entry.agency_id),
         )
 
 

@@ -61,6 +61,33 @@ def break_glass_event(*, agency, expires_at: datetime, renewal: bool) -> Event:
     return Event(EntryKind.BREAK_GLASS, event, params)
 
 
+def meeting_share_confirmed_event(*, meeting, share) -> Event:
+    """An attendee agency confirmed 守秘義務 for a 支援会議: its meeting share of this client starts."""
+    params = {
+        **_share_params(share),
+        "meeting": str(meeting.pk),
+        "expires_at": share.expires_at.isoformat() if share.expires_at else None,
+    }
+    return Event(EntryKind.SHARE_CHANGE, SystemEvent.MEETING_SHARE_CONFIRMED, params)
+
+
+def meeting_minutes_event(*, meeting, minutes) -> Event:
+    """The minutes of a 支援会議 (a version): ids and the version only; the entry's body holds what the convener
+    recorded for this client (summary, decisions, this client's action items)."""
+    params = {"meeting": str(meeting.pk), "minutes": str(minutes.pk), "version": minutes.version}
+    return Event(EntryKind.MEETING, SystemEvent.MEETING_MINUTES, params)
+
+
+def action_item_done_event(*, item, agency) -> Event:
+    params = {
+        "meeting": str(item.meeting_id),
+        "action_item": str(item.pk),
+        "agency": agency.code,
+        "agency_name": agency.name,
+    }
+    return Event(EntryKind.MEETING, SystemEvent.ACTION_ITEM_DONE, params)
+
+
 # --- reading -------------------------------------------------------------------------------------------------
 
 
@@ -112,6 +139,23 @@ def _break_glass_renewed(p: dict) -> str:
     ) % {"agency": p["agency_name"], "until": _when(p["expires_at"])}
 
 
+def _meeting_share_confirmed(p: dict) -> str:
+    facts = {"agency": p["agency_name"], "level": ShareLevel(p["level"]).label}
+    if p.get("expires_at"):
+        return gettext(
+            "%(agency)s が支援会議の守秘義務を確認し、共有が始まりました（%(level)s、期限 %(expires)s）。"
+        ) % {**facts, "expires": _when(p["expires_at"])}
+    return gettext("%(agency)s が支援会議の守秘義務を確認し、共有が始まりました（%(level)s）。") % facts
+
+
+def _meeting_minutes(p: dict) -> str:
+    return gettext("支援会議の記録（第%(version)s版）") % {"version": p["version"]}
+
+
+def _action_item_done(p: dict) -> str:
+    return gettext("%(agency)s が支援会議の役割分担を完了しました。") % {"agency": p["agency_name"]}
+
+
 RENDERERS = {
     SystemEvent.SHARE_GRANTED: _share_granted,
     SystemEvent.SHARE_REVOKED: _share_revoked,
@@ -119,7 +163,13 @@ RENDERERS = {
     SystemEvent.STATUS_CHANGED: _status_changed,
     SystemEvent.BREAK_GLASS_OPENED: _break_glass_opened,
     SystemEvent.BREAK_GLASS_RENEWED: _break_glass_renewed,
+    SystemEvent.MEETING_SHARE_CONFIRMED: _meeting_share_confirmed,
+    SystemEvent.MEETING_MINUTES: _meeting_minutes,
+    SystemEvent.ACTION_ITEM_DONE: _action_item_done,
 }
+
+# Events whose entry body is what people recorded (the minutes), shown beneath the rendered heading as it is.
+CONTENT_EVENTS = frozenset({SystemEvent.MEETING_MINUTES})
 
 
 def entry_text(entry) -> str:
@@ -129,6 +179,8 @@ def entry_text(entry) -> str:
     if render is None:
         return entry.body
     text = render(entry.event_params or {})
-    if entry.body:
+    if entry.body and entry.event in CONTENT_EVENTS:
+        text += "\n" + entry.body
+    elif entry.body:
         text += "\n" + gettext("理由: %(reason)s") % {"reason": entry.body}
     return text

@@ -20,12 +20,14 @@ from agencies.models import ApiKey
 from audit import anomalies
 from audit.flag_summaries import SummaryCode
 from audit.models import AnomalyFlag, AnomalyRule, AuditEvent, AuditExport
+from tests.meetings import convene
 from tsunagu.errors import DomainError
 
 MODULES = [
     "agencies.selectors",
     "agencies.services",
     "audit.review",
+    "cases.meeting_selectors",
     "cases.notifications",
     "cases.review",
     "cases.saved_filters",
@@ -33,6 +35,7 @@ MODULES = [
     "cases.services.assignments",
     "cases.services.break_glass",
     "cases.services.clients",
+    "cases.services.meetings",
     "cases.services.shares",
     "cases.services.timeline",
     "cases.webhooks",
@@ -59,6 +62,10 @@ NO_REFUSAL = {
     "cases.saved_filters.saved_filter_save": "the actor's own saved filters",
     "cases.saved_filters.saved_filter_delete": "the actor's own saved filters (anyone else's is not found)",
     "cases.selectors.break_glass_open_grants": "the actor's own open grants (client ids and expiry times)",
+    "cases.meeting_selectors.meeting_list": "a list shows only the meetings the actor's agency may see",
+    "cases.meeting_selectors.task_list": "the actor's agency's own action items, for clients it sees",
+    "cases.meeting_selectors.overdue_tasks_for_convener": "the actor's agency's own meetings, for clients it sees",
+    "cases.meeting_selectors.pending_confirmations": "meetings awaiting the actor's own agency",
 }
 
 
@@ -182,6 +189,30 @@ REFUSED = {
         "ivan",
         lambda c: {"client_id": cid(c), "assignment_id": "00000000-0000-0000-0000-000000000000"},
         "assignment.remove",
+    ),
+    "cases.meeting_selectors.meeting_detail": ("carol", lambda c: {"meeting_id": convene(c).id}, "meeting.view"),
+    "cases.services.meetings.meeting_create": (
+        "alice",
+        lambda c: {
+            "title": "会議",
+            "held_on": timezone.localdate(),
+            "clients": [cid(c)],
+            "attendees": ["shisetsu"],
+            "share_level": "read",
+            "share_days": 7,
+        },
+        "meeting.create",
+    ),
+    "cases.services.meetings.meeting_confirm": ("charlie", lambda c: {"meeting_id": convene(c).id}, "meeting.confirm"),
+    "cases.services.meetings.meeting_minutes_record": (
+        "carol",
+        lambda c: {"meeting_id": convene(c).id, "summary": "x"},
+        "meeting.minutes",
+    ),
+    "cases.services.meetings.task_done": (
+        "charlie",
+        lambda c: {"task_id": "00000000-0000-0000-0000-000000000000"},
+        "task.done",
     ),
     "cases.webhooks.webhook_register": ("alice", lambda c: {"url": "https://partner.example/x"}, "webhook.register"),
 }

@@ -1,12 +1,14 @@
 """Writes of case data. Each checks access, changes the data and records the audit event in one transaction.
 
-One module per feature: ``clients``, ``timeline``, ``shares``, ``break_glass``, ``assignments``; ``validation``
-holds the input checks and limits they share. The public services are re-exported here (``from cases import services``).
+One module per feature: ``clients``, ``timeline``, ``shares``, ``break_glass``, ``assignments``, ``meetings``;
+``validation`` holds the input checks and limits they share. The public services are re-exported here
+(``from cases import services``).
 """
 
 from .assignments import assignment_add, assignment_remove
 from .break_glass import break_glass_open
 from .clients import client_create, client_status_change, client_update
+from .meetings import meeting_confirm, meeting_create, meeting_minutes_record, task_done
 from .shares import share_expire_sweep, share_grant, share_revoke
 from .timeline import timeline_append
 from .validation import (
@@ -35,8 +37,12 @@ __all__ = [
     "client_create",
     "client_status_change",
     "client_update",
+    "meeting_confirm",
+    "meeting_create",
+    "meeting_minutes_record",
     "share_expire_sweep",
     "share_grant",
     "share_revoke",
+    "task_done",
     "timeline_append",
 ]

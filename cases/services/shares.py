@@ -156,15 +156,20 @@ def share_expire_sweep(*, actor: Actor) -> int:
             share.revoked_at, share.revoke_reason = now, "expired"
             share.save(update_fields=["revoked_at", "revoke_reason"])
             revoke_perms(share.client, share.agency)
-            entry = system_entry(actor=actor, agency=None, client=share.client, event=share_expired_event(share=share))
-            announce(Topic.SHARE_EXPIRE, client=share.client, agency=None, entry=entry)
+            if not share.pending:
+                # A 支援会議's share its agency never confirmed never started: it closes without a timeline entry
+                # or a notice (nothing changed for anyone), and grants nothing on the way.
+                entry = system_entry(
+                    actor=actor, agency=None, client=share.client, event=share_expired_event(share=share)
+                )
+                announce(Topic.SHARE_EXPIRE, client=share.client, agency=None, entry=entry)
             audit_record(
                 actor=actor,
                 action=CaseAction.SHARE_EXPIRE,
                 client_ids=[share.client_id],
                 target_type="share",
                 target_id=share.pk,
-                details={"agency": share.agency.code},
+                details={"agency": share.agency.code, "pending": share.pending},
             )
             count += 1
     return count

@@ -62,7 +62,9 @@ def timeline_append(
             target = TimelineEntry.objects.filter(pk=corrects_id, client=access.client).first()
             if target is None:
                 raise InvalidInput({"corrects": [gettext("訂正対象の記録が見つかりません。")]})
-            if target.kind not in USER_ENTRY_KINDS:
+            # An entry the services wrote (kind ``meeting`` for a 支援会議's minutes included) is not corrected here:
+            # minutes are corrected by a new version (``meeting_minutes_record``).
+            if target.kind not in USER_ENTRY_KINDS or target.event:
                 raise InvalidInput({"corrects": [gettext("システムの記録は訂正できません。")]})
             if not is_own_entry(actor, target.agency_id):
                 raise Denied("not_own_entry", Forbidden(gettext("自機関の記録のみ訂正できます。")))
