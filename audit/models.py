@@ -67,6 +67,10 @@ class AuditEvent(models.Model):
             models.Index(fields=["actor_agency_code", "-seq"], name="audit_agency_seq"),
             models.Index(fields=["action", "-seq"], name="audit_action_seq"),
             models.Index(fields=["target_type", "target_id", "-seq"], name="audit_target_seq"),
+            # What was done under one grant (a support meeting's shares, PRODUCT §6.1): the officer's meeting page.
+            models.Index(
+                fields=["authorised_by", "-seq"], name="audit_authorised_seq", condition=~models.Q(authorised_by="")
+            ),
         ]
 
     def __str__(self) -> str:

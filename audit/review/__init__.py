@@ -20,7 +20,14 @@ from .disclosure import DisclosureReport, review_disclosure
 from .export import export_get, export_open, export_start
 from .flags import FlagDetail, GrantActivity, detect_anomalies, flag_add_note, flag_get, flags_list, is_about
 from .officer import require_privacy_officer
-from .search import ClientHistory, event_filters, review_client_history, review_events, review_term_search
+from .search import (
+    ClientHistory,
+    event_filters,
+    review_client_history,
+    review_events,
+    review_events_authorised_by,
+    review_term_search,
+)
 
 __all__ = [
     "ClientHistory",
@@ -41,6 +48,7 @@ __all__ = [
     "review_client_history",
     "review_disclosure",
     "review_events",
+    "review_events_authorised_by",
     "review_seal_status",
     "review_stats",
     "review_term_search",

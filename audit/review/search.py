@@ -16,7 +16,7 @@ from tsunagu.periods import check_period
 
 from ..actions import AuditAction, Trait, with_trait
 from ..models import AuditEvent, AuditExposure
-from ..selectors import EXPOSURE_ORDER, audit_event_list
+from ..selectors import EVENT_ORDER, EXPOSURE_ORDER, audit_event_list
 from ..services import AuditActor, audit_record, terms_hash_candidates
 from .officer import client_uuid, require_privacy_officer
 
@@ -135,6 +135,36 @@ def review_term_search(
         details = {"purpose": "term_search", "count": len(page.items)}
         details.update(event_filters(since=since, until=until))
         audit_record(actor=actor, action=AuditAction.TERM_SEARCH, details=details)
+    return page
+
+
+# How many grants one look-up may name (a support meeting creates one share per attendee and client).
+AUTHORISED_BY_MAX = 500
+
+
+def review_events_authorised_by(
+    *, actor: AuditActor, authorised_by: list[str], cursor: str | None = None, limit: int = 50
+) -> Page:
+    """Audit events authorised by one of the given grants (``authorised_by`` as recorded: ``share:<id>``,
+    ``break_glass:<id>``), newest first, one keyset page: what was done under a support meeting's shares. Audited as
+    ``audit.view`` with the grants asked about and the number of events shown."""
+    require_privacy_officer(actor=actor, action=AuditAction.VIEW)
+    grants = sorted({str(g) for g in authorised_by or [] if g})
+    if len(grants) > AUTHORISED_BY_MAX:
+        raise InvalidInput(
+            {"authorised_by": [gettext("一度に照会できるのは%(max)s件までです。") % {"max": AUTHORISED_BY_MAX}]}
+        )
+    with transaction.atomic():
+        if grants:
+            qs = AuditEvent.objects.filter(authorised_by__in=grants)
+            page = keyset_page(qs, order=EVENT_ORDER, limit=limit, cursor=cursor)
+        else:
+            page = Page(items=[], next_cursor=None, prev_cursor=None)
+        audit_record(
+            actor=actor,
+            action=AuditAction.VIEW,
+            details={"purpose": "authorised_by", "authorised_by": grants[:50], "count": len(page.items)},
+        )
     return page
 
 
