@@ -86,9 +86,7 @@ def _reviews(meetings: list[Meeting]) -> list[MeetingReview]:
     """The read models of ``meetings`` in four queries, whatever their number."""
     ids = [m.pk for m in meetings]
     attendees: dict = {}
-    for a in (
-        MeetingAttendee.objects.filter(meeting_id__in=ids).select_related("agency", "confirmed_by").order_by("id")
-    ):
+    for a in MeetingAttendee.objects.filter(meeting_id__in=ids).select_related("agency", "confirmed_by").order_by("id"):
         attendees.setdefault(a.meeting_id, []).append(
             AttendeeReview(
                 agency_code=a.agency.code,
