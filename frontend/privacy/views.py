@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from agencies import selectors as agency_selectors
 from audit import flag_summaries, review
 from audit.models import AnomalyFlag, AnomalyRule, AuthorisedBy, ExportEncoding, FlagStatus
+from cases import meeting_review
 from cases import review as case_review
 from cases.text import normalize
 from tsunagu.errors import InvalidInput, NotFound
@@ -638,3 +639,39 @@ def export_download(request: HttpRequest, actor, export_id: str) -> HttpResponse
     response["Content-Disposition"] = content_disposition_header(True, export.file_name)
     response["Cache-Control"] = "no-store"
     return response
+
+
+# --- support meetings (支援会議) -----------------------------------------------------------------------------
+
+
+@require_GET
+@officer_page
+def meeting_register(request: HttpRequest, actor) -> HttpResponse:
+    """Every support meeting: when, which agency convened it, the attendees and when each confirmed 守秘義務, how
+    many clients, the shares it created. Not the title (free text that may name a person)."""
+    try:
+        result = meeting_review.meeting_register(actor=actor, cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE)
+    except InvalidInput:
+        return HttpResponseRedirect(reverse("frontend:privacy_meetings"))
+    return page(request, "frontend/privacy/meetings.html", {"result": result}, actor=actor)
+
+
+@require_GET
+@officer_page
+def meeting_events(request: HttpRequest, actor, meeting_id: str) -> HttpResponse:
+    """One meeting with its shares, and every audit event one of them authorised (``share:<id>``), newest first."""
+    meeting = meeting_review.meeting_review_get(actor=actor, meeting_id=meeting_id)
+    try:
+        result = review.review_events_authorised_by(
+            actor=actor,
+            authorised_by=meeting.authorised_by,
+            cursor=request.GET.get("cursor") or None,
+            limit=PAGE_SIZE,
+        )
+    except InvalidInput:
+        return HttpResponseRedirect(reverse("frontend:privacy_meeting", args=[meeting_id]))
+    known: dict = {}
+    rows = _rows(actor, result.items, _agency_names(actor), also={s.client_id for s in meeting.shares}, known_out=known)
+    shares = [(s, known.get(s.client_id)) for s in meeting.shares]
+    context = {"meeting": meeting, "shares": shares, "result": result, "rows": rows, "now": timezone.now()}
+    return page(request, "frontend/privacy/meeting.html", context, actor=actor)
