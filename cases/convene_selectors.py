@@ -2,6 +2,7 @@
 convener holds ``manage`` on every client listed), for the 支援会議を開催 form. Audited like the case list."""
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext
 
 from agencies.actors import Actor
@@ -36,7 +37,7 @@ def convene_client_choices(
     with transaction.atomic():
         found: list = []
         if may_manage_shares(actor, ShareLevel.MANAGE):
-            managed = actor_visible_clients(actor).filter(my_level=ShareLevel.MANAGE).select_related("owner_agency")
+            managed = actor_visible_clients(actor).filter(Q(my_level=ShareLevel.MANAGE)).select_related("owner_agency")
             listed = managed.filter(search_key__contains=normalize(q)) if q else managed
             found = list(listed.order_by("name_kana", "id")[:limit])
             seen = {c.pk for c in found}

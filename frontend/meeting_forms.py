@@ -95,7 +95,10 @@ class MeetingForm(ServiceForm):
         """The ids ticked (valid or not yet validated), to keep them ticked when the list is searched again."""
         if not self.is_bound:
             return [str(v) for v in self.initial.get("clients", [])]
-        return [v for v in self.data.getlist(self.add_prefix("clients")) if parse_uuid(v) is not None]
+        getlist = getattr(self.data, "getlist", None)
+        name = self.add_prefix("clients")
+        values = getlist(name) if getlist is not None else list(self.data.get(name) or [])
+        return [v for v in values if parse_uuid(v) is not None]
 
 
 class MinutesForm(ServiceForm):
@@ -145,24 +148,11 @@ class BaseActionItemFormSet(forms.BaseFormSet):
     def get_form_kwargs(self, index):
         return {"agencies": self.agency_choices, "clients": self.client_choices}
 
-    @property
-    def empty_form(self):
-        form = self.form(
-            auto_id=self.auto_id,
-            prefix=self.add_prefix("__prefix__"),
-            empty_permitted=True,
-            use_required_attribute=False,
-            **self.get_form_kwargs(None),
-            renderer=self.renderer,
-        )
-        self.add_fields(form, None)
-        return form
-
     def filled(self) -> list:
         """The rows filled in (a blank row is skipped), in order."""
         return [f for f in self.forms if getattr(f, "cleaned_data", None) and f.has_changed()]
 
-    def items(self) -> list[dict]:
+    def items(self) -> list[object]:
         """The filled rows, as ``meeting_minutes_record`` takes them."""
         return [{k: f.cleaned_data[k] for k in ("agency", "client", "task", "due_on")} for f in self.filled()]
 
@@ -180,11 +170,14 @@ class BaseActionItemFormSet(forms.BaseFormSet):
         return rest
 
 
-ActionItemFormSet = forms.formset_factory(
-    ActionItemForm,
-    formset=BaseActionItemFormSet,
-    extra=ACTION_ROWS,
-    max_num=ACTION_ROWS_MAX,
-    validate_max=True,
-    absolute_max=ACTION_ROWS_MAX,
+ActionItemFormSet = cast(
+    type[BaseActionItemFormSet],
+    forms.formset_factory(
+        ActionItemForm,
+        formset=BaseActionItemFormSet,
+        extra=ACTION_ROWS,
+        max_num=ACTION_ROWS_MAX,
+        validate_max=True,
+        absolute_max=ACTION_ROWS_MAX,
+    ),
 )

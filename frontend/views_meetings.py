@@ -19,7 +19,7 @@ from cases import convene_selectors, meeting_pages, meeting_selectors, services
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
 
 from .auth import web_login_required
-from .meeting_forms import ActionItemFormSet, MeetingForm, MinutesForm, client_label
+from .meeting_forms import ActionItemFormSet, BaseActionItemFormSet, MeetingForm, MinutesForm, client_label
 from .web import FORM_ERROR_STATUS, error_page, is_htmx, page, web_actor
 
 MEETINGS_PAGE_SIZE = 30
@@ -86,7 +86,9 @@ def meeting_create(request: HttpRequest) -> HttpResponse:
     if "find" in request.POST:
         q = request.POST.get("client_q", "")
         clients, search_errors = _convene_clients(actor, q, ticked)
-        initial = {name: request.POST.get(name, "") for name in ("title", "held_on", "share_level", "share_days")}
+        initial: dict[str, object] = {
+            name: request.POST.get(name, "") for name in ("title", "held_on", "share_level", "share_days")
+        }
         initial["attendees"] = request.POST.getlist("attendees")
         initial["clients"] = ticked
         form = MeetingForm(initial=initial, clients=clients, agencies=agencies)
@@ -138,7 +140,7 @@ def meeting_list(request: HttpRequest) -> HttpResponse:
     return page(request, "frontend/meeting_list.html", context, actor=actor)
 
 
-def _minutes_forms(meeting, data=None) -> tuple[MinutesForm, ActionItemFormSet]:
+def _minutes_forms(meeting, data=None) -> tuple[MinutesForm, BaseActionItemFormSet]:
     """The minutes form and its action item rows: the agencies are the convener and the attendees, the clients
     those of the meeting (each named only where the reader's agency sees it)."""
     agencies = [(meeting.convened_by_code, meeting.convened_by_name)] + [
