@@ -230,6 +230,8 @@ def _frontend_paths(cast) -> list[str]:
         "export_id": "1",
         "filter_id": "00000000-0000-0000-0000-000000000000",
         "assignment_id": "00000000-0000-0000-0000-000000000000",
+        "meeting_id": "00000000-0000-0000-0000-000000000000",
+        "task_id": "00000000-0000-0000-0000-000000000000",
     }
     paths = []
     for pattern in get_resolver("frontend.urls").url_patterns:
