@@ -75,6 +75,7 @@ UUID_TARGETS = frozenset(
         "break_glass",
         "meeting",
         "action_item",
+        "inquiry",
     }
 )
 _PLAIN_ID = re.compile(r"^[A-Za-z0-9_.:@+-]{1,64}$")

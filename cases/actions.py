@@ -62,6 +62,8 @@ class CaseReason(models.TextChoices):
     NO_MATCH = "no_match", _("該当する支援対象者なし")
     RENEWAL_SAME_REASON = "renewal_same_reason", _("同じ理由での延長")
     DELIVERY_FAILED = "delivery_failed", _("送信の失敗")
+    NOT_INQUIRY_PARTY = "not_inquiry_party", _("照会の送信機関・宛先ではない")
+    NOT_INQUIRY_SENDER = "not_inquiry_sender", _("照会の送信機関ではない")
 
 
 # What the audit layer's anomaly rules need to know about these actions (see audit.actions.Trait).

@@ -27,7 +27,7 @@ from tsunagu.keyset import Page, keyset_page
 
 from .access import actor_visible_clients
 from .actions import CaseAction, Topic
-from .models import EntryKind, Notification, OutboxMessage, Share
+from .models import EntryKind, Inquiry, Notification, OutboxMessage, Share
 from .read_models import ClientView
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,9 @@ class NotificationView:
     created_at: datetime
     read_at: datetime | None
     entry_kind: str = ""  # the kind of the entry, given only while the reader may see the client
+    # An inquiry's notice: the inquiry (its page) and its subject, given only while the reader may see the client.
+    inquiry_id: UUID | None = None
+    subject: str = ""
 
     @property
     def label(self) -> str:
@@ -66,7 +69,8 @@ class NotificationView:
 
 
 def notifications_fan_out(*, message_id: int) -> int:
-    """Create the notices for one outbox message: staff of every other agency holding an active share.
+    """Create the notices for one outbox message: staff of every other agency holding an active share (of only
+    the agencies a message names in ``recipient_agency_ids``, an inquiry's other side, among them).
     Idempotent: a second delivery of the same message creates nothing. Returns how many notices were created."""
     message = OutboxMessage.objects.filter(pk=message_id).first()
     if message is None:
@@ -78,12 +82,11 @@ def notifications_fan_out(*, message_id: int) -> int:
         # Addressed to named agencies (a 支援会議's attendees, which may not share the client yet).
         agencies = [a for a in payload["agency_ids"] if a != source_agency_id]
     else:
-        agencies = list(
-            Share.objects.filter(client_id=client_id)
-            .active(now)
-            .exclude(agency_id=source_agency_id)
-            .values_list("agency_id", flat=True)
-        )
+        shares = Share.objects.filter(client_id=client_id).active(now).exclude(agency_id=source_agency_id)
+        if "recipient_agency_ids" in payload:
+            # Addressed to some agencies only (an inquiry's other side): still only while they see the client.
+            shares = shares.filter(agency_id__in=list(payload["recipient_agency_ids"] or []))
+        agencies = list(shares.values_list("agency_id", flat=True))
     # Notices are for the people who read the case: not an integration user (a partner system's service account,
     # told by its agency's webhooks), nor a privacy officer who does no casework (PRODUCT §4.4).
     recipients = (
@@ -110,12 +113,14 @@ def notifications_fan_out(*, message_id: int) -> int:
                 created_for.append(staff)
         mail_to = [s.user.email for s in created_for if s.email_notifications and s.user.email]
         if mail_to:
-            transaction.on_commit(lambda: _send_mail(message.topic, client_id, mail_to))
+            inquiry_id = payload.get("inquiry_id")
+            transaction.on_commit(lambda: _send_mail(message.topic, client_id, mail_to, inquiry_id=inquiry_id))
     return len(created_for)
 
 
-def _send_mail(topic: str, client_id, recipients: list[str]) -> None:
-    link = settings.SITE_URL.rstrip("/") + reverse("frontend:client_detail", args=[client_id])
+def _send_mail(topic: str, client_id, recipients: list[str], *, inquiry_id: str | None = None) -> None:
+    target = reverse("frontend:inquiry_detail", args=[inquiry_id]) if inquiry_id else None
+    link = settings.SITE_URL.rstrip("/") + (target or reverse("frontend:client_detail", args=[client_id]))
     body = (
         f"{topic_label(topic)}。\n\n"
         f"内容はログインしてご確認ください:\n{link}\n\n"
@@ -127,7 +132,7 @@ def _send_mail(topic: str, client_id, recipients: list[str]) -> None:
         log.exception("notification e-mail not sent")
 
 
-def _view(n: Notification, *, entry_kind: str = "") -> NotificationView:
+def _view(n: Notification, *, entry_kind: str = "", inquiry: tuple | None = None) -> NotificationView:
     return NotificationView(
         id=n.id,
         topic=n.topic,
@@ -137,6 +142,8 @@ def _view(n: Notification, *, entry_kind: str = "") -> NotificationView:
         created_at=n.created_at,
         read_at=n.read_at,
         entry_kind=entry_kind,
+        inquiry_id=inquiry[0] if inquiry else None,
+        subject=inquiry[1] if inquiry else "",
     )
 
 
@@ -180,7 +187,7 @@ def notification_inbox(*, actor: Actor, unread_only: bool = False, cursor: str |
     qs = (
         Notification.objects.filter(recipient=actor.account)
         .select_related("source_agency")
-        .annotate(entry_kind=F("entry__kind"))
+        .annotate(entry_kind=F("entry__kind"), entry_params=F("entry__event_params"))
     )
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
@@ -201,10 +208,12 @@ def notification_inbox(*, actor: Actor, unread_only: bool = False, cursor: str |
                 .annotate(n=Count("id"))
                 .values_list("client_id", "n")
             )
+        inquiries = _inquiries_named(actor, [n for n in page.items if n.client_id in visible])
         groups: dict[UUID, list[NotificationView]] = {}
         for n in page.items:
             kind = n.entry_kind if n.client_id in visible else ""  # annotated above; only for a client still seen
-            groups.setdefault(n.client_id, []).append(_view(n, entry_kind=kind or ""))
+            inquiry = inquiries.get(_inquiry_key(n)) if n.client_id in visible else None
+            groups.setdefault(n.client_id, []).append(_view(n, entry_kind=kind or "", inquiry=inquiry))
         if visible:
             exposed = [cid for cid in client_ids if cid in visible]
             audit_record(
@@ -221,6 +230,28 @@ def notification_inbox(*, actor: Actor, unread_only: bool = False, cursor: str |
         next_cursor=page.next_cursor,
         prev_cursor=page.prev_cursor,
     )
+
+
+INQUIRY_TOPICS = frozenset({Topic.INQUIRY_CREATE, Topic.INQUIRY_REPLY, Topic.INQUIRY_CLOSE})
+
+
+def _inquiry_key(n) -> str:
+    params = getattr(n, "entry_params", None)
+    if n.topic not in INQUIRY_TOPICS or not isinstance(params, dict):
+        return ""
+    return str(params.get("inquiry") or "")
+
+
+def _inquiries_named(actor: Actor, notices: list) -> dict[str, tuple[UUID, str]]:
+    """The inquiries of these notices (about clients the reader sees) to which the reader's agency is a party:
+    id → (id, subject). One query, none without an inquiry notice."""
+    ids = [parse_uuid(k) for k in {_inquiry_key(n) for n in notices} if k]
+    ids = [i for i in ids if i is not None]
+    if not ids or actor.agency is None:
+        return {}
+    party = Q(from_agency=actor.agency) | Q(addressees__agency=actor.agency)
+    rows = Inquiry.objects.filter(party, pk__in=ids).values_list("pk", "subject").distinct()
+    return {str(pk): (pk, subject) for pk, subject in rows}
 
 
 def notification_unread_count(*, actor: Actor) -> int:

@@ -16,7 +16,7 @@ from agencies.people import person_name
 from .access import may_append, may_correct, may_edit_client, may_manage_shares
 from .assignees import AssigneeView
 from .models import USER_ENTRY_KINDS, Client, Share, TimelineEntry
-from .timeline_events import entry_text
+from .timeline_events import entry_text, inquiry_of
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,7 @@ class EntryView:
     corrects: UUID | None
     corrected_by: list[UUID]
     can_correct: bool  # the viewer may write a correction of this entry
+    inquiry_id: str | None = None  # an entry of kind ``inquiry``: the inquiry it belongs to (its page)
 
     @property
     def is_system(self) -> bool:
@@ -147,6 +148,7 @@ class EntryView:
             corrects=entry.corrects_id,
             corrected_by=corrected_by,
             can_correct=not entry.event and may_correct(viewer, level, kind=entry.kind, agency_id=entry.agency_id),
+            inquiry_id=inquiry_of(entry),
         )
 
 

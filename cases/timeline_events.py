@@ -14,6 +14,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.translation import gettext
 
+from agencies.models import Agency
+
 from .models import ClientStatus, EntryKind, ShareBasis, ShareLevel, SystemEvent
 
 
@@ -88,6 +90,21 @@ def action_item_done_event(*, item, agency) -> Event:
     return Event(EntryKind.MEETING, SystemEvent.ACTION_ITEM_DONE, params)
 
 
+def inquiry_asked_event(*, inquiry, to) -> Event:
+    """照会: ids and codes only (the subject and the question are the entry's ``body``)."""
+    params = {"inquiry": str(inquiry.pk), "from": inquiry.from_agency.code, "to": [a.code for a in to]}
+    return Event(EntryKind.INQUIRY, SystemEvent.INQUIRY_ASKED, params)
+
+
+def inquiry_replied_event(*, inquiry, reply) -> Event:
+    params = {"inquiry": str(inquiry.pk), "reply": str(reply.pk), "agency": reply.agency.code}
+    return Event(EntryKind.INQUIRY, SystemEvent.INQUIRY_REPLIED, params)
+
+
+def inquiry_closed_event(*, inquiry) -> Event:
+    return Event(EntryKind.INQUIRY, SystemEvent.INQUIRY_CLOSED, {"inquiry": str(inquiry.pk)})
+
+
 # --- reading -------------------------------------------------------------------------------------------------
 
 
@@ -156,6 +173,24 @@ def _action_item_done(p: dict) -> str:
     return gettext("%(agency)s が支援会議の役割分担を完了しました。") % {"agency": p["agency_name"]}
 
 
+def _agency_names(codes: list[str]) -> str:
+    """The agencies' current names (the agency directory, not case data), in the order given."""
+    names = dict(Agency.objects.filter(code__in=codes).values_list("code", "name"))
+    return "、".join(names.get(code, code) for code in codes)
+
+
+def _inquiry_asked(p: dict) -> str:
+    return gettext("%(to)s に照会しました。") % {"to": _agency_names(list(p.get("to") or []))}
+
+
+def _inquiry_replied(p: dict) -> str:
+    return gettext("照会に回答しました。")
+
+
+def _inquiry_closed(p: dict) -> str:
+    return gettext("照会を終了しました。")
+
+
 RENDERERS = {
     SystemEvent.SHARE_GRANTED: _share_granted,
     SystemEvent.SHARE_REVOKED: _share_revoked,
@@ -166,10 +201,21 @@ RENDERERS = {
     SystemEvent.MEETING_SHARE_CONFIRMED: _meeting_share_confirmed,
     SystemEvent.MEETING_MINUTES: _meeting_minutes,
     SystemEvent.ACTION_ITEM_DONE: _action_item_done,
+    SystemEvent.INQUIRY_ASKED: _inquiry_asked,
+    SystemEvent.INQUIRY_REPLIED: _inquiry_replied,
+    SystemEvent.INQUIRY_CLOSED: _inquiry_closed,
 }
 
-# Events whose entry body is what people recorded (the minutes), shown beneath the rendered heading as it is.
-CONTENT_EVENTS = frozenset({SystemEvent.MEETING_MINUTES})
+# Events whose entry body is what people recorded (the minutes, an inquiry's question, a reply), shown beneath the
+# rendered heading as it is.
+CONTENT_EVENTS = frozenset({SystemEvent.MEETING_MINUTES, SystemEvent.INQUIRY_ASKED, SystemEvent.INQUIRY_REPLIED})
+
+
+def inquiry_of(entry) -> str | None:
+    """The id of the inquiry an entry of kind ``inquiry`` belongs to (its page links there), else None."""
+    if entry.kind != EntryKind.INQUIRY or not entry.event_params:
+        return None
+    return entry.event_params.get("inquiry")
 
 
 def entry_text(entry) -> str:

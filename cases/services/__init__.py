@@ -1,6 +1,7 @@
 """Writes of case data. Each checks access, changes the data and records the audit event in one transaction.
 
-One module per feature: ``clients``, ``timeline``, ``shares``, ``break_glass``, ``assignments``, ``meetings``;
+One module per feature: ``clients``, ``timeline``, ``shares``, ``break_glass``, ``assignments``, ``inquiries``,
+``meetings``;
 ``validation`` holds the input checks and limits they share. The public services are re-exported here
 (``from cases import services``).
 """
@@ -8,6 +9,7 @@ One module per feature: ``clients``, ``timeline``, ``shares``, ``break_glass``, 
 from .assignments import assignment_add, assignment_remove
 from .break_glass import break_glass_open
 from .clients import client_create, client_status_change, client_update
+from .inquiries import MAX_SUBJECT, inquiry_close, inquiry_create, inquiry_reply
 from .meetings import meeting_confirm, meeting_create, meeting_minutes_record, task_done
 from .shares import share_expire_sweep, share_grant, share_revoke
 from .timeline import timeline_append
@@ -29,6 +31,7 @@ __all__ = [
     "MAX_NAME",
     "MAX_PHONE",
     "MAX_STATUS_REASON",
+    "MAX_SUBJECT",
     "MAX_TAGS",
     "MAX_TAG_LENGTH",
     "assignment_add",
@@ -37,6 +40,9 @@ __all__ = [
     "client_create",
     "client_status_change",
     "client_update",
+    "inquiry_close",
+    "inquiry_create",
+    "inquiry_reply",
     "meeting_confirm",
     "meeting_create",
     "meeting_minutes_record",
