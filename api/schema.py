@@ -101,6 +101,13 @@ SEMANTIC_RULES: dict[str, dict[str, str]] = {
     },
     "shares_revoke": {"share": "a share that is not the owner agency's and is not already revoked"},
     "audit_events_list": {"cursor": _CURSOR_RULE, "until": "later than `since`"},
+    "inquiries_list": {"cursor": _CURSOR_RULE},
+    "inquiries_create": {
+        "to": "codes of agencies holding an active share of the client, other than the caller's agency",
+        "due_on": "not before today (Japan time)",
+    },
+    "inquiries_reply": {"inquiry": "an inquiry that is not closed"},
+    "inquiries_close": {"inquiry": "an inquiry that is not already closed"},
 }
 
 # OpenAPI links: where the ids a response returns are used next (clients generated from the schema, and stateful
@@ -125,6 +132,13 @@ LINKS: dict[str, dict[str, dict[str, dict]]] = {
                 "parameters": {"id": _SAME_CLIENT, "share_id": "$response.body#/id"},
             },
             "ListShares": {"operationId": "shares_list", "parameters": {"id": _SAME_CLIENT}},
+        }
+    },
+    "inquiries_create": {
+        "201": {
+            "GetInquiry": {"operationId": "inquiries_retrieve", "parameters": {"id": "$response.body#/id"}},
+            "ReplyToInquiry": {"operationId": "inquiries_reply", "parameters": {"id": "$response.body#/id"}},
+            "CloseInquiry": {"operationId": "inquiries_close", "parameters": {"id": "$response.body#/id"}},
         }
     },
     "timeline_create": {

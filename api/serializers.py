@@ -16,9 +16,20 @@ from rest_framework import serializers
 from agencies.models import Agency, AgencyKind, Role
 from audit import actions
 from audit.models import Channel, Outcome, VerifyKind
-from cases.models import USER_ENTRY_KINDS, ClientStatus, EntryKind, ShareBasis, ShareLevel
+from cases.inquiry_selectors import Box
+from cases.models import USER_ENTRY_KINDS, ClientStatus, EntryKind, InquiryStatus, ShareBasis, ShareLevel
 from cases.selectors import MAX_QUERY
-from cases.services import MAX_ADDRESS, MAX_BASIS_NOTE, MAX_BODY, MAX_NAME, MAX_PHONE, MAX_TAG_LENGTH, MAX_TAGS
+from cases.services import (
+    MAX_ADDRESS,
+    MAX_ADDRESSEES,
+    MAX_BASIS_NOTE,
+    MAX_BODY,
+    MAX_NAME,
+    MAX_PHONE,
+    MAX_SUBJECT,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+)
 from cases.text import KANA_MAX_LENGTH
 from tsunagu.keyset import BAD_CURSOR, MAX_PAGE_SIZE
 
@@ -342,6 +353,81 @@ class ShareCreateIn(InputSerializer):
     )
     expires_at = f.AwareDateTimeField(
         required=False, allow_null=True, default=None, help_text="When the share ends (null: never); in the future."
+    )
+
+
+# --- inquiries (照会) ------------------------------------------------------------------------------------
+
+
+class InquiryReplyOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    agency = serializers.CharField(source="agency_code", help_text="Code of the replying agency.")
+    author = PersonOut(source="*")
+    body = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class InquiryOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    client = serializers.UUIDField(source="client_id", help_text="The client the inquiry is about.")
+    from_agency = serializers.CharField(source="from_agency_code", help_text="Code of the asking agency.")
+    to = serializers.ListField(
+        source="to_codes", child=serializers.CharField(), help_text="Codes of the addressee agencies."
+    )
+    subject = serializers.CharField()
+    body = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=InquiryStatus.choices,
+        help_text="`open` until an addressee replies (`answered`) or the sender closes it (`closed`).",
+    )
+    due_on = serializers.DateField(allow_null=True, help_text="The answer is wanted by this day (null: none).")
+    created_at = serializers.DateTimeField()
+    replies = InquiryReplyOut(many=True, help_text="The thread, oldest first.")
+
+
+InquiryPage = page_of("InquiryPage", InquiryOut)
+
+
+class InquiryQuery(PageQuery):
+    box = serializers.ChoiceField(
+        choices=[(Box.RECEIVED, "received"), (Box.SENT, "sent")],
+        required=False,
+        default=Box.RECEIVED,
+        help_text="`received`: addressed to the caller's agency (the default); `sent`: sent by it.",
+    )
+    status = serializers.ChoiceField(choices=InquiryStatus.choices, required=False, allow_blank=True)
+
+
+class InquiryCreateIn(InputSerializer):
+    to = serializers.ListField(
+        child=_agency_code(min_length=1),
+        min_length=1,
+        max_length=MAX_ADDRESSEES,
+        help_text="Codes of the agencies asked: each holds an active share of the client; not the caller's agency.",
+    )
+    subject = f.StrictCharField(
+        max_length=MAX_SUBJECT,
+        pattern=f.REQUIRED_LINE_PATTERN,
+        pattern_message=REQUIRED_MESSAGE,
+        help_text="件名 (one line; runs of spaces made one).",
+    )
+    body = f.StrictCharField(
+        max_length=MAX_BODY,
+        pattern=f.REQUIRED_TEXT_PATTERN,
+        pattern_message=REQUIRED_MESSAGE,
+        help_text="The question (several lines allowed; surrounding white space is dropped).",
+    )
+    due_on = f.StrictDateField(
+        required=False, allow_null=True, default=None, help_text="回答期限: not before today (Japan time); optional."
+    )
+
+
+class InquiryReplyIn(InputSerializer):
+    body = f.StrictCharField(
+        max_length=MAX_BODY,
+        pattern=f.REQUIRED_TEXT_PATTERN,
+        pattern_message=REQUIRED_MESSAGE,
+        help_text="The reply (several lines allowed; surrounding white space is dropped).",
     )
 
 

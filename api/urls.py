@@ -15,6 +15,11 @@ urlpatterns = [
     path("v1/clients/<str:id>/timeline/", views.TimelineView.as_view(), name="timeline"),
     path("v1/clients/<str:id>/shares/", views.ShareListView.as_view(), name="share_list"),
     path("v1/clients/<str:id>/shares/<str:share_id>/", views.ShareDetailView.as_view(), name="share_detail"),
+    path("v1/clients/<str:id>/inquiries/", views.ClientInquiryView.as_view(), name="client_inquiries"),
+    path("v1/inquiries/", views.InquiryListView.as_view(), name="inquiry_list"),
+    path("v1/inquiries/<str:id>/", views.InquiryDetailView.as_view(), name="inquiry_detail"),
+    path("v1/inquiries/<str:id>/replies/", views.InquiryReplyView.as_view(), name="inquiry_replies"),
+    path("v1/inquiries/<str:id>/close/", views.InquiryCloseView.as_view(), name="inquiry_close"),
     path("v1/audit/events/", views.AuditEventListView.as_view(), name="audit_event_list"),
     path("v1/audit/seals/latest/", views.AuditSealLatestView.as_view(), name="audit_seal_latest"),
     # Anything else under /api/ is a problem+json 404, never the browser's not-found page.

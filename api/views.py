@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from agencies import selectors as agency_selectors
 from audit import review
-from cases import selectors, services
+from cases import inquiry_selectors, selectors, services
 
 from . import serializers as s
 from .authentication import api_actor
@@ -23,6 +23,7 @@ from .problems import CONTENT_TYPE as PROBLEM_TYPE
 from .schema import ProblemSerializer, problems
 
 CLIENT_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The client's id.")
+INQUIRY_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The inquiry's id.")
 SHARE_ID = OpenApiParameter("share_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The share's id.")
 IDEMPOTENCY_KEY = OpenApiParameter(
     IDEMPOTENCY_HEADER,
@@ -242,6 +243,113 @@ class ShareDetailView(ApiView):
         """Revoke a share; it takes effect on the agency's next request. Returns the revoked share."""
         share = services.share_revoke(actor=api_actor(request), client_id=id, share_id=share_id)
         return Response(s.ShareOut(share).data)
+
+
+# --- inquiries (照会), PRODUCT §6.1 ----------------------------------------------------------------------
+
+
+def _inquiry_outcome(inquiry, status: int) -> Outcome:
+    return Outcome(status, s.InquiryOut(inquiry).data, str(inquiry.client_id), "inquiry", str(inquiry.id))
+
+
+class ClientInquiryView(ApiView):
+    @extend_schema(
+        operation_id="inquiries_create",
+        tags=["inquiries"],
+        parameters=[CLIENT_ID, IDEMPOTENCY_KEY, REPLAYED],
+        request=s.InquiryCreateIn,
+        responses={201: s.InquiryOut, **problems(400, 401, 403, 404, 409, 429)},
+    )
+    def post(self, request, id):
+        """Ask other agencies sharing the client a question (照会; needs `append` and a staff role). It appears on
+        the client's timeline (kind `inquiry`) and notifies the addressees."""
+        data = s.InquiryCreateIn.validated(request.data)
+        actor = api_actor(request)
+
+        def perform() -> Outcome:
+            inquiry = services.inquiry_create(
+                actor=actor,
+                client_id=id,
+                to=data["to"],
+                subject=data["subject"],
+                body=data["body"],
+                due_on=data["due_on"],
+            )
+            return _inquiry_outcome(inquiry, 201)
+
+        return idempotent(request, actor=actor, perform=perform)
+
+
+class InquiryListView(ApiView):
+    @extend_schema(
+        operation_id="inquiries_list",
+        tags=["inquiries"],
+        parameters=[s.InquiryQuery],
+        responses={200: s.InquiryPage, **problems(400, 401, 429)},
+    )
+    def get(self, request):
+        """Inquiries addressed to (`received`) or sent by (`sent`) the caller's agency, newest first; only those
+        about clients the agency sees now."""
+        query = s.InquiryQuery.validated(request.query_params)
+        page = inquiry_selectors.inquiry_list(
+            actor=api_actor(request),
+            box=query["box"],
+            status=query.get("status", ""),
+            cursor=query.get("cursor"),
+            limit=query["page_size"],
+        )
+        return page_response(request, page, s.InquiryOut)
+
+
+class InquiryDetailView(ApiView):
+    @extend_schema(
+        operation_id="inquiries_retrieve",
+        tags=["inquiries"],
+        parameters=[INQUIRY_ID],
+        responses={200: s.InquiryOut, **problems(401, 404, 429)},
+    )
+    def get(self, request, id):
+        """One inquiry with its replies (its sender or an addressee agency, while it sees the client)."""
+        inquiry = inquiry_selectors.inquiry_detail(actor=api_actor(request), inquiry_id=id)
+        return Response(s.InquiryOut(inquiry).data)
+
+
+class InquiryReplyView(ApiView):
+    @extend_schema(
+        operation_id="inquiries_reply",
+        tags=["inquiries"],
+        parameters=[INQUIRY_ID, IDEMPOTENCY_KEY, REPLAYED],
+        request=s.InquiryReplyIn,
+        responses={201: s.InquiryOut, **problems(400, 401, 403, 404, 409, 429)},
+    )
+    def post(self, request, id):
+        """Reply in the thread (the sender or an addressee agency with `append`); an addressee's reply makes the
+        inquiry `answered`. Notifies the other side. Returns the inquiry with its replies."""
+        data = s.InquiryReplyIn.validated(request.data)
+        actor = api_actor(request)
+
+        def perform() -> Outcome:
+            return _inquiry_outcome(services.inquiry_reply(actor=actor, inquiry_id=id, body=data["body"]), 201)
+
+        return idempotent(request, actor=actor, perform=perform)
+
+
+class InquiryCloseView(ApiView):
+    @extend_schema(
+        operation_id="inquiries_close",
+        tags=["inquiries"],
+        parameters=[INQUIRY_ID, IDEMPOTENCY_KEY],
+        request=None,
+        responses={200: s.InquiryOut, **problems(400, 401, 403, 404, 409, 429)},
+    )
+    def post(self, request, id):
+        """Close the inquiry (`closed`; the sender agency only, an addressee gets 403). Notifies the addressees."""
+        actor = api_actor(request)
+
+        def perform() -> Outcome:
+            return _inquiry_outcome(services.inquiry_close(actor=actor, inquiry_id=id), 200)
+
+        return idempotent(request, actor=actor, perform=perform)
 
 
 class AuditEventListView(ApiView):

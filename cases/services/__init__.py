@@ -9,7 +9,7 @@ One module per feature: ``clients``, ``timeline``, ``shares``, ``break_glass``, 
 from .assignments import assignment_add, assignment_remove
 from .break_glass import break_glass_open
 from .clients import client_create, client_status_change, client_update
-from .inquiries import MAX_SUBJECT, inquiry_close, inquiry_create, inquiry_reply
+from .inquiries import MAX_ADDRESSEES, MAX_SUBJECT, inquiry_close, inquiry_create, inquiry_reply
 from .meetings import meeting_confirm, meeting_create, meeting_minutes_record, task_done
 from .shares import share_expire_sweep, share_grant, share_revoke
 from .timeline import timeline_append
@@ -26,6 +26,7 @@ from .validation import (
 
 __all__ = [
     "MAX_ADDRESS",
+    "MAX_ADDRESSEES",
     "MAX_BASIS_NOTE",
     "MAX_BODY",
     "MAX_NAME",

@@ -248,12 +248,11 @@ def inquiry_reply(*, actor: Actor, inquiry_id: object, body: object) -> InquiryV
         require_inquiry_writer(actor, found.level)
         inquiry = found.inquiry
         if inquiry.status == InquiryStatus.CLOSED:
-            raise InvalidInput({"body": [gettext("この照会は終了しているため、回答できません。")]})
+            raise InvalidInput({"inquiry": [gettext("この照会は終了しているため、回答できません。")]})
         now = actor.now()
         agency = found.access.agency
-        reply = InquiryReply.objects.create(
-            inquiry=inquiry, agency=agency, author=actor.account, body=text, created_at=now
-        )
+        # Replies are append-only: the entry is written first, and the reply made with it.
+        reply = InquiryReply(inquiry=inquiry, agency=agency, author=actor.account, body=text, created_at=now)
         entry = system_entry(
             actor=actor,
             agency=agency,
@@ -262,7 +261,7 @@ def inquiry_reply(*, actor: Actor, inquiry_id: object, body: object) -> InquiryV
             body=text,
         )
         reply.entry = entry
-        reply.save(update_fields=["entry"])
+        reply.save(force_insert=True)
         answered = found.is_addressee and not found.is_sender and inquiry.status == InquiryStatus.OPEN
         if answered:
             inquiry.status, inquiry.answered_at = InquiryStatus.ANSWERED, now
@@ -294,7 +293,7 @@ def inquiry_close(*, actor: Actor, inquiry_id: object) -> InquiryView:
         require_inquiry_writer(actor, found.level)
         inquiry = found.inquiry
         if inquiry.status == InquiryStatus.CLOSED:
-            raise InvalidInput({"non_field_errors": [gettext("この照会はすでに終了しています。")]})
+            raise InvalidInput({"inquiry": [gettext("この照会はすでに終了しています。")]})
         now = actor.now()
         agency = found.access.agency
         entry = system_entry(
