@@ -37,7 +37,8 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from agencies.models import Agency
 from api.schema import SEMANTIC_RULES
-from cases.models import USER_ENTRY_KINDS, Client, Share, TimelineEntry
+from cases import services
+from cases.models import USER_ENTRY_KINDS, Client, Inquiry, InquiryStatus, Share, TimelineEntry
 
 from .conftest import SCHEMATHESIS_TALLY, issue_key
 
@@ -158,6 +159,34 @@ def _issued_cursor(case, choose: Chooser) -> None:
     (case.query or {}).pop("cursor", None)
 
 
+# The agencies the callers act for: an inquiry is asked of another agency, so a valid `to` names none of them.
+CALLER_AGENCIES = {"fukushi", "houkatsu", "soumu"}
+
+
+def _sharing_agencies(case, choose: Chooser) -> None:
+    client = _client(case)
+    if client is None:
+        return  # not found: 404
+    codes = Share.objects.filter(client=client).active().values_list("agency__code", flat=True)
+    candidates = sorted(set(codes) - CALLER_AGENCIES)
+    case.body["to"] = [choose.one_of(candidates)] if candidates else case.body["to"]
+
+
+def _not_past(case, choose: Chooser) -> None:
+    value = case.body.get("due_on")
+    if value and date.fromisoformat(value) < timezone.localdate():
+        case.body["due_on"] = (timezone.localdate() + timedelta(days=choose.between(0, 3650))).isoformat()
+
+
+def _open_inquiry(case, choose: Chooser) -> None:
+    inquiry_id = case.path_parameters["id"]
+    found = Inquiry.objects.filter(pk=inquiry_id if _is_uuid(inquiry_id) else None).first()
+    if found is None or found.status != InquiryStatus.CLOSED:
+        return  # not found (404), or not closed
+    ids = [str(pk) for pk in Inquiry.objects.exclude(status=InquiryStatus.CLOSED).values_list("pk", flat=True)]
+    case.path_parameters["id"] = choose.one_of(ids) if ids else str(uuid.uuid4())
+
+
 def _until_after_since(case, choose: Chooser) -> None:
     query = case.query or {}
     since, until = query.get("since"), query.get("until")
@@ -175,9 +204,13 @@ KEEP_WITHIN = {
     ("shares_create", "expires_at"): _future,
     ("shares_revoke", "share"): _revocable_share,
     ("audit_events_list", "until"): _until_after_since,
+    ("inquiries_create", "to"): _sharing_agencies,
+    ("inquiries_create", "due_on"): _not_past,
+    ("inquiries_reply", "inquiry"): _open_inquiry,
+    ("inquiries_close", "inquiry"): _open_inquiry,
     **{(operation, "cursor"): _issued_cursor for operation, rules in SEMANTIC_RULES.items() if "cursor" in rules},
 }
-_BODY_FIELDS = {"birth_date", "occurred_at", "corrects", "agency", "expires_at"}
+_BODY_FIELDS = {"birth_date", "occurred_at", "corrects", "agency", "expires_at", "to", "due_on"}
 
 
 def keep_within_rules(case, choose: Chooser) -> None:
@@ -198,8 +231,30 @@ def test_every_semantic_rule_is_known_here():
             assert f"`errors.{field}`" in documented[operation].definition.raw["description"]
 
 
-def _point_at_real_objects(case, data, cast) -> None:
+@pytest.fixture
+def inquiries(cast):
+    """Inquiries about the standing cast's client for the inquiry operations to reach: the owner asks the
+    appender (which answers it), the appender and the reader together, and the reader alone (open)."""
+    alice, carol = cast.actor("alice", "api"), cast.actor("carol", "api")
+    asked = [
+        services.inquiry_create(
+            actor=alice, client_id=cast.client.id, to=to, subject="照会", body="状況を教えてください。"
+        )
+        for to in (["houkatsu"], ["houkatsu", "shakyo"], ["shakyo"])
+    ]
+    services.inquiry_reply(actor=carol, inquiry_id=asked[0].id, body="回答します。")
+    return [str(i.id) for i in asked]
+
+
+INQUIRY_OPERATIONS = {"inquiries_retrieve", "inquiries_reply", "inquiries_close"}
+
+
+def _point_at_real_objects(case, data, cast, inquiry_ids=()) -> None:
     params = case.path_parameters or {}
+    if _operation_id(case) in INQUIRY_OPERATIONS:
+        if inquiry_ids and _is_uuid(params.get("id")) and data.draw(st.booleans(), label="real inquiry"):
+            params["id"] = data.draw(st.sampled_from(sorted(inquiry_ids)))
+        return
     if _is_uuid(params.get("id")) and data.draw(st.booleans(), label="real client"):
         params["id"] = str(cast.client.id)
         if _is_uuid(params.get("share_id")) and data.draw(st.booleans(), label="real share"):
@@ -232,9 +287,9 @@ def _follow_next(case, response, headers, caller: str) -> None:
     suppress_health_check=list(HealthCheck),
     derandomize=DERANDOMIZE,
 )
-def test_api_conforms_to_its_schema(case, data, caller, cast, callers):
+def test_api_conforms_to_its_schema(case, data, caller, cast, callers, inquiries):
     key = callers[caller][1]
-    _point_at_real_objects(case, data, cast)
+    _point_at_real_objects(case, data, cast, inquiries)
     keep_within_rules(case, Chooser(data=data))
     headers = {"Authorization": f"Bearer {key}"}
     response = case.call_and_validate(headers=headers)
