@@ -289,3 +289,41 @@ class BreakGlassForm(ServiceForm):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "bg-%s")
         super().__init__(*args, **kwargs)
+
+
+class InquiryForm(ServiceForm):
+    """照会する: the addressees among the other agencies sharing the client, the subject, the question, a due date."""
+
+    to = forms.MultipleChoiceField(
+        label=_("宛先の機関"),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("この支援対象者を共有している他の機関から選びます（複数可）。"),
+        error_messages={"required": _("宛先の機関を1つ以上選んでください。")},
+    )
+    subject = forms.CharField(label=_("件名"), max_length=200, strip=True)
+    body = forms.CharField(
+        label=_("照会の内容"),
+        widget=forms.Textarea(attrs={"rows": 6}),
+        strip=True,
+        error_messages={"required": _("照会の内容を入力してください。")},
+    )
+    due_on = date_field(_("回答期限"), required=False, help_text=_("任意。過去の日付は指定できません。"))
+
+    def __init__(self, *args, agencies: list[tuple[str, str]] = (), **kwargs):  # type: ignore[assignment]
+        kwargs.setdefault("auto_id", "inquiry-%s")
+        super().__init__(*args, **kwargs)
+        cast(forms.MultipleChoiceField, self.fields["to"]).choices = list(agencies)
+
+
+class InquiryReplyForm(ServiceForm):
+    body = forms.CharField(
+        label=_("回答・追記"),
+        widget=forms.Textarea(attrs={"rows": 5}),
+        strip=True,
+        error_messages={"required": _("内容を入力してください。")},
+    )
+    error_fields = {"inquiry": "__all__"}
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "reply-%s")
+        super().__init__(*args, **kwargs)

@@ -12,7 +12,7 @@ from django_htmx.http import reswap, retarget
 
 from agencies import selectors as agency_selectors
 from agencies.actors import Actor
-from cases import notifications, selectors
+from cases import inquiry_selectors, notifications, selectors
 from tsunagu.middleware import client_ip
 
 from .auth import session_timer
@@ -47,15 +47,17 @@ def is_htmx(request: HttpRequest) -> bool:
 
 def frame(request: HttpRequest, actor: Actor | None) -> dict:
     """Context for the page frame: who is signed in (``me``, the read model with what they may open), how many
-    notices they have not read, and their open emergency grants (``emergency_grants``: the header's 緊急アクセス中
-    link). ``me`` and the grants are read only when a template uses them (htmx fragments never do)."""
+    notices they have not read, how many inquiries to their agency await an answer (``open_inquiries``: the
+    header's 照会 badge), and their open emergency grants (``emergency_grants``: the header's 緊急アクセス中 link).
+    ``me``, the inquiry count and the grants are read only when a template uses them (htmx fragments never do)."""
     if actor is None or actor.user is None:
-        return {"actor": actor, "me": None, "unread_count": 0, "emergency_grants": ()}
+        return {"actor": actor, "me": None, "unread_count": 0, "open_inquiries": 0, "emergency_grants": ()}
     return {
         "actor": actor,
         "session_timer": session_timer(request),
         "me": SimpleLazyObject(lambda: agency_selectors.profile_get(actor=actor)),
         "unread_count": notifications.notification_unread_count(actor=actor),
+        "open_inquiries": SimpleLazyObject(lambda: inquiry_selectors.open_received_inquiry_count(actor)),
         "emergency_grants": SimpleLazyObject(lambda: selectors.break_glass_open_grants(actor=actor)),
     }
 
