@@ -1,8 +1,9 @@
 """What the page frame costs: the actor is built once per request (an error page reuses the view's), and the
 header's profile (``me``) is read only when a template shows it — never for an htmx fragment such as the unread
 badge, polled every minute. The figures are pinned: a new query on these paths should be a decision. A full page
-costs one query more than a fragment for a member of staff who may break glass: the header's open emergency grants
-(``emergency_grants``), read, like ``me``, only when the page frame is drawn."""
+costs two queries more than a fragment for a member of staff who may break glass and works cases: the header's open
+emergency grants (``emergency_grants``) and its count of open received inquiries (``open_inquiries``, one query),
+read, like ``me``, only when the page frame is drawn."""
 
 import uuid
 
@@ -31,7 +32,7 @@ def alice(cast):
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 # The client page, one audited read, on SQLite and PostgreSQL alike (it was 38 with three audited reads).
-CLIENT_PAGE_QUERIES = 24  # + the header's open emergency grants (unaudited, the actor's own)
+CLIENT_PAGE_QUERIES = 25  # + the header's open emergency grants and its open received inquiries (one count)
 
 
 @pytest.mark.parametrize(
@@ -39,7 +40,7 @@ CLIENT_PAGE_QUERIES = 24  # + the header's open emergency grants (unaudited, the
     [
         ("badge", "/inbox/badge/", HTMX, 200, 8),
         ("timeline fragment", "/clients/{client}/timeline/", HTMX, 200, 36),  # + the 担当者 and whom to assign
-        ("not found", "/clients/{missing}/", {}, 404, 22),
+        ("not found", "/clients/{missing}/", {}, 404, 23),
     ],
 )
 def test_what_the_frame_costs(cast, alice, name, url, headers, status, count):
@@ -129,4 +130,4 @@ def test_the_inbox_names_its_clients_in_a_bounded_number_of_queries(cast, unread
     _notices_for_bob(cast, 6)
     response_queries = _get(bob, url, 200)
     assert len(response_queries.captured_queries) == few
-    assert few == 17  # with the header's open emergency grants (see the module docstring)
+    assert few == 18  # with the header's open emergency grants and inquiry count (see the module docstring)
