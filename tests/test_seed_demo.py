@@ -369,3 +369,27 @@ def test_each_demo_caseworker_starts_with_a_caseload(seeded):
         everything = {c.id for c in selectors.client_list(actor=_actor(username), limit=100).items}
         assert mine, (agency_code, username)
         assert {c.id for c in mine} <= everything
+
+
+def test_one_inquiry_awaits_an_answer_and_one_was_answered(seeded):
+    """The demo's inquiries (照会): 福祉課 asked 社協 (answered) and 地域包括支援センター栄 (awaiting an answer), each
+    shown on its client's timeline and in both agencies' boxes, with the open one counted in 栄's header."""
+    from cases import inquiry_selectors
+    from cases.models import InquiryStatus
+
+    assert "照会 2" in seeded
+    sent = inquiry_selectors.inquiry_list(actor=_actor("tanaka"), box="sent").items
+    assert sorted((i.to_codes[0], i.status) for i in sent) == [
+        ("houkatsu-sakae", InquiryStatus.OPEN),
+        ("shakyo", InquiryStatus.ANSWERED),
+    ]
+    answered = next(i for i in sent if i.status == InquiryStatus.ANSWERED)
+    assert [r.agency_code for r in answered.replies] == ["shakyo"]
+    assert answered.created_at < answered.replies[0].created_at < timezone.now()
+    assert [i.id for i in inquiry_selectors.inquiry_list(actor=_actor("sato"), box="received").items] == [answered.id]
+    assert inquiry_selectors.open_received_inquiry_count(_actor("kato")) == 1
+    assert inquiry_selectors.open_received_inquiry_count(_actor("sato")) == 0
+    for inquiry in sent:
+        assert inquiry.due_on is not None and inquiry.due_on >= inquiry.created_at.date()
+        timeline = selectors.timeline_list(actor=_actor("tanaka"), client_id=inquiry.client_id, kind="inquiry")
+        assert str(inquiry.id) in {e.inquiry_id for e in timeline.items}

@@ -508,3 +508,43 @@ WEEK = [
 ]
 # How many of the week's notices each person has not read yet (the newest ones); the rest were read that day.
 UNREAD_AT_MOST = 6
+
+
+@dataclass(frozen=True)
+class InquirySpec:
+    """An inquiry (照会) last week: who asked which agency about whom, and the answer if one came."""
+
+    client: str
+    asker: str  # username
+    to: str  # agency key
+    subject: str
+    body: str
+    days_ago: int  # the working day it was asked
+    due_in_days: int  # the answer is wanted this many days after asking
+    answerer: str = ""  # username; empty: still awaiting an answer
+    answer: str = ""
+
+
+INQUIRIES = [
+    InquirySpec(
+        "本間 誠",
+        "tanaka",
+        "shakyo",
+        "生活福祉資金の償還状況",
+        "緊急小口資金の償還が滞っていないか、また今月の面談日が決まっていれば教えてください。",
+        days_ago=4,
+        due_in_days=7,
+        answerer="sato",
+        answer="償還は毎月予定どおりです。今月の面談は第3水曜の午後に社協で行います。",
+    ),
+    InquirySpec(
+        "長谷川 勝",
+        "tanaka",
+        "sakae",
+        "要介護認定の申請状況",
+        "長男の大輔さんから、父の要介護認定の申請が進んでいないと相談がありました。申請の状況と、"
+        "訪問調査の予定があれば教えてください。",
+        days_ago=1,
+        due_in_days=5,
+    ),
+]

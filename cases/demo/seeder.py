@@ -44,6 +44,7 @@ from .data import (
     DEFAULT_NOTES,
     DEMO_MFA_SECRETS,
     DEMO_PASSWORD,
+    INQUIRIES,
     SEED,
     SHARE_MANAGERS,
     STAFF,
@@ -55,6 +56,7 @@ from .data import (
     WRITERS,
     A,
     ClientSpec,
+    InquirySpec,
     K,
     M,
 )
@@ -95,6 +97,7 @@ class Tally:
     entries: int = 0
     corrections: int = 0
     flags: int = 0
+    inquiries: int = 0
     shares: Counter = field(default_factory=Counter)
 
 
@@ -281,6 +284,34 @@ class Seeder:
             self._step(at(2, 10, i), refused(at(2, 10, i), name))
         glass_at = self._reserve(at(2, 16, 20))
         self._step(glass_at, break_glass)
+        for spec in INQUIRIES:
+            self._plan_inquiry(spec, web, at)
+
+    def _plan_inquiry(self, spec: InquirySpec, web, at) -> None:
+        """An inquiry (照会) between two demo agencies; answered the next working day when it has an answer."""
+        asked_at = self._reserve(at(spec.days_ago, 9, 40))
+        answered_at = self._reserve(at(spec.days_ago - 1, 13, 15)) if spec.answerer else None
+        asked: list = []
+
+        def ask() -> None:
+            inquiry = services.inquiry_create(
+                actor=web(spec.asker, 11, asked_at),
+                client_id=self.clients[spec.client],
+                to=[AGENCIES[spec.to][0]],
+                subject=spec.subject,
+                body=spec.body,
+                due_on=timezone.localdate(asked_at) + timedelta(days=spec.due_in_days),
+            )
+            asked.append(inquiry.id)
+            self.tally.inquiries += 1
+
+        def answer() -> None:
+            assert answered_at is not None
+            services.inquiry_reply(actor=web(spec.answerer, 21, answered_at), inquiry_id=asked[0], body=spec.answer)
+
+        self._step(asked_at, ask)
+        if answered_at is not None:
+            self._step(answered_at, answer)
 
     def _create_staff(self, setup: Actor) -> None:
         hashed, same_password = None, []

@@ -48,6 +48,7 @@ class Command(BaseCommand):
             f"他機関との共有 {shares['total']}"
             f"（閲覧 {shares['read']}・閲覧追記 {shares['append']}・管理 {shares['manage']}、"
             f"期限付き {shares['dated']}・期限切れ {shares['expired']}・解除 {shares['revoked']}）\n"
+            f"  機関の間の照会 {tally.inquiries}（回答待ち・回答済み）\n"
             f"  先週の利用履歴（監査ログ）と、そこから検知した要確認フラグ {tally.flags} 件"
         )
 
