@@ -245,8 +245,8 @@ def _inquiry_key(n) -> str:
 def _inquiries_named(actor: Actor, notices: list) -> dict[str, tuple[UUID, str]]:
     """The inquiries of these notices (about clients the reader sees) to which the reader's agency is a party:
     id → (id, subject). One query, none without an inquiry notice."""
-    ids = [parse_uuid(k) for k in {_inquiry_key(n) for n in notices} if k]
-    ids = [i for i in ids if i is not None]
+    parsed = [parse_uuid(k) for k in {_inquiry_key(n) for n in notices} if k]
+    ids = [i for i in parsed if i is not None]
     if not ids or actor.agency is None:
         return {}
     party = Q(from_agency=actor.agency) | Q(addressees__agency=actor.agency)

@@ -29,7 +29,7 @@ from tsunagu.ids import parse_uuid
 from ..access import Access, Denied, check_access, client_access, level_at_least, writes_entries
 from ..actions import CaseAction, Topic
 from ..inquiry_views import InquiryView
-from ..models import Inquiry, InquiryAddressee, InquiryReply, InquiryStatus, Share, ShareLevel
+from ..models import Inquiry, InquiryAddressee, InquiryReply, InquiryStatus, Share, ShareLevel, TimelineEntry
 from ..outbox import outbox_enqueue
 from ..timeline_events import inquiry_asked_event, inquiry_closed_event, inquiry_replied_event
 from .side_effects import system_entry
@@ -105,7 +105,7 @@ def inquiry_view(actor: Actor, inquiry: Inquiry, level: str) -> InquiryView:
     return InquiryView.of(inquiry, viewer=actor, level=level, addressees=addressees, replies=replies)
 
 
-def _announce(topic: str, *, inquiry: Inquiry, agency: Agency, entry, recipients: list[int]) -> None:
+def _announce(topic: str, *, inquiry: Inquiry, agency: Agency, entry: TimelineEntry, recipients: list[int]) -> None:
     """Tell the other side (``recipients``: agency ids), after commit, through the outbox (ids only)."""
     outbox_enqueue(
         topic=topic,
@@ -119,7 +119,9 @@ def _announce(topic: str, *, inquiry: Inquiry, agency: Agency, entry, recipients
     )
 
 
-def _clean_text(value: object, field: str, limit: int, errors: dict, *, single_line: bool = False) -> str:
+def _clean_text(
+    value: object, field: str, limit: int, errors: dict[str, list[str]], *, single_line: bool = False
+) -> str:
     text = value.strip() if isinstance(value, str) else ""
     if single_line:
         text = " ".join(text.split())
@@ -130,7 +132,7 @@ def _clean_text(value: object, field: str, limit: int, errors: dict, *, single_l
     return text
 
 
-def _clean_due_on(value: object, today: date, errors: dict) -> date | None:
+def _clean_due_on(value: object, today: date, errors: dict[str, list[str]]) -> date | None:
     if value in (None, ""):
         return None
     if isinstance(value, str):
@@ -150,7 +152,7 @@ def _clean_due_on(value: object, today: date, errors: dict) -> date | None:
     return value
 
 
-def _clean_to(to: object, errors: dict) -> list[str]:
+def _clean_to(to: object, errors: dict[str, list[str]]) -> list[str]:
     if not isinstance(to, list | tuple) or not all(isinstance(code, str) for code in to):
         errors["to"] = [gettext("宛先は機関コードのリストで指定してください。")]
         return []
