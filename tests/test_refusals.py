@@ -27,6 +27,7 @@ MODULES = [
     "agencies.selectors",
     "agencies.services",
     "audit.review",
+    "cases.inquiry_selectors",
     "cases.meeting_selectors",
     "cases.notifications",
     "cases.review",
@@ -35,6 +36,7 @@ MODULES = [
     "cases.services.assignments",
     "cases.services.break_glass",
     "cases.services.clients",
+    "cases.services.inquiries",
     "cases.services.meetings",
     "cases.services.shares",
     "cases.services.timeline",
@@ -66,7 +68,16 @@ NO_REFUSAL = {
     "cases.meeting_selectors.task_list": "the actor's agency's own action items, for clients it sees",
     "cases.meeting_selectors.overdue_tasks_for_convener": "the actor's agency's own meetings, for clients it sees",
     "cases.meeting_selectors.pending_confirmations": "meetings awaiting the actor's own agency",
+    "cases.inquiry_selectors.inquiry_list": "a list shows only the inquiries the actor's agency may see",
+    "cases.inquiry_selectors.open_received_inquiry_count": "a count of the actor's own agency's inquiries",
+    "cases.services.inquiries.check_inquiry_access": "raises Refusal for inquiry_access to record",
+    "cases.services.inquiries.inquiry_access": "records the refusals of the block it wraps (listed services)",
+    "cases.services.inquiries.require_inquiry_writer": "raises Refusal for inquiry_access to record",
+    "cases.services.inquiries.inquiry_view": "builds the read model after the access check, reads nothing else",
 }
+
+
+NO_INQUIRY = "00000000-0000-0000-0000-000000000000"
 
 
 def _nobody():
@@ -190,6 +201,18 @@ REFUSED = {
         lambda c: {"client_id": cid(c), "assignment_id": "00000000-0000-0000-0000-000000000000"},
         "assignment.remove",
     ),
+    "cases.inquiry_selectors.inquiry_detail": ("charlie", lambda c: {"inquiry_id": NO_INQUIRY}, "inquiry.view"),
+    "cases.services.inquiries.inquiry_create": (
+        "bob",
+        lambda c: {"client_id": cid(c), "to": ["fukushi"], "subject": "件名", "body": "本文"},
+        "inquiry.create",
+    ),
+    "cases.services.inquiries.inquiry_reply": (
+        "charlie",
+        lambda c: {"inquiry_id": NO_INQUIRY, "body": "回答"},
+        "inquiry.reply",
+    ),
+    "cases.services.inquiries.inquiry_close": ("charlie", lambda c: {"inquiry_id": NO_INQUIRY}, "inquiry.close"),
     "cases.meeting_selectors.meeting_detail": ("carol", lambda c: {"meeting_id": convene(c).id}, "meeting.view"),
     "cases.services.meetings.meeting_create": (
         "alice",
