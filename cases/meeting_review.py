@@ -16,9 +16,9 @@ from django.db import transaction
 from django.utils.translation import gettext
 
 from audit.actions import AuditAction
-from audit.refusals import refuse
+from audit.review import require_privacy_officer
 from audit.services import audit_record
-from tsunagu.errors import Forbidden, NotFound
+from tsunagu.errors import NotFound
 from tsunagu.ids import parse_uuid
 from tsunagu.keyset import Page, keyset_page
 
@@ -71,17 +71,6 @@ class MeetingReview:
         return [s.authorised_by for s in self.shares]
 
 
-def _require_officer(actor) -> None:
-    if not getattr(actor, "is_privacy_officer", False):
-        refuse(
-            actor=actor,
-            action=AuditAction.VIEW,
-            reason="not_privacy_officer",
-            error=Forbidden(gettext("監査ログは個人情報保護管理者のみが閲覧できます。")),
-            details={"page": "meetings"},
-        )
-
-
 def _reviews(meetings: list[Meeting]) -> list[MeetingReview]:
     """The read models of ``meetings`` in four queries, whatever their number."""
     ids = [m.pk for m in meetings]
@@ -132,7 +121,7 @@ def _reviews(meetings: list[Meeting]) -> list[MeetingReview]:
 
 def meeting_register(*, actor, cursor: str | None = None, limit: int = 50) -> Page:
     """Every support meeting, newest first (by the day it was held), one keyset page of ``MeetingReview``."""
-    _require_officer(actor)
+    require_privacy_officer(actor=actor, details={"page": "meetings"})
     with transaction.atomic():
         page = keyset_page(
             Meeting.objects.select_related("convened_by"), order=REGISTER_ORDER, limit=limit, cursor=cursor
@@ -149,7 +138,7 @@ def meeting_register(*, actor, cursor: str | None = None, limit: int = 50) -> Pa
 
 def meeting_review_get(*, actor, meeting_id: object) -> MeetingReview:
     """One meeting as the register shows it, with its shares; NotFound for an unknown id."""
-    _require_officer(actor)
+    require_privacy_officer(actor=actor, details={"page": "meetings"})
     pk = parse_uuid(meeting_id)
     with transaction.atomic():
         meeting = Meeting.objects.select_related("convened_by").filter(pk=pk).first() if pk else None

@@ -27,7 +27,10 @@ MODULES = [
     "agencies.selectors",
     "agencies.services",
     "audit.review",
+    "cases.convene_selectors",
     "cases.inquiry_selectors",
+    "cases.meeting_pages",
+    "cases.meeting_review",
     "cases.meeting_selectors",
     "cases.notifications",
     "cases.review",
@@ -64,6 +67,8 @@ NO_REFUSAL = {
     "cases.saved_filters.saved_filter_save": "the actor's own saved filters",
     "cases.saved_filters.saved_filter_delete": "the actor's own saved filters (anyone else's is not found)",
     "cases.selectors.break_glass_open_grants": "the actor's own open grants (client ids and expiry times)",
+    "cases.convene_selectors.convene_client_choices": "the clients the actor's own agency manages (none for an "
+    "actor who may not convene)",
     "cases.meeting_selectors.meeting_list": "a list shows only the meetings the actor's agency may see",
     "cases.meeting_selectors.task_list": "the actor's agency's own action items, for clients it sees",
     "cases.meeting_selectors.overdue_tasks_for_convener": "the actor's agency's own meetings, for clients it sees",
@@ -128,6 +133,7 @@ REFUSED = {
     "agencies.services.apikey_revoke": ("bob", lambda c: {"key_id": _ivan_key(c).pk}, "apikey.revoke"),
     "audit.review.require_privacy_officer": ("alice", lambda c: {}, "audit.view"),
     "audit.review.review_events": ("alice", lambda c: {}, "audit.view"),
+    "audit.review.review_events_authorised_by": ("alice", lambda c: {"authorised_by": []}, "audit.view"),
     "audit.review.review_client_history": ("alice", lambda c: {"client_id": cid(c)}, "audit.view"),
     "audit.review.review_seal_status": ("alice", lambda c: {}, "audit.view"),
     "audit.review.review_disclosure": (
@@ -214,6 +220,9 @@ REFUSED = {
     ),
     "cases.services.inquiries.inquiry_close": ("charlie", lambda c: {"inquiry_id": NO_INQUIRY}, "inquiry.close"),
     "cases.meeting_selectors.meeting_detail": ("carol", lambda c: {"meeting_id": convene(c).id}, "meeting.view"),
+    "cases.meeting_pages.meeting_page": ("carol", lambda c: {"meeting_id": convene(c).id}, "meeting.view"),
+    "cases.meeting_review.meeting_register": ("alice", lambda c: {}, "audit.view"),
+    "cases.meeting_review.meeting_review_get": ("alice", lambda c: {"meeting_id": convene(c).id}, "audit.view"),
     "cases.services.meetings.meeting_create": (
         "alice",
         lambda c: {
