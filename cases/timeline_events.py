@@ -14,8 +14,6 @@ from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.translation import gettext
 
-from agencies.models import Agency
-
 from .models import ClientStatus, EntryKind, ShareBasis, ShareLevel, SystemEvent
 
 
@@ -92,7 +90,12 @@ def action_item_done_event(*, item, agency) -> Event:
 
 def inquiry_asked_event(*, inquiry, to) -> Event:
     """照会: ids and codes only (the subject and the question are the entry's ``body``)."""
-    params = {"inquiry": str(inquiry.pk), "from": inquiry.from_agency.code, "to": [a.code for a in to]}
+    params = {
+        "inquiry": str(inquiry.pk),
+        "from": inquiry.from_agency.code,
+        "to": [a.code for a in to],
+        "to_names": [a.name for a in to],  # as they were, like every event's agency names: no lookup when read
+    }
     return Event(EntryKind.INQUIRY, SystemEvent.INQUIRY_ASKED, params)
 
 
@@ -173,14 +176,8 @@ def _action_item_done(p: dict) -> str:
     return gettext("%(agency)s が支援会議の役割分担を完了しました。") % {"agency": p["agency_name"]}
 
 
-def _agency_names(codes: list[str]) -> str:
-    """The agencies' current names (the agency directory, not case data), in the order given."""
-    names = dict(Agency.objects.filter(code__in=codes).values_list("code", "name"))
-    return "、".join(names.get(code, code) for code in codes)
-
-
 def _inquiry_asked(p: dict) -> str:
-    return gettext("%(to)s に照会しました。") % {"to": _agency_names(list(p.get("to") or []))}
+    return gettext("%(to)s に照会しました。") % {"to": "、".join(p.get("to_names") or p.get("to") or [])}
 
 
 def _inquiry_replied(p: dict) -> str:

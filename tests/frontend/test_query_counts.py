@@ -73,6 +73,24 @@ def test_the_client_page_is_one_audited_read_in_a_bounded_number_of_queries(cast
     assert len(queries.captured_queries) == CLIENT_PAGE_QUERIES
 
 
+def test_inquiries_on_the_timeline_cost_no_query_each(cast, alice):
+    """An inquiry entry names the agencies asked as they were when it was written: the page reads no agency per
+    entry (it did, one query per inquiry entry)."""
+    from cases import services
+
+    for n in range(3):
+        services.inquiry_create(
+            actor=cast.actor("alice"),
+            client_id=cast.client.id,
+            to=["shakyo"],
+            subject=f"件名{n}",
+            body="ご確認ください。",
+        )
+    queries, _ = _events_of(lambda: _get(alice, f"/clients/{cast.client.id}/", 200))
+    assert len(queries.captured_queries) == CLIENT_PAGE_QUERIES
+    assert "三条市社会福祉協議会 に照会しました。" in alice.get(f"/clients/{cast.client.id}/").content.decode()
+
+
 def test_a_filtered_client_page_records_its_filters_in_the_one_read(cast, alice):
     """The filters (and a search text, as a hash only) are recorded in the page's one read as ``timeline_list``
     records them."""
