@@ -33,6 +33,8 @@ LINE_PATTERN = rf"^[^{_CONTROL}]*$"
 REQUIRED_LINE_PATTERN = rf"^[{_SPACE}]*{_VISIBLE}[^{_CONTROL}]*$"
 #: Free text over several lines (tab, line feed and carriage return allowed) with at least one visible character.
 REQUIRED_TEXT_PATTERN = rf"^[\t\n\r{_SPACE}]*{_VISIBLE}[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+#: Free text over several lines, possibly empty.
+TEXT_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
 #: A tag: one line without ``|`` (the tag index separator).
 TAG_PATTERN = rf"^[^|{_CONTROL}]*$"
 #: An agency code (a slug), possibly empty where it filters.
@@ -98,6 +100,17 @@ class StrictBooleanField(serializers.BooleanField):
         if isinstance(data, bool):
             return data
         self.fail("invalid")
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only (DRF would also take ``"7"`` and ``7.0``, which the schema does not allow)."""
+
+    default_error_messages = {"invalid": _("整数で指定してください。")}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class StrictUUIDField(serializers.UUIDField):

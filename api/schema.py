@@ -108,6 +108,19 @@ SEMANTIC_RULES: dict[str, dict[str, str]] = {
     },
     "inquiries_reply": {"inquiry": "an inquiry that is not closed"},
     "inquiries_close": {"inquiry": "an inquiry that is not already closed"},
+    "meetings_list": {"cursor": _CURSOR_RULE},
+    "meetings_create": {
+        "held_on": "within a year of today (Japan time), and the shares must not have ended already (`held_on` "
+        "plus `share_days` in the future)",
+        "attendees": "codes of listed agencies other than the caller's own",
+    },
+    "meetings_confirm": {"meeting": "the caller's agency has not confirmed this meeting yet"},
+    "meetings_minutes_create": {
+        "action_items": "each item's `agency` is the convening or an attending agency and its `client` one of the "
+        "meeting's clients",
+    },
+    "tasks_list": {"cursor": _CURSOR_RULE},
+    "tasks_done": {"task": "an action item that is open and not replaced by a later version of the minutes"},
 }
 
 # OpenAPI links: where the ids a response returns are used next (clients generated from the schema, and stateful

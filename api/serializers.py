@@ -17,7 +17,15 @@ from agencies.models import Agency, AgencyKind, Role
 from audit import actions
 from audit.models import Channel, Outcome, VerifyKind
 from cases.inquiry_selectors import Box
-from cases.models import USER_ENTRY_KINDS, ClientStatus, EntryKind, InquiryStatus, ShareBasis, ShareLevel
+from cases.models import (
+    USER_ENTRY_KINDS,
+    ActionItemStatus,
+    ClientStatus,
+    EntryKind,
+    InquiryStatus,
+    ShareBasis,
+    ShareLevel,
+)
 from cases.selectors import MAX_QUERY
 from cases.services import (
     MAX_ADDRESS,
@@ -29,6 +37,15 @@ from cases.services import (
     MAX_SUBJECT,
     MAX_TAG_LENGTH,
     MAX_TAGS,
+)
+from cases.services.meetings import (
+    MAX_ACTION_ITEMS,
+    MAX_ATTENDEES,
+    MAX_MEETING_CLIENTS,
+    MAX_SHARE_DAYS,
+    MAX_TASK,
+    MAX_TITLE,
+    MEETING_SHARE_LEVELS,
 )
 from cases.text import KANA_MAX_LENGTH
 from tsunagu.keyset import BAD_CURSOR, MAX_PAGE_SIZE
@@ -428,6 +445,127 @@ class InquiryReplyIn(InputSerializer):
         pattern=f.REQUIRED_TEXT_PATTERN,
         pattern_message=REQUIRED_MESSAGE,
         help_text="The reply (several lines allowed; surrounding white space is dropped).",
+    )
+
+
+# --- support meetings (支援会議) and action items (PRODUCT §6.1) ------------------------------------------
+
+# A 支援会議 shares at read or append, never manage (its own enum in the schema: MeetingShareLevelEnum).
+MEETING_SHARE_LEVEL_CHOICES = [(level.value, level.label) for level in MEETING_SHARE_LEVELS]
+
+
+class TaskOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    meeting = serializers.UUIDField(source="meeting_id", help_text="The meeting whose minutes set it.")
+    client = serializers.UUIDField(source="client_id")
+    task = serializers.CharField()
+    due_on = serializers.DateField(allow_null=True)
+    status = serializers.ChoiceField(choices=ActionItemStatus.choices)
+    done_at = serializers.DateTimeField(allow_null=True)
+
+
+TaskPage = page_of("TaskPage", TaskOut)
+
+
+class ActionItemOut(TaskOut):
+    agency = serializers.CharField(source="agency_code", help_text="Code of the agency responsible.")
+
+
+class AttendeeOut(serializers.Serializer):
+    agency = serializers.CharField(source="agency_code")
+    confirmed_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the agency confirmed 守秘義務 (null: not yet; its meeting shares wait)."
+    )
+
+
+class MinutesOut(serializers.Serializer):
+    version = serializers.IntegerField(help_text="1 for the first minutes; each correction adds one.")
+    summary = serializers.CharField()
+    decisions = serializers.CharField(allow_blank=True)
+    recorded_at = serializers.DateTimeField()
+    recorded_by = serializers.CharField(help_text="Username of the recording user.")
+
+
+class MeetingOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    title = serializers.CharField()
+    held_on = serializers.DateField()
+    convened_by = serializers.CharField(source="convened_by_code", help_text="Code of the convening agency.")
+    clients = serializers.ListField(
+        source="client_ids", child=serializers.UUIDField(), help_text="Ids of the clients discussed."
+    )
+    attendees = AttendeeOut(many=True)
+    share_level = serializers.ChoiceField(choices=MEETING_SHARE_LEVEL_CHOICES)
+    share_expires_at = serializers.DateTimeField(help_text="When the shares the meeting created end.")
+    minutes = MinutesOut(
+        allow_null=True,
+        help_text="The latest version (null: none yet, or the caller's agency has not confirmed 守秘義務).",
+    )
+    action_items = ActionItemOut(
+        many=True, help_text="Current action items (not superseded) for clients the caller's agency sees."
+    )
+
+
+MeetingPage = page_of("MeetingPage", MeetingOut)
+
+
+def _line(max_length: int, **kwargs) -> serializers.Field:
+    return f.StrictCharField(
+        max_length=max_length, pattern=f.REQUIRED_LINE_PATTERN, pattern_message=REQUIRED_MESSAGE, **kwargs
+    )
+
+
+def _text(max_length: int, **kwargs) -> serializers.Field:
+    return f.StrictCharField(
+        max_length=max_length, pattern=f.REQUIRED_TEXT_PATTERN, pattern_message=REQUIRED_MESSAGE, **kwargs
+    )
+
+
+class MeetingCreateIn(InputSerializer):
+    title = _line(MAX_TITLE, help_text="The meeting's title (may name people: it is case content).")
+    held_on = f.StrictDateField(help_text="The day it is held: within a year of today (Japan time).")
+    clients = serializers.ListField(
+        child=f.StrictUUIDField(),
+        min_length=1,
+        max_length=MAX_MEETING_CLIENTS,
+        help_text="Ids of the clients discussed: each managed by the caller's agency (one it cannot see: 404).",
+    )
+    attendees = serializers.ListField(
+        child=_agency_code(min_length=1),
+        min_length=1,
+        max_length=MAX_ATTENDEES,
+        help_text="Codes of the attending agencies: listed agencies other than the caller's.",
+    )
+    share_level = serializers.ChoiceField(choices=MEETING_SHARE_LEVEL_CHOICES)
+    share_days = f.StrictIntegerField(
+        min_value=1, max_value=MAX_SHARE_DAYS, help_text="The shares end this many days after `held_on`."
+    )
+
+
+class ActionItemIn(InputSerializer):
+    agency = _agency_code(min_length=1, help_text="The agency responsible: the convener or an attendee.")
+    client = f.StrictUUIDField(help_text="One of the meeting's clients.")
+    task = _text(MAX_TASK, help_text="What is to be done.")
+    due_on = f.StrictDateField(required=False, allow_null=True, default=None, help_text="By when (null: no date).")
+
+
+class MinutesCreateIn(InputSerializer):
+    summary = _text(MAX_BODY, help_text="概要 (several lines allowed).")
+    decisions = f.StrictCharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=MAX_BODY,
+        pattern=f.TEXT_PATTERN,
+        pattern_message=TEXT_MESSAGE,
+        help_text="決定事項.",
+    )
+    action_items = ActionItemIn(many=True, required=False, default=list, max_length=MAX_ACTION_ITEMS)  # type: ignore[call-arg]  # a ListSerializer argument
+
+
+class TaskQuery(PageQuery):
+    status = serializers.ChoiceField(
+        choices=ActionItemStatus.choices, required=False, default=ActionItemStatus.OPEN, help_text="Default open."
     )
 
 

@@ -20,6 +20,12 @@ urlpatterns = [
     path("v1/inquiries/<str:id>/", views.InquiryDetailView.as_view(), name="inquiry_detail"),
     path("v1/inquiries/<str:id>/replies/", views.InquiryReplyView.as_view(), name="inquiry_replies"),
     path("v1/inquiries/<str:id>/close/", views.InquiryCloseView.as_view(), name="inquiry_close"),
+    path("v1/meetings/", views.MeetingListView.as_view(), name="meeting_list"),
+    path("v1/meetings/<str:id>/", views.MeetingDetailView.as_view(), name="meeting_detail"),
+    path("v1/meetings/<str:id>/confirm/", views.MeetingConfirmView.as_view(), name="meeting_confirm"),
+    path("v1/meetings/<str:id>/minutes/", views.MeetingMinutesView.as_view(), name="meeting_minutes"),
+    path("v1/tasks/", views.TaskListView.as_view(), name="task_list"),
+    path("v1/tasks/<str:id>/done/", views.TaskDoneView.as_view(), name="task_done"),
     path("v1/audit/events/", views.AuditEventListView.as_view(), name="audit_event_list"),
     path("v1/audit/seals/latest/", views.AuditSealLatestView.as_view(), name="audit_seal_latest"),
     # Anything else under /api/ is a problem+json 404, never the browser's not-found page.

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from agencies import selectors as agency_selectors
 from audit import review
-from cases import inquiry_selectors, selectors, services
+from cases import inquiry_selectors, meeting_selectors, selectors, services
 
 from . import serializers as s
 from .authentication import api_actor
@@ -24,6 +24,8 @@ from .schema import ProblemSerializer, problems
 
 CLIENT_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The client's id.")
 INQUIRY_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The inquiry's id.")
+MEETING_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The meeting's id.")
+TASK_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The action item's id.")
 SHARE_ID = OpenApiParameter("share_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The share's id.")
 IDEMPOTENCY_KEY = OpenApiParameter(
     IDEMPOTENCY_HEADER,
@@ -44,7 +46,7 @@ REPLAYED = OpenApiParameter(
     "Idempotent-Replayed",
     {"type": "string", "enum": ["true"]},
     OpenApiParameter.HEADER,
-    response=[201],
+    response=[200, 201],
     description="Present when the response is the stored first response to the same Idempotency-Key.",
 )
 
@@ -348,6 +350,159 @@ class InquiryCloseView(ApiView):
 
         def perform() -> Outcome:
             return _inquiry_outcome(services.inquiry_close(actor=actor, inquiry_id=id), 200)
+
+        return idempotent(request, actor=actor, perform=perform)
+
+
+# --- support meetings (支援会議) and action items (PRODUCT §6.1) ------------------------------------------
+
+
+def _meeting_outcome(meeting, status: int) -> Outcome:
+    # What a replay shows again is the meeting: recorded against the clients the caller's agency sees in it.
+    exposed = meeting.exposed_client_ids
+    return Outcome(status, s.MeetingOut(meeting).data, str(exposed[0]) if exposed else "", "meeting", str(meeting.id))
+
+
+class MeetingListView(ApiView):
+    @extend_schema(
+        operation_id="meetings_list",
+        tags=["meetings"],
+        parameters=[s.PageQuery],
+        responses={200: s.MeetingPage, **problems(400, 401, 429)},
+    )
+    def get(self, request):
+        """Meetings the caller's agency convened or attends, newest first (by the day held). An attendee that has
+        not confirmed 守秘義務 sees a meeting without its minutes until its meeting shares would end; an agency
+        that sees none of a meeting's clients any more does not see the meeting."""
+        query = s.PageQuery.validated(request.query_params)
+        page = meeting_selectors.meeting_list(
+            actor=api_actor(request), cursor=query.get("cursor"), limit=query["page_size"]
+        )
+        return page_response(request, page, s.MeetingOut)
+
+    @extend_schema(
+        operation_id="meetings_create",
+        tags=["meetings"],
+        parameters=[IDEMPOTENCY_KEY, REPLAYED],
+        request=s.MeetingCreateIn,
+        responses={201: s.MeetingOut, **problems(400, 401, 403, 404, 409, 429)},
+    )
+    def post(self, request):
+        """Convene a 支援会議 under 社会福祉法第106条の6 (a supervisor or agency administrator of an agency with
+        `manage` on every client). Each attendee without an active share on a client gets a share with basis
+        `support_meeting`, inactive until that agency confirms 守秘義務, ending `share_days` after `held_on`."""
+        data = s.MeetingCreateIn.validated(request.data)
+        actor = api_actor(request)
+
+        def perform() -> Outcome:
+            meeting = services.meeting_create(
+                actor=actor,
+                title=data["title"],
+                held_on=data["held_on"],
+                clients=data["clients"],
+                attendees=data["attendees"],
+                share_level=data["share_level"],
+                share_days=data["share_days"],
+            )
+            return _meeting_outcome(meeting, 201)
+
+        return idempotent(request, actor=actor, perform=perform)
+
+
+class MeetingDetailView(ApiView):
+    @extend_schema(
+        operation_id="meetings_retrieve",
+        tags=["meetings"],
+        parameters=[MEETING_ID],
+        responses={200: s.MeetingOut, **problems(401, 404, 429)},
+    )
+    def get(self, request, id):
+        """One meeting (the convening or an attending agency)."""
+        meeting = meeting_selectors.meeting_detail(actor=api_actor(request), meeting_id=id)
+        return Response(s.MeetingOut(meeting).data)
+
+
+class MeetingConfirmView(ApiView):
+    @extend_schema(
+        operation_id="meetings_confirm",
+        tags=["meetings"],
+        parameters=[MEETING_ID, IDEMPOTENCY_KEY, REPLAYED],
+        request=None,
+        responses={200: s.MeetingOut, **problems(400, 401, 403, 404, 409, 429)},
+    )
+    def post(self, request, id):
+        """Acknowledge the duty of confidentiality (守秘義務 under 社会福祉法第106条の6) for the caller's agency (a
+        supervisor or agency administrator of an attending agency), once: its meeting shares start. A second
+        confirmation is a 400."""
+        actor = api_actor(request)
+
+        def perform() -> Outcome:
+            return _meeting_outcome(services.meeting_confirm(actor=actor, meeting_id=id), 200)
+
+        return idempotent(request, actor=actor, perform=perform)
+
+
+class MeetingMinutesView(ApiView):
+    @extend_schema(
+        operation_id="meetings_minutes_create",
+        tags=["meetings"],
+        parameters=[MEETING_ID, IDEMPOTENCY_KEY, REPLAYED],
+        request=s.MinutesCreateIn,
+        responses={201: s.MeetingOut, **problems(400, 401, 403, 404, 409, 429)},
+    )
+    def post(self, request, id):
+        """Record the minutes (the convening agency): each call adds a version, never overwrites; the open action
+        items of earlier versions are superseded. Each client's timeline gets an entry of kind `meeting` with the
+        summary, the decisions and that client's action items. Returns the meeting."""
+        data = s.MinutesCreateIn.validated(request.data)
+        actor = api_actor(request)
+
+        def perform() -> Outcome:
+            meeting = services.meeting_minutes_record(
+                actor=actor,
+                meeting_id=id,
+                summary=data["summary"],
+                decisions=data["decisions"],
+                action_items=[dict(item) for item in data["action_items"]],
+            )
+            return _meeting_outcome(meeting, 201)
+
+        return idempotent(request, actor=actor, perform=perform)
+
+
+class TaskListView(ApiView):
+    @extend_schema(
+        operation_id="tasks_list",
+        tags=["tasks"],
+        parameters=[s.TaskQuery],
+        responses={200: s.TaskPage, **problems(400, 401, 429)},
+    )
+    def get(self, request):
+        """Action items assigned to the caller's agency, for clients it sees: `open` the oldest due first (no due
+        date last), `done` the latest done first."""
+        query = s.TaskQuery.validated(request.query_params)
+        page = meeting_selectors.task_list(
+            actor=api_actor(request), status=query["status"], cursor=query.get("cursor"), limit=query["page_size"]
+        )
+        return page_response(request, page, s.TaskOut)
+
+
+class TaskDoneView(ApiView):
+    @extend_schema(
+        operation_id="tasks_done",
+        tags=["tasks"],
+        parameters=[TASK_ID, IDEMPOTENCY_KEY, REPLAYED],
+        request=None,
+        responses={200: s.TaskOut, **problems(400, 401, 403, 404, 409, 429)},
+    )
+    def post(self, request, id):
+        """Mark an action item done (staff of the assigned agency); recorded on the client's timeline. Already
+        done, or replaced by a later version of the minutes: 400."""
+        actor = api_actor(request)
+
+        def perform() -> Outcome:
+            task = services.task_done(actor=actor, task_id=id)
+            return Outcome(200, s.TaskOut(task).data, str(task.client_id), "action_item", str(task.id))
 
         return idempotent(request, actor=actor, perform=perform)
 

@@ -275,6 +275,8 @@ SPECTACULAR_SETTINGS = {
         "ShareBasisEnum": "cases.models.ShareBasis",
         "AgencyKindEnum": "agencies.models.AgencyKind",
         "RoleEnum": "agencies.models.Role",
+        "ActionItemStatusEnum": "cases.models.ActionItemStatus",
+        "MeetingShareLevelEnum": "api.serializers.MEETING_SHARE_LEVEL_CHOICES",  # a 支援会議: read or append
     },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.postprocess"],
 }

@@ -186,7 +186,7 @@ def meeting_create(
             errors["attendees"] = [gettext("開催機関自身は参加機関に指定できません。")]
         attendee_agencies = [found[c] for c in codes if c in found]
     if not errors and day is not None and _meeting_expiry(day, share_days) <= now:
-        errors["share_days"] = [gettext("この開催日と共有期間では、共有が既に終了しています。")]
+        errors["held_on"] = [gettext("この開催日と共有期間では、共有が既に終了しています。")]
     if errors:
         raise InvalidInput(errors)
     assert day is not None
@@ -375,7 +375,7 @@ def meeting_confirm(*, actor: Actor, meeting_id: object) -> MeetingView:
 
 
 def _action_item_input(raw: object, index: int, errors: dict[str, list[str]]) -> dict[str, Any] | None:
-    field = f"action_items[{index}]"
+    field = f"action_items.{index}"
     if not isinstance(raw, dict):
         errors[field] = [gettext("役割分担の形式が不正です。")]
         return None
@@ -447,13 +447,13 @@ def meeting_minutes_record(
             parties[a.agency.code] = a.agency
         clients = {link.client_id: link.client for link in links}
         for i, item in enumerate(items_in):
-            problems = []
+            where = gettext("%(n)s件目: ") % {"n": i + 1}
             if item["agency"] not in parties:
-                problems.append(gettext("担当機関は開催機関または参加機関から指定してください。"))
+                message = gettext("担当機関は開催機関または参加機関から指定してください。")
+                errors.setdefault("action_items", []).append(where + message)
             if item["client"] not in clients:
-                problems.append(gettext("支援対象者はこの支援会議の対象者から指定してください。"))
-            if problems:
-                errors[f"action_items[{i}]"] = problems
+                message = gettext("支援対象者はこの支援会議の対象者から指定してください。")
+                errors.setdefault("action_items", []).append(where + message)
         if errors:
             raise InvalidInput(errors)
         now = actor.now()

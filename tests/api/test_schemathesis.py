@@ -38,8 +38,19 @@ from hypothesis.stateful import run_state_machine_as_test
 from agencies.models import Agency
 from api.schema import SEMANTIC_RULES
 from cases import services
-from cases.models import USER_ENTRY_KINDS, Client, Inquiry, InquiryStatus, Share, TimelineEntry
+from cases.models import (
+    USER_ENTRY_KINDS,
+    ActionItem,
+    Client,
+    Inquiry,
+    InquiryStatus,
+    Meeting,
+    MeetingAttendee,
+    Share,
+    TimelineEntry,
+)
 
+from ..meetings import convene
 from .conftest import SCHEMATHESIS_TALLY, issue_key
 
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25"))
@@ -89,6 +100,24 @@ def _operation_id(case) -> str:
 def _client(case) -> Client | None:
     params = case.path_parameters or {}
     return Client.objects.filter(pk=params["id"]).first() if _is_uuid(params.get("id")) else None
+
+
+@pytest.fixture
+def meeting(cast):
+    """A 支援会議 of the owner agency (sam's and ivan's) with minutes and action items, so that the meeting and task
+    operations reach real objects (``_point_at_real_objects``)."""
+    convened = convene(cast)
+    services.meeting_minutes_record(
+        actor=cast.actor("sam"),
+        meeting_id=convened.id,
+        summary="概要",
+        action_items=[
+            {"agency": agency, "client": client, "task": "確認", "due_on": None}
+            for agency in ("fukushi", "shisetsu")
+            for client in (cast.client.id, convened.client2.id)
+        ],
+    )
+    return convened
 
 
 # --- the rules the schema cannot state, and how a valid request keeps within them ---------------------------
@@ -153,6 +182,52 @@ def _revocable_share(case, choose: Chooser) -> None:
     case.path_parameters["share_id"] = choose.one_of(ids) if ids else str(uuid.uuid4())
 
 
+# The callers' agencies (a meeting's attendees must be other agencies than the convener's).
+CALLER_AGENCIES = {"fukushi", "houkatsu", "soumu"}
+
+
+def _held_within_rules(case, choose: Chooser) -> None:
+    held = date.fromisoformat(case.body["held_on"])
+    today = timezone.localdate()
+    days = case.body.get("share_days")
+    if abs((held - today).days) > 366 or (isinstance(days, int) and (held - today).days + days <= 0):
+        case.body["held_on"] = (today + timedelta(days=choose.between(0, 30))).isoformat()
+
+
+def _other_agencies(case, choose: Chooser) -> None:
+    codes = sorted(set(Agency.objects.values_list("code", flat=True)) - CALLER_AGENCIES)
+    count = min(len(case.body["attendees"]), len(codes))
+    case.body["attendees"] = [choose.one_of(codes) for _ in range(max(count, 1))]
+
+
+def _not_confirmed(case, choose: Chooser) -> None:
+    # None of the callers' agencies attends a meeting (the callers convene or are outsiders): never a 400.
+    meeting_id = case.path_parameters.get("id")
+    confirmed = MeetingAttendee.objects.filter(
+        meeting_id=meeting_id if _is_uuid(meeting_id) else None, confirmed_at__isnull=False
+    )
+    assert not confirmed.filter(agency__code__in=CALLER_AGENCIES).exists()
+
+
+def _meeting_parties(case, choose: Chooser) -> None:
+    meeting_id = case.path_parameters.get("id")
+    meeting = Meeting.objects.filter(pk=meeting_id if _is_uuid(meeting_id) else None).first()
+    if meeting is None:
+        return  # not found: 404
+    parties = [meeting.convened_by.code, *meeting.attendees.values_list("agency__code", flat=True)]
+    clients = [str(pk) for pk in meeting.clients.values_list("pk", flat=True)]
+    for item in case.body["action_items"]:
+        if isinstance(item, dict):
+            item["agency"], item["client"] = choose.one_of(parties), choose.one_of(clients)
+
+
+def _open_task(case, choose: Chooser) -> None:
+    task_id = case.path_parameters.get("id")
+    task = ActionItem.objects.filter(pk=task_id if _is_uuid(task_id) else None).first()
+    if task is not None and (task.status != "open" or task.superseded_at is not None):
+        case.path_parameters["id"] = str(uuid.uuid4())  # done already: a task nobody has instead (404)
+
+
 def _issued_cursor(case, choose: Chooser) -> None:
     # Only a cursor the server issued is valid: generated ones are dropped, and real ones are sent by following
     # the `next` links of the responses (``_follow_next``).
@@ -208,9 +283,17 @@ KEEP_WITHIN = {
     ("inquiries_create", "due_on"): _not_past,
     ("inquiries_reply", "inquiry"): _open_inquiry,
     ("inquiries_close", "inquiry"): _open_inquiry,
+    ("meetings_create", "held_on"): _held_within_rules,
+    ("meetings_create", "attendees"): _other_agencies,
+    ("meetings_confirm", "meeting"): _not_confirmed,
+    ("meetings_minutes_create", "action_items"): _meeting_parties,
+    ("tasks_done", "task"): _open_task,
     **{(operation, "cursor"): _issued_cursor for operation, rules in SEMANTIC_RULES.items() if "cursor" in rules},
 }
-_BODY_FIELDS = {"birth_date", "occurred_at", "corrects", "agency", "expires_at", "to", "due_on"}
+_BODY_FIELDS = {
+    *("birth_date", "occurred_at", "corrects", "agency", "expires_at", "to", "due_on"),
+    *("held_on", "attendees", "action_items"),
+}
 
 
 def keep_within_rules(case, choose: Chooser) -> None:
@@ -249,11 +332,25 @@ def inquiries(cast):
 INQUIRY_OPERATIONS = {"inquiries_retrieve", "inquiries_reply", "inquiries_close"}
 
 
-def _point_at_real_objects(case, data, cast, inquiry_ids=()) -> None:
+def _point_at_real_objects(case, data, cast, inquiry_ids=(), meeting=None) -> None:
     params = case.path_parameters or {}
-    if _operation_id(case) in INQUIRY_OPERATIONS:
+    operation = _operation_id(case)
+    if operation in INQUIRY_OPERATIONS:
         if inquiry_ids and _is_uuid(params.get("id")) and data.draw(st.booleans(), label="real inquiry"):
             params["id"] = data.draw(st.sampled_from(sorted(inquiry_ids)))
+        return
+    if meeting is not None and operation.startswith(("meetings_", "tasks_")):
+        if _is_uuid(params.get("id")) and data.draw(st.booleans(), label="real meeting or task"):
+            if operation.startswith("meetings_"):
+                params["id"] = str(meeting.id)
+            else:
+                tasks = sorted(str(pk) for pk in ActionItem.objects.filter(status="open").values_list("pk", flat=True))
+                if tasks:
+                    params["id"] = data.draw(st.sampled_from(tasks), label="real task")
+        body = case.body
+        real = operation == "meetings_create" and isinstance(body, dict) and isinstance(body.get("clients"), list)
+        if real and data.draw(st.booleans(), label="real clients"):
+            body["clients"] = [str(cast.client.id)]
         return
     if _is_uuid(params.get("id")) and data.draw(st.booleans(), label="real client"):
         params["id"] = str(cast.client.id)
@@ -287,9 +384,9 @@ def _follow_next(case, response, headers, caller: str) -> None:
     suppress_health_check=list(HealthCheck),
     derandomize=DERANDOMIZE,
 )
-def test_api_conforms_to_its_schema(case, data, caller, cast, callers, inquiries):
+def test_api_conforms_to_its_schema(case, data, caller, cast, callers, inquiries, meeting):
     key = callers[caller][1]
-    _point_at_real_objects(case, data, cast, inquiries)
+    _point_at_real_objects(case, data, cast, inquiries, meeting)
     keep_within_rules(case, Chooser(data=data))
     headers = {"Authorization": f"Bearer {key}"}
     response = case.call_and_validate(headers=headers)
