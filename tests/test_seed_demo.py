@@ -18,7 +18,17 @@ from agencies.models import Agency, AgencyKind, Role, Staff
 from audit.models import AuditEvent
 from cases import selectors
 from cases.demo.data import DEMO_LOGINS, DEMO_PASSWORD
-from cases.models import USER_ENTRY_KINDS, Client, ClientStatus, EntryKind, Share, ShareBasis, ShareLevel, TimelineEntry
+from cases.models import (
+    USER_ENTRY_KINDS,
+    Client,
+    ClientStatus,
+    EntryKind,
+    Meeting,
+    Share,
+    ShareBasis,
+    ShareLevel,
+    TimelineEntry,
+)
 from cases.text import is_kana
 from tests.conftest import FAST_HASHERS
 from tsunagu.errors import NotFound
@@ -297,8 +307,12 @@ def test_each_demo_person_starts_with_a_handful_of_meaningful_unread_notices(see
     assert {s.user.get_username(): unread[s.user.get_username()] for s in people} == {
         s.user.get_username(): min(max(unread[s.user.get_username()], 3), 8) for s in people
     }
+    invited = Meeting.objects.get().created_at
     for notice in notices:
         assert notice.source_agency_id != notice.recipient.staff.agency_id
+        if notice.topic == "meeting.create":  # an invitation to the 支援会議: no entry, sent when it was convened
+            assert notice.entry is None and notice.created_at == invited
+            continue
         assert notice.entry is not None and notice.created_at == notice.entry.recorded_at < now
         if notice.read_at is None:
             assert notice.created_at > now - timedelta(days=11), notice.created_at  # last week's (working days)
@@ -393,3 +407,38 @@ def test_one_inquiry_awaits_an_answer_and_one_was_answered(seeded):
         assert inquiry.due_on is not None and inquiry.due_on >= inquiry.created_at.date()
         timeline = selectors.timeline_list(actor=_actor("tanaka"), client_id=inquiry.client_id, kind="inquiry")
         assert str(inquiry.id) in {e.inquiry_id for e in timeline.items}
+
+
+def test_the_demo_has_a_support_meeting_with_a_confirmed_and_an_unconfirmed_attendee(seeded):
+    """支援会議 about the 長谷川 household: 社協 confirmed (its share of 大輔 started), 高齢介護課 has not (nothing
+    of the household shows but the meeting, waiting for 山本's confirmation); the action items are open, 社協's
+    overdue."""
+    from cases import meeting_selectors
+
+    (meeting,) = meeting_selectors.meeting_list(actor=_actor("suzuki")).items
+    assert meeting.title == "長谷川さん世帯 支援会議（8050）" and meeting.minutes.version == 1
+    assert {a.agency_code: a.confirmed for a in meeting.attendees} == {"shakyo": True, "kourei": False}
+    assert all(c.visible for c in meeting.clients)
+    assert {t.agency_code for t in meeting.action_items} == {"shakyo", "kourei", "fukushi"}
+    assert all(t.status == "open" for t in meeting.action_items)
+    # 高齢介護課: the meeting awaits its confirmation; the clients and minutes stay hidden until then.
+    yamamoto = _actor("yamamoto")
+    (pending,) = meeting_selectors.pending_confirmations(actor=yamamoto)
+    assert pending.id == meeting.id and pending.can_confirm and pending.minutes is None
+    assert not any(c.visible for c in pending.clients)
+    for name in ("長谷川 勝", "長谷川 大輔"):
+        with pytest.raises(NotFound):
+            selectors.client_get(actor=yamamoto, client_id=Client.objects.get(name=name).pk)
+    assert meeting_selectors.task_list(actor=yamamoto).items == []
+    # 社協: confirmed; sees 大輔 through the meeting share, and its item is overdue — which 福祉課 sees too.
+    daisuke = Client.objects.get(name="長谷川 大輔")
+    assert selectors.client_get(actor=_actor("sato"), client_id=daisuke.pk).my_level == "append"
+    (task,) = meeting_selectors.task_list(actor=_actor("kobayashi")).items
+    assert task.overdue and task.client_name == "長谷川 勝"
+    assert [t.id for t in meeting_selectors.overdue_tasks_for_convener(actor=_actor("suzuki"))] == [task.id]
+    assert len(meeting_selectors.task_list(actor=_actor("tanaka")).items) == 2
+    # The minutes are on both timelines (kind 会議), each with its own client's items only.
+    minutes = [e for e in selectors.timeline_list(actor=_actor("tanaka"), client_id=daisuke.pk).items]
+    (entry,) = [e for e in minutes if e.kind == EntryKind.MEETING and e.body.startswith("支援会議の記録")]
+    assert "大輔さんと面談" in entry.body and "家計相談の予約" not in entry.body
+    assert Share.objects.filter(meeting__isnull=False, pending=True, agency__code="kourei").count() == 2

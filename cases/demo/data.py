@@ -506,6 +506,56 @@ WEEK = [
     ("関 恵", "kosodate", 1),
     ("佐々木 ハル", "shakyo", 1),
 ]
+
+
+# A support meeting (支援会議, 社会福祉法第106条の6) last week about the 長谷川 household (8050),
+# convened by 福祉課. 社協 confirmed 守秘義務 the same day (its meeting share of 大輔 started; it
+# already shared 勝); 高齢介護課 has not yet (its shares of both wait: 山本 sees the meeting on his
+# home page, to confirm). The minutes give each agency its action items (役割分担): 社協's is overdue
+# by now; 高齢介護課's shows once it confirms.
+@dataclass(frozen=True)
+class MeetingSpec:
+    days_ago: int  # working days
+    convener: str
+    title: str
+    clients: tuple[str, ...]
+    attendees: tuple[str, ...]  # agency keys
+    confirms: str  # who confirms 守秘義務 (for the first attendee)
+    share_level: str
+    share_days: int
+    recorder: str
+    summary: str
+    decisions: str
+    # (agency, client, task, due in days from today: negative is overdue)
+    action_items: tuple[tuple[str, str, str, int], ...]
+
+
+DEMO_MEETING = MeetingSpec(
+    days_ago=5,
+    convener="suzuki",
+    title="長谷川さん世帯 支援会議（8050）",
+    clients=("長谷川 勝", "長谷川 大輔"),
+    attendees=("shakyo", "kourei"),
+    confirms="kobayashi",
+    share_level=A,
+    share_days=90,
+    recorder="tanaka",
+    summary=(
+        "勝さんの年金収入のみで世帯の家計が逼迫しており、公共料金の滞納が始まっている。大輔さんは自室で過ごす"
+        "ことが多いが、勝さんの通院には付き添えている。勝さんは最近物忘れが増え、本人も不安を口にしている。"
+    ),
+    decisions=(
+        "社協が家計相談と日常生活自立支援事業を案内する。高齢介護課が要介護認定の申請を支援する。福祉課は大輔さん"
+        "との面談を継続し、次回の会議で就労準備支援につなぐか検討する。"
+    ),
+    action_items=(
+        ("shakyo", "長谷川 勝", "家計相談の予約を取り、日常生活自立支援事業を説明する", -2),
+        ("kourei", "長谷川 勝", "要介護認定の申請を支援する（主治医意見書の依頼を含む）", 10),
+        ("fukushi", "長谷川 大輔", "自宅を訪問し、大輔さんと面談する", 5),
+        ("fukushi", "長谷川 勝", "公共料金の滞納状況を確認する", 12),
+    ),
+)
+
 # How many of the week's notices each person has not read yet (the newest ones); the rest were read that day.
 UNREAD_AT_MOST = 6
 

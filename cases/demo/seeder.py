@@ -30,7 +30,8 @@ from agencies.models import Agency, Role, Staff
 from agencies.services import agency_create, staff_create
 from audit.review import detect_anomalies
 from cases import selectors, services
-from cases.models import Client, ClientStatus, Notification, OutboxMessage, Share, TimelineEntry
+from cases.actions import Topic
+from cases.models import Client, ClientStatus, Meeting, Notification, OutboxMessage, Share, TimelineEntry
 from cases.outbox import outbox_consume
 from tsunagu.errors import NotFound
 
@@ -42,6 +43,7 @@ from .data import (
     CORRECTIONS,
     CREATORS,
     DEFAULT_NOTES,
+    DEMO_MEETING,
     DEMO_MFA_SECRETS,
     DEMO_PASSWORD,
     INQUIRIES,
@@ -157,6 +159,7 @@ class Seeder:
         for spec in CLIENTS:
             self._plan_client(spec)
         self._plan_last_week()
+        self._plan_meeting()
         start = min(self.registered.values()) - timedelta(days=1)
         setup = replace(self.system, at=start.astimezone(UTC))
         for code, name, kind in AGENCIES.values():
@@ -197,6 +200,9 @@ class Seeder:
         notices = Notification.objects.filter(client_id__in=list(self.clients.values()))
         recorded = TimelineEntry.objects.filter(pk=OuterRef("entry_id")).values("recorded_at")[:1]
         notices.exclude(entry_id=None).update(created_at=Subquery(recorded))
+        # An invitation to the 支援会議 names no entry: it came when the meeting was convened.
+        invited = Meeting.objects.values_list("created_at", flat=True).first()
+        notices.filter(entry_id=None, topic=Topic.MEETING_CREATE).update(created_at=invited)
         for spec in CLIENTS:
             for share in spec.shares:
                 if share.fate == "expired":
@@ -312,6 +318,56 @@ class Seeder:
         self._step(asked_at, ask)
         if answered_at is not None:
             self._step(answered_at, answer)
+
+    # --- a support meeting (支援会議) with its minutes and action items -------------------------------------------
+
+    def _plan_meeting(self) -> None:
+        """``DEMO_MEETING``: convened last week by the owner of a household's clients, about them; one attendee
+        confirms 守秘義務 the same day (its meeting shares start), the other has not yet (its shares wait: the demo's
+        pending confirmation); the minutes give each agency its action items, one of them overdue by now."""
+        spec = DEMO_MEETING
+        day = self._working_day(spec.days_ago)
+        convened = self._reserve(day.replace(hour=13, minute=30, second=0, microsecond=0))
+        confirmed = self._reserve(convened + 40 * MINUTE)
+        recorded = self._reserve(day.replace(hour=16, minute=10, second=0, microsecond=0))
+        meeting: dict[str, UUID] = {}
+
+        def convene() -> None:
+            view = services.meeting_create(
+                actor=self._at(spec.convener, convened),
+                title=spec.title,
+                held_on=timezone.localtime(convened).date(),
+                clients=[self.clients[name] for name in spec.clients],
+                attendees=[AGENCIES[key][0] for key in spec.attendees],
+                share_level=spec.share_level,
+                share_days=spec.share_days,
+            )
+            meeting["id"] = view.id
+
+        def confirm() -> None:
+            services.meeting_confirm(actor=self._at(spec.confirms, confirmed), meeting_id=meeting["id"])
+
+        def minutes() -> None:
+            today = timezone.localdate(self.now)
+            services.meeting_minutes_record(
+                actor=self._at(spec.recorder, recorded),
+                meeting_id=meeting["id"],
+                summary=spec.summary,
+                decisions=spec.decisions,
+                action_items=[
+                    {
+                        "agency": AGENCIES[agency][0],
+                        "client": self.clients[client],
+                        "task": task,
+                        "due_on": today + timedelta(days=due_in_days),
+                    }
+                    for agency, client, task, due_in_days in spec.action_items
+                ],
+            )
+
+        self._step(convened, convene)
+        self._step(confirmed, confirm)
+        self._step(recorded, minutes)
 
     def _create_staff(self, setup: Actor) -> None:
         hashed, same_password = None, []

@@ -155,7 +155,9 @@ def _own_entry(case, choose: Chooser) -> None:
     if case.body.get("corrects") is None:
         return
     client = _client(case)
-    entries = TimelineEntry.objects.filter(client=client, kind__in=USER_ENTRY_KINDS) if client else None
+    # Written by a person: not the system's (a 支援会議's minutes are of kind `meeting` but written by the service).
+    written = TimelineEntry.objects.filter(client=client, kind__in=USER_ENTRY_KINDS, event__isnull=True)
+    entries = written if client else None
     ids = [str(pk) for pk in entries.values_list("pk", flat=True)] if entries is not None else []
     case.body["corrects"] = choose.one_of(ids) if ids else None  # another agency's entry: 403, allowed
 
