@@ -337,7 +337,8 @@ def meeting_confirm(*, actor: Actor, meeting_id: object) -> MeetingView:
         if attendee.confirmed_at is not None:
             raise InvalidInput({"meeting": [gettext("この支援会議の守秘義務は既に確認済みです。")]})
         now = actor.now()
-        if meeting.share_expires_at <= now:  # not reached: such a meeting is not found for an unconfirmed agency
+        # Seen after its shares ended only by an agency that still sees a client through a share of its own.
+        if meeting.share_expires_at <= now:
             raise InvalidInput({"meeting": [gettext("この支援会議による共有の期間は終了しています。")]})
         attendee.confirmed_at, attendee.confirmed_by = now, actor.account
         attendee.save(update_fields=["confirmed_at", "confirmed_by"])
