@@ -91,6 +91,11 @@ class TaskView:
         return self.meeting_id
 
     @property
+    def client_label(self) -> str | None:
+        """The client's name while the reader's agency sees it; None: "a client no longer shared with your agency"."""
+        return self.client_name if self.client_visible else None
+
+    @property
     def client(self) -> UUID:
         return self.client_id
 
@@ -114,6 +119,11 @@ class MeetingView:
     awaiting_my_confirmation: bool  # the reader's agency attends and has not confirmed 守秘義務
     can_confirm: bool  # the reader may confirm for their agency (``meeting_confirm``)
     can_record_minutes: bool  # the reader may record (a new version of) the minutes
+
+    @property
+    def convened_by(self) -> str:
+        """The convening agency's code (the API's field)."""
+        return self.convened_by_code
 
     @property
     def client_ids(self) -> list[UUID]:
