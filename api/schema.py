@@ -117,7 +117,7 @@ SEMANTIC_RULES: dict[str, dict[str, str]] = {
     "meetings_confirm": {"meeting": "the caller's agency has not confirmed this meeting yet"},
     "meetings_minutes_create": {
         "action_items": "each item's `agency` is the convening or an attending agency and its `client` one of the "
-        "meeting's clients",
+        "meeting's clients (the messages are under `errors.action_items.<index>`)",
     },
     "tasks_list": {"cursor": _CURSOR_RULE},
     "tasks_done": {"task": "an action item that is open and not replaced by a later version of the minutes"},

@@ -21,7 +21,7 @@ SHARE_DAYS_MAX = 365
 # The minutes form shows this many blank action item rows without JavaScript (static JS adds more).
 ACTION_ROWS = 3
 ACTION_ROWS_MAX = 50
-ITEM_ERROR = re.compile(r"action_items\[(\d+)\]")
+ITEM_ERROR = re.compile(r"action_items\.(\d+)")
 
 # The levels a meeting may grant (never ``manage``).
 MEETING_LEVELS = [(ShareLevel.READ.value, ShareLevel.READ.label), (ShareLevel.APPEND.value, ShareLevel.APPEND.label)]
@@ -157,7 +157,7 @@ class BaseActionItemFormSet(forms.BaseFormSet):
         return [{k: f.cleaned_data[k] for k in ("agency", "client", "task", "due_on")} for f in self.filled()]
 
     def add_service_errors(self, exc: InvalidInput) -> dict:
-        """Put the service's ``action_items[i]`` errors on the row they are about; return the other errors."""
+        """Put the service's ``action_items.<i>`` errors on the row they are about; return the other errors."""
         rows = self.filled()
         rest = {}
         for field, messages in exc.errors.items():

@@ -447,14 +447,13 @@ def meeting_minutes_record(
         for a in MeetingAttendee.objects.filter(meeting=meeting).select_related("agency"):
             parties[a.agency.code] = a.agency
         clients = {link.client_id: link.client for link in links}
-        for i, item in enumerate(items_in):
-            where = gettext("%(n)s件目: ") % {"n": i + 1}
+        for i, item in enumerate(items_in):  # by item, as ``action_items.<i>`` (the form puts them on its rows)
             if item["agency"] not in parties:
                 message = gettext("担当機関は開催機関または参加機関から指定してください。")
-                errors.setdefault("action_items", []).append(where + message)
+                errors.setdefault(f"action_items.{i}", []).append(message)
             if item["client"] not in clients:
                 message = gettext("支援対象者はこの支援会議の対象者から指定してください。")
-                errors.setdefault("action_items", []).append(where + message)
+                errors.setdefault(f"action_items.{i}", []).append(message)
         if errors:
             raise InvalidInput(errors)
         now = actor.now()
