@@ -488,3 +488,38 @@ def test_the_sweep_closes_pending_meeting_shares_without_granting_anything(cast)
     assert pending_events.count() == 2
     with pytest.raises(NotFound):
         selectors.client_get(actor=cast.actor("charlie"), client_id=cast.client.id)
+
+
+def test_lists_read_a_bounded_number_of_statements(cast):
+    """The meeting and task lists cost the same with one meeting as with several (no query per row)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    c = convene(cast)
+    _minutes(c)
+
+    def counted():
+        with CaptureQueriesContext(connection) as meetings:
+            meeting_selectors.meeting_list(actor=cast.actor("alice"))
+        with CaptureQueriesContext(connection) as tasks:
+            meeting_selectors.task_list(actor=cast.actor("alice"))
+        return len(meetings), len(tasks)
+
+    one = counted()
+    for days_ago in (3, 6):
+        other = services.meeting_create(
+            actor=cast.actor("sam"),
+            title="会議",
+            held_on=timezone.localdate() - timedelta(days=days_ago),
+            clients=[cast.client.id, c.client2.id],
+            attendees=["houkatsu", "shakyo"],
+            share_level="read",
+            share_days=30,
+        )
+        services.meeting_minutes_record(
+            actor=cast.actor("sam"),
+            meeting_id=other.id,
+            summary="概要",
+            action_items=[{"agency": "fukushi", "client": str(c.client2.id), "task": "確認"}],
+        )
+    assert counted() == one
