@@ -416,6 +416,10 @@ def test_the_demo_has_a_support_meeting_with_a_confirmed_and_an_unconfirmed_atte
     from cases import meeting_selectors
 
     (meeting,) = meeting_selectors.meeting_list(actor=_actor("suzuki")).items
+    # The summary states it, on one line like the others.
+    (line,) = [line for line in seeded.splitlines() if "支援会議" in line]
+    items = len(meeting.action_items)
+    assert line.strip() == f"支援会議 1（参加機関 2: 守秘義務の確認済み 1・未確認 1、役割分担 {items}）"
     assert meeting.title == "長谷川さん世帯 支援会議（8050）" and meeting.minutes.version == 1
     assert {a.agency_code: a.confirmed for a in meeting.attendees} == {"shakyo": True, "kourei": False}
     assert all(c.visible for c in meeting.clients)

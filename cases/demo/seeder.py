@@ -100,6 +100,10 @@ class Tally:
     corrections: int = 0
     flags: int = 0
     inquiries: int = 0
+    meetings: int = 0
+    attendees: int = 0  # of the meetings, with their confirmations of 守秘義務
+    confirmed: int = 0
+    action_items: int = 0
     shares: Counter = field(default_factory=Counter)
 
 
@@ -343,13 +347,16 @@ class Seeder:
                 share_days=spec.share_days,
             )
             meeting["id"] = view.id
+            self.tally.meetings += 1
+            self.tally.attendees += len(view.attendees)
 
         def confirm() -> None:
             services.meeting_confirm(actor=self._at(spec.confirms, confirmed), meeting_id=meeting["id"])
+            self.tally.confirmed += 1
 
         def minutes() -> None:
             today = timezone.localdate(self.now)
-            services.meeting_minutes_record(
+            view = services.meeting_minutes_record(
                 actor=self._at(spec.recorder, recorded),
                 meeting_id=meeting["id"],
                 summary=spec.summary,
@@ -364,6 +371,7 @@ class Seeder:
                     for agency, client, task, due_in_days in spec.action_items
                 ],
             )
+            self.tally.action_items += len(view.action_items)
 
         self._step(convened, convene)
         self._step(confirmed, confirm)

@@ -49,6 +49,8 @@ class Command(BaseCommand):
             f"（閲覧 {shares['read']}・閲覧追記 {shares['append']}・管理 {shares['manage']}、"
             f"期限付き {shares['dated']}・期限切れ {shares['expired']}・解除 {shares['revoked']}）\n"
             f"  機関の間の照会 {tally.inquiries}（回答待ち・回答済み）\n"
+            f"  支援会議 {tally.meetings}（参加機関 {tally.attendees}: 守秘義務の確認済み {tally.confirmed}・"
+            f"未確認 {tally.attendees - tally.confirmed}、役割分担 {tally.action_items}）\n"
             f"  先週の利用履歴（監査ログ）と、そこから検知した要確認フラグ {tally.flags} 件"
         )
 
