@@ -256,6 +256,9 @@ class Notification(models.Model):
     entry = models.ForeignKey(TimelineEntry, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     topic = models.CharField(max_length=48)
     source_agency = models.ForeignKey(Agency, on_delete=models.PROTECT, null=True, related_name="+")
+    # A notice about a 支援会議 (its invitation, its minutes): the meeting, whose page the notice links to. ``client``
+    # is then one of its clients, which an attendee that has not confirmed 守秘義務 yet cannot see.
+    meeting = models.ForeignKey("Meeting", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     # One notification per recipient per outbox message, however often the message is delivered.
     event_key = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)

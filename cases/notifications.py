@@ -1,20 +1,23 @@
 """Notifications: who hears of a change, and each user's inbox.
 
 A notice stores no personal data: the topic, the client id (a link that is permission-checked when followed),
-the entry id and the agency that made the change. The inbox page names the client of each notice at display time,
-through ``notification_inbox``: only while the reader's agency can still see that client, and audited as an
-exposure like a list page (PRODUCT §4.7). E-mail stays a link.
+the entry id, the agency that made the change and, for a 支援会議's invitation and minutes, the meeting. The inbox
+page names the client of each notice at display time, through ``notification_inbox``: only while the reader's
+agency can still see that client, and audited as an exposure like a list page (PRODUCT §4.7). A meeting's notices
+are grouped under the meeting, while the reader's agency may see it: an invited agency that has not confirmed
+守秘義務 yet sees none of its clients, and nothing has ended for it. E-mail stays a link.
 """
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from functools import partial
 from uuid import UUID
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -27,7 +30,8 @@ from tsunagu.keyset import Page, keyset_page
 
 from .access import actor_visible_clients
 from .actions import CaseAction, Topic
-from .models import EntryKind, Inquiry, Notification, OutboxMessage, Share
+from .meeting_views import visible_meetings
+from .models import EntryKind, Inquiry, Meeting, MeetingAttendee, Notification, OutboxMessage, Share
 from .read_models import ClientView
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,9 @@ class NotificationView:
     # An inquiry's notice: the inquiry (its page) and its subject, given only while the reader may see the client.
     inquiry_id: UUID | None = None
     subject: str = ""
+    meeting_id: UUID | None = None  # a 支援会議's notice (its invitation, its minutes)
+    # Under a meeting's group: the client of a notice about its timeline (the minutes), while the reader sees it.
+    client: ClientView | None = None
 
     @property
     def label(self) -> str:
@@ -95,6 +102,7 @@ def notifications_fan_out(*, message_id: int) -> int:
         .exclude(Q(is_privacy_officer=True) & ~Q(role__in=CASEWORK_ROLES))
         .select_related("user")
     )
+    meeting_id, parties = _meeting_of(message.topic, payload)
     event_key = f"outbox:{message.pk}"
     created_for = []
     with transaction.atomic():
@@ -107,20 +115,48 @@ def notifications_fan_out(*, message_id: int) -> int:
                     "entry_id": payload.get("entry_id"),
                     "topic": message.topic,
                     "source_agency_id": source_agency_id,
+                    "meeting_id": meeting_id,
                 },
             )
             if created:
                 created_for.append(staff)
-        mail_to = [s.user.email for s in created_for if s.email_notifications and s.user.email]
-        if mail_to:
+        mailed = [s for s in created_for if s.email_notifications and s.user.email]
+        if mailed:
             inquiry_id = payload.get("inquiry_id")
-            transaction.on_commit(lambda: _send_mail(message.topic, client_id, mail_to, inquiry_id=inquiry_id))
+            target = reverse("frontend:inquiry_detail", args=[inquiry_id]) if inquiry_id else None
+            others = target or reverse("frontend:client_detail", args=[client_id])
+            by_link: dict[str, list[str]] = {}
+            for staff in mailed:
+                # A meeting's notice links the agencies that convened or attend it to the meeting's page; another
+                # agency sharing the client (told of the minutes) finds them on the client's timeline.
+                if meeting_id is not None and staff.agency_id in parties:
+                    link = reverse("frontend:meeting_detail", args=[meeting_id])
+                else:
+                    link = others
+                by_link.setdefault(link, []).append(staff.user.email)
+            for link, mail_to in by_link.items():
+                transaction.on_commit(partial(_send_mail, message.topic, link, mail_to))
     return len(created_for)
 
 
-def _send_mail(topic: str, client_id, recipients: list[str], *, inquiry_id: str | None = None) -> None:
-    target = reverse("frontend:inquiry_detail", args=[inquiry_id]) if inquiry_id else None
-    link = settings.SITE_URL.rstrip("/") + (target or reverse("frontend:client_detail", args=[client_id]))
+MEETING_TOPICS = frozenset({Topic.MEETING_CREATE, Topic.MEETING_MINUTES})
+
+
+def _meeting_of(topic: str, payload: dict) -> tuple[UUID | None, set[int]]:
+    """The 支援会議 a message is about (its invitation, its minutes) and the agencies that convened or attend it;
+    (None, empty) for any other message."""
+    meeting_id = parse_uuid(payload.get("meeting_id")) if topic in MEETING_TOPICS else None
+    if meeting_id is None:
+        return None, set()
+    convener = Meeting.objects.filter(pk=meeting_id).values_list("convened_by_id", flat=True).first()
+    if convener is None:
+        return None, set()
+    attendees = MeetingAttendee.objects.filter(meeting_id=meeting_id).values_list("agency_id", flat=True)
+    return meeting_id, {convener, *attendees}
+
+
+def _send_mail(topic: str, path: str, recipients: list[str]) -> None:
+    link = settings.SITE_URL.rstrip("/") + path
     body = (
         f"{topic_label(topic)}。\n\n"
         f"内容はログインしてご確認ください:\n{link}\n\n"
@@ -132,7 +168,9 @@ def _send_mail(topic: str, client_id, recipients: list[str], *, inquiry_id: str 
         log.exception("notification e-mail not sent")
 
 
-def _view(n: Notification, *, entry_kind: str = "", inquiry: tuple | None = None) -> NotificationView:
+def _view(
+    n: Notification, *, entry_kind: str = "", inquiry: tuple | None = None, client: ClientView | None = None
+) -> NotificationView:
     return NotificationView(
         id=n.id,
         topic=n.topic,
@@ -144,6 +182,8 @@ def _view(n: Notification, *, entry_kind: str = "", inquiry: tuple | None = None
         entry_kind=entry_kind,
         inquiry_id=inquiry[0] if inquiry else None,
         subject=inquiry[1] if inquiry else "",
+        meeting_id=n.meeting_id,
+        client=client,
     )
 
 
@@ -159,73 +199,134 @@ def notification_list(*, actor: Actor, unread_only: bool = False, cursor: str | 
 
 
 @dataclass(frozen=True)
-class InboxGroup:
-    """The notices on one inbox page about one client, newest first."""
+class InboxMeeting:
+    """The 支援会議 a group of notices is about, by its date and convening agency: never by its title, free text
+    that may name a person."""
 
-    client_id: UUID
-    client: ClientView | None  # None: the reader's agency can no longer see the client (share ended)
-    unread: int  # the reader's unread notices about this client, on any page
+    id: UUID
+    held_on: date
+    convened_by_name: str
+
+
+@dataclass(frozen=True)
+class InboxGroup:
+    """The notices on one inbox page about one client, or about one 支援会議 the reader's agency may see
+    (``meeting``: its invitation and minutes, whichever client each is stored with), newest first."""
+
+    client_id: UUID | None  # None for a meeting's group
+    client: ClientView | None  # None: the reader's agency can no longer see the client (share ended), or a meeting
+    unread: int  # the reader's unread notices of this group (about this client, or this meeting), on any page
     notices: list[NotificationView]
+    meeting: InboxMeeting | None = None
+
+    @property
+    def key(self) -> str:
+        """The group's name in the page (element ids)."""
+        return f"meeting-{self.meeting.id}" if self.meeting is not None else str(self.client_id)
 
 
 @dataclass(frozen=True)
 class Inbox:
-    groups: list[InboxGroup]  # by each client's newest notice on the page, newest first
+    groups: list[InboxGroup]  # by each group's newest notice on the page, newest first
     next_cursor: str | None
     prev_cursor: str | None
 
 
+def _under_meeting(actor: Actor) -> Exists:
+    """Whether a notice belongs under its 支援会議 rather than its client: it names a meeting the reader's agency may
+    see (``cases.meeting_views.visible_meetings``: the convener, or an attendee — one that has not confirmed 守秘義務
+    yet included), so that the meeting's page opens for it. Otherwise it stays under its client: an agency that
+    shares the client without attending hears of the minutes on the client's timeline, and one that lost the meeting
+    with its clients sees a case no longer shared."""
+    return Exists(visible_meetings(actor).filter(pk=OuterRef("meeting_id")))
+
+
 def notification_inbox(*, actor: Actor, unread_only: bool = False, cursor: str | None = None, limit: int = 50) -> Inbox:
-    """One page of the actor's inbox, grouped by client, each client named (as ``ClientView``, masked as
-    everywhere) only while the actor may see it (``actor_visible_clients``). A client the actor can no longer see
-    stays a bare id: its notices say only that a case is no longer shared, and following the link finds nothing.
+    """One page of the actor's inbox, grouped by client — or by 支援会議 (``_under_meeting``) — each client named
+    (as ``ClientView``, masked as everywhere) only while the actor may see it (``actor_visible_clients``). A client
+    the actor can no longer see stays a bare id: its notices say only that a case is no longer shared, and following
+    the link finds nothing. A meeting's group is headed by the meeting's date and convener; it names the client of a
+    notice about a client's timeline (the minutes) while the actor sees that client, and no client otherwise (an
+    invitation is about the meeting, not the one client it is stored with).
 
     Naming clients reads case data: the clients named are recorded as exposed (``notice.list``) in the same
-    transaction. A bounded number of statements, however many notices and clients are on the page."""
+    transaction. A bounded number of statements, however many notices, clients and meetings are on the page."""
     if actor.account is None:
         return Inbox(groups=[], next_cursor=None, prev_cursor=None)
     qs = (
         Notification.objects.filter(recipient=actor.account)
-        .select_related("source_agency")
-        .annotate(entry_kind=F("entry__kind"), entry_params=F("entry__event_params"))
+        .select_related("source_agency", "meeting__convened_by")
+        .annotate(
+            entry_kind=F("entry__kind"), entry_params=F("entry__event_params"), under_meeting=_under_meeting(actor)
+        )
     )
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
     with transaction.atomic():
         page = keyset_page(qs, order=[("created_at", True), ("id", True)], limit=limit, cursor=cursor)
-        client_ids = list(dict.fromkeys(n.client_id for n in page.items))
+        items = list(page.items)
+        client_ids = list(dict.fromkeys(n.client_id for n in items))
+        by_client = list(dict.fromkeys(n.client_id for n in items if not n.under_meeting))
+        meeting_ids = list(dict.fromkeys(n.meeting_id for n in items if n.under_meeting))
         visible: dict[UUID, ClientView] = {}
-        unread: dict[UUID, int] = {}
+        unread_clients: dict[UUID, int] = {}
+        unread_meetings: dict[UUID, int] = {}
         if client_ids:
             clients = actor_visible_clients(actor).filter(pk__in=client_ids).select_related("owner_agency")
             visible = {
                 c.pk: ClientView.of(c, level=c.my_level, viewer=actor)  # type: ignore[attr-defined]  # annotated by visible_clients
                 for c in clients
             }
-            unread = dict(
-                Notification.objects.filter(recipient=actor.account, read_at__isnull=True, client_id__in=client_ids)
-                .values("client_id")
+            counts = (
+                Notification.objects.filter(recipient=actor.account, read_at__isnull=True)
+                .filter(Q(client_id__in=by_client) | Q(meeting_id__in=meeting_ids))
+                .annotate(under_meeting=_under_meeting(actor))
+                .values("client_id", "meeting_id", "under_meeting")
                 .annotate(n=Count("id"))
-                .values_list("client_id", "n")
             )
-        inquiries = _inquiries_named(actor, [n for n in page.items if n.client_id in visible])
-        groups: dict[UUID, list[NotificationView]] = {}
-        for n in page.items:
-            kind = n.entry_kind if n.client_id in visible else ""  # annotated above; only for a client still seen
-            inquiry = inquiries.get(_inquiry_key(n)) if n.client_id in visible else None
-            groups.setdefault(n.client_id, []).append(_view(n, entry_kind=kind or "", inquiry=inquiry))
-        if visible:
-            exposed = [cid for cid in client_ids if cid in visible]
+            for row in counts:  # a client's group counts its notices not under a meeting, as it marks them read
+                if row["under_meeting"]:
+                    unread_meetings[row["meeting_id"]] = unread_meetings.get(row["meeting_id"], 0) + row["n"]
+                else:
+                    unread_clients[row["client_id"]] = unread_clients.get(row["client_id"], 0) + row["n"]
+        inquiries = _inquiries_named(actor, [n for n in items if n.client_id in visible and not n.under_meeting])
+        groups: dict[tuple[str, UUID], list[NotificationView]] = {}
+        heads: dict[UUID, InboxMeeting] = {}
+        named: list[UUID] = []
+        for n in items:
+            seen = visible.get(n.client_id)
+            kind = n.entry_kind if seen else ""  # annotated above; only for a client still seen
+            if n.under_meeting:
+                meeting = n.meeting
+                heads[meeting.pk] = InboxMeeting(
+                    id=meeting.pk, held_on=meeting.held_on, convened_by_name=meeting.convened_by.name
+                )
+                client = seen if seen is not None and n.entry_id is not None else None
+                if client is not None:
+                    named.append(client.id)
+                view = _view(n, entry_kind=kind if client else "", client=client)
+                groups.setdefault(("meeting", meeting.pk), []).append(view)
+            else:
+                if seen is not None:
+                    named.append(seen.id)
+                inquiry = inquiries.get(_inquiry_key(n)) if seen else None
+                groups.setdefault(("client", n.client_id), []).append(_view(n, entry_kind=kind or "", inquiry=inquiry))
+        exposed = list(dict.fromkeys(named))
+        if exposed:
             audit_record(
                 actor=actor,
                 action=CaseAction.NOTICE_LIST,
                 client_ids=exposed,
-                details={"count": len(exposed), "notices": len(page.items)},
+                details={"count": len(exposed), "notices": len(items)},
             )
     return Inbox(
         groups=[
-            InboxGroup(client_id=cid, client=visible.get(cid), unread=unread.get(cid, 0), notices=notices)
-            for cid, notices in groups.items()
+            InboxGroup(
+                client_id=None, client=None, unread=unread_meetings.get(key, 0), notices=notices, meeting=heads[key]
+            )
+            if by == "meeting"
+            else InboxGroup(client_id=key, client=visible.get(key), unread=unread_clients.get(key, 0), notices=notices)
+            for (by, key), notices in groups.items()
         ],
         next_cursor=page.next_cursor,
         prev_cursor=page.prev_cursor,
@@ -263,9 +364,12 @@ def notification_unread_count(*, actor: Actor) -> int:
 _ANY = object()
 
 
-def notification_mark_read(*, actor: Actor, notification_ids: list | None = None, client_id: object = _ANY) -> int:
-    """Mark the given notices, or those about one client (``client_id``), or all of the actor's as read; others'
-    notices are silently untouched, and a client id that is not one marks nothing."""
+def notification_mark_read(
+    *, actor: Actor, notification_ids: list | None = None, client_id: object = _ANY, meeting_id: object = _ANY
+) -> int:
+    """Mark the given notices, or one inbox group's — about one client (``client_id``: those not under a 支援会議,
+    see ``_under_meeting``) or about one meeting (``meeting_id``) — or all of the actor's as read; others' notices
+    are silently untouched, and an id that is not one marks nothing."""
     if actor.account is None:
         return 0
     qs = Notification.objects.filter(recipient=actor.account, read_at__isnull=True)
@@ -275,5 +379,10 @@ def notification_mark_read(*, actor: Actor, notification_ids: list | None = None
         pk = parse_uuid(client_id)
         if pk is None:
             return 0
-        qs = qs.filter(client_id=pk)
+        qs = qs.filter(client_id=pk).exclude(_under_meeting(actor))
+    if meeting_id is not _ANY:
+        pk = parse_uuid(meeting_id)
+        if pk is None:
+            return 0
+        qs = qs.filter(meeting_id=pk)
     return qs.update(read_at=timezone.now())

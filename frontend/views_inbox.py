@@ -1,6 +1,7 @@
-"""お知らせ: the user's own notices, grouped by client, through cases.notifications. Each client is named only
-while the user's agency can still see it (the selector decides and audits the exposure); a notice links to the
-client page, which checks access as always (a share may have ended since)."""
+"""お知らせ: the user's own notices, grouped by client (or by 支援会議: its invitation and minutes), through
+cases.notifications. Each client is named only while the user's agency can still see it (the selector decides and
+audits the exposure); a notice links to the client page — or the meeting page — which checks access as always (a
+share may have ended since)."""
 
 import uuid
 
@@ -56,13 +57,15 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @web_login_required
 @require_POST
 def inbox_mark_read(request: HttpRequest) -> HttpResponse:
-    """Mark one notice (``id``), those about one client (``client``) or all of them (``all=1``) read. Others'
-    notices are never touched."""
+    """Mark one notice (``id``), one group's — about one client (``client``) or one 支援会議 (``meeting``) — or all
+    of them (``all=1``) read. Others' notices are never touched."""
     actor = web_actor(request)
     if request.POST.get("all") == "1":
         count = notifications.notification_mark_read(actor=actor)
     elif "client" in request.POST:
         count = notifications.notification_mark_read(actor=actor, client_id=request.POST.get("client"))
+    elif "meeting" in request.POST:
+        count = notifications.notification_mark_read(actor=actor, meeting_id=request.POST.get("meeting"))
     else:
         count = notifications.notification_mark_read(actor=actor, notification_ids=_uuids(request.POST.getlist("id")))
     if is_htmx(request):

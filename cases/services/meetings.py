@@ -490,7 +490,7 @@ def meeting_minutes_record(
                 event=meeting_minutes_event(meeting=meeting, minutes=minutes),
                 body=body,
             )
-            announce(Topic.MEETING_MINUTES, client=link.client, agency=agency, entry=entry)
+            announce(Topic.MEETING_MINUTES, client=link.client, agency=agency, entry=entry, meeting=meeting)
             entries.append(entry)
         audit_record(
             actor=actor,

@@ -3,7 +3,7 @@
 from agencies.actors import Actor
 from agencies.models import Agency
 
-from ..models import Client, TimelineEntry
+from ..models import Client, Meeting, TimelineEntry
 from ..outbox import outbox_enqueue
 from ..timeline_events import Event
 
@@ -29,13 +29,21 @@ def system_entry(*, actor: Actor, agency: Agency | None, client: Client, event: 
     )
 
 
-def announce(topic: str, *, client: Client, agency: Agency | None, entry: TimelineEntry | None = None) -> None:
-    """Tell the other sharing agencies, after commit, through the outbox (ids only)."""
-    outbox_enqueue(
-        topic=topic,
-        payload={
-            "client_id": str(client.pk),
-            "entry_id": str(entry.pk) if entry else None,
-            "agency_id": agency.pk if agency else None,
-        },
-    )
+def announce(
+    topic: str,
+    *,
+    client: Client,
+    agency: Agency | None,
+    entry: TimelineEntry | None = None,
+    meeting: Meeting | None = None,
+) -> None:
+    """Tell the other sharing agencies, after commit, through the outbox (ids only). ``meeting``: the 支援会議 the
+    change belongs to (its minutes), whose page the notice links to."""
+    payload = {
+        "client_id": str(client.pk),
+        "entry_id": str(entry.pk) if entry else None,
+        "agency_id": agency.pk if agency else None,
+    }
+    if meeting is not None:
+        payload["meeting_id"] = str(meeting.pk)
+    outbox_enqueue(topic=topic, payload=payload)

@@ -21,7 +21,11 @@ def _collaboration(cast) -> dict:
     (``mid``, ``tests.meetings.convene``: さくら園 and 社協 invited, sue and bea their supervisors) with minutes giving
     社協 an action item about the client (``tid``)."""
     inquiry = services.inquiry_create(
-        actor=cast.actor("alice"), client_id=cast.client.id, to=["houkatsu"], subject="通所の状況", body="教えてください。"
+        actor=cast.actor("alice"),
+        client_id=cast.client.id,
+        to=["houkatsu"],
+        subject="通所の状況",
+        body="教えてください。",
     )
     meeting = convene(cast)
     view = services.meeting_minutes_record(
@@ -42,7 +46,10 @@ MEETING = {
     "share_level": "read",
     "share_days": 30,
 }
-MINUTES = {"summary": "見守りの分担を決めた。", "action_items": [{"agency": "shakyo", "client": "{cid}", "task": "見守り"}]}
+MINUTES = {
+    "summary": "見守りの分担を決めた。",
+    "action_items": [{"agency": "shakyo", "client": "{cid}", "task": "見守り"}],
+}
 INQUIRY = {"to": ["houkatsu"], "subject": "通所の状況", "body": "最近の通所状況を教えてください。"}
 REPLY = {"body": "週2回通所しています。"}
 

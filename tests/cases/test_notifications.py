@@ -103,3 +103,100 @@ def test_share_grant_notifies_the_newly_shared_agency(cast, django_capture_on_co
             actor=cast.actor("sam"), client_id=cast.client.id, agency_code="shisetsu", level="read", basis="consent"
         )
     assert Notification.objects.filter(recipient__username="charlie", topic="share.grant").exists()
+
+
+# --- support meetings (支援会議): a notice about a meeting names the meeting -----------------------------------
+
+
+def _minutes(convened):
+    return services.meeting_minutes_record(
+        actor=convened.actor("sam"),
+        meeting_id=convened.id,
+        summary="見守りの分担を決めた。",
+        decisions="",
+        action_items=[],
+    )
+
+
+def _opt_in(user, email):
+    user.email = email
+    user.save()
+    user.staff.email_notifications = True
+    user.staff.save()
+
+
+def test_an_invitation_notice_stores_the_meeting(settled, django_capture_on_commit_callbacks):
+    from tests.meetings import convene
+
+    with django_capture_on_commit_callbacks(execute=True):
+        convened = convene(settled)
+    invited = Notification.objects.filter(topic="meeting.create")
+    assert set(invited.values_list("recipient__username", flat=True)) == {"charlie", "sue", "bob", "bea"}
+    assert set(invited.values_list("meeting_id", flat=True)) == {convened.id}
+    # Other notices name no meeting.
+    assert not Notification.objects.exclude(topic__startswith="meeting.").filter(meeting__isnull=False).exists()
+
+
+def test_the_minutes_notices_store_the_meeting(settled, django_capture_on_commit_callbacks):
+    from tests.meetings import convene
+
+    with django_capture_on_commit_callbacks(execute=True):
+        convened = convene(settled)
+        _minutes(convened)
+    messages = OutboxMessage.objects.filter(topic="meeting.minutes")
+    assert messages.count() == 2  # one per client discussed
+    assert {m.payload["meeting_id"] for m in messages} == {str(convened.id)}
+    notices = Notification.objects.filter(topic="meeting.minutes")
+    assert notices.exists() and set(notices.values_list("meeting_id", flat=True)) == {convened.id}
+
+
+def test_the_invitation_email_links_to_the_meeting(settled, django_capture_on_commit_callbacks):
+    """さくら園 has not confirmed 守秘義務: it cannot see the client, so a link to the client page would find
+    nothing."""
+    from tests.meetings import convene
+
+    _opt_in(settled.users["charlie"], "charlie@example.jp")
+    with django_capture_on_commit_callbacks(execute=True):
+        convened = convene(settled)
+    [message] = [m for m in mail.outbox if "charlie@example.jp" in m.to]
+    assert f"/meetings/{convened.id}/" in message.body
+    assert "/clients/" not in message.body
+    for secret in ("山田", "佐藤", "支援会議」", "世帯"):
+        assert secret not in message.subject + message.body  # not the title either: free text
+
+
+def test_the_minutes_email_links_parties_to_the_meeting_and_others_to_the_client(
+    settled, django_capture_on_commit_callbacks
+):
+    """社協 (bob) attends; 地域包括 (carol) shares the client without attending: the meeting page is not there for
+    it, the client's timeline (with the minutes) is."""
+    from tests.meetings import convene
+
+    _opt_in(settled.users["bob"], "bob@example.jp")
+    _opt_in(settled.users["carol"], "carol@example.jp")
+    with django_capture_on_commit_callbacks(execute=True):
+        convened = convene(settled)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        _minutes(convened)
+    to_bob = [m.body for m in mail.outbox if "bob@example.jp" in m.to]
+    to_carol = [m.body for m in mail.outbox if "carol@example.jp" in m.to]
+    assert to_bob and all(f"/meetings/{convened.id}/" in body for body in to_bob)
+    assert to_carol and all(f"/clients/{settled.client.id}/" in body for body in to_carol)
+    assert all("/meetings/" not in body for body in to_carol)
+
+
+def test_mark_read_by_meeting_marks_only_that_meetings_notices(settled, django_capture_on_commit_callbacks):
+    from tests.meetings import convene
+
+    with django_capture_on_commit_callbacks(execute=True):
+        convened = convene(settled)
+        _append(settled, "alice")
+    bob = settled.actor("bob")
+    assert notification_unread_count(actor=bob) == 2  # the invitation and alice's entry
+    assert notification_mark_read(actor=bob, meeting_id="garbage") == 0
+    assert notification_mark_read(actor=bob, meeting_id=str(convened.id)) == 1
+    unread = Notification.objects.filter(recipient__username="bob", read_at=None)
+    assert list(unread.values_list("topic", flat=True)) == ["timeline.append"]
+    # Another user's notices of the meeting are untouched.
+    assert Notification.objects.filter(recipient__username="charlie", meeting_id=convened.id, read_at=None).exists()

@@ -157,3 +157,112 @@ def test_every_topic_and_entry_kind_reads_as_words(language):
                     assert kind not in label, (topic, kind, label)
         if language == "en":
             assert topic_label(Topic.TIMELINE_APPEND, EntryKind.VISIT) != "支援記録（訪問）が追加されました"
+
+
+# --- support meetings (支援会議): notices grouped by meeting ------------------------------------------------------
+
+
+@pytest.fixture
+def invited(settled, django_capture_on_commit_callbacks):
+    """福祉課 convened the standing meeting (``tests.meetings.convene``): さくら園 (charlie, sue) and 社協 (bob, bea)
+    are invited; neither has confirmed 守秘義務. Then sam recorded its minutes: one notice per client discussed, to the
+    agencies that see that client (社協 and 地域包括 see 山田 太郎; nobody else sees 佐藤 花子 yet)."""
+    from tests.meetings import convene
+
+    with django_capture_on_commit_callbacks(execute=True):
+        convened = convene(settled)
+        services.meeting_minutes_record(
+            actor=settled.actor("sam"), meeting_id=convened.id, summary="見守りの分担を決めた。", action_items=[]
+        )
+    return convened
+
+
+def _held_on(convened) -> str:
+    day = convened.meeting.held_on
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _notice_events() -> int:
+    return AuditEvent.objects.filter(action=CaseAction.NOTICE_LIST).count()
+
+
+def test_an_invitation_to_an_attendee_that_sees_no_client_is_under_its_meeting(invited, as_user):
+    """さくら園 cannot see the clients before it confirms 守秘義務: the invitation is not about "a case no longer
+    shared" (nothing ended) but about the meeting, headed by its date and convener — never its title, free text that may
+    name a person — and it links to the meeting page, where the agency confirms."""
+    charlie = as_user("charlie")
+    before = _notice_events()
+    body = text(charlie.get(reverse("frontend:inbox")))
+    group = _group(body, f"meeting-{invited.id}")
+    assert f"支援会議（開催日 {_held_on(invited)}、三条市 福祉課）" in group
+    assert "支援会議への参加依頼が届きました" in group and "未読 1 件" in group
+    assert f'href="{reverse("frontend:meeting_detail", args=[invited.id])}"' in group and "支援会議を開く" in group
+    assert "この支援会議をすべて既読にする" in group
+    assert "共有が終了したケース" not in body and "共有が終了したため" not in body
+    assert "山田さん世帯の支援会議" not in body  # the title
+    assert "山田" not in body and "佐藤" not in body and "/clients/" not in group
+    assert _notice_events() == before  # no client named, nothing exposed
+    assert charlie.get(reverse("frontend:meeting_detail", args=[invited.id])).status_code == 200
+
+
+def test_a_meeting_group_names_only_the_clients_the_reader_sees(invited, as_user):
+    """社協 reads 山田 太郎 already (not 佐藤 花子 until it confirms): the minutes' notice about 山田 太郎 names him;
+    the invitation names nobody; the exposure recorded is 山田 太郎 only."""
+    before = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
+    body = text(as_user("bob").get(reverse("frontend:inbox")))
+    group = _group(body, f"meeting-{invited.id}")
+    assert f"支援会議（開催日 {_held_on(invited)}、三条市 福祉課）" in group
+    assert "支援会議への参加依頼が届きました" in group and "支援会議の記録が追加されました" in group
+    assert "山田 太郎" in group and "佐藤" not in body and "山田さん世帯の支援会議" not in body
+    assert "未読 2 件" in group and "共有が終了した" not in body
+    assert "支援会議" not in _group(body, invited.cast.client.id)  # the client's own (earlier) notices only
+    [event] = AuditEvent.objects.filter(seq__gt=before, action=CaseAction.NOTICE_LIST)
+    assert event.client_ids == [str(invited.cast.client.id)]
+
+
+def test_an_agency_that_does_not_attend_hears_of_the_minutes_under_the_client(invited, as_user):
+    """地域包括 shares 山田 太郎 but does not attend: the meeting page is not there for it, the minutes on the client's
+    timeline are; its notice stays under the client, with no meeting link."""
+    body = text(as_user("carol").get(reverse("frontend:inbox")))
+    group = _group(body, invited.cast.client.id)
+    assert "山田 太郎" in group and "支援会議の記録が追加されました" in group
+    assert "/meetings/" not in group and 'id="notices-meeting-' not in body
+
+
+def test_mark_a_meeting_read_without_javascript(invited, as_user):
+    bob = as_user("bob")
+    response = bob.post(reverse("frontend:inbox_mark_read"), {"meeting": str(invited.id)})
+    assert response.status_code == 302
+    assert "2 件を既読にしました。" in text(bob.get(response["Location"]))
+    assert not Notification.objects.filter(recipient__username="bob", read_at=None).exists()
+    assert Notification.objects.filter(recipient__username="charlie", read_at=None).exists()
+
+
+def test_mark_a_meeting_read_with_htmx_and_a_client_group_leaves_the_meeting_unread(invited, as_user, settled):
+    bob = as_user("bob")
+    services.timeline_append(actor=settled.actor("alice"), client_id=settled.client.id, kind="call", body="電話")
+    outbox_relay()
+    # "Mark this case read" marks the client's own group, not the meeting's notice about the same client.
+    bob.post(reverse("frontend:inbox_mark_read"), {"client": str(settled.client.id)})
+    unread = Notification.objects.filter(recipient__username="bob", read_at=None)
+    assert set(unread.values_list("topic", flat=True)) == {"meeting.create", "meeting.minutes"}
+    response = bob.post(
+        reverse("frontend:inbox_mark_read"), {"meeting": str(invited.id), "unread": "1"}, HTTP_HX_REQUEST="true"
+    )
+    body = text(response)
+    assert response.status_code == 200 and 'id="inbox"' in body and "支援会議（" not in body
+    assert not unread.exists()
+
+
+@pytest.mark.parametrize("value", ["garbage", "", "00000000-0000-0000-0000-000000000000"])
+def test_mark_read_for_a_bad_or_foreign_meeting_marks_nothing(invited, as_user, value):
+    as_user("bob").post(reverse("frontend:inbox_mark_read"), {"meeting": value})
+    assert Notification.objects.filter(recipient__username="bob", read_at=None).count() == 2
+
+
+def test_the_meeting_heading_in_english(invited, as_user):
+    charlie = as_user("charlie")
+    charlie.post(reverse("set_language"), {"language": "en"})
+    body = text(charlie.get(reverse("frontend:inbox")))
+    group = _group(body, f"meeting-{invited.id}")
+    assert "Support meeting (held on" in group and "支援会議（" not in group

@@ -149,3 +149,53 @@ def test_the_inbox_names_its_clients_in_a_bounded_number_of_queries(cast, unread
     response_queries = _get(bob, url, 200)
     assert len(response_queries.captured_queries) == few
     assert few == 18  # with the header's open emergency grants and inquiry count (see the module docstring)
+
+
+def _meetings_for_bob(cast, meetings: int) -> None:
+    """``meetings`` 支援会議 of 福祉課, each about a new client of its own, to which bob's agency (社協) is invited:
+    every other one confirmed by bea and with minutes (a notice naming the client), the others awaiting confirmation
+    (an invitation naming nobody)."""
+    from datetime import date
+
+    from django.utils import timezone
+
+    from cases import services
+    from cases.outbox import outbox_relay
+    from tests.meetings import add_staff
+
+    if "bea" not in cast.users:
+        add_staff(cast, "bea", "reader", "supervisor")
+    for i in range(meetings):
+        client = services.client_create(
+            actor=cast.actor("alice"), name=f"会議 {i}", name_kana="カイギ", birth_date=date(1960, 2, 1 + i)
+        )
+        meeting = services.meeting_create(
+            actor=cast.actor("sam"),
+            title=f"会議 {i} さんの支援会議",
+            held_on=timezone.localdate(),
+            clients=[client.id],
+            attendees=["shakyo"],
+            share_level="read",
+            share_days=30,
+        )
+        if i % 2 == 0:
+            services.meeting_confirm(actor=cast.actor("bea"), meeting_id=meeting.id)
+            services.meeting_minutes_record(actor=cast.actor("sam"), meeting_id=meeting.id, summary="共有した。")
+    outbox_relay()
+
+
+@pytest.mark.parametrize("unread", ["", "1"])
+def test_meeting_notices_cost_no_query_each(cast, unread):
+    """Notices grouped by meeting (支援会議) as well as by client: still one read of the notices (which knows whether
+    the reader sees each meeting), one of the clients, one of the unread counts, one audit event — however many
+    meetings are on the page."""
+    bob = sign_in(Client(), cast.users["bob"])
+    bob.get("/inbox/badge/", **HTMX)
+    url = "/inbox/" + ("?unread=1" if unread else "")
+    _notices_for_bob(cast, 1)
+    _meetings_for_bob(cast, 1)
+    assert "支援会議（" in bob.get(url).content.decode()
+    few = _get(bob, url, 200)
+    _meetings_for_bob(cast, 5)
+    many = _get(bob, url, 200)
+    assert len(many.captured_queries) == len(few.captured_queries) == 18
