@@ -127,3 +127,25 @@ def test_the_officer_reviews_a_meeting_and_the_accesses_under_its_shares(cast, o
     expect(events.locator(".basis-share").first).to_be_visible()
     expect(penny.get_by_text("確認待ち（無効）").first).to_be_visible()
     shot(penny, "privacy-meeting")
+
+
+def test_an_invitation_in_the_inbox_opens_the_meeting(cast, open_as, live_server):
+    """さくら園 sees none of the meeting's clients before it confirms 守秘義務: its invitation is under the meeting (its
+    date and convener, not "a case no longer shared"), marked read with htmx, and opens the meeting page. Tablet."""
+    from cases.outbox import outbox_relay
+
+    meeting = convene(cast)
+    outbox_relay()
+    charlie = open_as("charlie", viewport=TABLET)
+    charlie.goto(f"{live_server.url}/inbox/")
+    group = charlie.locator(f"#notices-meeting-{meeting.id}")
+    expect(group.get_by_role("heading", name=re.compile(r"^支援会議（開催日 .+、三条市 福祉課）$"))).to_be_visible()
+    expect(group).to_contain_text("支援会議への参加依頼が届きました")
+    expect(charlie.locator("main")).not_to_contain_text("共有が終了したケース")
+    expect(charlie.locator("main")).not_to_contain_text("山田")
+    shot(charlie, "inbox-meeting-tablet")
+    group.get_by_role("button", name=re.compile("この支援会議をすべて既読にする")).click()
+    expect(charlie.locator(f"#notices-meeting-{meeting.id} .badge-unread")).to_have_count(0)
+    charlie.locator(f"#notices-meeting-{meeting.id}").get_by_role("link", name="支援会議を開く").click()
+    expect(charlie.get_by_role("heading", name="山田さん世帯の支援会議", level=1)).to_be_visible()
+    expect(charlie.get_by_text("共有されていない支援対象者").first).to_be_visible()
