@@ -168,6 +168,7 @@ class ShareView:
     revoked_at: datetime | None
     is_owner: bool
     is_active: bool
+    pending: bool = False  # a 支援会議's share awaiting the agency's confirmation of 守秘義務 (grants nothing yet)
 
     @property
     def granted_by_login(self) -> str:
@@ -191,6 +192,7 @@ class ShareView:
             revoked_at=share.revoked_at,
             is_owner=share.agency_id == owner_agency_id,
             is_active=share.is_active(),
+            pending=share.pending and share.revoked_at is None,
         )
 
 

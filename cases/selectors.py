@@ -190,7 +190,8 @@ def share_ended_list(*, actor: Actor, days: int = ENDED_SHARE_DAYS) -> list[Ende
             ended = Q(revoked_at__gte=since, revoked_at__lte=now, revoke_reason__in=("revoked", "expired"))
             lapsed = Q(revoked_at=None, expires_at__gte=since, expires_at__lte=now)  # before the sweep closes it
             shares = (
-                Share.objects.filter(agency=agency)
+                # A meeting share never confirmed never let the agency see the client: nothing ended for it.
+                Share.objects.filter(agency=agency, pending=False)
                 .filter(ended | lapsed)
                 .exclude(Exists(active_shares(agency, now).filter(client=OuterRef("client_id"))))
                 .select_related("client", "revoked_by__staff__agency")

@@ -523,3 +523,22 @@ def test_lists_read_a_bounded_number_of_statements(cast):
             action_items=[{"agency": "fukushi", "client": str(c.client2.id), "task": "確認"}],
         )
     assert counted() == one
+
+
+def test_an_unconfirmed_meeting_share_is_never_told_as_ended(cast):
+    """さくら園 never saw the clients (it did not confirm): when its pending meeting shares lapse, and after the
+    sweep closes them, its 共有が終了したケース list names none of them."""
+    c = convene(cast)
+    expire_meeting_shares(c)
+    ended = lambda: {e.client_id for e in selectors.share_ended_list(actor=cast.actor("charlie"))}  # noqa: E731
+    assert cast.client.id not in ended() and c.client2.id not in ended()
+    services.share_expire_sweep(actor=Actor.system(channel="task"))
+    assert cast.client.id not in ended() and c.client2.id not in ended()
+
+
+def test_the_sharing_page_shows_a_pending_meeting_share_as_awaiting_confirmation(cast):
+    c = convene(cast)
+    views = {s.agency_code: s for s in selectors.share_list(actor=cast.actor("sam"), client_id=c.client2.id)}
+    pending = views["shisetsu"]
+    assert pending.pending and not pending.is_active and pending.revoked_at is None
+    assert not views["fukushi"].pending

@@ -460,3 +460,15 @@ def test_the_meeting_register_is_for_officers_only(with_items, as_user, who):
     assert user.get(_url("privacy_meetings")).status_code == 403
     assert user.get(_url("privacy_meeting", with_items.id)).status_code == 403
     assert AuditEvent.objects.filter(actor_username=who, outcome="denied", reason="not_privacy_officer").exists()
+
+
+def test_the_sharing_page_says_a_meeting_share_awaits_confirmation_and_may_be_revoked(cast, as_user):
+    c = convene(cast)
+    body = text(as_user("sam").get(_url("share_page", c.client2.id)))
+    row = next(line for line in body.splitlines() if "さくら園" in line)
+    assert "守秘義務の確認待ち" in body and "期限切れ" not in row
+    pending = Share.objects.get(meeting_id=c.id, client_id=c.client2.id, agency__code="shisetsu")
+    assert (
+        _url("share_revoke", c.client2.id, pending.id)
+        in as_user("sam").get(_url("share_page", c.client2.id)).content.decode()
+    )
