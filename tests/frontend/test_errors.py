@@ -152,3 +152,18 @@ def test_the_middleware_maps_only_not_found_and_forbidden(db):
     assert middleware.process_exception(request, InvalidInput({"q": ["x"]})) is None
     assert middleware.process_exception(request, ValueError()) is None
     assert middleware.process_exception(request, NotFound()).status_code == 404
+
+
+def test_a_form_wide_error_is_announced_by_an_element_that_may_carry_the_alert_role():
+    """axe's aria-allowed-role: a list (``ul``) may not be an alert; the alert wraps the list."""
+    import re
+
+    from django import forms
+    from django.template.loader import render_to_string
+
+    form = forms.Form(data={})
+    form.is_valid()
+    form.add_error(None, "同時に別の操作が行われました。")
+    html = render_to_string("frontend/_nonfield.html", {"form": form})
+    assert "同時に別の操作が行われました。" in html and 'role="alert"' in html
+    assert not re.search(r"<(ul|ol|li)\b[^>]*\brole=", html)
