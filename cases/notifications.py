@@ -365,11 +365,17 @@ _ANY = object()
 
 
 def notification_mark_read(
-    *, actor: Actor, notification_ids: list | None = None, client_id: object = _ANY, meeting_id: object = _ANY
+    *,
+    actor: Actor,
+    notification_ids: list | None = None,
+    client_id: object = _ANY,
+    meeting_id: object = _ANY,
+    inquiry_id: object = _ANY,
 ) -> int:
-    """Mark the given notices, or one inbox group's — about one client (``client_id``: those not under a 支援会議,
-    see ``_under_meeting``) or about one meeting (``meeting_id``) — or all of the actor's as read; others' notices
-    are silently untouched, and an id that is not one marks nothing."""
+    """Mark the given notices, or one inquiry's (``inquiry_id``: opening it), or one inbox group's — about one
+    client (``client_id``: those not under a 支援会議, see ``_under_meeting``) or about one meeting
+    (``meeting_id``) — or all of the actor's as read; others' notices are silently untouched, and an id that is
+    not one marks nothing."""
     if actor.account is None:
         return 0
     qs = Notification.objects.filter(recipient=actor.account, read_at__isnull=True)
@@ -385,4 +391,9 @@ def notification_mark_read(
         if pk is None:
             return 0
         qs = qs.filter(meeting_id=pk)
+    if inquiry_id is not _ANY:  # the notices of one inquiry (its question, replies and closing)
+        pk = parse_uuid(inquiry_id)
+        if pk is None:
+            return 0
+        qs = qs.filter(topic__in=INQUIRY_TOPICS, entry__event_params__inquiry=str(pk))
     return qs.update(read_at=timezone.now())

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cases import inquiry_selectors, selectors, services
+from cases import inquiry_selectors, notifications, selectors, services
 from cases.inquiry_selectors import Box, InquirySort
 from cases.models import InquiryStatus
 from tsunagu.errors import InvalidInput
@@ -52,6 +52,7 @@ def inquiry_boxes(request: HttpRequest) -> HttpResponse:
 
 def _detail_page(request, actor, inquiry_id: str, *, form=None, status: int = 200) -> HttpResponse:
     inquiry = inquiry_selectors.inquiry_detail(actor=actor, inquiry_id=inquiry_id)
+    notifications.notification_mark_read(actor=actor, inquiry_id=inquiry.id)  # opened: its notices are read
     context = {"inquiry": inquiry, "form": form if form is not None else InquiryReplyForm()}
     return page(request, "frontend/inquiry_detail.html", context, actor=actor, status=status)
 

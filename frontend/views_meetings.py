@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agencies import selectors as agency_selectors
-from cases import convene_selectors, meeting_pages, meeting_selectors, services
+from cases import convene_selectors, meeting_pages, meeting_selectors, notifications, services
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
 
 from .auth import web_login_required
@@ -153,6 +153,7 @@ def _minutes_forms(meeting, data=None) -> tuple[MinutesForm, BaseActionItemFormS
 def _meeting_page(request, actor, meeting_id, *, minutes=None, items=None, status=200) -> HttpResponse:
     read = meeting_pages.meeting_page(actor=actor, meeting_id=meeting_id)
     meeting = read.meeting
+    notifications.notification_mark_read(actor=actor, meeting_id=meeting.id)  # opened: its notices are read
     context: dict = {"meeting": meeting, "minutes_versions": read.minutes_versions}
     if meeting.can_record_minutes:
         if minutes is None or items is None:

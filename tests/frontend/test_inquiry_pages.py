@@ -123,3 +123,16 @@ def test_the_inbox_names_the_subject_only_while_the_client_is_seen(cast, as_user
     Share.objects.filter(pk=cast.shares["appender"].id).update(expires_at=timezone.now() - timedelta(minutes=1))
     inbox = text(as_user("carol").get(reverse("frontend:inbox")))
     assert "ひみつの件名" not in inbox
+
+
+def test_opening_the_inquiry_marks_its_notices_read_and_no_others(cast, as_user):
+    from cases.models import Notification
+
+    first, other = _ask(cast, subject="一件目"), _ask(cast, subject="二件目")
+    outbox_relay()
+    carol = cast.users["carol"]
+    asked = Notification.objects.filter(recipient=carol, topic="inquiry.create", read_at=None)
+    assert asked.count() == 2
+    as_user("carol").get(reverse("frontend:inquiry_detail", args=[first.id]))
+    assert [n.entry.event_params["inquiry"] for n in asked.all()] == [str(other.id)]
+    assert Notification.objects.filter(recipient=carol, read_at=None).exclude(topic="inquiry.create").exists()

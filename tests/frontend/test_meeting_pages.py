@@ -472,3 +472,15 @@ def test_the_sharing_page_says_a_meeting_share_awaits_confirmation_and_may_be_re
         _url("share_revoke", c.client2.id, pending.id)
         in as_user("sam").get(_url("share_page", c.client2.id)).content.decode()
     )
+
+
+def test_opening_the_meeting_marks_its_notices_read(cast, as_user):
+    from cases.models import Notification
+    from cases.outbox import outbox_relay
+
+    c = convene(cast)
+    outbox_relay()
+    sue = cast.users["sue"]
+    assert Notification.objects.filter(recipient=sue, meeting_id=c.id, read_at=None).exists()
+    as_user("sue").get(_url("meeting_detail", c.id))
+    assert not Notification.objects.filter(recipient=sue, meeting_id=c.id, read_at=None).exists()
