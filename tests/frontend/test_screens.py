@@ -12,6 +12,7 @@ from audit import review
 from cases import services
 from cases.outbox import outbox_relay
 from tests.frontend.conftest import both_viewports, shot, viewport_name
+from tests.meetings import convene
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -54,3 +55,27 @@ def test_the_main_pages(cast, browser, open_as, live_server, viewport):
     penny = open_as("penny")
     _show(penny, f"{base}/privacy/", "監査ダッシュボード", "privacy-dashboard")
     _show(penny, f"{base}/privacy/events/?client={cast.client.id}", "監査ログ検索", "privacy-events")
+
+    # Working together: an inquiry (照会) as its addressee sees it, and a 支援会議 with minutes and an action item.
+    inquiry = services.inquiry_create(
+        actor=cast.actor("alice"),
+        client_id=cast.client.id,
+        to=["houkatsu"],
+        subject="通所の状況",
+        body="最近の通所の様子を教えてください。",
+    )
+    outbox_relay()
+    carol = open_as("carol")
+    _show(carol, f"{base}/inquiries/", "照会", "inquiries")
+    _show(carol, f"{base}/inquiries/{inquiry.id}/", "通所の状況", "inquiry")
+    meeting = convene(cast)
+    services.meeting_minutes_record(
+        actor=cast.actor("sam"),
+        meeting_id=meeting.id,
+        summary="本人の生活状況と家族の状況を共有した。",
+        decisions="社協が家計相談を行う。",
+        action_items=[{"agency": "shakyo", "client": str(cast.client.id), "task": "家計相談の予約", "due_on": None}],
+    )
+    _show(sam, f"{base}/meetings/", "支援会議", "meetings")
+    _show(sam, f"{base}/meetings/{meeting.id}/", "山田さん世帯の支援会議", "meeting")
+    _show(bob, f"{base}/tasks/", "役割分担", "tasks")
