@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
-from django.db import transaction
 from django.test import Client as BrowserClient
 from django.urls import reverse
 from django.utils import timezone
@@ -31,12 +30,15 @@ from agencies.models import ApiKey, Role
 from agencies.services import apikey_issue, apikey_revoke, staff_create
 from audit import anomalies, review
 from audit.flag_summaries import SummaryCode
-from audit.models import AnomalyFlag, AnomalyRule, AuditEvent
+from audit.models import AnomalyFlag, AnomalyRule
 from cases import review as client_review
 from cases import selectors, services
 from cases.models import BreakGlassGrant
 from cases.webhooks import webhook_register
 from tests.cast import AGENCIES, PASSWORD
+from tests.matrix import events as _events
+from tests.matrix import rolled_back as _rolled_back
+from tests.matrix import seq as _seq
 from tests.mfa import sign_in
 from tsunagu.errors import Forbidden, NotFound
 
@@ -165,23 +167,6 @@ def _prepare(world: World, who: Who) -> None:
             reason="規則の導入前に開かれた緊急アクセス",
             expires_at=timezone.now() + timedelta(hours=4),
         )
-
-
-def _seq() -> int:
-    return AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-
-
-def _events(seq: int) -> list[tuple[str, str]]:
-    return list(AuditEvent.objects.filter(seq__gt=seq).order_by("seq").values_list("action", "outcome"))
-
-
-def _rolled_back(check):
-    """Run one case in a savepoint that is rolled back: every case starts from the same world."""
-    with transaction.atomic():
-        try:
-            return check()
-        finally:
-            transaction.set_rollback(True)
 
 
 # --- the services ---------------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -26,6 +25,9 @@ from agencies.services import apikey_issue
 from audit.models import AuditEvent
 from cases import inquiry_selectors, services
 from cases.models import Share
+from tests.matrix import events as _events
+from tests.matrix import rolled_back as _rolled_back
+from tests.matrix import seq as _seq
 from tsunagu.errors import Forbidden, NotFound
 
 A, NF, F = "allowed", NotFound, Forbidden
@@ -85,22 +87,6 @@ def world(cast) -> World:
         for name, u in users.items()
     }
     return World(cast, users, keys, str(inquiry.id))
-
-
-def _seq() -> int:
-    return AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-
-
-def _events(seq: int) -> list[tuple[str, str]]:
-    return list(AuditEvent.objects.filter(seq__gt=seq).order_by("seq").values_list("action", "outcome"))
-
-
-def _rolled_back(check):
-    with transaction.atomic():
-        try:
-            return check()
-        finally:
-            transaction.set_rollback(True)
 
 
 def _party(p: Who):

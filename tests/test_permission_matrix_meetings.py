@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from django.db import transaction
 from rest_framework.test import APIClient
 
 from agencies.actors import Actor
@@ -28,6 +27,9 @@ from cases import meeting_selectors, selectors, services
 from cases.access import actor_visible_clients
 from cases.models import ActionItem
 from tests.api.conftest import issue_key
+from tests.matrix import events as _events
+from tests.matrix import rolled_back as _rolled_back
+from tests.matrix import seq as _seq
 from tests.meetings import convene, expire_meeting_shares
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
 
@@ -143,22 +145,6 @@ def _world(cast, who: Who) -> World:
     task = ActionItem.objects.get(meeting_id=c.id, agency__code="shisetsu")
     own = ActionItem.objects.get(meeting_id=c.id, agency__code="fukushi")
     return World(convened=c, task_id=task.pk, own_task_id=own.pk)
-
-
-def _seq() -> int:
-    last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
-    return last or 0
-
-
-def _events(seq: int) -> list[tuple[str, str]]:
-    return list(AuditEvent.objects.filter(seq__gt=seq).order_by("seq").values_list("action", "outcome"))
-
-
-def _rolled_back(check):
-    with transaction.atomic():
-        result = check()
-        transaction.set_rollback(True)
-    return result
 
 
 def _name(value) -> str:
