@@ -39,11 +39,16 @@ def refuse(*, actor: AuditActor, action: str, reason: str, error: DomainError, *
 
 
 @contextmanager
-def refusals_audited(*, actor: AuditActor, action: str, **fields: Any) -> Iterator[None]:
+def refusals_audited(*, actor: AuditActor, action: str, **fields: Any) -> Iterator[dict[str, Any]]:
     """Turn a ``Refusal`` raised in the block into one denied event and its error. Wrap the block's own
-    transaction with it, so the refused work has rolled back before the denial is recorded."""
+    transaction with it, so the refused work has rolled back before the denial is recorded.
+
+    Yields the event's ``fields``: a block that checks several objects in turn (a meeting's clients, then the
+    meeting) sets ``target_type`` / ``target_id`` as it goes, and a refusal names the one it was checking. Any id
+    may be passed as it came (from a URL or a body): the audit stores only a well-formed one
+    (``audit.services.well_formed_target``)."""
     try:
-        yield
+        yield fields
     except Refusal as refusal:
         audit_denied(actor=actor, action=action, reason=refusal.reason, **fields)
         raise refusal.error from None

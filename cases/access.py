@@ -220,12 +220,7 @@ def require_share_manager(actor: Actor, access: Access) -> None:
 def client_access(*, actor: Actor, client_id: object, need: str, action: str, lock: bool = False) -> Iterator[Access]:
     """Check access and run the block in one transaction; a refusal is audited (denied) and re-raised."""
     with (
-        refusals_audited(actor=actor, action=action, target_type="client", target_id=_printable(client_id)),
+        refusals_audited(actor=actor, action=action, target_type="client", target_id=client_id),
         transaction.atomic(),
     ):
         yield check_access(actor, client_id, need, lock=lock)
-
-
-def _printable(value: object) -> str:
-    """What was asked for, safe to store: no control characters (PostgreSQL text rejects NUL), at most 64."""
-    return "".join(ch for ch in str(value) if ch.isprintable())[:64]

@@ -29,9 +29,8 @@ class MeetingPage:
 def meeting_page(*, actor: Actor, meeting_id: object) -> MeetingPage:
     """One meeting with its minutes' versions, or not found (missing, or not the actor's agency's to see). Audited
     once as ``meeting.view`` naming the clients shown and the versions read."""
-    target = "".join(ch for ch in str(meeting_id) if ch.isprintable())[:64]
     with (
-        refusals_audited(actor=actor, action=CaseAction.MEETING_VIEW, target_type="meeting", target_id=target),
+        refusals_audited(actor=actor, action=CaseAction.MEETING_VIEW, target_type="meeting", target_id=meeting_id),
         transaction.atomic(),
     ):
         meeting = meeting_visible_to(actor, meeting_id)

@@ -65,9 +65,7 @@ def meeting_list(*, actor: Actor, cursor: str | None = None, limit: int = 50) ->
 def meeting_detail(*, actor: Actor, meeting_id: object) -> MeetingView:
     """One meeting, or not found (missing, or not the actor's agency's to see). Audited as ``meeting.view``."""
     with (
-        refusals_audited(
-            actor=actor, action=CaseAction.MEETING_VIEW, target_type="meeting", target_id=_printable(meeting_id)
-        ),
+        refusals_audited(actor=actor, action=CaseAction.MEETING_VIEW, target_type="meeting", target_id=meeting_id),
         transaction.atomic(),
     ):
         meeting = meeting_visible_to(actor, meeting_id)
@@ -81,10 +79,6 @@ def meeting_detail(*, actor: Actor, meeting_id: object) -> MeetingView:
             details={"minutes_version": view.minutes.version if view.minutes else None},
         )
     return view
-
-
-def _printable(value: object) -> str:
-    return "".join(ch for ch in str(value) if ch.isprintable())[:64]
 
 
 def _assigned_items(actor: Actor):

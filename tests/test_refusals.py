@@ -286,3 +286,23 @@ def test_a_refused_actor_leaves_exactly_one_denied_event(cast, path):
         func(actor=actor, **kwargs)
     events = list(AuditEvent.objects.filter(seq__gt=seq).order_by("seq").values_list("action", "outcome"))
     assert events == [(action, "denied")]
+
+
+def test_a_block_names_its_target_as_it_goes_and_the_refusal_records_the_last_one(cast):
+    """``refusals_audited`` yields the event's fields: a block checking several objects in turn (a meeting's
+    clients, then the meeting) names the one a refusal is about; an id given as it came is stored only when
+    well formed."""
+    from audit.refusals import Refusal, refusals_audited
+    from tsunagu.errors import NotFound
+
+    actor = Actor.for_user(cast.users["alice"], channel="web")
+    audited = refusals_audited(actor=actor, action="client.view", target_type="client", target_id="x\x00y")
+    with pytest.raises(NotFound), audited as target:
+        target["target_id"] = cast.client.id
+        raise Refusal("no_share", NotFound())
+    event = AuditEvent.objects.filter(outcome="denied").latest("seq")
+    assert (event.target_type, event.target_id, event.reason) == ("client", str(cast.client.id), "no_share")
+    audited = refusals_audited(actor=actor, action="client.view", target_type="client", target_id="x\x00y")
+    with pytest.raises(NotFound), audited:
+        raise Refusal("not_found", NotFound())
+    assert AuditEvent.objects.filter(outcome="denied").latest("seq").target_id == ""

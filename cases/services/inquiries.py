@@ -13,7 +13,7 @@ side only (ids only): the addressees when asked and closed, the other side when 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from django.db import transaction
 from django.utils import timezone
@@ -33,7 +33,7 @@ from ..models import Inquiry, InquiryAddressee, InquiryReply, InquiryStatus, Sha
 from ..outbox import outbox_enqueue
 from ..timeline_events import inquiry_asked_event, inquiry_closed_event, inquiry_replied_event
 from .side_effects import system_entry
-from .validation import MAX_BODY
+from .validation import MAX_BODY, clean_text, parse_date
 
 MAX_SUBJECT = Inquiry._meta.get_field("subject").max_length or 200
 MAX_ADDRESSEES = 20
@@ -83,8 +83,10 @@ def check_inquiry_access(actor: Actor, inquiry_id: object, *, lock: bool = False
 @contextmanager
 def inquiry_access(*, actor: Actor, inquiry_id: object, action: str, lock: bool = False) -> Iterator[InquiryAccess]:
     """``check_inquiry_access`` and the block in one transaction; a refusal is audited (denied) and re-raised."""
-    target = "".join(ch for ch in str(inquiry_id) if ch.isprintable())[:64]
-    with refusals_audited(actor=actor, action=action, target_type="inquiry", target_id=target), transaction.atomic():
+    with (
+        refusals_audited(actor=actor, action=action, target_type="inquiry", target_id=inquiry_id),
+        transaction.atomic(),
+    ):
         yield check_inquiry_access(actor, inquiry_id, lock=lock)
 
 
@@ -119,28 +121,11 @@ def _announce(topic: str, *, inquiry: Inquiry, agency: Agency, entry: TimelineEn
     )
 
 
-def _clean_text(
-    value: object, field: str, limit: int, errors: dict[str, list[str]], *, single_line: bool = False
-) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if single_line:
-        text = " ".join(text.split())
-    if not text:
-        errors[field] = [gettext("入力してください。")]
-    elif len(text) > limit:
-        errors[field] = [gettext("%(max)s文字以内で入力してください。") % {"max": limit}]
-    return text
-
-
 def _clean_due_on(value: object, today: date, errors: dict[str, list[str]]) -> date | None:
     if value in (None, ""):
         return None
-    if isinstance(value, str):
-        try:
-            value = date.fromisoformat(value)
-        except ValueError:
-            value = None
-    if not isinstance(value, date) or isinstance(value, datetime):
+    value = parse_date(value)
+    if value is None:
         errors["due_on"] = [gettext("回答期限は YYYY-MM-DD の形式で入力してください。")]
         return None
     if value < today:
@@ -171,8 +156,8 @@ def inquiry_create(
     staff role; each addressee must hold an active share of the client and be another agency."""
     errors: dict[str, list[str]] = {}
     codes = _clean_to(to, errors)
-    subject_text = _clean_text(subject, "subject", MAX_SUBJECT, errors, single_line=True)
-    body_text = _clean_text(body, "body", MAX_BODY, errors)
+    subject_text = clean_text(subject, "subject", limit=MAX_SUBJECT, errors=errors, single_line=True)
+    body_text = clean_text(body, "body", limit=MAX_BODY, errors=errors)
     now = actor.now()
     due = _clean_due_on(due_on, timezone.localdate(now), errors)
     if errors:
@@ -243,7 +228,7 @@ def inquiry_reply(*, actor: Actor, inquiry_id: object, body: object) -> InquiryV
     """Reply in the thread (the sender agency or an addressee, ``append`` and a staff role). An addressee's reply
     makes an open inquiry ``answered``; a closed inquiry takes no more replies."""
     errors: dict[str, list[str]] = {}
-    text = _clean_text(body, "body", MAX_BODY, errors)
+    text = clean_text(body, "body", limit=MAX_BODY, errors=errors)
     if errors:
         raise InvalidInput(errors)
     with inquiry_access(actor=actor, inquiry_id=inquiry_id, action=CaseAction.INQUIRY_REPLY, lock=True) as found:

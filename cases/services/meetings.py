@@ -16,8 +16,6 @@ audit holds ids and codes only, never the title (free text that may name a perso
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
@@ -29,7 +27,7 @@ from django.utils.translation import gettext
 
 from agencies.actors import Actor
 from agencies.models import Agency
-from audit.refusals import Refusal, refuse
+from audit.refusals import refusals_audited
 from audit.services import audit_record
 from tsunagu.errors import Forbidden, InvalidInput, NotFound
 from tsunagu.ids import parse_uuid
@@ -66,7 +64,7 @@ from ..timeline_events import (
 )
 from .permissions import grant_perms, revoke_perms
 from .side_effects import announce, system_entry
-from .validation import MAX_BODY
+from .validation import MAX_BODY, clean_text, parse_date
 
 MAX_TITLE = 200
 MAX_MEETING_CLIENTS = 20
@@ -76,54 +74,6 @@ MAX_TASK = 1000
 MAX_SHARE_DAYS = 365
 MEETING_SHARE_LEVELS = (ShareLevel.READ, ShareLevel.APPEND)
 HELD_ON_RANGE = timedelta(days=366)  # how far from today a meeting's date may be
-
-
-@contextmanager
-def _refusals_audited(*, actor: Actor, action: str, target_type: str, target_id: object) -> Iterator[dict[str, str]]:
-    """Like ``audit.refusals.refusals_audited``, with a target the block may change as it goes (the client being
-    checked when a meeting names several): wrap the block's transaction, so the refused work has rolled back."""
-    target = {"type": target_type, "id": _printable(target_id)}
-    try:
-        yield target
-    except Refusal as refusal:
-        refuse(
-            actor=actor,
-            action=action,
-            reason=refusal.reason,
-            error=refusal.error,
-            target_type=target["type"],
-            target_id=target["id"],
-        )
-
-
-def _printable(value: object) -> str:
-    return "".join(ch for ch in str(value) if ch.isprintable())[:64] if value is not None else ""
-
-
-def _text_errors(value: object, field: str, *, required: bool, limit: int, errors: dict[str, list[str]]) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if value is not None and not isinstance(value, str):
-        errors[field] = [gettext("文字列で入力してください。")]
-    elif required and not text:
-        errors[field] = [gettext("入力してください。")]
-    elif len(text) > limit:
-        errors[field] = [gettext("%(max)s文字以内で入力してください。") % {"max": limit}]
-    elif "\x00" in text:
-        errors[field] = [gettext("制御文字は使えません。")]
-    return text
-
-
-def _as_date(value: object) -> date | None:
-    if isinstance(value, datetime):
-        return None
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
 
 
 def _meeting_expiry(held_on: date, share_days: int) -> datetime:
@@ -147,8 +97,8 @@ def meeting_create(
 ) -> MeetingView:
     """Convene a 支援会議 (see the module docstring). Returns the meeting as the convener sees it."""
     errors: dict[str, list[str]] = {}
-    title = _text_errors(title, "title", required=True, limit=MAX_TITLE, errors=errors)
-    day = _as_date(held_on)
+    title = clean_text(title, "title", limit=MAX_TITLE, errors=errors, required=True)
+    day = parse_date(held_on)
     now = actor.now()
     today = timezone.localdate(now)
     if day is None:
@@ -192,15 +142,15 @@ def meeting_create(
     assert day is not None
     expires_at = _meeting_expiry(day, share_days)
     with (
-        _refusals_audited(actor=actor, action=CaseAction.MEETING_CREATE, target_type="client", target_id="") as target,
+        refusals_audited(actor=actor, action=CaseAction.MEETING_CREATE, target_type="client", target_id="") as target,
         transaction.atomic(),
     ):
         accesses = []
         for cid in client_ids:
-            target["id"] = str(cid)
+            target["target_id"] = str(cid)
             accesses.append(check_access(actor, cid, ShareLevel.READ, lock=True))  # hidden or missing: not found
         for access in accesses:
-            target["id"] = str(access.client.pk)
+            target["target_id"] = str(access.client.pk)
             if not may_manage_shares(actor, access.level):
                 reason = "role" if access.at_least(ShareLevel.MANAGE) else "insufficient_level"
                 if access.break_glass is not None:
@@ -209,7 +159,7 @@ def meeting_create(
                     "支援会議は、すべての支援対象者を管理する機関の管理職・主任または機関管理者のみが開催できます。"
                 )
                 raise Denied(reason, Forbidden(message))
-        target["type"], target["id"] = "meeting", ""
+        target["target_type"], target["target_id"] = "meeting", ""
         convener = accesses[0].agency
         meeting = Meeting.objects.create(
             title=title,
@@ -317,13 +267,13 @@ def meeting_confirm(*, actor: Actor, meeting_id: object) -> MeetingView:
     """Confirm 守秘義務 for the actor's agency, once per meeting (a second confirmation is a 400): its pending
     shares of the meeting that have not ended start."""
     with (
-        _refusals_audited(
+        refusals_audited(
             actor=actor, action=CaseAction.MEETING_CONFIRM, target_type="meeting", target_id=meeting_id
         ) as target,
         transaction.atomic(),
     ):
         meeting = meeting_visible_to(actor, meeting_id, lock=True)
-        target["id"] = str(meeting.pk)
+        target["target_id"] = str(meeting.pk)
         agency = actor.agency
         assert agency is not None  # _meeting_for refused an actor without one
         attendee = MeetingAttendee.objects.select_for_update().filter(meeting=meeting, agency=agency).first()
@@ -385,7 +335,7 @@ def _action_item_input(raw: object, index: int, errors: dict[str, list[str]]) ->
         errors[field] = [gettext("指定できない項目があります: %(fields)s") % {"fields": ", ".join(sorted(unknown))}]
         return None
     item_errors: dict[str, list[str]] = {}
-    task = _text_errors(raw.get("task"), "task", required=True, limit=MAX_TASK, errors=item_errors)
+    task = clean_text(raw.get("task"), "task", limit=MAX_TASK, errors=item_errors, required=True)
     agency = raw.get("agency")
     if not isinstance(agency, str) or not agency:
         item_errors["agency"] = [gettext("担当機関を指定してください。")]
@@ -395,7 +345,7 @@ def _action_item_input(raw: object, index: int, errors: dict[str, list[str]]) ->
     due = raw.get("due_on")
     due_on = None
     if due not in (None, ""):
-        due_on = _as_date(due)
+        due_on = parse_date(due)
         if due_on is None:
             item_errors["due_on"] = [gettext("期限を日付（YYYY-MM-DD）で指定してください。")]
     if item_errors:
@@ -409,8 +359,8 @@ def meeting_minutes_record(
 ) -> MeetingView:
     """Record the minutes as a new version (see the module docstring)."""
     errors: dict[str, list[str]] = {}
-    summary = _text_errors(summary, "summary", required=True, limit=MAX_BODY, errors=errors)
-    decisions = _text_errors(decisions or "", "decisions", required=False, limit=MAX_BODY, errors=errors)
+    summary = clean_text(summary, "summary", limit=MAX_BODY, errors=errors, required=True)
+    decisions = clean_text(decisions or "", "decisions", limit=MAX_BODY, errors=errors, required=False)
     items_in: list[dict[str, Any]] = []
     raw_items = action_items if action_items is not None else []
     if not isinstance(raw_items, list | tuple):
@@ -425,13 +375,13 @@ def meeting_minutes_record(
     if errors:
         raise InvalidInput(errors)
     with (
-        _refusals_audited(
+        refusals_audited(
             actor=actor, action=CaseAction.MEETING_MINUTES, target_type="meeting", target_id=meeting_id
         ) as target,
         transaction.atomic(),
     ):
         meeting = meeting_visible_to(actor, meeting_id, lock=True)
-        target["id"] = str(meeting.pk)
+        target["target_id"] = str(meeting.pk)
         agency = actor.agency
         assert agency is not None
         if meeting.convened_by_id != agency.pk:
@@ -440,9 +390,9 @@ def meeting_minutes_record(
             raise Denied("no_role", Forbidden())
         links = list(MeetingClient.objects.filter(meeting=meeting).select_related("client").order_by("id"))
         for link in links:  # the minutes go onto each client's timeline: the convener writes there
-            target["type"], target["id"] = "client", str(link.client_id)
+            target["target_type"], target["target_id"] = "client", str(link.client_id)
             check_access(actor, link.client_id, ShareLevel.APPEND)
-        target["type"], target["id"] = "meeting", str(meeting.pk)
+        target["target_type"], target["target_id"] = "meeting", str(meeting.pk)
         parties = {agency.code: agency}
         for a in MeetingAttendee.objects.filter(meeting=meeting).select_related("agency"):
             parties[a.agency.code] = a.agency
@@ -535,7 +485,7 @@ def _minutes_body(summary: str, decisions: str, items: list[ActionItem]) -> str:
 def task_done(*, actor: Actor, task_id: object) -> TaskView:
     """Mark an action item done (staff of the assigned agency, which sees the client); done twice is a 400."""
     with (
-        _refusals_audited(actor=actor, action=CaseAction.TASK_DONE, target_type="action_item", target_id=task_id),
+        refusals_audited(actor=actor, action=CaseAction.TASK_DONE, target_type="action_item", target_id=task_id),
         transaction.atomic(),
     ):
         pk = parse_uuid(task_id)

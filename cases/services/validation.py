@@ -89,3 +89,43 @@ def clean_profile(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     if errors:
         raise InvalidInput(errors)
     return cleaned
+
+
+def clean_text(
+    value: object,
+    field: str,
+    *,
+    limit: int,
+    errors: dict[str, list[str]],
+    required: bool = True,
+    single_line: bool = False,
+) -> str:
+    """A text a service was given, stripped (``single_line``: its whitespace runs made one space, as a subject),
+    or an error under ``field``: not a string, missing when ``required``, longer than ``limit``, or holding NUL
+    (which PostgreSQL text refuses)."""
+    text = value.strip() if isinstance(value, str) else ""
+    if single_line:
+        text = " ".join(text.split())
+    if value is not None and not isinstance(value, str):
+        errors[field] = [gettext("文字列で入力してください。")]
+    elif required and not text:
+        errors[field] = [gettext("入力してください。")]
+    elif len(text) > limit:
+        errors[field] = [gettext("%(max)s文字以内で入力してください。") % {"max": limit}]
+    elif "\x00" in text:
+        errors[field] = [gettext("制御文字は使えません。")]
+    return text
+
+
+def parse_date(value: object) -> date | None:
+    """A day given as a ``date`` or as ``YYYY-MM-DD``; None for anything else (a datetime too: a day was asked)."""
+    if isinstance(value, datetime):
+        return None
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
