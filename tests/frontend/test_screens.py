@@ -78,4 +78,5 @@ def test_the_main_pages(cast, browser, open_as, live_server, viewport):
     )
     _show(sam, f"{base}/meetings/", "支援会議", "meetings")
     _show(sam, f"{base}/meetings/{meeting.id}/", "山田さん世帯の支援会議", "meeting")
+    _show(sam, f"{base}/clients/{meeting.client2.id}/shares/", "共有先の一覧", "shares-meeting")  # 確認待ち
     _show(bob, f"{base}/tasks/", "役割分担", "tasks")
