@@ -59,12 +59,12 @@ typecheck: install
 	DEBUG=true $(BIN)/mypy
 
 # Production settings pass Django's deployment checks with no warning. Production needs exactly these variables
-# (a 50-character SECRET_KEY, ALLOWED_HOSTS, AUDIT_HMAC_KEYS, AUDIT_SIGNING_KEYS, AUDIT_ANCHOR_DIR); everything
+# (a 50-character SECRET_KEY, ALLOWED_HOSTS, AUDIT_HMAC_KEYS, AUDIT_SIGNING_KEYS, ATTACHMENT_KEYS, AUDIT_ANCHOR_DIR); everything
 # else has a production default.
 RANDOM_SECRET = $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(40))'
 check-deploy: install
 	DEBUG=false SECRET_KEY="$$($(RANDOM_SECRET))" ALLOWED_HOSTS=tsunagu.example.jp \
-	AUDIT_HMAC_KEYS="k1:$$($(RANDOM_SECRET))" AUDIT_SIGNING_KEYS="k1:$$($(RANDOM_SECRET))" \
+	AUDIT_HMAC_KEYS="k1:$$($(RANDOM_SECRET))" AUDIT_SIGNING_KEYS="k1:$$($(RANDOM_SECRET))" ATTACHMENT_KEYS="k1:$$($(RANDOM_SECRET))" \
 	AUDIT_ANCHOR_DIR="$$(mktemp -d)" TSUNAGU_VAR_DIR="$$(mktemp -d)" \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 

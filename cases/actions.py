@@ -41,6 +41,14 @@ class CaseAction(models.TextChoices):
     MEETING_MINUTES = "meeting.minutes", _("支援会議の記録")
     TASK_LIST = "task.list", _("役割分担一覧の表示")
     TASK_DONE = "task.done", _("役割分担の完了")
+    # Attachments (files on timeline entries)
+    ATTACHMENT_UPLOAD = "attachment.upload", _("添付ファイルの登録")
+    ATTACHMENT_DOWNLOAD = "attachment.download", _("添付ファイルのダウンロード")
+    ATTACHMENT_THUMBNAIL = "attachment.thumbnail", _("添付ファイルの縮小画像の表示")
+    ATTACHMENT_INTEGRITY_FAILED = "attachment.integrity_failed", _("添付ファイルの改ざん・破損の検知")
+    ATTACHMENT_VERIFY = "attachment.verify", _("添付ファイルの整合性検査")
+    ATTACHMENT_PURGE = "attachment.purge", _("保存期間を過ぎた添付ファイルの削除")
+    ATTACHMENT_REKEY = "attachment.rekey", _("添付ファイルの暗号鍵の更新")
 
 
 class CaseReason(models.TextChoices):
@@ -64,6 +72,9 @@ class CaseReason(models.TextChoices):
     DELIVERY_FAILED = "delivery_failed", _("送信の失敗")
     NOT_INQUIRY_PARTY = "not_inquiry_party", _("照会の送信機関・宛先ではない")
     NOT_INQUIRY_SENDER = "not_inquiry_sender", _("照会の送信機関ではない")
+    ADDRESS_CONFIDENTIAL = "address_confidential", _("住所秘匿（DV等）の支援対象者の添付ファイル")
+    ATTACHMENT_PURGED = "attachment_purged", _("保存期間を過ぎて削除済みの添付ファイル")
+    ATTACHMENT_DAMAGED = "attachment_damaged", _("整合性を確認できない添付ファイル")
 
 
 # What the audit layer's anomaly rules need to know about these actions (see audit.actions.Trait).
@@ -73,7 +84,13 @@ CASE_ACTION_TRAITS = {
         for a in CaseAction
         if a.value.split(".")[0]
         in ("client", "timeline", "share", "assignment", "notice", "inquiry", "meeting", "task")
-        or a == CaseAction.BREAK_GLASS
+        or a
+        in (
+            CaseAction.BREAK_GLASS,
+            CaseAction.ATTACHMENT_UPLOAD,
+            CaseAction.ATTACHMENT_DOWNLOAD,
+            CaseAction.ATTACHMENT_THUMBNAIL,
+        )
     ],
     # The inbox names the clients of its notices, like a list page: an exposure, not an opening.
     Trait.LISTING: [
@@ -88,7 +105,7 @@ CASE_ACTION_TRAITS = {
     Trait.SHARE_REVOKE: [CaseAction.SHARE_REVOKE],
     Trait.SHARE_EXPIRE: [CaseAction.SHARE_EXPIRE],
     Trait.BREAK_GLASS: [CaseAction.BREAK_GLASS],
-    Trait.RECORDS_READ: [CaseAction.TIMELINE_VIEW],
+    Trait.RECORDS_READ: [CaseAction.TIMELINE_VIEW, CaseAction.ATTACHMENT_DOWNLOAD, CaseAction.ATTACHMENT_THUMBNAIL],
 }
 
 

@@ -613,3 +613,55 @@ class ActionItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.meeting_id}: {self.agency_id}"
+
+
+class Attachment(models.Model):
+    """A file on a timeline entry (同意書, 手帳の写し, 写真…). Added with its entry and immutable like it (database
+    triggers reject UPDATE and DELETE): a wrong file is corrected by a correcting entry, and the original stays.
+    Who may see it is exactly who may see the entry. ``size`` and ``sha256`` are of the content as stored and
+    served (an image after its metadata was removed, a HEIC photo after conversion to JPEG). The encrypted content
+    and the key that opens it are in ``AttachmentBlob``."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    entry = models.ForeignKey(TimelineEntry, on_delete=models.PROTECT, related_name="attachments")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")  # the entry's client
+    position = models.PositiveSmallIntegerField()  # order within the entry, from 0
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    has_thumbnail = models.BooleanField(default=False)
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")  # the uploader's agency
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "添付ファイル"
+        verbose_name_plural = "添付ファイル"
+        constraints = [models.UniqueConstraint(fields=["entry", "position"], name="attachment_entry_position")]
+        indexes = [models.Index(fields=["client", "created_at"], name="attachment_client")]
+
+    def __str__(self) -> str:
+        return f"{self.entry_id} #{self.position}"
+
+
+class AttachmentBlob(models.Model):
+    """Where an attachment's encrypted content (and its thumbnail's) is stored, and its file key wrapped by the
+    current master key (``cases.attachments.crypto``). The one mutable part of an attachment: key rotation
+    re-wraps ``wrapped_key``, the integrity check records ``checked_at`` / ``failed_at``, and retention empties
+    the storage and sets ``purged_at``."""
+
+    attachment = models.OneToOneField(Attachment, on_delete=models.PROTECT, primary_key=True, related_name="blob")
+    storage_name = models.CharField(max_length=200)  # name in STORAGES["attachments"]; random, says nothing
+    thumbnail_name = models.CharField(max_length=200, blank=True)
+    key_id = models.CharField(max_length=16)  # the master key that wraps the file key
+    wrapped_key = models.BinaryField()
+    checked_at = models.DateTimeField(null=True, blank=True)  # last integrity check passed
+    failed_at = models.DateTimeField(null=True, blank=True)  # integrity check failed: reported, not served
+    purged_at = models.DateTimeField(null=True, blank=True)  # content removed by retention
+
+    class Meta:
+        indexes = [models.Index(fields=["key_id"], name="attachment_blob_key")]
+
+    def __str__(self) -> str:
+        return str(self.attachment_id)

@@ -108,6 +108,34 @@ class OpenGrantView:
 
 
 @dataclass(frozen=True)
+class AttachmentView:
+    """A file on an entry as a viewer sees it. ``masked``: the client's address is confidential and the viewer's
+    agency is neither its owner nor the uploader, so the name is withheld and the file is not served (a photo or a
+    form may show where the person lives). ``available``: the content is still stored (not removed by
+    retention)."""
+
+    id: UUID
+    entry_id: UUID
+    client_id: UUID
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    has_thumbnail: bool
+    masked: bool = False
+    available: bool = True
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type in ("image/jpeg", "image/png")
+
+    @property
+    def previewable(self) -> bool:
+        """Shown in the browser from this origin (images and PDF)."""
+        return self.is_image or self.content_type == "application/pdf"
+
+
+@dataclass(frozen=True)
 class EntryView:
     id: UUID
     client_id: UUID
@@ -123,6 +151,7 @@ class EntryView:
     corrected_by: list[UUID]
     can_correct: bool  # the viewer may write a correction of this entry
     inquiry_id: str | None = None  # an entry of kind ``inquiry``: the inquiry it belongs to (its page)
+    attachments: tuple[AttachmentView, ...] = ()  # its files, in the order they were added
 
     @property
     def is_system(self) -> bool:

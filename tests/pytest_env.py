@@ -6,6 +6,7 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("AUDIT_HMAC_KEYS", "test:test-only-audit-hmac-key-0123456789abcdef")
 os.environ.setdefault("AUDIT_SIGNING_KEYS", "test:test-only-audit-signing-key-0123456789abcdef")
+os.environ.setdefault("ATTACHMENT_KEYS", "test:test-only-attachment-master-key-0123456789abcdef")
 os.environ.setdefault("SECURE_COOKIES", "false")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")  # the test client and live server speak plain HTTP
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")

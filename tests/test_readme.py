@@ -158,6 +158,7 @@ def test_every_readme_command_runs_as_written_after_make_run(tmp_path):
         "ALLOWED_HOSTS": "tsunagu.example.jp",
         "AUDIT_HMAC_KEYS": "k1:" + "h" * 40,
         "AUDIT_SIGNING_KEYS": "k1:" + "s" * 40,
+        "ATTACHMENT_KEYS": "k1:" + "f" * 40,
         "AUDIT_ANCHOR_DIR": str(tmp_path / "anchors"),
         "TSUNAGU_VAR_DIR": str(tmp_path / "production-var"),
     }

@@ -40,6 +40,7 @@ APPEND_ONLY_TABLES = (
     "cases_timelineentry",
     "cases_inquiryreply",
     "cases_meetingminutes",
+    "cases_attachment",
 )
 # Tables whose rows the retention purge may delete (whole sealed batches only, see audit.retention).
 PURGEABLE_TABLES = ("audit_auditexposure", "audit_auditevent")

@@ -43,3 +43,16 @@ class InvalidInput(DomainError):
 
 class Conflict(DomainError):
     default_message = _("他の操作と競合しました。")
+
+
+class Gone(DomainError):
+    """The object existed and may be seen, but its content was removed (retention)."""
+
+    default_message = _("保存期間を過ぎたため削除されました。")
+
+
+class Unavailable(DomainError):
+    """It cannot be done now (a file failed its integrity check, a scanner or storage is out of reach): nothing
+    changed; the operators have been told or the request may be repeated later."""
+
+    default_message = _("現在この操作を行えません。しばらくしてから再度お試しください。")

@@ -423,3 +423,63 @@ CELERY_BEAT_SCHEDULE["audit-detect-anomalies"] = {
     "task": "audit.tasks.detect_anomalies",
     "schedule": float(AUDIT_ANOMALY_INTERVAL_MINUTES * 60),
 }
+
+# Attachments (files on timeline entries, cases.attachments). Stored encrypted (AES-GCM, a key per file wrapped by
+# a master key from ATTACHMENT_KEYS) in STORAGES["attachments"]: files under var/attachments by default, or any
+# S3-compatible object store (ATTACHMENT_STORAGE=s3). Never served from a public URL: every download goes through
+# the permission-checked, audited views.
+ATTACHMENT_DEV_KEY = ("dev", "development-only-attachment-master-key-never-use-in-production")
+# "k2:<secret>,k1:<older secret>": the first wraps new files' keys; the others only open older ones until
+# `manage.py rotate_attachment_keys` has re-wrapped them. Required when DEBUG is off.
+ATTACHMENT_KEYS = env_keyring("ATTACHMENT_KEYS")
+if not ATTACHMENT_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "ATTACHMENT_KEYS is required when DEBUG is off: e.g. k1:<at least 32 random characters> (see README)"
+        )
+    ATTACHMENT_KEYS = [ATTACHMENT_DEV_KEY]
+ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024, minimum=1)  # per file
+ATTACHMENT_MAX_ENTRY_BYTES = env_int("ATTACHMENT_MAX_ENTRY_BYTES", 50 * 1024 * 1024, minimum=1)  # per entry
+ATTACHMENT_MAX_FILES = env_int("ATTACHMENT_MAX_FILES", 10, minimum=1, maximum=100)  # per entry
+ATTACHMENT_MAX_PIXELS = env_int("ATTACHMENT_MAX_PIXELS", 60_000_000, minimum=1)  # per image (decompression bombs)
+# Malware scan before a file is stored: "" (none) or "clamd" at ATTACHMENT_CLAMD_ADDRESS
+# (unix:///run/clamav/clamd.ctl or tcp://host:3310). With a scanner configured, an unreachable one refuses uploads.
+ATTACHMENT_SCANNER = env_str("ATTACHMENT_SCANNER", "")
+ATTACHMENT_CLAMD_ADDRESS = env_str("ATTACHMENT_CLAMD_ADDRESS", "unix:///run/clamav/clamd.ctl")
+ATTACHMENT_CLAMD_TIMEOUT = env_int("ATTACHMENT_CLAMD_TIMEOUT", 30, minimum=1)
+# Files of a client closed (終結) longer ago than this many days are removed by `purge_attachments` (the entries and
+# the attachments' names, sizes and hashes stay). 0 keeps them for good.
+ATTACHMENT_RETENTION_DAYS = env_int("ATTACHMENT_RETENTION_DAYS", 0, minimum=0)
+ATTACHMENT_STORAGE = env_str("ATTACHMENT_STORAGE", "filesystem")
+if ATTACHMENT_STORAGE == "filesystem":
+    STORAGES["attachments"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": env_str("ATTACHMENT_DIR", str(VAR_DIR / "attachments")), "base_url": None},
+    }
+elif ATTACHMENT_STORAGE == "s3":
+    STORAGES["attachments"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("ATTACHMENT_S3_BUCKET", ""),
+            "endpoint_url": env_str("ATTACHMENT_S3_ENDPOINT_URL"),
+            "region_name": env_str("ATTACHMENT_S3_REGION"),
+            "access_key": env_str("ATTACHMENT_S3_ACCESS_KEY_ID"),
+            "secret_key": env_str("ATTACHMENT_S3_SECRET_ACCESS_KEY"),
+            "location": env_str("ATTACHMENT_S3_PREFIX", ""),
+            "default_acl": None,  # the bucket's own (private) policy
+            "querystring_auth": True,  # never a public URL (none is handed out anyway)
+            "file_overwrite": False,
+        },
+    }
+    if not STORAGES["attachments"]["OPTIONS"]["bucket_name"]:
+        raise ImproperlyConfigured("ATTACHMENT_STORAGE=s3 needs ATTACHMENT_S3_BUCKET")
+else:
+    raise ImproperlyConfigured(f"ATTACHMENT_STORAGE={ATTACHMENT_STORAGE!r}: use filesystem or s3")
+CELERY_BEAT_SCHEDULE["attachments-verify"] = {
+    "task": "cases.tasks.verify_attachments",
+    "schedule": crontab(hour=3, minute=45),
+}
+CELERY_BEAT_SCHEDULE["attachments-purge"] = {
+    "task": "cases.tasks.purge_attachments",
+    "schedule": crontab(hour=4, minute=30),
+}

@@ -104,6 +104,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "tsunagu.example.jp",
     "AUDIT_HMAC_KEYS": "k1:audit-hmac-key-for-the-settings-tests-0123456789",
     "AUDIT_SIGNING_KEYS": "k1:audit-signing-key-for-the-settings-tests-0123456789",
+    "ATTACHMENT_KEYS": "k1:attachment-master-key-for-the-settings-tests-0123456789",
 }
 
 

@@ -1,0 +1,19 @@
+"""What can go wrong with a file."""
+
+
+class Rejected(Exception):
+    """The file is not accepted (type, size, unreadable image, malware found). ``message`` is for the user, in the
+    active language; ``reason`` a code for the audit (``type``, ``size``, ``image``, ``malware``)."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+
+
+class Unavailable(Exception):
+    """A configured part is out of reach (the scanner, the storage): nothing was stored; try again later."""
+
+
+class Tampered(Exception):
+    """Stored content does not decrypt or does not match its hash: reported, never served."""
