@@ -11,7 +11,7 @@ and record what happened. The parts:
 - ``store``: the whole path from an upload to encrypted objects in ``STORAGES["attachments"]`` and back.
 """
 
-from .errors import Rejected, Tampered, Unavailable
+from .errors import Rejected, Tampered, Unavailable, UnknownKey
 from .store import BlobRef, Incoming, Prepared, StoredBlob, check, digest, discard, prepare, read, rewrap, store
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "StoredBlob",
     "Tampered",
     "Unavailable",
+    "UnknownKey",
     "check",
     "digest",
     "discard",

@@ -17,3 +17,8 @@ class Unavailable(Exception):
 
 class Tampered(Exception):
     """Stored content does not decrypt or does not match its hash: reported, never served."""
+
+
+class UnknownKey(Tampered):
+    """The master key a file key is wrapped with is not in ``ATTACHMENT_KEYS`` (removed before every file was
+    re-wrapped with ``rotate_attachment_keys``): the file cannot be opened until it is configured again."""
