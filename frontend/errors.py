@@ -3,6 +3,9 @@
 - ``NotFound`` → the one not-found page: 404, the same bytes for a missing and a hidden client, never more than
   "not found".
 - ``Forbidden`` → the 403 page, with the error's message (safe to show: services write it for the actor).
+- ``Gone`` → 410, the object's content was removed (an attachment past its retention), with the error's message.
+- ``Unavailable`` → 503, it cannot be done now (a file failed its integrity check, a scanner or storage is out of
+  reach), with the error's message.
 
 For an htmx request the error card replaces ``#main`` (``frontend.web.error_page``). The denied attempt has been
 audited already, by ``cases.access.client_access`` or ``audit.refusals.refuse``, before the error was raised:
@@ -15,7 +18,7 @@ problem+json in its DRF exception handler, and nothing under ``/api/``, the admi
 
 from django.http import HttpRequest, HttpResponse
 
-from tsunagu.errors import Forbidden, NotFound
+from tsunagu.errors import Forbidden, Gone, NotFound, Unavailable
 
 from .web import error_page
 
@@ -47,4 +50,8 @@ class DomainErrorMiddleware:
             return error_page(request, status=404)
         if isinstance(exception, Forbidden):
             return error_page(request, status=403, message=exception.message)
+        if isinstance(exception, Gone):
+            return error_page(request, status=410, message=exception.message)
+        if isinstance(exception, Unavailable):
+            return error_page(request, status=503, message=exception.message)
         return None

@@ -4,6 +4,7 @@ from . import (
     auth,
     views,
     views_agency,
+    views_attachments,
     views_breakglass,
     views_caseload,
     views_client_edit,
@@ -41,6 +42,13 @@ urlpatterns = [
     path("clients/<str:client_id>/timeline/search/", views.timeline_search, name="timeline_search"),
     path("clients/<str:client_id>/timeline/poll/", views.timeline_poll, name="timeline_poll"),
     path("clients/<str:client_id>/entries/", views.entry_append, name="entry_append"),
+    path("attachments/<str:attachment_id>/", views_attachments.attachment_download, name="attachment_download"),
+    path("attachments/<str:attachment_id>/preview/", views_attachments.attachment_preview, name="attachment_preview"),
+    path(
+        "attachments/<str:attachment_id>/thumbnail/",
+        views_attachments.attachment_thumbnail,
+        name="attachment_thumbnail",
+    ),
     path("clients/<str:client_id>/assignees/", views_caseload.assignment_add, name="assignment_add"),
     path(
         "clients/<str:client_id>/assignees/<str:assignment_id>/remove/",

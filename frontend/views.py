@@ -27,6 +27,7 @@ from tsunagu.errors import InvalidInput
 
 from . import timeline_filters
 from .auth import web_login_required
+from .csp import allow_own_frames
 from .forms import ClientForm, EntryForm
 from .timeline_filters import TimelineFilters
 from .web import (
@@ -212,7 +213,8 @@ def _client_detail_page(request: HttpRequest, actor, client_id, data, *, entry_f
     )
     if context["timeline_errors"]:
         status = FORM_ERROR_STATUS
-    return page(request, "frontend/client_detail.html", context, actor=actor, status=status)
+    # The page's preview dialog frames our own preview URL (a PDF); no other page frames anything.
+    return allow_own_frames(page(request, "frontend/client_detail.html", context, actor=actor, status=status))
 
 
 @web_login_required

@@ -24,6 +24,13 @@ FRAGMENT_ERROR_STATUS = 422
 
 _ACTOR_ATTR = "_tsunagu_web_actor"
 
+ERROR_TEMPLATES = {
+    404: "frontend/404.html",
+    403: "frontend/403.html",
+    410: "frontend/410.html",
+    503: "frontend/503.html",
+}
+
 
 def web_actor(request: HttpRequest) -> Actor:
     """The request's actor, built once per request and kept on it (an error page reuses the view's). Built again
@@ -69,8 +76,9 @@ def page(
 
 
 def error_page(request: HttpRequest, *, status: int, actor: Actor | None = None, message: str = "") -> HttpResponse:
-    """The not-found (404) or forbidden (403) page. For an htmx request the card replaces the page's main area."""
-    template = "frontend/404.html" if status == 404 else "frontend/403.html"
+    """The not-found (404), forbidden (403), gone (410) or unavailable (503) page. For an htmx request the card
+    replaces the page's main area."""
+    template = ERROR_TEMPLATES.get(status, "frontend/403.html")
     if status == 404:
         message = ""  # the not-found page never says more than "not found"
     if is_htmx(request):

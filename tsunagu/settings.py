@@ -345,6 +345,9 @@ SECURE_CSP: dict[str, list[str]] = {
     "connect-src": [CSP.SELF],
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
+    # No page frames anything, except the client page's attachment preview, which frames our own preview URL
+    # (frontend.csp.allow_own_frames); the preview itself has a policy of its own (frontend.views_attachments).
+    "frame-src": [CSP.NONE],
     "base-uri": [CSP.NONE],
     "object-src": [CSP.NONE],
 }

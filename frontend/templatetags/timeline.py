@@ -37,3 +37,21 @@ def fold(body: str) -> Fold | None:
     if len(body) <= FOLD_CHARS and body.count("\n") < FOLD_LINES:
         return None
     return Fold(lead=_lead(body), length=len(body))
+
+
+@register.filter
+def file_size(size: int | None) -> str:
+    """A file's size as people read it: 980 B, 12.3 KB, 1.2 MB (the same as the entry form's list)."""
+    size = int(size or 0)
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    if size >= 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size} B"
+
+
+@register.filter
+def file_badge(filename: str) -> str:
+    """The short type mark of a file's icon: its extension in capitals (PDF, DOCX…), at most five letters."""
+    _, dot, extension = (filename or "").rpartition(".")
+    return extension[:5].upper() if dot and extension.isascii() else "FILE"
