@@ -25,9 +25,9 @@ from tsunagu.appendonly import APPEND_ONLY_TABLES, install_append_only, remove_a
 hypothesis_settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 hypothesis_settings.load_profile("suite")
 
-# Tests that start processes of their own (Redis, Celery workers, PostgreSQL clusters, Chromium) run one at a
-# time, on one pytest-xdist worker (``--dist loadgroup``); everything else is spread over the workers.
-PROCESS_FIXTURES = ("redis_server", "clusters", "browser")
+# Tests that start processes of their own (Redis, Celery workers, PostgreSQL clusters, Chromium, clamd, moto's S3)
+# run one at a time, on one pytest-xdist worker (``--dist loadgroup``); everything else is spread over the workers.
+PROCESS_FIXTURES = ("redis_server", "clusters", "browser", "clamd", "moto_s3")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -133,12 +133,16 @@ def _too_big(name: str) -> Rejected:
     )
 
 
-def _check_one(incoming: Incoming, name: str) -> types.Kind | None:
-    """Size and first-bytes type of one file; raises ``Rejected``."""
+def _check_size(incoming: Incoming, name: str) -> None:
     if incoming.size <= 0:
         raise Rejected(gettext("「%(name)s」は空のファイルです。") % {"name": name}, reason="size")
     if incoming.size > settings.ATTACHMENT_MAX_BYTES:
         raise _too_big(name)
+
+
+def _check_one(incoming: Incoming, name: str) -> types.Kind | None:
+    """Size and first-bytes type of one file; raises ``Rejected``."""
+    _check_size(incoming, name)
     incoming.file.seek(0)
     head = incoming.file.read(types.HEAD_BYTES)
     incoming.file.seek(0)
@@ -205,10 +209,11 @@ def prepare(incoming: Incoming) -> Prepared:
     """Decide the type by content, clean (images), make the thumbnail, scan. Raises ``Rejected`` (with a message
     for the user) or ``Unavailable`` (scanner configured but unreachable).
 
-    The scan sees the file as it was sent, before anything else reads it closely: a finding is reported as
-    malware (not as a wrong type), and a decoder never parses a file the scanner knows to be hostile."""
+    The scan sees the file as it was sent, before its type is decided or it is decoded: a finding is reported
+    as malware (not as a wrong type, which ``check`` may have said already), and no decoder parses a file the
+    scanner knows to be hostile."""
     name = display_name(incoming.name) or FALLBACK_STEM
-    _check_one(incoming, name)
+    _check_size(incoming, name)
     content = _copy(incoming.file, name)
     try:
         scan.scan(content, name)
