@@ -52,6 +52,12 @@ _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"}
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP = b"PK\x03\x04"
 _CONTENT_TYPES_MAX = 1024 * 1024  # a real [Content_Types].xml is a few KB; do not inflate a bomb to read it
+# zipfile reads the whole central directory into objects: bound it before opening (a real office document has
+# tens to a few thousand parts, a central directory of KBs to a few hundred KB).
+_ZIP_MAX_ENTRIES = 20_000
+_ZIP_MAX_DIRECTORY = 2 * 1024 * 1024
+_EOCD = b"PK\x05\x06"
+_EOCD_SEARCH = 22 + 65535  # the end record and the longest archive comment
 
 
 def refused(name: str) -> Rejected:
@@ -123,6 +129,8 @@ def detect(file: IO[bytes], name: str) -> Kind:
 def _office(file: IO[bytes], name: str) -> Kind:
     """An OOXML package ([Content_Types].xml naming a document, spreadsheet or presentation main part) or an
     ODF package (first member ``mimetype``); macro-enabled ones refused. Any other ZIP is refused."""
+    if not _directory_is_small(file):
+        raise refused(name)
     try:
         with zipfile.ZipFile(file) as archive:
             members = archive.infolist()
@@ -133,7 +141,9 @@ def _office(file: IO[bytes], name: str) -> Kind:
                     raise refused(name)
                 with archive.open(info) as part:
                     declared = part.read(_CONTENT_TYPES_MAX + 1)
-                if b"macroenabled" in declared.lower() or any(n.endswith("vbaproject.bin") for n in names):
+                # VBA macros (a vbaProject.bin part, macro-enabled main types) and ActiveX controls run code.
+                lowered = declared.lower()
+                if b"macroenabled" in lowered or b"activex" in lowered or any(_code_part(n) for n in names):
                     raise _macros(name)
                 kinds = {kind for main, kind in _OOXML_MAIN.items() if main in declared}
                 if len(kinds) == 1:
@@ -151,3 +161,27 @@ def _office(file: IO[bytes], name: str) -> Kind:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError, OSError) as exc:
         raise refused(name) from exc
     raise refused(name)
+
+
+def _code_part(name: str) -> bool:
+    return name.endswith("vbaproject.bin") or "/activex/" in f"/{name}"
+
+
+def _directory_is_small(file: IO[bytes]) -> bool:
+    """The ZIP's end-of-central-directory record announces at most ``_ZIP_MAX_ENTRIES`` entries in at most
+    ``_ZIP_MAX_DIRECTORY`` bytes (a ZIP64 archive, beyond 65535 entries or 4 GB, never is an office document
+    here). ``file`` is left where it was."""
+    position = file.tell()
+    try:
+        end = file.seek(0, 2)
+        start = max(0, end - _EOCD_SEARCH)
+        file.seek(start)
+        tail = file.read(end - start)
+    finally:
+        file.seek(position)
+    at = tail.rfind(_EOCD)
+    if at < 0 or len(tail) - at < 22:
+        return False
+    entries = int.from_bytes(tail[at + 10 : at + 12], "little")
+    directory = int.from_bytes(tail[at + 12 : at + 16], "little")
+    return entries <= _ZIP_MAX_ENTRIES and directory <= _ZIP_MAX_DIRECTORY

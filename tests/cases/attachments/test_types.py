@@ -113,6 +113,7 @@ REFUSED = [
         odf("application/vnd.oasis.opendocument.text", {"Basic/Standard/Module1.xml": b"<m/>"}),
         "はマクロを含む",
     ),
+    ("activex.docx", ooxml(WORD_MAIN, extra={"word/activeX/activeX1.bin": b"\x00" * 16}), "はマクロを含む文書のため"),
     ("other.odg", odf("application/vnd.oasis.opendocument.graphics"), GENERIC),
     ("broken.zip", b"PK\x03\x04" + bytes(100), GENERIC),
 ]
@@ -161,3 +162,19 @@ def test_corrupt_image_is_refused():
 def test_safe_filename(name, expected):
     assert safe_filename(name, PDF) == expected
     assert len(safe_filename(name, PDF)) <= 255
+
+
+def test_an_archive_with_too_big_a_directory_is_refused_before_reading_it(monkeypatch):
+    """zipfile would read every entry of the central directory into memory: the end record is checked first."""
+    from cases.attachments import types
+
+    document = ooxml(WORD_MAIN, extra={f"word/media/{n}.xml": b"" for n in range(20)})
+    with prepare(incoming("ok.docx", document)) as prepared:
+        assert prepared.filename == "ok.docx"
+    monkeypatch.setattr(types, "_ZIP_MAX_ENTRIES", 10)
+    with pytest.raises(Rejected):
+        prepare(incoming("many.docx", document))
+    monkeypatch.setattr(types, "_ZIP_MAX_ENTRIES", 20_000)
+    monkeypatch.setattr(types, "_ZIP_MAX_DIRECTORY", 500)
+    with pytest.raises(Rejected):
+        prepare(incoming("many.docx", document))
