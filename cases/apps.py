@@ -13,6 +13,7 @@ class CasesConfig(AppConfig):
 
         # Registers the Celery tasks in every process: the outbox publishes to them by name.
         from . import (
+            checks,  # noqa: F401 - registers the attachment key checks
             review,
             tasks,  # noqa: F401
         )

@@ -20,11 +20,13 @@ from django.utils.translation import gettext
 
 from audit.actions import AuditAction
 from audit.refusals import refuse
+from audit.review import require_privacy_officer
 from audit.services import audit_record, terms_hash
 from tsunagu.errors import Forbidden, InvalidInput
 from tsunagu.ids import parse_uuid
 
-from .models import BreakGlassGrant, Client
+from .models import Attachment, BreakGlassGrant, Client
+from .services.attachments import IntegrityState, attachment_integrity_state
 from .text import normalize
 
 LOOKUP_LIMIT = 20
@@ -178,3 +180,41 @@ def case_numbers(client_ids) -> dict[str, str]:
     the audited read (``export``, started and downloaded by a privacy officer); identifiers only."""
     ids = [cid for cid in (parse_uuid(v) for v in client_ids) if cid is not None]
     return {str(pk): number for pk, number in Client.objects.filter(pk__in=ids).values_list("pk", "case_number")}
+
+
+ATTACHMENT_NAMES_LIMIT = 500
+
+
+def attachment_names(*, actor, client_id: object, attachment_ids: list) -> dict[uuid.UUID, str]:
+    """The file names of the given attachments of ONE client, for that client's access history: the officer sees
+    which file was uploaded, viewed or downloaded. Attachments of any other client are left out (a list across
+    clients never names files), as are malformed and unknown ids. Audited as ``audit.client_lookup`` with the
+    client and the number of names shown."""
+    _require_officer(actor)
+    cid = parse_uuid(client_id)
+    ids = {aid for aid in (parse_uuid(v) for v in attachment_ids or []) if aid is not None}
+    if len(ids) > ATTACHMENT_NAMES_LIMIT:
+        raise InvalidInput(
+            {"attachment_ids": [gettext("一度に照会できるのは%(max)s件までです。") % {"max": ATTACHMENT_NAMES_LIMIT}]}
+        )
+    if cid is None or not ids:
+        return {}
+    with transaction.atomic():
+        found = dict(Attachment.objects.filter(client_id=cid, pk__in=ids).values_list("pk", "filename"))
+        audit_record(
+            actor=actor,
+            action=AuditAction.CLIENT_LOOKUP,
+            client_ids=[cid],
+            details={"purpose": "attachment_names", "count": len(found)},
+        )
+    return found
+
+
+def attachment_integrity(*, actor) -> IntegrityState:
+    """The integrity state of the stored files for the dashboard: the last verification run and how many files
+    are failed now (counts and times only). Audited as ``audit.view``."""
+    require_privacy_officer(actor=actor, details={"purpose": "attachment_integrity"})
+    with transaction.atomic():
+        state = attachment_integrity_state()
+        audit_record(actor=actor, action=AuditAction.VIEW, details={"purpose": "attachment_integrity"})
+    return state

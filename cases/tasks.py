@@ -13,6 +13,7 @@ from agencies.actors import Actor
 
 from .outbox import outbox_consume, outbox_relay
 from .services import share_expire_sweep
+from .services.attachments import attachments_purge, attachments_verify
 from .webhooks import webhook_attempt, webhooks_due
 
 # The database went away or a connection broke: worth trying again shortly. Retries cover a short outage (waits of
@@ -56,3 +57,16 @@ def retry_webhooks() -> int:
 @shared_task(ignore_result=True)
 def sweep_expired_shares() -> int:
     return share_expire_sweep(actor=Actor.system(channel="task"))
+
+
+@shared_task(ignore_result=True)
+def verify_attachments() -> dict[str, int]:
+    """The nightly integrity check of the stored files (failures are audited and no longer served)."""
+    report = attachments_verify(actor=Actor.system(channel="task"))
+    return {"checked": report.checked, "failed": len(report.failed), "unreachable": report.unreachable}
+
+
+@shared_task(ignore_result=True)
+def purge_attachments() -> int:
+    """Retention: the files of clients closed longer than ATTACHMENT_RETENTION_DAYS ago (0: none)."""
+    return attachments_purge(actor=Actor.system(channel="task"))

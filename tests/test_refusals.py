@@ -37,6 +37,7 @@ MODULES = [
     "cases.saved_filters",
     "cases.selectors",
     "cases.services.assignments",
+    "cases.services.attachments",
     "cases.services.break_glass",
     "cases.services.clients",
     "cases.services.inquiries",
@@ -192,6 +193,15 @@ REFUSED = {
         "share.revoke",
     ),
     "cases.services.shares.share_expire_sweep": ("sam", lambda c: {}, "share.expire"),
+    "cases.services.attachments.attachments_verify": ("sam", lambda c: {}, "attachment.verify"),
+    "cases.services.attachments.attachments_purge": ("sam", lambda c: {}, "attachment.purge"),
+    "cases.services.attachments.attachments_rekey": ("sam", lambda c: {}, "attachment.rekey"),
+    "cases.review.attachment_names": (
+        "alice",
+        lambda c: {"client_id": cid(c), "attachment_ids": []},
+        "audit.client_lookup",
+    ),
+    "cases.review.attachment_integrity": ("alice", lambda c: {}, "audit.view"),
     "cases.services.break_glass.break_glass_open": (
         "penny",
         lambda c: {"name_kana": "ヤマダ タロウ", "birth_date": "1948-04-01", "reason": "救急搬送のため"},

@@ -27,6 +27,7 @@ from audit import flag_summaries, review
 from audit.models import AnomalyFlag, AnomalyRule, AuthorisedBy, ExportEncoding, FlagStatus
 from cases import meeting_review
 from cases import review as case_review
+from cases.actions import CaseAction
 from cases.text import normalize
 from tsunagu.errors import InvalidInput, NotFound
 from tsunagu.ids import parse_uuid
@@ -72,6 +73,7 @@ class EventRow:
     clients: list = field(default_factory=list)  # ClientIdentity, or None when unknown
     more: int = 0
     target: object = None  # the targeted client when the event exposed none (a denied attempt)
+    files: list = field(default_factory=list)  # file names, on one client's history only
 
     @property
     def basis(self) -> str:
@@ -208,6 +210,7 @@ def _lookup(actor, form, candidates_key="client") -> list:
 def dashboard(request: HttpRequest, actor) -> HttpResponse:
     stats = review.review_stats(actor=actor, days=charts.CHART_DAYS)
     status = review.review_seal_status(actor=actor)
+    files = case_review.attachment_integrity(actor=actor)
     flags = review.flags_list(actor=actor, status="open", limit=5)
     agencies = _agency_names(actor)
     names = _flag_names(actor, flags.items, agencies)
@@ -219,6 +222,8 @@ def dashboard(request: HttpRequest, actor) -> HttpResponse:
         "verification": status.verification,
         "digest": status.digest,
         "digest_signature_ok": status.digest_signature_ok,
+        "files": files,
+        "files_failed_url": reverse("frontend:privacy_events") + "?" + urlencode({"action": INTEGRITY_FAILED}),
         "flags": flags,
         "names": names,
         "events_chart": charts.stacked_bars(days, series),
@@ -307,7 +312,36 @@ def events(request: HttpRequest, actor) -> HttpResponse:
     return page(request, "frontend/privacy/events.html", context, actor=actor, status=status)
 
 
+INTEGRITY_FAILED = CaseAction.ATTACHMENT_INTEGRITY_FAILED.value  # what the dashboard's file-integrity card links to
 HISTORY_ALL = "all"  # ?show=all: the per-client history with everything (bookmarkable)
+
+
+def attachment_ids(event) -> list[str]:
+    """The attachments an event is about (an upload, a download, a thumbnail, an integrity failure), in order."""
+    ids: list[str] = []
+    if event.target_type == "attachment" and event.target_id:
+        ids.append(str(event.target_id))
+    details = event.details if isinstance(event.details, dict) else {}
+    single = details.get("attachment")
+    if isinstance(single, str):
+        ids.append(single)
+    many = details.get("attachments")
+    if isinstance(many, list):
+        ids.extend(v for v in many if isinstance(v, str))
+    return list(dict.fromkeys(ids))
+
+
+def _name_files(actor, client_id, rows: list[EventRow]) -> None:
+    """On ONE client's history, the names of the files its events are about (``cases.review.attachment_names``:
+    that client's attachments only). Lists across clients never call this: they show no file names."""
+    wanted = {aid for r in rows for aid in attachment_ids(r.event)}
+    if not wanted:
+        return
+    names = case_review.attachment_names(
+        actor=actor, client_id=client_id, attachment_ids=sorted(wanted)[: case_review.ATTACHMENT_NAMES_LIMIT]
+    )
+    for r in rows:
+        r.files = [names[u] for aid in attachment_ids(r.event) if (u := parse_uuid(aid)) in names]
 
 
 @require_GET
@@ -330,11 +364,13 @@ def client_history(request: HttpRequest, actor, client_id: str) -> HttpResponse:
         query = f"?show={HISTORY_ALL}" if everything else ""
         return HttpResponseRedirect(reverse("frontend:privacy_client", args=[client_id]) + query)  # a stale cursor
     base = reverse("frontend:privacy_client", args=[client_id])
+    rows = _rows(actor, history.page.items, _agency_names(actor))
+    _name_files(actor, identity.id, rows)
     context = {
         "client": identity,
         "history": history,
         "result": history.page,
-        "rows": _rows(actor, history.page.items, _agency_names(actor)),
+        "rows": rows,
         "focus_url": base,
         "all_url": f"{base}?show={HISTORY_ALL}",
     }

@@ -348,3 +348,39 @@ def test_the_session_warning_comes_before_the_idle_timeout():
     assert _load_settings({"DEBUG": "true", "SESSION_WARNING_MINUTES": "2"}, code=code).stdout.strip() == "120"
     refused = _load_settings({"DEBUG": "true", "SESSION_IDLE_MINUTES": "5", "SESSION_WARNING_MINUTES": "5"}, code=code)
     assert refused.returncode != 0 and "SESSION_WARNING_MINUTES must be shorter" in refused.stderr
+
+
+def test_the_attachment_keys_are_checked(settings):
+    from cases.checks import attachment_keys
+
+    real = ("k1", "attachment-master-key-0123456789abcdefghijklmn")
+    settings.DEBUG = False
+    settings.ATTACHMENT_KEYS = [real]
+    assert attachment_keys() == []
+    settings.ATTACHMENT_KEYS = [real, settings.ATTACHMENT_DEV_KEY]
+    assert [e.id for e in attachment_keys()] == ["cases.E001"]
+    settings.DEBUG = True
+    assert attachment_keys() == []  # `make run`: the labelled development key is fine
+    settings.DEBUG = False
+    for other in (settings.SECRET_KEY, settings.AUDIT_HMAC_KEYS[0][1], settings.AUDIT_SIGNING_KEYS[0][1], real[1]):
+        settings.ATTACHMENT_KEYS = [("k2", other), real] if other == real[1] else [("k2", other)]
+        assert [e.id for e in attachment_keys()] == ["cases.E002"]
+
+
+def test_check_deploy_reports_the_attachment_development_key():
+    env = {
+        **PRODUCTION,
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "tsunagu.settings",
+        "TSUNAGU_VAR_DIR": tempfile.mkdtemp(prefix="tsunagu-settings-"),
+        "AUDIT_ANCHOR_DIR": tempfile.mkdtemp(prefix="tsunagu-anchors-"),
+        "ATTACHMENT_KEYS": "dev:development-only-attachment-master-key-never-use-in-production",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0 and "cases.E001" in result.stderr, result.stderr

@@ -6,13 +6,15 @@ from django.utils import timezone
 from audit.selectors import seal_latest
 from cases.models import WebhookDelivery
 from cases.outbox import outbox_unfinished
+from cases.services.attachments import attachment_integrity_state
 
 
 class Command(BaseCommand):
     help = (
         "Report background-work health: unfinished outbox messages (published or not) and the oldest one's age, "
-        "pending webhooks, last audit seal and verification. "
-        "Non-zero exit when the outbox is stuck or the last verification failed."
+        "pending webhooks, last audit seal and verification, last attachment verification and the attachments failed "
+        "now. Non-zero exit when the outbox is stuck, the last audit verification failed or an attachment failed its "
+        "integrity check."
     )
 
     def add_arguments(self, parser):
@@ -44,5 +46,20 @@ class Command(BaseCommand):
             )
             if not verification.ok:
                 raise CommandError(f"audit verification failed: {verification.message}")
+        files = attachment_integrity_state()
+        if files.last_run_at is not None:
+            run = files.last_run
+            self.stdout.write(
+                f"last attachment verification: {timezone.localtime(files.last_run_at):%Y-%m-%d %H:%M} "
+                f"({run.get('checked', 0)} checked, {run.get('failed', 0)} failed)"
+            )
+        else:
+            self.stdout.write("last attachment verification: none")
+        self.stdout.write(f"attachments failing their integrity check: {files.failed_now}")
+        if files.failed_now:
+            raise CommandError(
+                f"{files.failed_now} attachment(s) failed their integrity check and are not served "
+                "(audit log: attachment.integrity_failed; python manage.py verify_attachments)"
+            )
         if age > timedelta(seconds=max_outbox_age):
             raise CommandError(f"outbox stuck: oldest unfinished message is {int(age.total_seconds())} s old")
