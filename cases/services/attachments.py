@@ -26,7 +26,7 @@ from audit.models import AuditEvent, Outcome
 from audit.services import audit_record
 
 from ..actions import CaseAction, CaseReason
-from ..attachments import BlobRef, Tampered, Unavailable, digest, discard, read, rewrap
+from ..attachments import BlobRef, Tampered, Unavailable, UnknownKey, digest, discard, read, rewrap
 from ..models import AttachmentBlob, ClientStatus, SystemEvent, TimelineEntry
 
 # What failed, as the audit event and the report name it.
@@ -34,6 +34,7 @@ FAILED_HASH = "hash"  # the content decrypts but its SHA-256 is not the one reco
 FAILED_CONTENT = "content"  # the content does not decrypt (altered, cut short, wrong key)
 FAILED_THUMBNAIL = "thumbnail"  # the thumbnail does not decrypt
 FAILED_MISSING = "missing"  # the stored object is gone
+FAILED_KEY = "key"  # the master key that wraps its file key is no longer in ATTACHMENT_KEYS
 
 
 def blob_ref(blob: AttachmentBlob) -> BlobRef:
@@ -72,6 +73,19 @@ class VerifyReport:
         return not self.failed and not self.unreachable
 
 
+def _missing(exc: BaseException) -> bool:
+    """Whether a ``Tampered`` is about a stored object that is gone (the storage's "no such file" behind it)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, FileNotFoundError):
+            return True
+        response = getattr(cause, "response", None)
+        if isinstance(response, dict) and response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            return True
+        cause = cause.__cause__
+    return False
+
+
 def _check(blob: AttachmentBlob, sha256: str) -> str:
     """ "" when the stored content (and thumbnail) decrypts and matches ``sha256``, else what failed. Raises
     ``Unavailable`` when the storage cannot be reached."""
@@ -79,18 +93,16 @@ def _check(blob: AttachmentBlob, sha256: str) -> str:
     try:
         if digest(ref) != sha256:
             return FAILED_HASH
-    except Tampered:
-        return FAILED_CONTENT
-    except FileNotFoundError:
-        return FAILED_MISSING
+    except UnknownKey:
+        return FAILED_KEY
+    except Tampered as exc:
+        return FAILED_MISSING if _missing(exc) else FAILED_CONTENT
     if blob.thumbnail_name:
         try:
             for _chunk in read(ref, thumbnail=True):
                 pass
-        except Tampered:
-            return FAILED_THUMBNAIL
-        except FileNotFoundError:
-            return FAILED_MISSING
+        except Tampered as exc:
+            return FAILED_MISSING if _missing(exc) else FAILED_THUMBNAIL
     return ""
 
 
@@ -119,7 +131,7 @@ def attachments_verify(*, actor: Actor, limit: int | None = None) -> VerifyRepor
         attachment = blob.attachment
         try:
             failed = _check(blob, attachment.sha256)
-        except (Unavailable, OSError):
+        except Unavailable:
             unreachable += 1
             continue
         now = actor.now()
@@ -311,6 +323,7 @@ def stale_key_ids() -> list[str]:
 __all__ = [
     "FAILED_CONTENT",
     "FAILED_HASH",
+    "FAILED_KEY",
     "FAILED_MISSING",
     "FAILED_THUMBNAIL",
     "IntegrityFailure",
