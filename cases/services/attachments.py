@@ -149,7 +149,11 @@ def attachments_verify(*, actor: Actor, limit: int | None = None) -> VerifyRepor
                 client_ids=[attachment.client_id],
                 target_type="attachment",
                 target_id=attachment_id,
-                details={"client": str(attachment.client_id), "failed": failed, "check": "periodic"},
+                details={
+                    "entry": str(attachment.entry_id),
+                    "failed": failed,
+                    "found_by": CaseAction.ATTACHMENT_VERIFY.value,
+                },
             )
         failures.append(IntegrityFailure(attachment_id=attachment_id, client_id=attachment.client_id, failed=failed))
     report = VerifyReport(
