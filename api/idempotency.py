@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -57,8 +58,22 @@ class Outcome:
 
 
 def fingerprint(request) -> str:
-    body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    """The request's method, path and body; a multipart body by its fields and each file's name and content."""
+    data = request.data
+    if hasattr(data, "getlist"):  # a form (multipart): files by their name and content's hash
+        data = {key: [_file_print(value) for value in data.getlist(key)] for key in sorted(data)}
+    body = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(f"{request.method}\n{request.path}\n{body}".encode()).hexdigest()
+
+
+def _file_print(value):
+    if not isinstance(value, UploadedFile):
+        return value
+    digest = hashlib.sha256()
+    for chunk in value.chunks():
+        digest.update(chunk)
+    value.seek(0)
+    return {"name": value.name, "size": value.size, "sha256": digest.hexdigest()}
 
 
 def _cutoff():

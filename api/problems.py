@@ -21,7 +21,7 @@ from rest_framework.views import set_rollback
 
 from agencies.actions import AgencyAction
 from audit.services import audit_denied
-from tsunagu.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from tsunagu.errors import Conflict, DomainError, Forbidden, Gone, InvalidInput, NotFound, Unavailable
 
 from .authentication import anonymous_actor
 from .throttling import AuthFailureThrottle
@@ -40,10 +40,12 @@ PROBLEMS = {
     405: ("method-not-allowed", _("このメソッドは使えません")),
     406: ("not-acceptable", _("応答形式が対応していません")),
     409: ("conflict", _("競合しています")),
+    410: ("gone", _("削除されています")),
     413: ("too-large", _("リクエストが大きすぎます")),
     415: ("unsupported-media-type", _("リクエストの形式が対応していません")),
     429: ("throttled", _("リクエストが多すぎます")),
     500: ("server-error", _("サーバーでエラーが発生しました")),
+    503: ("unavailable", _("現在利用できません")),
 }
 
 DETAILS = {
@@ -110,6 +112,10 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         status, body = 403, problem(403, exc.message)
     elif isinstance(exc, Conflict):
         status, body = 409, problem(409, exc.message)
+    elif isinstance(exc, Gone):
+        status, body = 410, problem(410, exc.message)
+    elif isinstance(exc, Unavailable):
+        status, body = 503, problem(503, exc.message)
     elif isinstance(exc, DomainError):
         status, body = 400, problem(400, exc.message)
     elif isinstance(exc, Http404):

@@ -49,7 +49,12 @@ _DESCRIPTIONS = {
     403: "The object is visible but the caller's share level or role does not allow this (or CSRF failed).",
     404: "No such object, or one the caller may not see (the two are indistinguishable).",
     409: "The Idempotency-Key was used with a different request, or its first request is still running.",
+    410: "The attachment's content was removed after its retention period (its entry and listing remain).",
+    413: "The uploaded files far exceed the limits (stopped while they arrived; nothing was written).",
+    415: "The body is neither JSON nor a well-formed multipart/form-data form.",
     429: "Too many requests for this key; retry after `Retry-After` seconds.",
+    503: "The file cannot be handled now: a configured virus scanner or the storage is out of reach (retry "
+    "later), or a stored file failed its integrity check (reported to the privacy officer; not served).",
 }
 
 
@@ -93,6 +98,8 @@ SEMANTIC_RULES: dict[str, dict[str, str]] = {
         "occurred_at": "not more than 5 minutes in the future",
         "corrects": "an entry on this client's timeline written by a person, not by the system (an entry of "
         "another agency is a 403)",
+        "files": "each of an accepted type, decided from its content (PDF, JPEG, PNG, HEIC, .docx/.xlsx/.pptx, "
+        "OpenDocument), not empty, within the size limits, and free of malware when a scanner is configured",
     },
     "shares_list": {"cursor": _CURSOR_RULE},
     "shares_create": {

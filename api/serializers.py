@@ -297,6 +297,23 @@ class EntryAgencyOut(serializers.Serializer):
     name = serializers.CharField(source="agency_name", allow_blank=True)
 
 
+class AttachmentOut(serializers.Serializer):
+    id = serializers.UUIDField(help_text="Download it at `/api/v1/attachments/{id}/`.")
+    filename = serializers.CharField(
+        allow_blank=True, help_text="Empty when `masked` (the client's address is confidential)."
+    )
+    content_type = serializers.CharField(help_text="Decided from the content when it was uploaded.")
+    size = serializers.IntegerField(help_text="Bytes, as served (an image after its metadata was removed).")
+    sha256 = serializers.CharField(help_text="SHA-256 (hex) of the content as served; checked on every download.")
+    masked = serializers.BooleanField(
+        help_text=(
+            "The client's address is confidential and the caller's agency is neither the owner nor the uploader: "
+            "the file is listed but not served (403)."
+        )
+    )
+    available = serializers.BooleanField(help_text="False once retention removed the content (410).")
+
+
 class EntryOut(serializers.Serializer):
     id = serializers.UUIDField()
     kind = serializers.ChoiceField(
@@ -309,6 +326,7 @@ class EntryOut(serializers.Serializer):
     agency = EntryAgencyOut(source="*")
     corrects = serializers.UUIDField(allow_null=True, help_text="The entry this one corrects.")
     corrected_by = serializers.ListField(child=serializers.UUIDField(), help_text="Entries correcting this one.")
+    attachments = AttachmentOut(many=True, help_text="Files added with the entry, in order.")
 
 
 EntryPage = page_of("EntryPage", EntryOut)
@@ -333,6 +351,35 @@ class EntryCreateIn(InputSerializer):
         allow_null=True,
         default=None,
         help_text="The entry this one corrects: one of the caller's agency's own entries on this client.",
+    )
+
+
+class EntryCreateMultipartIn(InputSerializer):
+    """The same entry as ``multipart/form-data`` with its files (repeat the ``files`` part). A form has no null:
+    leave out ``occurred_at`` for now, ``corrects`` for a new entry."""
+
+    kind = serializers.ChoiceField(choices=[(k.value, k.label) for k in USER_ENTRY_KINDS])
+    body = f.StrictCharField(
+        max_length=MAX_BODY,
+        pattern=f.REQUIRED_TEXT_PATTERN,
+        pattern_message=REQUIRED_MESSAGE,
+        help_text="The record (several lines allowed; surrounding white space is dropped).",
+    )
+    occurred_at = f.AwareDateTimeField(
+        required=False, help_text="When it happened (absent: now); not more than 5 minutes in the future."
+    )
+    corrects = f.StrictUUIDField(
+        required=False,
+        help_text="The entry this one corrects: one of the caller's agency's own entries on this client.",
+    )
+    files = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True, use_url=False),
+        required=False,
+        help_text=(
+            "Files to attach: PDF, JPEG, PNG, HEIC (stored as JPEG), .docx/.xlsx/.pptx, OpenDocument; the type is "
+            "decided from the content. Limits: ATTACHMENT_MAX_BYTES per file, ATTACHMENT_MAX_ENTRY_BYTES and "
+            "ATTACHMENT_MAX_FILES per entry (by default 20 MB, 50 MB, 10). Images lose their metadata (EXIF, GPS)."
+        ),
     )
 
 

@@ -24,6 +24,7 @@ urlpatterns = [
     path("v1/meetings/<str:id>/", views.MeetingDetailView.as_view(), name="meeting_detail"),
     path("v1/meetings/<str:id>/confirm/", views.MeetingConfirmView.as_view(), name="meeting_confirm"),
     path("v1/meetings/<str:id>/minutes/", views.MeetingMinutesView.as_view(), name="meeting_minutes"),
+    path("v1/attachments/<str:id>/", views.AttachmentView.as_view(), name="attachment"),
     path("v1/tasks/", views.TaskListView.as_view(), name="task_list"),
     path("v1/tasks/<str:id>/done/", views.TaskDoneView.as_view(), name="task_done"),
     path("v1/audit/events/", views.AuditEventListView.as_view(), name="audit_event_list"),

@@ -6,11 +6,15 @@ rules and the audit event all live behind that call. Errors become problem respo
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from agencies import selectors as agency_selectors
 from audit import review
-from cases import inquiry_selectors, meeting_selectors, selectors, services
+from cases import attachment_selectors, inquiry_selectors, meeting_selectors, selectors, services
+from cases.attachments import Incoming
+from cases.attachments import types as file_types
+from tsunagu.downloads import streaming_file_response
 
 from . import serializers as s
 from .authentication import api_actor
@@ -18,6 +22,7 @@ from .formats import IDEMPOTENCY_KEY_PATTERN
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import Outcome, idempotent
 from .pagination import list_page, page_response
+from .parsers import StrictJSONParser, check_json
 from .permissions import ApiView
 from .problems import CONTENT_TYPE as PROBLEM_TYPE
 from .schema import ProblemSerializer, problems
@@ -25,6 +30,7 @@ from .schema import ProblemSerializer, problems
 CLIENT_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The client's id.")
 INQUIRY_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The inquiry's id.")
 MEETING_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The meeting's id.")
+ATTACHMENT_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The attachment's id.")
 TASK_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The action item's id.")
 SHARE_ID = OpenApiParameter("share_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The share's id.")
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -39,6 +45,22 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     ),
 )
 
+
+# What a download may be (HEIC is served as the JPEG it was converted to).
+ATTACHMENT_TYPES = [
+    kind.content_type
+    for kind in (
+        file_types.PDF,
+        file_types.JPEG,
+        file_types.PNG,
+        file_types.DOCX,
+        file_types.XLSX,
+        file_types.PPTX,
+        file_types.ODT,
+        file_types.ODS,
+        file_types.ODP,
+    )
+]
 
 OFFICERS_ONLY = "The caller is not a privacy officer (the attempt is audited as denied)."
 
@@ -150,6 +172,8 @@ class ClientDetailView(ApiView):
 
 
 class TimelineView(ApiView):
+    parser_classes = [StrictJSONParser, MultiPartParser]  # an entry with files comes as multipart/form-data
+
     @extend_schema(
         operation_id="timeline_list",
         tags=["timeline"],
@@ -173,12 +197,16 @@ class TimelineView(ApiView):
         operation_id="timeline_create",
         tags=["timeline"],
         parameters=[CLIENT_ID, IDEMPOTENCY_KEY, REPLAYED],
-        request=s.EntryCreateIn,
-        responses={201: s.EntryOut, **problems(400, 401, 403, 404, 409, 429)},
+        request={"application/json": s.EntryCreateIn, "multipart/form-data": s.EntryCreateMultipartIn},
+        responses={201: s.EntryOut, **problems(400, 401, 403, 404, 409, 413, 415, 429, 503)},
     )
     def post(self, request, id):
-        """Append an entry, or with `corrects` a correction of one of the agency's own entries (needs `append`)."""
-        data = s.EntryCreateIn.validated(request.data)
+        """Append an entry, or with `corrects` a correction of one of the agency's own entries (needs `append`).
+
+        As `multipart/form-data`, with files: each is checked by its content, images lose their metadata, and
+        with a virus scanner configured each is scanned (503 while the scanner is out of reach); one refused file
+        refuses the whole entry (400, nothing written)."""
+        data, files = entry_input(request)
         actor = api_actor(request)
 
         def perform() -> Outcome:
@@ -189,10 +217,46 @@ class TimelineView(ApiView):
                 body=data["body"],
                 occurred_at=data["occurred_at"],
                 corrects=data["corrects"],
+                files=files,
             )
             return Outcome(201, s.EntryOut(entry).data, str(entry.client_id), "entry", str(entry.id))
 
         return idempotent(request, actor=actor, perform=perform)
+
+
+def entry_input(request) -> tuple[dict, list[Incoming]]:
+    """The entry's fields and files from a JSON or a multipart body (a repeated field other than `files` is an
+    error, like an unknown one)."""
+    if not request.content_type.startswith("multipart/form-data"):
+        return s.EntryCreateIn.validated(request.data), []
+    fields = {
+        key: request.data.getlist(key) if key == "files" or len(request.data.getlist(key)) > 1 else request.data[key]
+        for key in request.data
+    }
+    check_json({key: value for key, value in fields.items() if key != "files"})  # NUL, lone surrogates
+    data = dict(s.EntryCreateMultipartIn.validated(fields))
+    files = [Incoming(name=f.name or "", file=f, size=f.size) for f in data.pop("files", [])]
+    return {"occurred_at": None, "corrects": None, **data}, files
+
+
+class AttachmentView(ApiView):
+    @extend_schema(
+        operation_id="attachment_download",
+        tags=["timeline"],
+        parameters=[ATTACHMENT_ID],
+        responses={
+            **{(200, content_type): OpenApiTypes.BINARY for content_type in ATTACHMENT_TYPES},
+            **problems(401, 403, 404, 410, 429, 503),
+        },
+    )
+    def get(self, request, id):
+        """Download an attachment (needs `read` on its client; hidden or missing: 404). Streamed, with
+        `Content-Disposition: attachment` (the name in `filename*`, RFC 6266) and the recorded SHA-256 checked
+        first: content that fails it is reported and not served (503). 403 when the client's address is
+        confidential and the caller's agency is neither its owner nor the uploader; 410 once retention removed it.
+        Audited as `attachment.download`."""
+        download = attachment_selectors.attachment_download(actor=api_actor(request), attachment_id=id)
+        return streaming_file_response(download)
 
 
 class ShareListView(ApiView):

@@ -82,6 +82,15 @@ def may_correct(actor: Actor, level: str, *, kind: str, agency_id: int | None) -
     return may_append(actor, level) and kind in USER_ENTRY_KINDS and is_own_entry(actor, agency_id)
 
 
+def attachment_masked(actor: Actor, client: Client, *, uploader_agency_id: int | None) -> bool:
+    """An attachment of a client whose address is confidential (DV等) is withheld, like the address, from every
+    agency but the client's owner and the agency that uploaded it: a photo or a form may show where the person
+    lives. The entry itself is visible as usual."""
+    if not client.address_confidential or actor.agency is None:
+        return client.address_confidential
+    return actor.agency.pk not in (client.owner_agency_id, uploader_agency_id)
+
+
 def may_manage_shares(actor: Actor, level: str) -> bool:
     """What the sharing page, ``share_grant`` and ``share_revoke`` check: ``manage`` and a share-manager role."""
     return level_at_least(level, ShareLevel.MANAGE) and actor.can_manage_shares

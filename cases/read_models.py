@@ -13,9 +13,9 @@ from django.utils.translation import gettext
 from agencies.actors import Actor
 from agencies.people import person_name
 
-from .access import may_append, may_correct, may_edit_client, may_manage_shares
+from .access import attachment_masked, may_append, may_correct, may_edit_client, may_manage_shares
 from .assignees import AssigneeView
-from .models import USER_ENTRY_KINDS, Client, Share, TimelineEntry
+from .models import USER_ENTRY_KINDS, Attachment, Client, Share, TimelineEntry
 from .timeline_events import entry_text, inquiry_of
 
 
@@ -134,6 +134,24 @@ class AttachmentView:
         """Shown in the browser from this origin (images and PDF)."""
         return self.is_image or self.content_type == "application/pdf"
 
+    @classmethod
+    def of(cls, attachment: Attachment, *, client: Client, viewer: Actor) -> "AttachmentView":
+        """``attachment`` (its ``blob`` loaded) as ``viewer`` sees it on ``client`` (the entry's client)."""
+        masked = attachment_masked(viewer, client, uploader_agency_id=attachment.agency_id)
+        blob = getattr(attachment, "blob", None)
+        return cls(
+            id=attachment.id,
+            entry_id=attachment.entry_id,
+            client_id=attachment.client_id,
+            filename="" if masked else attachment.filename,
+            content_type=attachment.content_type,
+            size=attachment.size,
+            sha256=attachment.sha256,
+            has_thumbnail=attachment.has_thumbnail and not masked,
+            masked=masked,
+            available=blob is not None and blob.purged_at is None,
+        )
+
 
 @dataclass(frozen=True)
 class EntryView:
@@ -158,7 +176,15 @@ class EntryView:
         return self.kind not in USER_ENTRY_KINDS  # written by the services, not by a person
 
     @classmethod
-    def of(cls, entry: TimelineEntry, corrected_by: list[UUID], *, viewer: Actor, level: str) -> "EntryView":
+    def of(
+        cls,
+        entry: TimelineEntry,
+        corrected_by: list[UUID],
+        *,
+        viewer: Actor,
+        level: str,
+        attachments: "tuple[AttachmentView, ...]" = (),
+    ) -> "EntryView":
         """``entry`` as ``viewer`` sees it at ``level`` (the viewer's agency's access to its client)."""
         author = entry.author
         staff = getattr(author, "staff", None) if author is not None else None
@@ -178,6 +204,7 @@ class EntryView:
             corrected_by=corrected_by,
             can_correct=not entry.event and may_correct(viewer, level, kind=entry.kind, agency_id=entry.agency_id),
             inquiry_id=inquiry_of(entry),
+            attachments=attachments,
         )
 
 

@@ -34,6 +34,7 @@ from .access import (
 from .actions import CaseAction
 from .assignees import assignees_by_client
 from .models import (
+    Attachment,
     ClientAssignment,
     ClientStatus,
     EntryKind,
@@ -43,7 +44,7 @@ from .models import (
     ShareLevel,
     TimelineEntry,
 )
-from .read_models import ClientView, EndedShareView, EntryView, OpenGrantView, ShareView
+from .read_models import AttachmentView, ClientView, EndedShareView, EntryView, OpenGrantView, ShareView
 from .services.assignments import assignable_staff_filter
 from .text import Normalized, normalize
 
@@ -367,7 +368,25 @@ def _timeline_page(actor: Actor, access: Access, query: TimelineQuery) -> Page:
         .values_list("corrects_id", "id")
     ):
         corrected_by.setdefault(corrects_id, []).append(entry_id)
-    items = [EntryView.of(e, corrected_by.get(e.pk, []), viewer=actor, level=access.level) for e in page.items]
+    files: dict = {}
+    for attachment in (
+        Attachment.objects.filter(entry__in=[e.pk for e in page.items])
+        .select_related("blob")
+        .order_by("entry_id", "position")
+    ):
+        files.setdefault(attachment.entry_id, []).append(
+            AttachmentView.of(attachment, client=access.client, viewer=actor)
+        )
+    items = [
+        EntryView.of(
+            e,
+            corrected_by.get(e.pk, []),
+            viewer=actor,
+            level=access.level,
+            attachments=tuple(files.get(e.pk, ())),
+        )
+        for e in page.items
+    ]
     return Page(items=items, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)
 
 

@@ -27,6 +27,7 @@ MODULES = [
     "agencies.selectors",
     "agencies.services",
     "audit.review",
+    "cases.attachment_selectors",
     "cases.convene_selectors",
     "cases.inquiry_selectors",
     "cases.meeting_pages",
@@ -80,6 +81,7 @@ NO_REFUSAL = {
     "cases.services.inquiries.inquiry_access": "records the refusals of the block it wraps (listed services)",
     "cases.services.inquiries.require_inquiry_writer": "raises Refusal for inquiry_access to record",
     "cases.services.inquiries.inquiry_view": "builds the read model after the access check, reads nothing else",
+    "cases.attachment_selectors.report_damage": "records what a refused read found (its caller refused it)",
 }
 
 
@@ -176,6 +178,16 @@ REFUSED = {
         "bob",
         lambda c: {"client_id": cid(c), "status": "closed", "reason": "転居のため"},
         "client.update",
+    ),
+    "cases.attachment_selectors.attachment_download": (
+        "charlie",
+        lambda c: {"attachment_id": NO_INQUIRY},
+        "attachment.download",
+    ),
+    "cases.attachment_selectors.attachment_thumbnail": (
+        "charlie",
+        lambda c: {"attachment_id": NO_INQUIRY},
+        "attachment.thumbnail",
     ),
     "cases.services.timeline.timeline_append": (
         "bob",

@@ -461,10 +461,13 @@ if ATTACHMENT_STORAGE == "filesystem":
         "OPTIONS": {"location": env_str("ATTACHMENT_DIR", str(VAR_DIR / "attachments")), "base_url": None},
     }
 elif ATTACHMENT_STORAGE == "s3":
+    _bucket = env_str("ATTACHMENT_S3_BUCKET", "")
+    if not _bucket:
+        raise ImproperlyConfigured("ATTACHMENT_STORAGE=s3 needs ATTACHMENT_S3_BUCKET")
     STORAGES["attachments"] = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": env_str("ATTACHMENT_S3_BUCKET", ""),
+            "bucket_name": _bucket,
             "endpoint_url": env_str("ATTACHMENT_S3_ENDPOINT_URL"),
             "region_name": env_str("ATTACHMENT_S3_REGION"),
             "access_key": env_str("ATTACHMENT_S3_ACCESS_KEY_ID"),
@@ -475,8 +478,6 @@ elif ATTACHMENT_STORAGE == "s3":
             "file_overwrite": False,
         },
     }
-    if not STORAGES["attachments"]["OPTIONS"]["bucket_name"]:
-        raise ImproperlyConfigured("ATTACHMENT_STORAGE=s3 needs ATTACHMENT_S3_BUCKET")
 else:
     raise ImproperlyConfigured(f"ATTACHMENT_STORAGE={ATTACHMENT_STORAGE!r}: use filesystem or s3")
 CELERY_BEAT_SCHEDULE["attachments-verify"] = {
@@ -487,3 +488,8 @@ CELERY_BEAT_SCHEDULE["attachments-purge"] = {
     "task": "cases.tasks.purge_attachments",
     "schedule": crontab(hour=4, minute=30),
 }
+FILE_UPLOAD_HANDLERS = [
+    "tsunagu.uploads.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]

@@ -3,12 +3,12 @@
 
 class Rejected(Exception):
     """The file is not accepted (type, size, unreadable image, malware found). ``message`` is for the user, in the
-    active language; ``reason`` a code for the audit (``type``, ``size``, ``image``, ``malware``)."""
+    active language; ``code`` says which check refused it (``type``, ``size``, ``image``, ``malware``)."""
 
-    def __init__(self, message: str, *, reason: str) -> None:
+    def __init__(self, message: str, *, code: str) -> None:
         super().__init__(message)
         self.message = message
-        self.reason = reason
+        self.code = code
 
 
 class Unavailable(Exception):

@@ -49,7 +49,7 @@ class Cleaned:
 def _unreadable(name: str) -> Rejected:
     return Rejected(
         gettext("「%(name)s」は画像として読み取れません（壊れている可能性があります）。") % {"name": name},
-        reason="image",
+        code="image",
     )
 
 
@@ -57,7 +57,7 @@ def _too_large(name: str) -> Rejected:
     return Rejected(
         gettext("「%(name)s」は画素数が大きすぎます（%(limit)s画素まで）。")
         % {"name": name, "limit": f"{settings.ATTACHMENT_MAX_PIXELS:,}"},
-        reason="image",
+        code="image",
     )
 
 

@@ -1,7 +1,7 @@
 """The malware scan: ClamAV's ``clamd`` over its INSTREAM protocol when ``ATTACHMENT_SCANNER = "clamd"``.
 
 Fail closed: with a scanner configured, a scanner that cannot be reached, times out or answers with an error
-raises ``Unavailable`` and nothing is stored. A finding raises ``Rejected(reason="malware")``; the signature
+raises ``Unavailable`` and nothing is stored. A finding raises ``Rejected(code="malware")``; the signature
 name goes to the log for the operators, not to the user (it helps nobody who uploaded a file by mistake, and
 tells someone probing the scanner which signature caught them).
 """
@@ -45,7 +45,7 @@ def scan(file: IO[bytes], name: str) -> None:
         raise Rejected(
             gettext("「%(name)s」からウイルスなどの不正なプログラムが見つかったため、受け付けられません。")
             % {"name": name},
-            reason="malware",
+            code="malware",
         )
     logger.error("clamd answered %r", reply)
     raise Unavailable(f"the scanner answered with an error: {reply}")

@@ -129,13 +129,13 @@ def _too_big(name: str) -> Rejected:
     return Rejected(
         gettext("「%(name)s」は大きすぎます（1ファイル%(limit)sまで）。")
         % {"name": name, "limit": _megabytes(settings.ATTACHMENT_MAX_BYTES)},
-        reason="size",
+        code="size",
     )
 
 
 def _check_size(incoming: Incoming, name: str) -> None:
     if incoming.size <= 0:
-        raise Rejected(gettext("「%(name)s」は空のファイルです。") % {"name": name}, reason="size")
+        raise Rejected(gettext("「%(name)s」は空のファイルです。") % {"name": name}, code="size")
     if incoming.size > settings.ATTACHMENT_MAX_BYTES:
         raise _too_big(name)
 

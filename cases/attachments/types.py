@@ -67,7 +67,7 @@ def refused(name: str) -> Rejected:
             "Word・Excel・PowerPoint（.docx/.xlsx/.pptx）、OpenDocument）。"
         )
         % {"name": name},
-        reason="type",
+        code="type",
     )
 
 
@@ -78,7 +78,7 @@ def _legacy_office(name: str) -> Rejected:
             ".docx/.xlsx/.pptx または PDF で保存し直してください。"
         )
         % {"name": name},
-        reason="type",
+        code="type",
     )
 
 
@@ -89,7 +89,7 @@ def _macros(name: str) -> Rejected:
             "マクロなしの形式（.docx/.xlsx/.pptx）または PDF で保存し直してください。"
         )
         % {"name": name},
-        reason="type",
+        code="type",
     )
 
 

@@ -35,6 +35,7 @@ ENTRY_FIELDS = {
     "agency",
     "corrects",
     "corrected_by",
+    "attachments",
 }
 SHARE_FIELDS = {
     "id",

@@ -125,8 +125,28 @@ CALLS = [
     ("bob", "get", "/api/v1/tasks/?status=done", None, "task.list", "allowed", False),  # none done: none named
     ("bob", "post", "/api/v1/tasks/{tid}/done/", {}, "task.done", "allowed", True),
     ("alice", "post", "/api/v1/tasks/{tid}/done/", {}, "task.done", "denied", False),  # not the assigned agency
+    ("bob", "get", "/api/v1/attachments/{aid}/", None, "attachment.download", "allowed", True),
+    ("charlie", "get", "/api/v1/attachments/{aid}/", None, "attachment.download", "denied", False),
 ]
 COLLABORATION = re.compile(r"/inquiries/|/meetings/|/tasks/")
+
+
+def _attachment(cast) -> str:
+    """A file on the cast's client (alice's), for the download rows."""
+    import io
+
+    from cases import services
+    from cases.attachments import Incoming
+
+    pdf = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    entry = services.timeline_append(
+        actor=cast.actor("alice"),
+        client_id=cast.client.id,
+        kind="visit",
+        body="同意書を受け取った。",
+        files=[Incoming(name="同意書.pdf", file=io.BytesIO(pdf), size=len(pdf))],
+    )
+    return str(entry.attachments[0].id)
 
 
 def _fill(value, ids: dict):
@@ -147,6 +167,8 @@ def test_each_api_call_writes_exactly_one_event(cast, api, keys, who, method, pa
     ids = {"cid": _cid(cast), "today": timezone.localdate().isoformat()}
     if COLLABORATION.search(path):
         ids.update(_collaboration(cast))
+    if "/attachments/" in path:
+        ids["aid"] = _attachment(cast)
     for name, user in cast.users.items():  # the meeting's own staff (sue, bea)
         if name not in keys:
             keys[name] = issue_key(user)[1]

@@ -346,6 +346,7 @@ def test_timeline_list(cast, api, who):
         "agency": {"code": "fukushi", "name": "三条市 福祉課"},
         "corrects": None,
         "corrected_by": [],
+        "attachments": [],
     }
 
 

@@ -147,7 +147,7 @@ def test_decompression_bomb_is_refused(settings):
     assert len(bomb) < 200_000
     with pytest.raises(Rejected) as refused:
         prepare(incoming("bomb.png", bomb))
-    assert refused.value.reason == "image"
+    assert refused.value.code == "image"
     assert refused.value.message == "「bomb.png」は画素数が大きすぎます（50,000,000画素まで）。"
 
 
@@ -162,5 +162,5 @@ def test_beyond_pillows_own_bomb_limit_is_refused_too(settings):
     data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
     with pytest.raises(Rejected) as refused:
         prepare(incoming("huge.png", bytes(data)))
-    assert refused.value.reason == "image"
+    assert refused.value.code == "image"
     assert "画素数が大きすぎます" in refused.value.message

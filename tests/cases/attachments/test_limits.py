@@ -24,7 +24,7 @@ def test_per_file(settings):
     assert check([incoming("大きい.pdf", big)]) == ["「大きい.pdf」は大きすぎます（1ファイル2 MBまで）。"]
     with pytest.raises(Rejected) as refused:
         prepare(incoming("大きい.pdf", big))
-    assert refused.value.reason == "size"
+    assert refused.value.code == "size"
 
 
 def test_declared_size_is_not_trusted(settings):
@@ -39,7 +39,7 @@ def test_empty(settings):
     assert check([incoming("空.pdf", b"")]) == ["「空.pdf」は空のファイルです。"]
     with pytest.raises(Rejected) as refused:
         prepare(incoming("空.pdf", b""))
-    assert refused.value.reason == "size"
+    assert refused.value.code == "size"
 
 
 def test_per_entry_total(settings):

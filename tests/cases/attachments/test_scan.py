@@ -29,7 +29,7 @@ def test_clamd_answers(scanning):
 def test_eicar_is_refused_as_malware(scanning, caplog):
     with pytest.raises(Rejected) as refused:
         prepare(incoming("請求書.pdf", EICAR))
-    assert refused.value.reason == "malware"
+    assert refused.value.code == "malware"
     assert (
         refused.value.message
         == "「請求書.pdf」からウイルスなどの不正なプログラムが見つかったため、受け付けられません。"
@@ -42,7 +42,7 @@ def test_eicar_inside_an_accepted_type_is_refused(scanning):
     """A file that passes the type check is scanned too: the scan is not only for what is refused anyway."""
     with pytest.raises(Rejected) as refused:
         prepare(incoming("同意書.pdf", PDF + EICAR + b"\n%%EOF\n"))
-    assert refused.value.reason == "malware"
+    assert refused.value.code == "malware"
 
 
 def test_clean_files_pass(scanning):

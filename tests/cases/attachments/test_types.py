@@ -123,7 +123,7 @@ REFUSED = [
 def test_refused_types(name, content, message):
     with pytest.raises(Rejected) as refused:
         prepare(incoming(name, content))
-    assert refused.value.reason == "type"
+    assert refused.value.code == "type"
     assert refused.value.message.startswith(f"「{name}」")
     assert message in refused.value.message
 
@@ -138,7 +138,7 @@ def test_check_refuses_by_first_bytes(name, content, message):
 def test_corrupt_image_is_refused():
     with pytest.raises(Rejected) as refused:
         prepare(incoming("broken.jpg", image("JPEG")[:200]))
-    assert refused.value.reason == "image"
+    assert refused.value.code == "image"
     assert "「broken.jpg」は画像として読み取れません" in refused.value.message
 
 
