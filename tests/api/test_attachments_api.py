@@ -198,3 +198,47 @@ def test_a_file_removed_by_retention_is_gone(cast, api):
 def test_a_missing_attachment_is_a_problem_404(api):
     assert_problem(api("alice").get(f"/api/v1/attachments/{uuid.uuid4()}/"), 404)
     assert_problem(api("alice").get("/api/v1/attachments/not-a-uuid/"), 404)
+
+
+def test_a_large_download_streams_in_bounded_memory(cast, api, settings):
+    """A 48 MiB file goes out through the API in chunks: neither the hash check nor the response holds it whole."""
+    import tempfile
+    import tracemalloc
+
+    from cases import services
+    from cases.attachments import Incoming
+
+    size = 48 * 1024 * 1024
+    settings.ATTACHMENT_MAX_BYTES = settings.ATTACHMENT_MAX_ENTRY_BYTES = size + 1024
+    digest = hashlib.sha256()
+    with tempfile.TemporaryFile() as source:
+        source.write(PDF)
+        digest.update(PDF)
+        block = bytes(range(256)) * 4096  # 1 MiB
+        while source.tell() + len(block) <= size:
+            source.write(block)
+            digest.update(block)
+        length = source.tell()
+        source.seek(0)
+        entry = services.timeline_append(
+            actor=cast.actor("alice"),
+            client_id=cast.client.id,
+            kind="visit",
+            body="大きな資料を受け取った。",
+            files=[Incoming(name="資料.pdf", file=source, size=length)],
+        )
+    attachment = entry.attachments[0]
+    assert (attachment.size, attachment.sha256) == (length, digest.hexdigest())
+    tracemalloc.start()
+    try:
+        response = api("bob").get(f"/api/v1/attachments/{attachment.id}/")
+        assert response.status_code == 200 and response.streaming
+        received, served = 0, hashlib.sha256()
+        for chunk in response.streaming_content:
+            received += len(chunk)
+            served.update(chunk)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (received, served.hexdigest()) == (length, digest.hexdigest())
+    assert peak < 8 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB while streaming {length / 1e6:.0f} MB"
