@@ -2,24 +2,30 @@
 
 import io
 import re
+import tempfile
 from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.management import call_command
 from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
+from PIL import Image
 
 from agencies.actors import Actor
 from agencies.models import Agency, AgencyKind, Role, Staff
 from audit.models import AuditEvent
 from cases import selectors
-from cases.demo.data import DEMO_LOGINS, DEMO_PASSWORD
+from cases.attachment_selectors import attachment_download, attachment_thumbnail
+from cases.demo.data import DEMO_LOGINS, DEMO_PASSWORD, FILES_VISIT
+from cases.demo.files import has_gps, home_photo_jpeg
 from cases.models import (
     USER_ENTRY_KINDS,
+    Attachment,
     Client,
     ClientStatus,
     EntryKind,
@@ -44,14 +50,22 @@ def _seed() -> str:
     return out.getvalue()
 
 
+def _storages(location: str) -> dict:
+    """The settings' storages with the demo's attachments in ``location`` (rolled back with the demo's rows)."""
+    attachments = {**settings.STORAGES["attachments"], "OPTIONS": {"location": location, "base_url": None}}
+    attachments["BACKEND"] = "django.core.files.storage.FileSystemStorage"
+    return {**settings.STORAGES, "attachments": attachments}
+
+
 @pytest.fixture(scope="module")
 def _demo(django_db_setup, django_db_blocker):
     """The demo, loaded once for this module in a transaction rolled back after its last test; each test runs in a
     savepoint of it (its ``db`` transaction), so what one test changes is gone before the next. Loading it takes
     seconds: once per module (per worker) rather than once per test."""
     with (
+        tempfile.TemporaryDirectory(prefix="tsunagu-demo-files-") as files,
         django_db_blocker.unblock(),
-        override_settings(PASSWORD_HASHERS=FAST_HASHERS),
+        override_settings(PASSWORD_HASHERS=FAST_HASHERS, STORAGES=_storages(files)),
         transaction.atomic(),
     ):
         yield _seed()
@@ -446,3 +460,35 @@ def test_the_demo_has_a_support_meeting_with_a_confirmed_and_an_unconfirmed_atte
     (entry,) = [e for e in minutes if e.kind == EntryKind.MEETING and e.body.startswith("支援会議の記録")]
     assert "大輔さんと面談" in entry.body and "家計相談の予約" not in entry.body
     assert Share.objects.filter(meeting__isnull=False, pending=True, agency__code="kourei").count() == 2
+
+
+def test_the_demo_has_a_consent_form_and_a_photo_on_a_home_visit(seeded):
+    client = Client.objects.get(name=FILES_VISIT.client)
+    files = list(Attachment.objects.filter(client=client).select_related("entry__author", "blob").order_by("position"))
+    assert [(a.filename, a.content_type, a.has_thumbnail) for a in files] == [
+        ("情報共有に関する同意書.pdf", "application/pdf", False),
+        ("自宅の様子.jpg", "image/jpeg", True),
+    ]
+    entry = files[0].entry
+    assert entry.kind == EntryKind.VISIT and entry.author.username == FILES_VISIT.writer and files[1].entry == entry
+    assert Attachment.objects.count() == 2
+    uploads = AuditEvent.objects.filter(action="attachment.upload", client_ids=[str(client.pk)])
+    assert uploads.count() == 2 and all(e.actor_username == FILES_VISIT.writer for e in uploads)
+    assert "添付ファイル 2" in seeded
+    check = AuditEvent.objects.get(action="attachment.verify")  # the dashboard has a file check to show
+    assert check.details["checked"] == 2 and check.details["failed"] == 0
+
+
+def test_the_demo_files_are_served_and_the_photo_has_no_exif(seeded):
+    tanaka = _actor(FILES_VISIT.writer)
+    files = {a.filename: a for a in Attachment.objects.filter(client__name=FILES_VISIT.client)}
+    pdf = b"".join(attachment_download(actor=tanaka, attachment_id=files["情報共有に関する同意書.pdf"].pk).chunks)
+    assert pdf.startswith(b"%PDF-") and "情報共有に関する同意書".encode("utf-16-be").hex().upper().encode() in pdf
+    assert has_gps(home_photo_jpeg())  # what the seed uploaded carried GPS coordinates
+    photo = b"".join(attachment_download(actor=tanaka, attachment_id=files["自宅の様子.jpg"].pk).chunks)
+    with Image.open(io.BytesIO(photo)) as image:
+        assert image.format == "JPEG" and image.size == (800, 600)
+        assert not image.getexif() and "exif" not in image.info
+    thumbnail = b"".join(attachment_thumbnail(actor=tanaka, attachment_id=files["自宅の様子.jpg"].pk).chunks)
+    with Image.open(io.BytesIO(thumbnail)) as image:
+        assert max(image.size) <= 320 and not image.getexif()

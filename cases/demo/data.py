@@ -598,3 +598,35 @@ INQUIRIES = [
         due_in_days=5,
     ),
 ]
+
+
+@dataclass(frozen=True)
+class FilesVisitSpec:
+    """A visit whose entry carries the demo's attachments (made by ``cases.demo.files``: nothing of a real
+    person): the consent form the client signed, and a photo of the state of the home whose made-up GPS
+    coordinates the upload removes."""
+
+    client: str
+    writer: str
+    working_days_ago: int
+    hour: int
+    minute: int
+    body: str
+    consent_name: str
+    photo_name: str
+
+
+FILES_VISIT = FilesVisitSpec(
+    client="長谷川 勝",
+    writer="tanaka",
+    working_days_ago=9,
+    hour=14,
+    minute=10,
+    body=(
+        "自宅を訪問。関係機関との情報共有について改めて説明し、本人から同意書に署名をもらった（写しを添付）。"
+        "居間には段ボールや袋が積まれ、布団は敷いたままで、転倒の危険がある。片付けと福祉用具の利用を、"
+        "本人の了承を得て社協・栄地域包括と調整する。室内の様子を写真で記録した（本人了承済み）。"
+    ),
+    consent_name="情報共有に関する同意書.pdf",
+    photo_name="自宅の様子.jpg",
+)

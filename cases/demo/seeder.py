@@ -11,6 +11,7 @@ sorted by when they were recorded, and each person starts with a few unread noti
 """
 
 import contextlib
+import io
 import random
 import uuid
 from collections import Counter
@@ -31,8 +32,10 @@ from agencies.services import agency_create, staff_create
 from audit.review import detect_anomalies
 from cases import selectors, services
 from cases.actions import Topic
+from cases.attachments import Incoming
 from cases.models import Client, ClientStatus, Meeting, Notification, OutboxMessage, Share, TimelineEntry
 from cases.outbox import outbox_consume
+from cases.services.attachments import attachments_verify
 from tsunagu.errors import NotFound
 
 from .data import (
@@ -46,6 +49,7 @@ from .data import (
     DEMO_MEETING,
     DEMO_MFA_SECRETS,
     DEMO_PASSWORD,
+    FILES_VISIT,
     INQUIRIES,
     SEED,
     SHARE_MANAGERS,
@@ -62,6 +66,7 @@ from .data import (
     K,
     M,
 )
+from .files import consent_form_pdf, home_photo_jpeg
 
 
 class DemoConflict(Exception):
@@ -102,6 +107,7 @@ class Tally:
     inquiries: int = 0
     meetings: int = 0
     attendees: int = 0  # of the meetings, with their confirmations of 守秘義務
+    attachments: int = 0
     confirmed: int = 0
     action_items: int = 0
     shares: Counter = field(default_factory=Counter)
@@ -175,6 +181,8 @@ class Seeder:
             self._deliver_notices()
         self._settle(start)
         self.tally.flags = detect_anomalies(actor=self.system, since=self.now - timedelta(days=10))
+        # The nightly check of the stored files, once: the officer's dashboard shows its result.
+        attachments_verify(actor=self.system)
         return self.tally
 
     # --- running the plan ----------------------------------------------------------------------------------
@@ -474,6 +482,9 @@ class Seeder:
                 events.append(Planned(moment, system=True, run=self._revoke(spec, manager, share)))
                 self.tally.shares["revoked"] += 1
 
+        if spec.name == FILES_VISIT.client:
+            events.append(self._files_visit(spec))
+
         if spec.closing:
             owner = self._writer(spec.owner)
             closed_at = self._reserve(self._office_time(closing_day))
@@ -552,6 +563,37 @@ class Seeder:
             self.tally.entries += 1
 
         return Planned(occurred_at, delay=delay, run=run)
+
+    def _files_visit(self, spec: ClientSpec) -> Planned:
+        """The visit that carries the demo's attachments (``FILES_VISIT``): the signed consent form and a photo of
+        the home, uploaded with the entry like any other file. At a fixed moment, drawing nothing from the random
+        generator, so the rest of the demo is as it was."""
+        visit = FILES_VISIT
+        day = self._working_day(visit.working_days_ago)
+        occurred_at = self._reserve(day.replace(hour=visit.hour, minute=visit.minute, second=0, microsecond=0))
+        shared_with = [AGENCIES[spec.owner][1], *(AGENCIES[s.agency][1] for s in spec.shares)]
+
+        def run(event: Planned) -> None:
+            assert event.recorded_at is not None
+            signed_on = timezone.localtime(event.occurred_at).date()
+            pdf = consent_form_pdf(client_name=spec.name, agency_names=shared_with, signed_on=signed_on)
+            photo = home_photo_jpeg()
+            view = services.timeline_append(
+                actor=self._at(visit.writer, event.recorded_at),
+                client_id=self.clients[spec.name],
+                kind=K.VISIT,
+                body=visit.body,
+                occurred_at=event.occurred_at,
+                files=[
+                    Incoming(visit.consent_name, io.BytesIO(pdf), len(pdf)),
+                    Incoming(visit.photo_name, io.BytesIO(photo), len(photo)),
+                ],
+            )
+            self.entries[id(event)] = view.id
+            self.tally.entries += 1
+            self.tally.attachments += 2
+
+        return Planned(occurred_at, delay=timedelta(minutes=35), run=run)
 
     def _register(self, spec: ClientSpec, phone: str, moment: datetime) -> None:
         client = services.client_create(

@@ -135,12 +135,14 @@ def attachments_verify(*, actor: Actor, limit: int | None = None) -> VerifyRepor
             unreachable += 1
             continue
         now = actor.now()
+        current = AttachmentBlob.objects.filter(pk=attachment_id, purged_at=None)  # retention may have run since
         if not failed:
-            AttachmentBlob.objects.filter(pk=attachment_id).update(checked_at=now, failed_at=None)
+            current.update(checked_at=now, failed_at=None)
             passed += 1
             continue
         with transaction.atomic():
-            AttachmentBlob.objects.filter(pk=attachment_id).update(failed_at=now)
+            if not current.update(failed_at=now):
+                continue  # removed by retention meanwhile: its object is gone on purpose
             audit_record(
                 actor=actor,
                 action=CaseAction.ATTACHMENT_INTEGRITY_FAILED,

@@ -15,6 +15,8 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from cases import review as case_review
 from cases import services
+from cases.attachment_selectors import attachment_download
+from cases.attachments import Incoming
 from cases.models import Attachment, AttachmentBlob, TimelineEntry
 from cases.outbox import outbox_relay
 from tests.frontend.conftest import text
@@ -146,3 +148,28 @@ def test_health_reports_the_file_check_and_fails_on_a_failed_file(cast):
     _attachment(cast.entry.id, "同意書.pdf", failed=True)
     with pytest.raises(CommandError, match="1 attachment"):
         call_command("health", stdout=io.StringIO())
+
+
+def test_an_upload_and_a_download_through_the_services_show_in_the_history(cast, as_user, settings, tmp_path):
+    """The same, end to end: bob's download of the consent form carol attached, on the client's page."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "attachments": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path), "base_url": None},
+        },
+    }
+    pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    entry = services.timeline_append(
+        actor=cast.actor("carol"),
+        client_id=cast.client.id,
+        kind="visit",
+        body="同意書を受領",
+        files=[Incoming("同意書_控え.pdf", io.BytesIO(pdf), len(pdf))],
+    )
+    attachment = entry.attachments[0]
+    assert b"".join(attachment_download(actor=cast.actor("bob"), attachment_id=attachment.id).chunks) == pdf
+    body = text(as_user("penny").get(reverse("frontend:privacy_client", args=[cast.client.id])))
+    assert body.count("同意書_控え.pdf") == 2  # carol's upload and bob's download
+    listing = text(as_user("penny").get(reverse("frontend:privacy_events") + "?action=attachment."))
+    assert "同意書_控え.pdf" not in listing

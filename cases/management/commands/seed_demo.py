@@ -44,7 +44,7 @@ class Command(BaseCommand):
             f"  関係機関 {len(AGENCIES)}、職員 {len(STAFF)}、"
             f"支援対象者 {tally.clients}（支援中 {tally.clients - tally.closed}・終結 {tally.closed}、"
             f"住所秘匿 {tally.confidential}）\n"
-            f"  支援記録 {tally.entries}（うち訂正 {tally.corrections}）、"
+            f"  支援記録 {tally.entries}（うち訂正 {tally.corrections}、添付ファイル {tally.attachments}）、"
             f"他機関との共有 {shares['total']}"
             f"（閲覧 {shares['read']}・閲覧追記 {shares['append']}・管理 {shares['manage']}、"
             f"期限付き {shares['dated']}・期限切れ {shares['expired']}・解除 {shares['revoked']}）\n"

@@ -16,6 +16,7 @@ from agencies.actors import Actor
 from audit.models import AuditEvent
 from cases import services
 from cases import tasks as case_tasks
+from cases.attachment_selectors import attachment_download
 from cases.attachments import Incoming, Tampered, UnknownKey, prepare, read, store
 from cases.models import Attachment, AttachmentBlob, TimelineEntry
 from cases.services.attachments import (
@@ -27,6 +28,7 @@ from cases.services.attachments import (
 )
 from tests.cases.attachments.conftest import KEY_1
 from tests.cases.attachments.samples import PDF, image
+from tsunagu import errors
 
 KEY_2 = ("k2", "second-test-master-key-0123456789abcdef")
 SYSTEM = Actor.system(channel="task")
@@ -273,3 +275,19 @@ def test_purge_command_and_task(files, cast, settings, capsys, django_capture_on
     call_command("purge_attachments")
     assert "attachments removed: 0 (clients closed more than 30 days ago)" in capsys.readouterr().out
     assert AuditEvent.objects.get(action="attachment.purge").channel == "task"
+
+
+def test_a_file_the_check_failed_is_not_served_until_it_passes_again(files, cast):
+    pdf = files["pdf"]
+    path = object_path(_blob(pdf).storage_name)
+    original = path.read_bytes()
+    flip_a_byte(_blob(pdf).storage_name)
+    attachments_verify(actor=SYSTEM)
+    path.write_bytes(original)  # restored: still refused until a check passes (failed_at is what the download reads)
+    with pytest.raises(errors.Unavailable):
+        attachment_download(actor=cast.actor("bob"), attachment_id=pdf.pk)
+    refused = AuditEvent.objects.filter(action="attachment.download").latest("seq")
+    assert (refused.outcome, refused.reason) == ("denied", "attachment_damaged")
+    attachments_verify(actor=SYSTEM)
+    download = attachment_download(actor=cast.actor("bob"), attachment_id=pdf.pk)
+    assert b"".join(download.chunks) == PDF
