@@ -332,8 +332,12 @@ class EntryOut(serializers.Serializer):
 EntryPage = page_of("EntryPage", EntryOut)
 
 
+# The kinds a person may write (the schema's EntryCreateInKindEnum, also in the multipart form).
+USER_ENTRY_KIND_CHOICES = [(k.value, k.label) for k in USER_ENTRY_KINDS]
+
+
 class EntryCreateIn(InputSerializer):
-    kind = serializers.ChoiceField(choices=[(k.value, k.label) for k in USER_ENTRY_KINDS])
+    kind = serializers.ChoiceField(choices=USER_ENTRY_KIND_CHOICES)
     body = f.StrictCharField(
         max_length=MAX_BODY,
         pattern=f.REQUIRED_TEXT_PATTERN,
@@ -358,7 +362,7 @@ class EntryCreateMultipartIn(InputSerializer):
     """The same entry as ``multipart/form-data`` with its files (repeat the ``files`` part). A form has no null:
     leave out ``occurred_at`` for now, ``corrects`` for a new entry."""
 
-    kind = serializers.ChoiceField(choices=[(k.value, k.label) for k in USER_ENTRY_KINDS])
+    kind = serializers.ChoiceField(choices=USER_ENTRY_KIND_CHOICES)
     body = f.StrictCharField(
         max_length=MAX_BODY,
         pattern=f.REQUIRED_TEXT_PATTERN,

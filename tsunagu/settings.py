@@ -278,6 +278,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "agencies.models.Role",
         "ActionItemStatusEnum": "cases.models.ActionItemStatus",
         "MeetingShareLevelEnum": "api.serializers.MEETING_SHARE_LEVEL_CHOICES",  # a 支援会議: read or append
+        "EntryCreateInKindEnum": "api.serializers.USER_ENTRY_KIND_CHOICES",  # what a person may write (its name kept)
     },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.postprocess"],
 }
