@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext
 
 from agencies.actors import Actor
@@ -25,8 +24,17 @@ from tsunagu.ids import parse_uuid
 from . import attachments as files_
 from .access import Denied, check_access
 from .actions import CaseAction
-from .models import Attachment, AttachmentBlob, ShareLevel
+from .models import Attachment, ShareLevel
 from .read_models import AttachmentView
+from .services.attachments import (
+    FAILED_KEY,
+    FAILED_MISSING,
+    FAILED_THUMBNAIL,
+    blob_ref,
+    integrity_problem,
+    is_missing,
+    record_integrity_failure,
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,7 @@ def attachment_download(*, actor: Actor, attachment_id: object, inline: bool = F
         attachment=view,
         content_type=attachment.content_type,
         size=attachment.size,
-        chunks=files_.read(_ref(attachment.blob)),
+        chunks=files_.read(blob_ref(attachment.blob)),
     )
 
 
@@ -62,22 +70,12 @@ def attachment_thumbnail(*, actor: Actor, attachment_id: object) -> Download:
     return Download(attachment=view, content_type="image/jpeg", size=len(data), chunks=iter((data,)))
 
 
-def _ref(blob: AttachmentBlob) -> files_.BlobRef:
-    return files_.BlobRef(
-        attachment_id=blob.attachment_id,
-        storage_name=blob.storage_name,
-        thumbnail_name=blob.thumbnail_name,
-        key_id=blob.key_id,
-        wrapped_key=bytes(blob.wrapped_key),
-    )
-
-
 def _open(
     actor: Actor, attachment_id: object, action: str, *, thumbnail: bool, details: dict | None = None
 ) -> tuple[Attachment, AttachmentView, bytes]:
     """Check access, state and integrity, and record the read, in one transaction; a refusal is audited. Returns
     the attachment, its view and (``thumbnail``) the thumbnail's bytes, which are small and read here whole."""
-    damaged: Attachment | None = None
+    damaged: tuple[Attachment, str] | None = None  # the attachment and what failed, reported after the rollback
     thumbnail_bytes = b""
     try:
         with (
@@ -104,14 +102,23 @@ def _open(
                 raise Denied("attachment_purged", Gone())
             if blob.failed_at is not None:
                 raise Denied("attachment_damaged", _damaged())
+            failed = ""
             try:
                 if thumbnail:
-                    thumbnail_bytes = b"".join(files_.read(_ref(blob), thumbnail=True))
-                elif files_.digest(_ref(blob)) != attachment.sha256:
-                    raise files_.Tampered("sha256 mismatch")
-            except (files_.Tampered, FileNotFoundError, OSError):
-                damaged = attachment
-                raise Denied("attachment_damaged", _damaged()) from None
+                    thumbnail_bytes = b"".join(files_.read(blob_ref(blob), thumbnail=True))
+                else:
+                    failed = integrity_problem(blob, attachment.sha256, thumbnail=False)
+            except files_.UnknownKey:
+                failed = FAILED_KEY
+            except files_.Tampered as exc:
+                failed = FAILED_MISSING if is_missing(exc) else FAILED_THUMBNAIL
+            except files_.Unavailable:
+                raise Unavailable(
+                    gettext("ファイルの保管場所に接続できません。しばらくしてから再度お試しください。")
+                ) from None
+            if failed:
+                damaged = (attachment, failed)
+                raise Denied("attachment_damaged", _damaged())
             audit_record(
                 actor=actor,
                 action=action,
@@ -128,24 +135,9 @@ def _open(
             )
     finally:
         if damaged is not None:
-            report_damage(actor=actor, attachment=damaged, found_by=action)
+            record_integrity_failure(actor=actor, attachment=damaged[0], failed=damaged[1], found_by=action)
     return attachment, view, thumbnail_bytes
 
 
 def _damaged() -> Unavailable:
     return Unavailable(gettext("このファイルは整合性を確認できないため提供できません。管理者に連絡してください。"))
-
-
-def report_damage(*, actor: Actor, attachment: Attachment, found_by: str) -> None:
-    """Mark the attachment's content failed (it is not served again until a check passes) and report it to the
-    privacy officer: ``attachment.integrity_failed``. Its own transaction, kept whatever happens after."""
-    with transaction.atomic():
-        AttachmentBlob.objects.filter(pk=attachment.pk).update(failed_at=timezone.now())
-        audit_record(
-            actor=actor,
-            action=CaseAction.ATTACHMENT_INTEGRITY_FAILED,
-            client_ids=[attachment.client_id],
-            target_type="attachment",
-            target_id=attachment.pk,
-            details={"entry": str(attachment.entry_id), "found_by": found_by},
-        )

@@ -81,7 +81,8 @@ NO_REFUSAL = {
     "cases.services.inquiries.inquiry_access": "records the refusals of the block it wraps (listed services)",
     "cases.services.inquiries.require_inquiry_writer": "raises Refusal for inquiry_access to record",
     "cases.services.inquiries.inquiry_view": "builds the read model after the access check, reads nothing else",
-    "cases.attachment_selectors.report_damage": "records what a refused read found (its caller refused it)",
+    "cases.services.attachments.record_integrity_failure": "records what a check found (a refused download or "
+    "the operator's nightly check)",
 }
 
 

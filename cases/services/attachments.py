@@ -27,7 +27,7 @@ from audit.services import audit_record
 
 from ..actions import CaseAction, CaseReason
 from ..attachments import BlobRef, Tampered, Unavailable, UnknownKey, digest, discard, read, rewrap
-from ..models import AttachmentBlob, ClientStatus, SystemEvent, TimelineEntry
+from ..models import Attachment, AttachmentBlob, ClientStatus, SystemEvent, TimelineEntry
 
 # What failed, as the audit event and the report name it.
 FAILED_HASH = "hash"  # the content decrypts but its SHA-256 is not the one recorded at upload
@@ -73,7 +73,7 @@ class VerifyReport:
         return not self.failed and not self.unreachable
 
 
-def _missing(exc: BaseException) -> bool:
+def is_missing(exc: BaseException) -> bool:
     """Whether a ``Tampered`` is about a stored object that is gone (the storage's "no such file" behind it)."""
     cause: BaseException | None = exc
     while cause is not None:
@@ -86,9 +86,9 @@ def _missing(exc: BaseException) -> bool:
     return False
 
 
-def _check(blob: AttachmentBlob, sha256: str) -> str:
-    """ "" when the stored content (and thumbnail) decrypts and matches ``sha256``, else what failed. Raises
-    ``Unavailable`` when the storage cannot be reached."""
+def integrity_problem(blob: AttachmentBlob, sha256: str, *, thumbnail: bool = True) -> str:
+    """ "" when the stored content (and, with ``thumbnail``, the thumbnail) decrypts and matches ``sha256``, else
+    what failed (``FAILED_*``). Raises ``Unavailable`` when the storage cannot be reached."""
     ref = blob_ref(blob)
     try:
         if digest(ref) != sha256:
@@ -96,14 +96,35 @@ def _check(blob: AttachmentBlob, sha256: str) -> str:
     except UnknownKey:
         return FAILED_KEY
     except Tampered as exc:
-        return FAILED_MISSING if _missing(exc) else FAILED_CONTENT
-    if blob.thumbnail_name:
+        return FAILED_MISSING if is_missing(exc) else FAILED_CONTENT
+    if thumbnail and blob.thumbnail_name:
         try:
             for _chunk in read(ref, thumbnail=True):
                 pass
         except Tampered as exc:
-            return FAILED_MISSING if _missing(exc) else FAILED_THUMBNAIL
+            return FAILED_MISSING if is_missing(exc) else FAILED_THUMBNAIL
     return ""
+
+
+def record_integrity_failure(*, actor: Actor, attachment: Attachment, failed: str, found_by: str) -> bool:
+    """Mark the attachment's content failed (not served again until a check passes) and report it to the privacy
+    officer as ``attachment.integrity_failed`` (what failed and what found it: a download, a thumbnail or the
+    nightly check), in one transaction of its own. False when retention removed the file meanwhile."""
+    with transaction.atomic():
+        current = AttachmentBlob.objects.filter(pk=attachment.pk, purged_at=None)
+        if not current.update(failed_at=actor.now()):
+            return False
+        audit_record(
+            actor=actor,
+            action=CaseAction.ATTACHMENT_INTEGRITY_FAILED,
+            outcome=Outcome.ERROR,
+            reason=CaseReason.ATTACHMENT_DAMAGED,
+            client_ids=[attachment.client_id],
+            target_type="attachment",
+            target_id=attachment.pk,
+            details={"entry": str(attachment.entry_id), "failed": failed, "found_by": str(found_by)},
+        )
+    return True
 
 
 def attachments_verify(*, actor: Actor, limit: int | None = None) -> VerifyReport:
@@ -130,7 +151,7 @@ def attachments_verify(*, actor: Actor, limit: int | None = None) -> VerifyRepor
             continue
         attachment = blob.attachment
         try:
-            failed = _check(blob, attachment.sha256)
+            failed = integrity_problem(blob, attachment.sha256)
         except Unavailable:
             unreachable += 1
             continue
@@ -140,23 +161,10 @@ def attachments_verify(*, actor: Actor, limit: int | None = None) -> VerifyRepor
             current.update(checked_at=now, failed_at=None)
             passed += 1
             continue
-        with transaction.atomic():
-            if not current.update(failed_at=now):
-                continue  # removed by retention meanwhile: its object is gone on purpose
-            audit_record(
-                actor=actor,
-                action=CaseAction.ATTACHMENT_INTEGRITY_FAILED,
-                outcome=Outcome.ERROR,
-                reason=CaseReason.ATTACHMENT_DAMAGED,
-                client_ids=[attachment.client_id],
-                target_type="attachment",
-                target_id=attachment_id,
-                details={
-                    "entry": str(attachment.entry_id),
-                    "failed": failed,
-                    "found_by": CaseAction.ATTACHMENT_VERIFY.value,
-                },
-            )
+        if not record_integrity_failure(
+            actor=actor, attachment=attachment, failed=failed, found_by=CaseAction.ATTACHMENT_VERIFY
+        ):
+            continue  # removed by retention meanwhile: its object is gone on purpose
         failures.append(IntegrityFailure(attachment_id=attachment_id, client_id=attachment.client_id, failed=failed))
     report = VerifyReport(
         checked=passed + len(failures), passed=passed, failed=tuple(failures), unreachable=unreachable

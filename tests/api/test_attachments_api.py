@@ -180,8 +180,14 @@ def test_tampered_content_is_reported_and_not_served(cast, api):
     assert_problem(response, 503)
     assert [(e.action, e.outcome) for e in events_since(seq)] == [
         ("attachment.download", "denied"),
-        ("attachment.integrity_failed", "allowed"),
+        ("attachment.integrity_failed", "error"),
     ]
+    failure = events_since(seq)[1]
+    assert (failure.reason, failure.details["failed"], failure.details["found_by"]) == (
+        "attachment_damaged",
+        "content",
+        "attachment.download",
+    )
     assert AttachmentBlob.objects.get(pk=files[0]["id"]).failed_at is not None
     # From then on it is refused without being read again.
     assert_problem(api("alice").get(f"/api/v1/attachments/{files[0]['id']}/"), 503)
