@@ -5,6 +5,7 @@ from datetime import datetime, time, timedelta
 from typing import cast
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -85,6 +86,32 @@ class ServiceForm(forms.Form):
                 self.add_error(target, message)
 
 
+class MultipleFileInput(forms.FileInput):
+    """A file input that takes several files (Django's "Uploading multiple files")."""
+
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Any number of files under one name (the file button's and the camera's alike); cleans to a list, empty when
+    none was chosen. What a file may be (type, size, how many) is the attachment service's rule."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_empty_file", True)  # refused by the attachment service, which names the file
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if isinstance(data, (list, tuple)):
+            return [super(MultipleFileField, self).clean(item, initial) for item in data if item]
+        return [super().clean(data, initial)] if data else []
+
+
+# What the file button offers (the server decides by content; this only narrows the picker).
+ATTACHMENT_ACCEPT = ".pdf,.jpg,.jpeg,.png,.heic,.heif,.docx,.xlsx,.pptx,.odt,.ods,.odp,application/pdf,image/*"
+
+
 class EntryForm(ServiceForm):
     kind = forms.ChoiceField(label=_("種類"), choices=[(k.value, k.label) for k in USER_ENTRY_KINDS])
     occurred_at = forms.DateTimeField(
@@ -100,12 +127,43 @@ class EntryForm(ServiceForm):
         error_messages={"required": _("内容を入力してください。")},
     )
     corrects = forms.CharField(required=False, widget=forms.HiddenInput)
+    # Named "files" as the inputs are; the metaclass moves it to ``base_fields``, so it does not shadow the form's
+    # own ``files`` (the uploaded files) at run time.
+    files = MultipleFileField(  # type: ignore[assignment]
+        label=_("添付ファイル"),
+        widget=MultipleFileInput(attrs={"accept": ATTACHMENT_ACCEPT}),
+        error_messages={"invalid": _("ファイルを送信できませんでした。もう一度選んでください。")},
+    )
+
+    # The attachment service's errors (by file) are shown beside the file button.
+    error_fields = {"attachments": "files", "file": "files"}
 
     def __init__(self, *args, prefix_id: str = "entry", **kwargs):
         kwargs.setdefault("auto_id", f"{prefix_id}-%s")
         super().__init__(*args, **kwargs)
         if not self.is_bound and "occurred_at" not in self.initial:
             self.initial["occurred_at"] = timezone.localtime().replace(second=0, microsecond=0)
+
+    @property
+    def attachment_limits(self) -> dict[str, object]:
+        """The attachment limits (settings), for the form's hint and its script's checks; the server's own check
+        is what counts."""
+        return {
+            "max_files": settings.ATTACHMENT_MAX_FILES,
+            "max_bytes": settings.ATTACHMENT_MAX_BYTES,
+            "max_entry_bytes": settings.ATTACHMENT_MAX_ENTRY_BYTES,
+            "file_size": megabytes(settings.ATTACHMENT_MAX_BYTES),
+            "entry_size": megabytes(settings.ATTACHMENT_MAX_ENTRY_BYTES),
+        }
+
+
+def megabytes(size: int) -> str:
+    """A limit in bytes as people write it: 20MB, 1.5MB, 500KB."""
+    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= scale:
+            value = size / scale
+            return f"{value:.0f}{unit}" if value == int(value) else f"{value:.1f}{unit}"
+    return f"{size}B"
 
 
 class ClientForm(ServiceForm):

@@ -23,7 +23,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from agencies import selectors as agency_selectors
 from cases import notifications, selectors, services
-from tsunagu.errors import InvalidInput
+from cases.attachments import Incoming
+from tsunagu.errors import InvalidInput, Unavailable
 
 from . import timeline_filters
 from .auth import web_login_required
@@ -289,9 +290,11 @@ def timeline_poll(request: HttpRequest, client_id: str) -> HttpResponse:
 @web_login_required
 @require_POST
 def entry_append(request: HttpRequest, client_id: str) -> HttpResponse:
-    """Append an entry, or a correction (``corrects``). With htmx: the fresh form and the reloaded timeline."""
+    """Append an entry, or a correction (``corrects``), with its files (``files``: the attachment service checks,
+    cleans, scans and stores them with the entry, or refuses them all and writes nothing). With htmx: the fresh
+    form and the reloaded timeline."""
     actor = web_actor(request)
-    form = EntryForm(request.POST)
+    form = EntryForm(request.POST, request.FILES)
     entry = None
     if form.is_valid():
         data = form.cleaned_data
@@ -303,9 +306,12 @@ def entry_append(request: HttpRequest, client_id: str) -> HttpResponse:
                 body=data["body"],
                 occurred_at=data["occurred_at"],
                 corrects=data["corrects"] or None,
+                files=[Incoming(name=f.name, file=f, size=f.size) for f in data["files"]],
             )
         except InvalidInput as exc:
             form.add_service_errors(exc)
+        except Unavailable as exc:  # the scanner or the storage is out of reach: nothing was written
+            form.add_error("files", exc.message)
     if entry is not None:
         done = _("訂正を記録しました。") if entry.corrects else _("支援記録を追加しました。")
         if not is_htmx(request):

@@ -271,3 +271,23 @@ def test_an_entrys_files_as_the_timeline_shows_them():
     assert "古い書類.pdf" in items[3] and "保存期間経過により削除" in items[3] and "href" not in items[3]
 
     assert "DOCX" in items[4] and "data-preview" not in items[4] and f'href="/attachments/{docx.id}/"' in items[4]
+
+
+# --- the entry form ----------------------------------------------------------------------------------------
+
+
+def test_the_entry_form_sends_files_by_button_camera_or_drop_with_the_limits_as_a_hint(cast, as_user, settings):
+    settings.ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024
+    settings.ATTACHMENT_MAX_ENTRY_BYTES = 50 * 1024 * 1024
+    settings.ATTACHMENT_MAX_FILES = 10
+    body = text(as_user("alice").get(reverse("frontend:client_detail", args=[cast.client.id])))
+    assert 'enctype="multipart/form-data"' in body and 'hx-encoding="multipart/form-data"' in body
+    assert (
+        '<input type="file" name="files" id="entry-files" multiple accept=".pdf,.jpg,.jpeg,.png,.heic,.heif,.docx,'
+        '.xlsx,.pptx,.odt,.ods,.odp,application/pdf,image/*"' in body
+    )
+    assert 'name="files" id="entry-files-camera" accept="image/*" capture="environment"' in body
+    assert "写真を撮る" in body and "data-dropzone" in body
+    assert "1ファイル20MBまで、1件の記録に合計50MB・10ファイルまで。" in body
+    assert "<progress" in body
+    assert 'id="attachment-dialog"' in body

@@ -32,14 +32,16 @@ def alice(cast):
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 # The client page, one audited read, on SQLite and PostgreSQL alike (it was 38 with three audited reads).
-CLIENT_PAGE_QUERIES = 25  # + the header's open emergency grants and its open received inquiries (one count)
+# + the header's open emergency grants and its open received inquiries (one count), and the files of the page's
+# entries (one query, however many entries have files).
+CLIENT_PAGE_QUERIES = 26
 
 
 @pytest.mark.parametrize(
     ("name", "url", "headers", "status", "count"),
     [
         ("badge", "/inbox/badge/", HTMX, 200, 8),
-        ("timeline fragment", "/clients/{client}/timeline/", HTMX, 200, 36),  # + the 担当者 and whom to assign
+        ("timeline fragment", "/clients/{client}/timeline/", HTMX, 200, 37),  # + the 担当者 and whom to assign
         ("not found", "/clients/{missing}/", {}, 404, 23),
     ],
 )
@@ -199,3 +201,26 @@ def test_meeting_notices_cost_no_query_each(cast, unread):
     _meetings_for_bob(cast, 5)
     many = _get(bob, url, 200)
     assert len(many.captured_queries) == len(few.captured_queries) == 18
+
+
+def test_files_on_the_timeline_cost_no_query_each(cast, alice):
+    """The entries' files are read in one query for the page, whether one entry has files or three do."""
+    import io
+
+    from cases import services
+    from cases.attachments import Incoming
+
+    pdf = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+    def attach(n: int) -> None:
+        files = [Incoming(name=f"書類{n}-{i}.pdf", file=io.BytesIO(pdf), size=len(pdf)) for i in range(2)]
+        services.timeline_append(
+            actor=cast.actor("alice"), client_id=cast.client.id, kind="visit", body=f"書類{n}", files=files
+        )
+
+    attach(0)
+    one = _get(alice, f"/clients/{cast.client.id}/", 200)
+    attach(1)
+    attach(2)
+    three = _get(alice, f"/clients/{cast.client.id}/", 200)
+    assert len(three.captured_queries) == len(one.captured_queries) == CLIENT_PAGE_QUERIES

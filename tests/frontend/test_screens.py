@@ -2,6 +2,7 @@
 or critical violation, see tests/frontend/axe.py) and saved as a screenshot for review
 (test-artifacts/screenshots/screen-<page>-<desktop|tablet>.png, kept by CI as artefacts)."""
 
+import re
 import uuid
 
 import pytest
@@ -80,3 +81,44 @@ def test_the_main_pages(cast, browser, open_as, live_server, viewport):
     _show(sam, f"{base}/meetings/{meeting.id}/", "山田さん世帯の支援会議", "meeting")
     _show(sam, f"{base}/clients/{meeting.client2.id}/shares/", "共有先の一覧", "shares-meeting")  # 確認待ち
     _show(bob, f"{base}/tasks/", "役割分担", "tasks")
+
+
+@both_viewports
+def test_attachments_on_the_timeline_and_their_preview(cast, open_as, live_server, viewport, settings, tmp_path):
+    """A consent form and a photo on the timeline (a thumbnail, a type mark, ダウンロード and プレビュー), the
+    photo's preview dialog, and what another agency sees of them once the client's address is confidential."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "attachments": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "attachments"), "base_url": None},
+        },
+    }
+    from tests.frontend.test_attachment_pages import attach, jpeg_bytes, pdf_bytes
+
+    attach(cast, files=[("同意書_2026.pdf", pdf_bytes()), ("自宅の様子.jpg", jpeg_bytes((640, 480)))])
+    client = f"{live_server.url}/clients/{cast.client.id}/"
+
+    alice = open_as("alice")
+    alice.goto(client)
+    files = alice.locator("#timeline ul.attachments > li")
+    expect(files).to_have_count(2)
+    alice.wait_for_function(
+        "(img) => img.complete && img.naturalWidth > 0", arg=files.nth(1).get_by_role("img").element_handle()
+    )
+    shot(alice, f"screen-client-attachments-{viewport_name(alice)}")
+    files.nth(1).get_by_role("link", name=re.compile("^プレビュー")).click()
+    dialog = alice.locator("#attachment-dialog")
+    alice.wait_for_function(
+        "(img) => img.complete && img.naturalWidth === 640", arg=dialog.get_by_role("img").element_handle()
+    )
+    shot(alice, f"screen-attachment-preview-{viewport_name(alice)}")
+    dialog.get_by_role("button", name="閉じる").click()
+
+    services.client_update(actor=cast.actor("alice"), client_id=cast.client.id, changes={"address_confidential": True})
+    bob = open_as("bob")
+    bob.goto(client)
+    expect(bob.locator("#timeline ul.attachments > li").first).to_have_text(
+        re.compile("添付ファイル（住所秘匿のため表示できません）")
+    )
+    shot(bob, f"screen-client-attachments-masked-{viewport_name(bob)}")
