@@ -179,3 +179,18 @@ def test_a_masked_attachment_shows_that_it_exists_and_nothing_more(cast, as_user
 
     own = text(as_user("alice").get(reverse("frontend:client_detail", args=[cast.client.id])))
     assert "自宅の写真.jpg" in own and f"/attachments/{attachment.id}/thumbnail/" in own
+
+
+def test_a_scanner_out_of_reach_is_said_beside_the_field_and_nothing_is_written(cast, as_user, storage, settings):
+    settings.ATTACHMENT_SCANNER = "clamd"
+    settings.ATTACHMENT_CLAMD_ADDRESS = f"unix://{storage.parent / 'no-clamd.sock'}"
+    entries = TimelineEntry.objects.count()
+    photo = SimpleUploadedFile("photo.jpg", jpeg_bytes(), content_type="image/jpeg")
+    for htmx in (True, False):
+        response = entry_post(as_user("alice"), cast.client.id, [photo], htmx=htmx)
+        assert response.status_code == (422 if htmx else 400)
+        errors = re.search(r'<ul class="errorlist" id="entry-files_error">(.*?)</ul>', text(response), re.S)
+        assert errors and "しばらくしてから" in errors.group(1), text(response)
+        photo.seek(0)
+    assert TimelineEntry.objects.count() == entries
+    assert not Attachment.objects.exists() and stored_files(storage) == []
