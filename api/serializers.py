@@ -336,7 +336,9 @@ EntryPage = page_of("EntryPage", EntryOut)
 USER_ENTRY_KIND_CHOICES = [(k.value, k.label) for k in USER_ENTRY_KINDS]
 
 
-class EntryCreateIn(InputSerializer):
+class EntryFieldsIn(InputSerializer):
+    """What every new entry says, however it is sent."""
+
     kind = serializers.ChoiceField(choices=USER_ENTRY_KIND_CHOICES)
     body = f.StrictCharField(
         max_length=MAX_BODY,
@@ -344,6 +346,9 @@ class EntryCreateIn(InputSerializer):
         pattern_message=REQUIRED_MESSAGE,
         help_text="The record (several lines allowed; surrounding white space is dropped).",
     )
+
+
+class EntryCreateIn(EntryFieldsIn):
     occurred_at = f.AwareDateTimeField(
         required=False,
         allow_null=True,
@@ -358,17 +363,10 @@ class EntryCreateIn(InputSerializer):
     )
 
 
-class EntryCreateMultipartIn(InputSerializer):
+class EntryCreateMultipartIn(EntryFieldsIn):
     """The same entry as ``multipart/form-data`` with its files (repeat the ``files`` part). A form has no null:
     leave out ``occurred_at`` for now, ``corrects`` for a new entry."""
 
-    kind = serializers.ChoiceField(choices=USER_ENTRY_KIND_CHOICES)
-    body = f.StrictCharField(
-        max_length=MAX_BODY,
-        pattern=f.REQUIRED_TEXT_PATTERN,
-        pattern_message=REQUIRED_MESSAGE,
-        help_text="The record (several lines allowed; surrounding white space is dropped).",
-    )
     occurred_at = f.AwareDateTimeField(
         required=False, help_text="When it happened (absent: now); not more than 5 minutes in the future."
     )

@@ -60,36 +60,37 @@ _EOCD = b"PK\x05\x06"
 _EOCD_SEARCH = 22 + 65535  # the end record and the longest archive comment
 
 
+def _refusal(message: str, name: str) -> Rejected:
+    return Rejected(message % {"name": name}, code="type")
+
+
 def refused(name: str) -> Rejected:
-    return Rejected(
+    return _refusal(
         gettext(
             "「%(name)s」は受け付けられない種類のファイルです（PDF、JPEG、PNG、HEIC、"
             "Word・Excel・PowerPoint（.docx/.xlsx/.pptx）、OpenDocument）。"
-        )
-        % {"name": name},
-        code="type",
+        ),
+        name,
     )
 
 
 def _legacy_office(name: str) -> Rejected:
-    return Rejected(
+    return _refusal(
         gettext(
             "「%(name)s」は古い形式のOffice文書（.doc/.xls/.ppt）のため受け付けられません。"
             ".docx/.xlsx/.pptx または PDF で保存し直してください。"
-        )
-        % {"name": name},
-        code="type",
+        ),
+        name,
     )
 
 
 def _macros(name: str) -> Rejected:
-    return Rejected(
+    return _refusal(
         gettext(
             "「%(name)s」はマクロを含む文書のため受け付けられません。"
             "マクロなしの形式（.docx/.xlsx/.pptx）または PDF で保存し直してください。"
-        )
-        % {"name": name},
-        code="type",
+        ),
+        name,
     )
 
 

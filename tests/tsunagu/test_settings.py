@@ -239,23 +239,27 @@ def test_production_mail_defaults_to_a_local_smtp_relay_and_bad_urls_are_refused
         assert "EMAIL_URL" in _setting({**PRODUCTION, "EMAIL_URL": bad}, "1"), bad
 
 
-def test_check_deploy_passes_with_the_production_defaults():
-    """What CI runs (Makefile `check-deploy`): production settings raise no warning at all."""
-    env = {
-        **PRODUCTION,
-        "PATH": "/usr/bin:/bin",
-        "DJANGO_SETTINGS_MODULE": "tsunagu.settings",
-        "TSUNAGU_VAR_DIR": tempfile.mkdtemp(prefix="tsunagu-settings-"),
-        "AUDIT_ANCHOR_DIR": tempfile.mkdtemp(prefix="tsunagu-anchors-"),
-        "SECRET_KEY": "Kx7#pQ2!vR9$mW4&zT6*bY1^nL8@cH3%fJ5+gD0=sA2-eU7~iO9q",
-    }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        env=env,
+def _check_deploy(fail_level: str, **env: str) -> subprocess.CompletedProcess:
+    """``manage.py check --deploy`` in a process of its own, with the production settings and ``env``."""
+    return subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", fail_level],
+        env={
+            **PRODUCTION,
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "tsunagu.settings",
+            "TSUNAGU_VAR_DIR": tempfile.mkdtemp(prefix="tsunagu-settings-"),
+            "AUDIT_ANCHOR_DIR": tempfile.mkdtemp(prefix="tsunagu-anchors-"),
+            **env,
+        },
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_check_deploy_passes_with_the_production_defaults():
+    """What CI runs (Makefile `check-deploy`): production settings raise no warning at all."""
+    result = _check_deploy("WARNING", SECRET_KEY="Kx7#pQ2!vR9$mW4&zT6*bY1^nL8@cH3%fJ5+gD0=sA2-eU7~iO9q")
     assert result.returncode == 0, result.stderr
 
 
@@ -368,19 +372,7 @@ def test_the_attachment_keys_are_checked(settings):
 
 
 def test_check_deploy_reports_the_attachment_development_key():
-    env = {
-        **PRODUCTION,
-        "PATH": "/usr/bin:/bin",
-        "DJANGO_SETTINGS_MODULE": "tsunagu.settings",
-        "TSUNAGU_VAR_DIR": tempfile.mkdtemp(prefix="tsunagu-settings-"),
-        "AUDIT_ANCHOR_DIR": tempfile.mkdtemp(prefix="tsunagu-anchors-"),
-        "ATTACHMENT_KEYS": "dev:development-only-attachment-master-key-never-use-in-production",
-    }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    result = _check_deploy(
+        "ERROR", ATTACHMENT_KEYS="dev:development-only-attachment-master-key-never-use-in-production"
     )
     assert result.returncode != 0 and "cases.E001" in result.stderr, result.stderr
