@@ -117,3 +117,11 @@ def seal_latest() -> SealStatus:
     digest = AuditDigest.objects.order_by("-id").first()
     signed = digest is not None and text_signature_ok(digest.text, digest.signature)
     return SealStatus(seal=seal, verification=verification, digest=digest, digest_signature_ok=signed)
+
+
+def audit_unsealed_oldest(seal: AuditSeal | None) -> datetime | None:
+    """When the oldest event after ``seal`` (the last seal) happened: None when every event is sealed. Events
+    after the last seal's ``last_seq`` (on PostgreSQL a seal may also hold events numbered before it that committed
+    late; this is a health figure, not the proof)."""
+    after = seal.last_seq if seal is not None else 0
+    return AuditEvent.objects.filter(seq__gt=after).order_by("seq").values_list("occurred_at", flat=True).first()

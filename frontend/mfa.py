@@ -62,6 +62,7 @@ def _open_paths() -> tuple[str, ...]:
         reverse("frontend:mfa_enrol"),
         reverse("frontend:logout"),
         reverse("admin:logout"),
+        reverse("health"),
         "/i18n/",
         settings.STATIC_URL if settings.STATIC_URL.startswith("/") else f"/{settings.STATIC_URL}",
     )

@@ -363,6 +363,8 @@ if not DEBUG:
 # the proxy sets: only then are requests it received over HTTPS seen as secure (redirects and the API's
 # pagination links stay https://). Opt-in, because a client could otherwise claim HTTPS itself.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# A load balancer probes each node's /health/ over plain HTTP: answered, not redirected (it carries no session).
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)

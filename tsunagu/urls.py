@@ -2,11 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from frontend.mfa import VerifiedAdminSite
+from tsunagu.health import health
 
 # Django admin only for operators who have given their second factor (as django-otp documents for OTPAdminSite).
 admin.site.__class__ = VerifiedAdminSite
 
 urlpatterns = [
+    path("health/", health, name="health"),  # for load balancers and monitoring: no sign-in
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -1,12 +1,7 @@
-from datetime import timedelta
-
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from audit.selectors import seal_latest
-from cases.models import WebhookDelivery
-from cases.outbox import outbox_unfinished
-from cases.services.attachments import attachment_integrity_state
+from cases.health import OUTBOX_MAX_AGE_SECONDS, background_state
 
 
 class Command(BaseCommand):
@@ -14,39 +9,39 @@ class Command(BaseCommand):
         "Report background-work health: unfinished outbox messages (published or not) and the oldest one's age, "
         "pending webhooks, last audit seal and verification, last attachment verification and the attachments failed "
         "now. Non-zero exit when the outbox is stuck, the last audit verification failed or an attachment failed its "
-        "integrity check."
+        "integrity check. The same figures, with the database, cache, broker and disk, are served at /health/."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--max-outbox-age",
             type=int,
-            default=300,
-            help="seconds a message may wait for its work to be done (default 300)",
+            default=OUTBOX_MAX_AGE_SECONDS,
+            help=f"seconds a message may wait for its work to be done (default {OUTBOX_MAX_AGE_SECONDS})",
         )
 
     def handle(self, *args, max_outbox_age, **options):
-        unfinished, unpublished, age = outbox_unfinished()
-        webhooks = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING).count()
+        state = background_state()
+        age = state.outbox_age
         self.stdout.write(
-            f"outbox unfinished: {unfinished} ({unpublished} not yet published; oldest {int(age.total_seconds())} s)"
+            f"outbox unfinished: {state.outbox_unfinished} ({state.outbox_unpublished} not yet published; "
+            f"oldest {int(age.total_seconds())} s)"
         )
-        self.stdout.write(f"webhook deliveries pending: {webhooks}")
-        status = seal_latest()
-        seal = status.seal
+        self.stdout.write(f"webhook deliveries pending: {state.webhooks_pending}")
+        seal = state.audit.seal
         self.stdout.write(
             f"last audit seal: {timezone.localtime(seal.created_at):%Y-%m-%d %H:%M:%S %Z}"
             if seal
             else "last audit seal: none"
         )
-        verification = status.verification
+        verification = state.audit.verification
         if verification is not None:
             self.stdout.write(
                 f"last verification: {'OK' if verification.ok else 'FAILED'} at {verification.ran_at:%Y-%m-%d %H:%M}"
             )
             if not verification.ok:
                 raise CommandError(f"audit verification failed: {verification.message}")
-        files = attachment_integrity_state()
+        files = state.files
         if files.last_run_at is not None:
             run = files.last_run
             self.stdout.write(
@@ -61,5 +56,5 @@ class Command(BaseCommand):
                 f"{files.failed_now} attachment(s) failed their integrity check and are not served "
                 "(audit log: attachment.integrity_failed; python manage.py verify_attachments)"
             )
-        if age > timedelta(seconds=max_outbox_age):
+        if age.total_seconds() > max_outbox_age:
             raise CommandError(f"outbox stuck: oldest unfinished message is {int(age.total_seconds())} s old")
