@@ -9,16 +9,36 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/tsunagu
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run demo test test-postgres test-sqlite lint typecheck check-deploy format services clean bench
+.PHONY: install lock run demo test test-postgres test-sqlite lint typecheck check-deploy format services clean bench
 
+# The virtual environment, from the lock: every package at the version and with the hash that requirements-dev.lock
+# names (pip refuses anything else). The lock is the runtime's (requirements.lock, what production installs) plus the
+# test and development tools.
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements-dev.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (python3.13 / python3.12 not found)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
+
+# The locks, from pyproject.toml's dependencies (runtime) and requirements-dev.in (tools), by pip-tools in a venv of
+# its own. Versions already locked stay unless their range excludes them; to move one:
+# `make lock LOCK_ARGS="--upgrade-package django"`, or `LOCK_ARGS=--upgrade` for all. Then `make test`.
+LOCK_VENV ?= .venv-lock
+PIP_TOOLS ?= pip-tools==7.6.2
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	--strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+
+lock: $(LOCK_VENV)/bin/pip-compile
+	$(PIP_COMPILE) --output-file requirements.lock pyproject.toml
+	$(PIP_COMPILE) --output-file requirements-dev.lock pyproject.toml requirements-dev.in
+
+$(LOCK_VENV)/bin/pip-compile:
+	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (python3.13 / python3.12 not found)"; exit 1; }
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet "$(PIP_TOOLS)"
 
 run: install demo
 	@echo "Tsunagu: http://$(HOST):$(PORT)/  (demo logins: see README.md)"
@@ -76,4 +96,4 @@ bench: install services
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) var staticfiles test-artifacts .env
+	rm -rf $(VENV) $(LOCK_VENV) var staticfiles test-artifacts .env

@@ -11,7 +11,7 @@ test every page still open is checked, and the test fails with the list of serio
 impact, element, what to fix). axe-core runs through the DevTools protocol, outside the page's Content Security
 Policy, which therefore stays strict during the run.
 
-axe-core itself is the copy bundled by axe-playwright-python (pinned in requirements-dev.txt): a pinned
+axe-core itself is the copy bundled by axe-playwright-python (locked in requirements-dev.lock): a pinned
 Python package carries a pinned axe-core version (4.12.1 for 0.1.8) into the virtual environment, with no
 JavaScript file to vendor and no second package manager.
 """
