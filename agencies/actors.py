@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
+from tsunagu.logs import current_request_id
+
 from .models import CASEWORK_ROLES, SHARE_MANAGER_ROLES, Agency, Role, Staff
 
 if TYPE_CHECKING:
@@ -25,7 +27,8 @@ class Actor:
     role: str
     is_privacy_officer: bool
     channel: str
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # The request's (or the task's: tsunagu.logs) id, as on its log lines and in its X-Request-ID.
+    request_id: str = field(default_factory=lambda: current_request_id() or uuid.uuid4().hex)
     ip: str | None = None
     user_agent: str = ""
     api_key_id: str = ""
@@ -116,7 +119,7 @@ class Actor:
             role=staff.role if staff else "",
             is_privacy_officer=bool(staff and staff.is_privacy_officer),
             channel=channel,
-            request_id=request_id or uuid.uuid4().hex,
+            request_id=request_id or current_request_id() or uuid.uuid4().hex,
             ip=ip,
             user_agent=user_agent,
             api_key_id=api_key_id,
@@ -131,7 +134,7 @@ class Actor:
             role="",
             is_privacy_officer=False,
             channel=channel,
-            request_id=request_id or uuid.uuid4().hex,
+            request_id=request_id or current_request_id() or uuid.uuid4().hex,
         )
 
 

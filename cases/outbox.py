@@ -26,7 +26,9 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from tsunagu.celery import REQUEST_ID_HEADER
 from tsunagu.celery import app as celery_app
+from tsunagu.logs import current_request_id
 
 from .actions import Topic
 from .models import OutboxMessage
@@ -44,7 +46,11 @@ CONSUMERS: dict[str, str] = {topic.value: CONSUME_TASK for topic in Topic}
 
 
 def outbox_enqueue(*, topic: str, payload: dict) -> OutboxMessage:
-    """Record a side effect in the caller's transaction. ``payload`` must hold ids only (JSON)."""
+    """Record a side effect in the caller's transaction. ``payload`` must hold ids only (JSON). The id of the
+    request (or task) doing it is kept as ``request_id``: the consumer's task logs under it (``tsunagu.logs``)."""
+    request_id = current_request_id()
+    if request_id:
+        payload = {**payload, "request_id": request_id}
     message = OutboxMessage.objects.create(topic=topic, payload=payload)
     transaction.on_commit(_nudge)
     return message
@@ -85,7 +91,7 @@ def outbox_relay(*, batch: int = BATCH) -> int:
                 return published
             for message in messages:
                 try:
-                    _consumer(message.topic).apply_async(args=[message.pk])
+                    _consumer(message.topic).apply_async(args=[message.pk], headers=_headers(message))
                 except Exception as exc:
                     OutboxMessage.objects.filter(pk=message.pk).update(
                         attempts=message.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:255]
@@ -96,6 +102,12 @@ def outbox_relay(*, batch: int = BATCH) -> int:
                     published_at=timezone.now(), attempts=message.attempts + 1, last_error=""
                 )
                 published += 1
+
+
+def _headers(message: OutboxMessage) -> dict[str, str]:
+    """The consumer task runs under the id of the request that wrote the message (``tsunagu.celery``)."""
+    request_id = (message.payload or {}).get("request_id")
+    return {REQUEST_ID_HEADER: request_id} if isinstance(request_id, str) and request_id else {}
 
 
 def outbox_consume(*, message_id: int) -> int:
@@ -116,6 +128,13 @@ def outbox_consume(*, message_id: int) -> int:
     except Exception as exc:
         _record_error(message_id, exc)
         raise
+    log.info(
+        "outbox message %s (%s) finished: %s notices, %s webhook deliveries",
+        message_id,
+        message.topic,
+        created,
+        len(deliveries),
+    )
     _nudge_webhooks(deliveries)  # committed: the first attempts, right away
     return created
 

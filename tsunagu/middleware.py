@@ -1,7 +1,7 @@
 """Request plumbing: the request id, the input guard, and the client address.
 
 ``RequestIdMiddleware``: a well-formed ``X-Request-ID`` header is kept, anything else replaced; echoed in the
-response.
+response, on every log line of the request (``tsunagu.logs``) and in its access-log line.
 
 ``InputGuardMiddleware``: bytes that no field can ever accept are refused once, here, before any view runs — a NUL
 (PostgreSQL text cannot hold one) or anything that is not UTF-8 (Django would quietly turn it into U+FFFD) in the
@@ -11,11 +11,14 @@ ever sees such a value.
 """
 
 import re
+import time
 import uuid
 from urllib.parse import unquote_to_bytes
 
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest
+
+from tsunagu.logs import channel_of, log_access, request_context
 
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -29,8 +32,11 @@ class RequestIdMiddleware:
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
         request.request_id = incoming if _VALID.match(incoming) else uuid.uuid4().hex
-        response = self.get_response(request)
-        response["X-Request-ID"] = request.request_id
+        started = time.monotonic()
+        with request_context(request.request_id, channel_of(request.path)):
+            response = self.get_response(request)
+            response["X-Request-ID"] = request.request_id
+            log_access(request, response, started)
         return response
 
 

@@ -217,6 +217,8 @@ CELERY_TASK_ACKS_LATE = True
 # Fail fast when the broker is down: the outbox keeps the message and the periodic relay publishes it later.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# The worker and beat log through LOGGING above (JSON lines with the request id), not Celery's own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The outbox, not the broker, holds a message until its consumer has done the work: one published but not finished
 # within the lease is published again (a broker restarted without persistence, a killed worker, a consumer that
 # failed while the database was down). Keep it above the longest consumer run plus its retries' first minutes.
@@ -324,10 +326,24 @@ BREAK_GLASS_HOURS = env_int("BREAK_GLASS_HOURS", 4, minimum=1)
 # How often an open client page asks whether another agency has added to the timeline (the "新しい記録があります" cue).
 TIMELINE_POLL_SECONDS = env_int("TIMELINE_POLL_SECONDS", 15, minimum=1)
 
+# Application logs on standard error (journald under systemd): one JSON object per line (LOG_FORMAT=json, the
+# default when DEBUG is off) or text (LOG_FORMAT=text, the default with DEBUG). Every line carries the request id
+# (also in the Celery tasks a request started) and the channel; one access line per request (tsunagu.access):
+# method, path without query string, status, duration, user id. No case data (tests/audit/test_canary.py).
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use json or text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request": {"()": "tsunagu.logs.RequestContextFilter"}},
+    "formatters": {
+        "json": {"()": "tsunagu.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -1,11 +1,15 @@
 """No case content in the audit log or the application log: distinctive strings planted in names, addresses,
 bodies, basis notes, break-glass reasons and search terms never appear in any audit row (every field, the
-details JSON included) nor in any captured log line, after the services, the web pages and the admin ran."""
+details JSON included) nor in any captured log line — as the records, and as the JSON lines production writes
+(``LOG_FORMAT=json``: every value of every line searched) — after the services, the web pages, the API and the admin
+ran."""
 
+import io
 import json
 import logging
 from datetime import date
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.forms.models import model_to_dict
 from django.urls import reverse
@@ -13,8 +17,11 @@ from django.urls import reverse
 from agencies.services import apikey_issue
 from audit.models import AuditEvent, AuditExposure, AuditSeal
 from cases import selectors, services
+from cases.outbox import outbox_relay
+from tests.api.conftest import issue_key
 from tests.cast import PASSWORD
 from tests.mfa import enrol, fresh_code
+from tsunagu.logs import JsonFormatter, RequestContextFilter
 
 from .conftest import seal_all, sealing_db
 
@@ -41,8 +48,33 @@ def test_the_leak_detector_detects():
     assert leaks(json.dumps({"details": {"q": QUERY}}, ensure_ascii=False)) == [QUERY, "ZQ0"]
 
 
+def _values(node):
+    """Every string in a parsed JSON line, keys included."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield str(key)
+            yield from _values(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _values(value)
+    else:
+        yield str(node)
+
+
+@pytest.fixture
+def json_lines():
+    """The application log as production writes it: one JSON object per line, the request filter applied."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestContextFilter())
+    logging.getLogger().addHandler(handler)
+    yield stream
+    logging.getLogger().removeHandler(handler)
+
+
 @sealing_db
-def test_no_case_content_reaches_the_audit_log_or_the_logs(sealed_cast, client, caplog):
+def test_no_case_content_reaches_the_audit_log_or_the_logs(sealed_cast, client, caplog, json_lines):
     cast = sealed_cast
     caplog.set_level(logging.DEBUG)
     alice, sam, carol = cast.actor("alice"), cast.actor("sam"), cast.actor("carol")
@@ -79,6 +111,26 @@ def test_no_case_content_reaches_the_audit_log_or_the_logs(sealed_cast, client, 
     assert BODY in body  # the page did show the case content the log must not hold
     client.post(reverse("frontend:logout"))
 
+    # The API, with the name in a query string, a body and a header, and a request that is refused.
+    _, key = issue_key(cast.users["carol"])
+    bearer = {"Authorization": f"Bearer {key}"}
+    assert client.get("/api/v1/clients/", {"q": QUERY}, headers=bearer).status_code == 200
+    appended = client.post(
+        f"/api/v1/clients/{cid}/timeline/",
+        {"kind": "visit", "body": BODY},
+        content_type="application/json",
+        headers=bearer | {"X-Request-ID": "canary-request"},
+    )
+    assert appended.status_code == 201
+    refused = client.post(
+        f"/api/v1/clients/{cid}/timeline/",
+        {"kind": NAME, "body": BODY},
+        content_type="application/json",
+        headers=bearer,
+    )
+    assert refused.status_code == 400
+    outbox_relay()  # the consumers run (eagerly) and log under the request's id
+
     # The admin, as an operator.
     oscar = get_user_model().objects.create_superuser("oscar", password=PASSWORD)
     enrol(oscar)
@@ -105,3 +157,11 @@ def test_no_case_content_reaches_the_audit_log_or_the_logs(sealed_cast, client, 
     assert caplog.records  # the application did log (sign-in, requests); none of it may carry case content
     assert leaks(logged) == []
     assert leaks(caplog.text) == []
+
+    lines = [json.loads(line) for line in json_lines.getvalue().splitlines()]  # each line one JSON object
+    assert len(lines) > 20
+    assert [line for line in lines if line["logger"] == "tsunagu.access" and line["status"] == 400]
+    assert [line for line in lines if line["logger"] == "cases.outbox" and line["request_id"] == "canary-request"]
+    for line in lines:
+        assert leaks(" ".join(_values(line))) == [], line
+    assert leaks(json_lines.getvalue()) == []
