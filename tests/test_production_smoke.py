@@ -4,7 +4,8 @@ A copy of the clone (as tests/test_readme.py makes it) stands in for ``/srv/tsun
 guide's environment-specific steps create (two PostgreSQL roles and a database owned by the owner role, an
 environment file, a Redis of its own, a self-signed certificate), runs every ``sh`` block of the guide with the
 paths and role names substituted, then starts gunicorn, a Celery worker and beat exactly as the systemd units do
-(their ``ExecStart``) and nginx with deploy/nginx/tsunagu.conf in front. Over HTTPS through nginx it signs a
+(their ``ExecStart``) and nginx with deploy/nginx/tsunagu.conf in front. Over HTTPS through nginx it signs the
+first administrator in (password, then the second factor's enrolment with a computed TOTP code) and a
 supervisor in, registers a client and shares it with a partner agency through the API, appends an entry with the
 partner's API key, waits for the notice the real worker delivers, and reads ``/health/``; then it runs the guide's
 ``sh running`` blocks (an upgrade's migrate while serving, a backup, the restore drill, ``verify_audit``,
@@ -12,6 +13,7 @@ partner's API key, waits for the notice the real worker delivers, and reads ``/h
 Every wait is bounded.
 """
 
+import base64
 import json
 import os
 import re
@@ -23,11 +25,13 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 import urllib3
 from django.conf import settings
+from django_otp.oath import totp
 
 from tests.test_readme import _copy_clone
 
@@ -392,6 +396,37 @@ def test_production_smoke(tmp_path):
         # The client's address is what nginx saw (127.0.0.1), not what the client claimed in X-Real-IP.
         addresses = _psql("SELECT DISTINCT host(ip) FROM audit_auditevent WHERE ip IS NOT NULL", database=database)
         assert addresses.split() == ["127.0.0.1"], addresses
+
+        # The guide's first administrator: the password, then the second factor's enrolment, as a browser does (the
+        # key shown on the page, a code computed from it as an authenticator app would).
+        admin = requests.Session()
+        admin.verify, admin.trust_env = False, False
+        admin.headers["Host"] = HOST
+        form = admin.get(f"{site}/login/", timeout=10).text
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+        to_setup = admin.post(
+            f"{site}/login/",
+            data={"username": "kenkou-admin", "password": PASSWORD, "csrfmiddlewaretoken": token},
+            headers=origin,
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert to_setup.status_code == 302 and "/login/setup/" in to_setup.headers["Location"], to_setup.headers
+        setup = admin.get(f"{site}{urlsplit(to_setup.headers['Location']).path}", timeout=10)
+        secret = re.search(r'<code class="mfa-secret">([A-Z2-7 ]+)</code>', setup.text).group(1).replace(" ", "")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', setup.text).group(1)
+        enrolled = admin.post(
+            f"{site}/login/setup/",
+            data={"code": f"{totp(base64.b32decode(secret)):06d}", "csrfmiddlewaretoken": token},
+            headers={**origin, "Referer": f"https://{HOST}/login/setup/"},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert enrolled.status_code == 200 and "mfa-secret" not in enrolled.text, enrolled.text[-2000:]  # the codes
+        staff_page = admin.get(f"{site}/", allow_redirects=False, timeout=10)
+        assert staff_page.status_code in (200, 302), staff_page.status_code
+        if staff_page.status_code == 302:
+            assert "/login/" not in staff_page.headers["Location"], staff_page.headers["Location"]
 
         # The supervisor registers a client and shares it with the partner agency (the API, session-authenticated).
         api_headers = {**origin, "X-CSRFToken": browser.cookies["csrftoken"], "Content-Type": "application/json"}
