@@ -172,9 +172,9 @@ class Processes:
         for name, process in self.started:
             assert process.poll() is None, f"{name} stopped (exit {process.returncode}):\n{self.log(name)}"
 
-    def log(self, name: str) -> str:
+    def log(self, name: str, *, tail: int = 4000) -> str:
         path = self.logs / f"{name}.log"
-        return path.read_text(encoding="utf-8", errors="replace")[-4000:] if path.exists() else ""
+        return path.read_text(encoding="utf-8", errors="replace")[-tail:] if path.exists() else ""
 
     def stop_all(self) -> None:
         for _name, process in reversed(self.started):
@@ -512,10 +512,16 @@ def test_production_smoke(tmp_path):
         browser.get(f"{site}/api/v1/clients/?q=しけん", timeout=10)
         time.sleep(1)
         access = (tmp_path / "tsunagu-access.log").read_text(encoding="utf-8")
-        web_log = processes.log("tsunagu-web")
+        web_log = processes.log("tsunagu-web", tail=10**8)
         assert "/api/v1/clients/ " in access and "しけん" not in access and "q=" not in access
         assert "/health/" not in access
-        for text in (access, web_log, processes.log("tsunagu-worker"), processes.log("tsunagu-beat")):
+        assert "smoke-login-1" in web_log  # the request id the client sent, in the application's and gunicorn's lines
+        for text in (
+            access,
+            web_log,
+            processes.log("tsunagu-worker", tail=10**8),
+            processes.log("tsunagu-beat", tail=10**8),
+        ):
             assert "試験" not in text and "自宅を訪問" not in text and "%E3%81%97" not in text
         print(f"setup {setup_seconds:.0f} s, total {time.monotonic() - started:.0f} s")
     except BaseException:
