@@ -13,3 +13,6 @@ os.environ.setdefault("ATTACHMENT_DIR", tempfile.mkdtemp(prefix="tsunagu-test-at
 os.environ.setdefault("SECURE_COOKIES", "false")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")  # the test client and live server speak plain HTTP
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# Production's default is the hashed manifest storage, which needs collectstatic first; the tests serve the apps'
+# files unhashed, as `make run` does (tests/tsunagu/test_static.py runs collectstatic for the manifest itself).
+os.environ.setdefault("STATICFILES_BACKEND", "django.contrib.staticfiles.storage.StaticFilesStorage")

@@ -117,10 +117,18 @@ TEMPLATES = [
     },
 ]
 
-# Database: DATABASE_URL, default a SQLite file under var/ so the quick-start needs nothing installed.
+# Database: DATABASE_URL, default a SQLite file under var/ so the quick-start needs nothing installed. Each process
+# keeps its connection CONN_MAX_AGE seconds (0: one per request), and checks it is still alive before a request
+# reuses it: a connection cut by a database restart or failover costs a reconnect, not an error page.
 _default_db = f"sqlite:///{VAR_DIR / 'tsunagu.sqlite3'}"
 try:
-    DATABASES = {"default": dj_database_url.parse(env_str("DATABASE_URL", _default_db), conn_max_age=60)}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            env_str("DATABASE_URL", _default_db),
+            conn_max_age=env_int("CONN_MAX_AGE", 60, minimum=0),
+            conn_health_checks=True,
+        )
+    }
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -197,10 +205,19 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # Serve app static files straight from the apps when collectstatic has not been run (quick-start, tests).
 WHITENOISE_USE_FINDERS = True
+# With DEBUG off, collectstatic writes each file under a name with its content's hash (app.3f2a….css) and a
+# compressed copy, and {% static %} links those names: WhiteNoise serves them with a year's cache lifetime, and a
+# new release's files never meet an old cached copy. It needs `collectstatic` before the server starts (a page
+# naming a file missing from the manifest fails). Debug (`make run`) and the tests serve the files unhashed.
 STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": env_str("STATICFILES_BACKEND", "django.contrib.staticfiles.storage.StaticFilesStorage"),
+        "BACKEND": env_str(
+            "STATICFILES_BACKEND",
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage",
+        ),
     },
 }
 
@@ -243,6 +260,10 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# Sessions: in the database, and with a shared cache (CACHE_URL) read through it: a request reads its session from
+# Redis, every write goes to both, and a Redis restart (or flush) signs nobody out. Without CACHE_URL the cache is
+# per process, so the database alone.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if CACHE_URL else "django.contrib.sessions.backends.db"
 
 REST_FRAMEWORK = {
     # The API key first: its WWW-Authenticate header makes a missing credential a 401, not a 403.

@@ -208,6 +208,70 @@ def test_the_proxy_header_is_opt_in_and_checked():
     assert "PROXY_SSL_HEADER" in _setting({**PRODUCTION, "PROXY_SSL_HEADER": "X Forwarded: https"}, "1")
 
 
+# --- production defaults: static files, database connections, sessions -----------------------------------------
+
+MANIFEST = "'whitenoise.storage.CompressedManifestStaticFilesStorage'"
+PLAIN = "'django.contrib.staticfiles.storage.StaticFilesStorage'"
+
+
+def test_production_serves_static_files_under_hashed_names_and_debug_does_not():
+    assert _setting(PRODUCTION, "s.STORAGES['staticfiles']['BACKEND']") == MANIFEST
+    assert _setting({"DEBUG": "true"}, "s.STORAGES['staticfiles']['BACKEND']") == PLAIN  # make run
+    chosen = {**PRODUCTION, "STATICFILES_BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"}
+    assert _setting(chosen, "s.STORAGES['staticfiles']['BACKEND']").endswith(".ManifestStaticFilesStorage'")
+
+
+def test_the_test_run_serves_static_files_unhashed():
+    """The suite runs with DEBUG off but without collectstatic (tests/pytest_env.py)."""
+    from django.conf import settings
+
+    assert not settings.DEBUG and repr(settings.STORAGES["staticfiles"]["BACKEND"]) == PLAIN
+
+
+def test_database_connections_are_kept_and_checked_before_reuse():
+    postgres = {**PRODUCTION, "DATABASE_URL": "postgres://tsunagu@127.0.0.1:5432/tsunagu"}
+    expression = "(s.DATABASES['default']['CONN_MAX_AGE'], s.DATABASES['default']['CONN_HEALTH_CHECKS'])"
+    assert _setting(postgres, expression) == "(60, True)"
+    assert _setting({**postgres, "CONN_MAX_AGE": "0"}, expression) == "(0, True)"
+    assert _setting({**postgres, "CONN_MAX_AGE": "600"}, expression) == "(600, True)"
+    assert "CONN_MAX_AGE" in _setting({**postgres, "CONN_MAX_AGE": "-1"}, "1")
+    assert "CONN_MAX_AGE" in _setting({**postgres, "CONN_MAX_AGE": "forever"}, "1")
+    # SQLite (the quick start) opens a connection per request whatever CONN_MAX_AGE says.
+    assert _setting({"DEBUG": "true", "CONN_MAX_AGE": "600"}, expression) == "(0, True)"
+
+
+def test_sessions_go_through_the_shared_cache_when_there_is_one():
+    expression = "(s.CACHES['default']['BACKEND'], s.SESSION_ENGINE)"
+    assert _setting({**PRODUCTION, "CACHE_URL": "redis://127.0.0.1:6379/1"}, expression) == (
+        "('django.core.cache.backends.redis.RedisCache', 'django.contrib.sessions.backends.cached_db')"
+    )
+    assert _setting(PRODUCTION, expression) == (
+        "('django.core.cache.backends.locmem.LocMemCache', 'django.contrib.sessions.backends.db')"
+    )
+
+
+@pytest.mark.django_db
+def test_a_cached_session_is_read_from_the_cache_and_survives_losing_it(settings, django_assert_num_queries):
+    """What cached_db gives production: reads from Redis without a query; Redis restarted empty signs nobody out."""
+    from importlib import import_module
+
+    from django.core.cache import cache
+
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    session = store()
+    session["_auth_user_id"] = "42"
+    session.create()
+    session.save()
+    with django_assert_num_queries(0):
+        assert store(session_key=session.session_key).load()["_auth_user_id"] == "42"
+    cache.clear()  # the cache restarted without its data
+    with django_assert_num_queries(1):
+        assert store(session_key=session.session_key).load()["_auth_user_id"] == "42"
+    with django_assert_num_queries(0):  # and it is back in the cache
+        assert store(session_key=session.session_key).load()["_auth_user_id"] == "42"
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
