@@ -73,12 +73,40 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD and key not in _NEVER and key not in entry:
                 entry[key] = value if isinstance(value, str | int | float | bool | type(None)) else str(value)
-        if record.exc_info and record.exc_info[0] is not None:
-            entry["exc_type"] = record.exc_info[0].__name__
-            entry["exc_info"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+        if record.exc_info and record.exc_info[1] is not None:
+            entry["exc_type"] = type(record.exc_info[1]).__name__
+            entry["exc_info"] = exception_text(record.exc_info[1])
         if record.stack_info:
             entry["stack_info"] = record.stack_info
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+# Exceptions whose message says what failed in the infrastructure (a refused connection, a lost server), never a
+# value: their message is written. Any other exception's message may quote data (a database error quotes the value
+# it refused, a ValueError the input it could not read): only its type is written, with the stack.
+MESSAGE_KEPT = (OSError,)
+MESSAGE_KEPT_NAMES = {"OperationalError", "InterfaceError"}
+
+
+def _keeps_message(exc: BaseException) -> bool:
+    return isinstance(exc, MESSAGE_KEPT) or type(exc).__name__ in MESSAGE_KEPT_NAMES
+
+
+def exception_text(exc: BaseException) -> str:
+    """The traceback (files, lines, functions, source lines) of ``exc`` and the exceptions it was raised from,
+    each ending with its type, and its message only where ``_keeps_message`` says it holds no data."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    parts = []
+    for item in reversed(chain):
+        kind = type(item)
+        name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        last = f"{name}: {item}" if _keeps_message(item) and str(item) else name
+        parts.append("Traceback (most recent call last):\n" + "".join(traceback.format_tb(item.__traceback__)) + last)
+    return "\n\nThe above exception led to the following one:\n\n".join(parts)
 
 
 def channel_of(path: str) -> str:

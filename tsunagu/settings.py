@@ -533,3 +533,15 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
+
+# Error reporting to a Sentry-compatible endpoint: off unless SENTRY_DSN is set. Exception types and stack traces
+# only, never case data (no request bodies, query strings, cookies, local variables or exception messages:
+# tsunagu.error_reporting). SENTRY_ENVIRONMENT names the installation ("production", "staging"); SENTRY_RELEASE the
+# version deployed (e.g. the git commit).
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+SENTRY_ENVIRONMENT = env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production")
+SENTRY_RELEASE = env_str("SENTRY_RELEASE", "") or None
+if SENTRY_DSN:
+    from tsunagu.error_reporting import init_error_reporting  # only when reporting is on
+
+    init_error_reporting(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, release=SENTRY_RELEASE)

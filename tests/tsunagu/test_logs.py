@@ -86,13 +86,24 @@ def test_lines_outside_a_request_say_so(json_log):
     assert plain["request_id"] == "-" and inside["request_id"] == "abc123" and inside["channel"] == "task"
 
 
-def test_an_exception_is_written_on_one_line_with_its_type(json_log):
+def test_an_exception_is_written_on_one_line_with_its_type_and_stack_not_its_message(json_log):
+    def save(name):
+        raise ValueError(f"could not save {name}")  # a message quoting data
+
+    who = "山田 太郎"
     try:
-        raise ValueError("boom")
-    except ValueError:
+        try:
+            save(who)
+        except ValueError as exc:
+            raise ConnectionRefusedError("connection to the broker refused") from exc
+    except ConnectionError:
         logging.getLogger("tsunagu.test").exception("failed")
     (line,) = json_log.lines()
-    assert line["exc_type"] == "ValueError" and "Traceback" in line["exc_info"]
+    assert line["exc_type"] == "ConnectionRefusedError"
+    assert "Traceback" in line["exc_info"] and 'raise ValueError(f"could not save {name}")' in line["exc_info"]
+    assert "\nValueError\n" in line["exc_info"]  # the type, not the message
+    assert "山田" not in json_log.stream.getvalue()
+    assert line["exc_info"].endswith("ConnectionRefusedError: connection to the broker refused")
 
 
 def test_the_web_audit_event_carries_the_response_request_id(cast):
