@@ -75,3 +75,12 @@ def test_gunicorn_takes_the_client_address_from_the_proxy_only(monkeypatch):
     application({"REMOTE_ADDR": "10.0.0.5", "HTTP_X_REAL_IP": "not-an-address"}, None)
     application({"REMOTE_ADDR": "10.0.0.5"}, None)
     assert seen == ["203.0.113.7", "198.51.100.1", "10.0.0.5", "10.0.0.5"]
+
+
+def test_nginx_takes_the_largest_upload_the_application_accepts():
+    """client_max_body_size is twice ATTACHMENT_MAX_ENTRY_BYTES (where tsunagu/uploads.py stops a request) plus
+    room for the form, so the application, not nginx, answers an upload that is too large."""
+    text = (BASE / "deploy" / "nginx" / "tsunagu.conf").read_text(encoding="utf-8")
+    limit = int(re.search(r"client_max_body_size (\d+)m;", text).group(1)) * 1024 * 1024
+    bound = 2 * settings.ATTACHMENT_MAX_ENTRY_BYTES
+    assert bound < limit <= bound + 2 * 1024 * 1024

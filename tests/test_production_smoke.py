@@ -213,8 +213,8 @@ def test_the_guide_marks_every_command():
     running = [c for block in guide_blocks("sh running") for c in block]
     assert any("migrate" in c for c in setup) and any("audit_db_roles" in c for c in setup)
     assert any("add_agency" in c for c in setup) and any("issue_api_key" in c for c in setup)
-    assert any("restore_drill" in c for c in running)
-    assert running[-1].endswith("rotate_attachment_keys") or any("verify_audit" in c for c in running)
+    drill = next(i for i, c in enumerate(running) if "manage.py restore_drill" in c)
+    assert running[drill + 1].endswith("manage.py verify_audit")  # the restore drill ends with verify_audit
 
 
 def test_the_units_start_what_the_guide_and_the_configs_say():
