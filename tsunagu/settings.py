@@ -134,7 +134,17 @@ except ValueError as exc:
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = "PRAGMA foreign_keys=ON;"
+    # The quick start serves a page and the requests it starts (thumbnails, the boxes htmx loads) at once, and each
+    # writes its audit event. A transaction that begins as a reader and then writes fails at once with "database is
+    # locked" when another wrote meanwhile (SQLite cannot wait there): every transaction takes the write lock when
+    # it begins instead (IMMEDIATE) and waits for it up to `timeout` seconds; WAL lets pages read meanwhile.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA foreign_keys=ON; PRAGMA journal_mode=WAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
     DATABASES["default"]["TEST"] = {"NAME": env_str("SQLITE_TEST_NAME") or None}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Request queries are short; PostgreSQL's JIT compiler spent ~400 ms compiling a 30 ms search whose cost the
