@@ -1,4 +1,5 @@
 import copy
+import logging
 from types import SimpleNamespace
 from unittest import mock
 
@@ -108,6 +109,16 @@ def _default_language():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
+def _root_log_level():
+    """Each test starts with the root logger's level as configured: a Celery test worker sets it to ERROR when it
+    starts (``start_worker(loglevel="error")``), which would hide every later test's warnings from ``caplog``."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)

@@ -113,6 +113,7 @@ def test_the_worker_logs_the_work_of_a_request_under_its_request_id(redis_server
     try:
         with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
             root.addHandler(handler)  # after the worker's start, which configures logging afresh
+            root.setLevel(logging.INFO)  # the test worker starts at ERROR; the consumer logs its work at INFO
             cast = build_cast()
             assert _wait_for(lambda: not OutboxMessage.objects.filter(finished_at__isnull=True).exists())
             _, key = issue_key(cast.users["carol"])
