@@ -26,15 +26,20 @@ from tsunagu.appendonly import APPEND_ONLY_TABLES, install_append_only, remove_a
 hypothesis_settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 hypothesis_settings.load_profile("suite")
 
-# Tests that start processes of their own (Redis, Celery workers, PostgreSQL clusters, Chromium, clamd, moto's S3)
-# run one at a time, on one pytest-xdist worker (``--dist loadgroup``); everything else is spread over the workers.
-PROCESS_FIXTURES = ("redis_server", "clusters", "browser", "clamd", "moto_s3")
+# Tests that start processes of their own run one at a time within their group, each group on one pytest-xdist
+# worker (``--dist loadgroup``); everything else is spread over the workers. The browser tests (Chromium and a live
+# server) are one group, the other processes (Redis, Celery workers, PostgreSQL clusters, clamd, moto's S3, the
+# production smoke test, the README's commands) another, so that the two long queues run side by side.
+PROCESS_FIXTURES = ("redis_server", "clusters", "clamd", "moto_s3")
+BROWSER_FIXTURES = ("browser",)
 
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``postgres`` need PostgreSQL; on SQLite they are deselected (reported in the summary)."""
     for item in items:
-        if any(name in item.fixturenames for name in PROCESS_FIXTURES):
+        if any(name in item.fixturenames for name in BROWSER_FIXTURES):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        elif any(name in item.fixturenames for name in PROCESS_FIXTURES):
             item.add_marker(pytest.mark.xdist_group("processes"))
     if connection.vendor == "postgresql":
         return
