@@ -1,6 +1,7 @@
 """OpenAPI details drf-spectacular cannot infer: the Bearer scheme, problem responses and their headers, the rules
 a JSON Schema cannot state, and the links between operations."""
 
+import copy
 import re
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -194,6 +195,16 @@ def _blank_or(node) -> None:
             _blank_or(value)
 
 
+def _document_not_acceptable(responses: dict) -> None:
+    """Every operation negotiates its response type: an ``Accept`` that names nothing it sends is a 406 problem."""
+    template = responses.get("401")
+    if template is not None and "406" not in responses:
+        responses["406"] = {
+            "description": "The Accept header names no type this operation sends (JSON, or the file's own type).",
+            "content": copy.deepcopy(template["content"]),
+        }
+
+
 def postprocess(result: dict, generator, request, public) -> dict:
     """POSTPROCESSING_HOOK: request bodies reject unknown fields (as the views do); error responses document
     their headers; operations list the rules no schema keyword states, and link to where their ids are used."""
@@ -206,6 +217,7 @@ def postprocess(result: dict, generator, request, public) -> dict:
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             operation_id: str = operation.get("operationId", "")
+            _document_not_acceptable(operation["responses"])
             for code, response in operation["responses"].items():
                 if code in _HEADERS:
                     response.setdefault("headers", {}).update(_HEADERS[code])

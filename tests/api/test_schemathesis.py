@@ -55,6 +55,9 @@ from cases.models import (
 from ..meetings import convene
 from .conftest import SCHEMATHESIS_TALLY, issue_key
 
+# The contract does not depend on the database: it runs once, in the PostgreSQL pass (the production database).
+pytestmark = pytest.mark.postgres
+
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25"))
 STATEFUL_EXAMPLES = int(os.environ.get("SCHEMATHESIS_STATEFUL_EXAMPLES", "15"))
 DERANDOMIZE = os.environ.get("SCHEMATHESIS_SEED") != "random"
