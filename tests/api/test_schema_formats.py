@@ -246,3 +246,12 @@ def test_idempotency_key_schema_and_server_agree(cast, api, key, valid):
         assert response.status_code == 201
     else:
         assert set(assert_problem(response, 400)["errors"]) == {"Idempotency-Key"}
+
+
+def test_an_accept_header_the_api_cannot_serve_is_a_documented_406(openapi, api):
+    """Every operation negotiates its response type; what it answers to an Accept it cannot serve is in the schema."""
+    response = api("bob").get("/api/v1/agencies/", HTTP_ACCEPT="text/html")
+    assert_problem(response, 406)
+    for path, item in openapi["paths"].items():
+        for method, operation in item.items():
+            assert "406" in operation["responses"], f"{method.upper()} {path}"

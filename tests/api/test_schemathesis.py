@@ -411,8 +411,9 @@ def _tally(caller: str, case, response) -> None:
 
 def _follow_next(case, response, headers, caller: str) -> None:
     """A list with more pages: fetch the next one with the cursor the server issued (a valid request)."""
-    if response.status_code != 200 or case.method != "GET" or _operation_id(case) == "attachment_download":
-        return  # a file, not a list
+    content_type = {k.lower(): v for k, v in response.headers.items()}.get("content-type", [""])
+    if response.status_code != 200 or case.method != "GET" or "application/json" not in " ".join(content_type):
+        return  # not a page of a list (a file, say)
     if not isinstance(response.json(), dict):
         return
     link = response.json().get("next")

@@ -4,7 +4,6 @@ details JSON included) nor in any captured log line — as the records, and as t
 (``LOG_FORMAT=json``: every value of every line searched) — after the services, the web pages, the API and the admin
 ran."""
 
-import io
 import json
 import logging
 from datetime import date
@@ -20,8 +19,8 @@ from cases import selectors, services
 from cases.outbox import outbox_relay
 from tests.api.conftest import issue_key
 from tests.cast import PASSWORD
+from tests.logs import json_log
 from tests.mfa import enrol, fresh_code
-from tsunagu.logs import JsonFormatter, RequestContextFilter
 
 from .conftest import seal_all, sealing_db
 
@@ -64,13 +63,8 @@ def _values(node):
 @pytest.fixture
 def json_lines():
     """The application log as production writes it: one JSON object per line, the request filter applied."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(RequestContextFilter())
-    logging.getLogger().addHandler(handler)
-    yield stream
-    logging.getLogger().removeHandler(handler)
+    with json_log() as stream:
+        yield stream
 
 
 @sealing_db

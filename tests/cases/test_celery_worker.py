@@ -96,42 +96,36 @@ def _queue_length(port: int) -> int:
 
 def test_the_worker_logs_the_work_of_a_request_under_its_request_id(redis_server):
     """The request id travels in the outbox message's payload and the task's headers to the real worker."""
-    import io
     import json
     import logging
 
     from rest_framework.test import APIClient
 
     from tests.api.conftest import issue_key
-    from tsunagu.logs import JsonFormatter, RequestContextFilter
+    from tests.logs import json_log
 
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(RequestContextFilter())
-    root = logging.getLogger()
-    try:
-        with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            root.addHandler(handler)  # after the worker's start, which configures logging afresh
-            root.setLevel(logging.INFO)  # the test worker starts at ERROR; the consumer logs its work at INFO
-            cast = build_cast()
-            assert _wait_for(lambda: not OutboxMessage.objects.filter(finished_at__isnull=True).exists())
-            _, key = issue_key(cast.users["carol"])
-            api = APIClient()
-            api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-            response = api.post(
-                f"/api/v1/clients/{cast.client.id}/timeline/",
-                {"kind": "visit", "body": "訪問しました。"},
-                format="json",
-                headers={"X-Request-ID": "worker-req-1"},
-            )
-            assert response.status_code == 201
-            entry_id = response.json()["id"]
-            assert _wait_for(lambda: Notification.objects.filter(entry_id=entry_id).count() == 4)
-            # The consumer logs once its transaction has committed, just after the notices appear.
-            assert _wait_for(lambda: stream.getvalue().count('"worker-req-1", "channel": "task"') == 1)
-    finally:
-        root.removeHandler(handler)
+    # The log is captured after the worker's start, which configures logging afresh (at ERROR, where the consumer
+    # logs its work at INFO).
+    with (
+        start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10),
+        json_log(logging.INFO) as stream,
+    ):
+        cast = build_cast()
+        assert _wait_for(lambda: not OutboxMessage.objects.filter(finished_at__isnull=True).exists())
+        _, key = issue_key(cast.users["carol"])
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        response = api.post(
+            f"/api/v1/clients/{cast.client.id}/timeline/",
+            {"kind": "visit", "body": "訪問しました。"},
+            format="json",
+            headers={"X-Request-ID": "worker-req-1"},
+        )
+        assert response.status_code == 201
+        entry_id = response.json()["id"]
+        assert _wait_for(lambda: Notification.objects.filter(entry_id=entry_id).count() == 4)
+        # The consumer logs once its transaction has committed, just after the notices appear.
+        assert _wait_for(lambda: stream.getvalue().count('"worker-req-1", "channel": "task"') == 1)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     finished = [
         line

@@ -14,8 +14,9 @@ from audit.models import AuditEvent
 from cases.models import OutboxMessage
 from cases.outbox import outbox_relay
 from tests.api.conftest import issue_key
+from tests.logs import json_log as capture_json_log
 from tests.mfa import sign_in
-from tsunagu.logs import JsonFormatter, RequestContextFilter, request_context
+from tsunagu.logs import request_context
 
 
 class Captured:
@@ -30,17 +31,8 @@ class Captured:
 @pytest.fixture
 def json_log():
     """The root logger writing, as in production (LOG_FORMAT=json), to a buffer."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(RequestContextFilter())
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    yield Captured(stream)
-    root.removeHandler(handler)
-    root.setLevel(level)
+    with capture_json_log(logging.INFO) as stream:
+        yield Captured(stream)
 
 
 def test_the_production_settings_log_json_lines_with_the_request_id(settings):
