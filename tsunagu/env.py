@@ -137,6 +137,19 @@ def env_keyring(name: str) -> list[tuple[str, str]]:
     return keys
 
 
+def env_required_keyring(name: str, *, debug: bool, dev_key: tuple[str, str]) -> list[tuple[str, str]]:
+    """``env_keyring``, required when DEBUG is off; with DEBUG on and nothing set, ``[dev_key]`` (a deploy check
+    refuses the development key in production)."""
+    keys = env_keyring(name)
+    if keys:
+        return keys
+    if not debug:
+        raise ImproperlyConfigured(
+            f"{name} is required when DEBUG is off: e.g. k1:<at least {KEY_MIN_LENGTH} random characters> (see README)"
+        )
+    return [dev_key]
+
+
 _EMAIL_SCHEMES = {
     # scheme: (use_tls (STARTTLS), use_ssl (implicit TLS), default port)
     "smtp": (False, False, 25),

@@ -18,10 +18,10 @@ from tsunagu.env import (
     env_bool,
     env_email_url,
     env_int,
-    env_keyring,
     env_list,
     env_proxy_ssl_header,
     env_rate,
+    env_required_keyring,
     env_str,
     load_dotenv,
 )
@@ -425,25 +425,13 @@ from celery.schedules import crontab  # noqa: E402 - kept with the audit setting
 # "k2:<secret>,k1:<older secret>", the first current, the others kept so that the privacy officer's console still
 # matches what they made. Separate from SECRET_KEY; required when DEBUG is off (checked again by audit.checks).
 AUDIT_HMAC_DEV_KEY = ("dev", "development-only-audit-hmac-key-never-use-in-production")
-AUDIT_HMAC_KEYS = env_keyring("AUDIT_HMAC_KEYS")
-if not AUDIT_HMAC_KEYS:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "AUDIT_HMAC_KEYS is required when DEBUG is off: e.g. k1:<at least 32 random characters> (see README)"
-        )
-    AUDIT_HMAC_KEYS = [AUDIT_HMAC_DEV_KEY]
+AUDIT_HMAC_KEYS = env_required_keyring("AUDIT_HMAC_KEYS", debug=DEBUG, dev_key=AUDIT_HMAC_DEV_KEY)
 
 # Key of the MAC every audit event carries and of the signed daily digest (audit.signing): held by the application,
 # never by the database, so a database superuser cannot forge or silently edit an event. "k1:<secret>", rotation
 # like AUDIT_HMAC_KEYS (first current). Required when DEBUG is off.
 AUDIT_SIGNING_DEV_KEY = ("dev", "development-only-audit-signing-key-never-use-in-production")
-AUDIT_SIGNING_KEYS = env_keyring("AUDIT_SIGNING_KEYS")
-if not AUDIT_SIGNING_KEYS:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "AUDIT_SIGNING_KEYS is required when DEBUG is off: e.g. k1:<at least 32 random characters> (see README)"
-        )
-    AUDIT_SIGNING_KEYS = [AUDIT_SIGNING_DEV_KEY]
+AUDIT_SIGNING_KEYS = env_required_keyring("AUDIT_SIGNING_KEYS", debug=DEBUG, dev_key=AUDIT_SIGNING_DEV_KEY)
 # Append-only directory outside the database where every seal's head is published (audit.anchors): put it on a
 # separate volume or WORM storage that the database's operating-system user cannot write. Empty: not published.
 AUDIT_ANCHOR_DIR = env_str("AUDIT_ANCHOR_DIR", "") or None
@@ -485,13 +473,7 @@ CELERY_BEAT_SCHEDULE["audit-detect-anomalies"] = {
 ATTACHMENT_DEV_KEY = ("dev", "development-only-attachment-master-key-never-use-in-production")
 # "k2:<secret>,k1:<older secret>": the first wraps new files' keys; the others only open older ones until
 # `manage.py rotate_attachment_keys` has re-wrapped them. Required when DEBUG is off.
-ATTACHMENT_KEYS = env_keyring("ATTACHMENT_KEYS")
-if not ATTACHMENT_KEYS:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "ATTACHMENT_KEYS is required when DEBUG is off: e.g. k1:<at least 32 random characters> (see README)"
-        )
-    ATTACHMENT_KEYS = [ATTACHMENT_DEV_KEY]
+ATTACHMENT_KEYS = env_required_keyring("ATTACHMENT_KEYS", debug=DEBUG, dev_key=ATTACHMENT_DEV_KEY)
 ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024, minimum=1)  # per file
 ATTACHMENT_MAX_ENTRY_BYTES = env_int("ATTACHMENT_MAX_ENTRY_BYTES", 50 * 1024 * 1024, minimum=1)  # per entry
 ATTACHMENT_MAX_FILES = env_int("ATTACHMENT_MAX_FILES", 10, minimum=1, maximum=100)  # per entry
