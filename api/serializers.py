@@ -288,7 +288,7 @@ class TimelineQuery(PageQuery):
 
 
 class PersonOut(serializers.Serializer):
-    username = serializers.CharField(source="author_username")
+    username = serializers.CharField(source="author_username", allow_blank=True)
     display_name = serializers.CharField(source="author_display_name", allow_blank=True)
 
 

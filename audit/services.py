@@ -76,6 +76,7 @@ UUID_TARGETS = frozenset(
         "meeting",
         "action_item",
         "inquiry",
+        "import_run",
     }
 )
 _PLAIN_ID = re.compile(r"^[A-Za-z0-9_.:@+-]{1,64}$")

@@ -49,6 +49,12 @@ class CaseAction(models.TextChoices):
     ATTACHMENT_VERIFY = "attachment.verify", _("添付ファイルの整合性検査")
     ATTACHMENT_PURGE = "attachment.purge", _("保存期間を過ぎた添付ファイルの削除")
     ATTACHMENT_REKEY = "attachment.rekey", _("添付ファイルの暗号鍵の更新")
+    # Moving in from kintone (cases.services.imports): one event per run, and one per client, share and entry made
+    IMPORT_RUN = "import.run", _("kintone からの取込")
+    IMPORT_CLIENT = "import.client", _("取込による支援対象者の登録・更新")
+    IMPORT_SHARE = "import.share", _("取込による共有の設定")
+    IMPORT_ENTRY = "import.entry", _("取込による支援記録の追加")
+    IMPORT_REPORT = "import.report", _("取込結果の表示")
 
 
 class CaseReason(models.TextChoices):
@@ -83,7 +89,7 @@ CASE_ACTION_TRAITS = {
         a
         for a in CaseAction
         if a.value.split(".")[0]
-        in ("client", "timeline", "share", "assignment", "notice", "inquiry", "meeting", "task")
+        in ("client", "timeline", "share", "assignment", "notice", "inquiry", "meeting", "task", "import")
         or a
         in (
             CaseAction.BREAK_GLASS,
@@ -101,7 +107,7 @@ CASE_ACTION_TRAITS = {
         CaseAction.MEETING_LIST,
         CaseAction.TASK_LIST,
     ],
-    Trait.SHARE_GRANT: [CaseAction.SHARE_GRANT],
+    Trait.SHARE_GRANT: [CaseAction.SHARE_GRANT, CaseAction.IMPORT_SHARE],
     Trait.SHARE_REVOKE: [CaseAction.SHARE_REVOKE],
     Trait.SHARE_EXPIRE: [CaseAction.SHARE_EXPIRE],
     Trait.BREAK_GLASS: [CaseAction.BREAK_GLASS],

@@ -665,3 +665,109 @@ class AttachmentBlob(models.Model):
 
     def __str__(self) -> str:
         return str(self.attachment_id)
+
+
+class ImportRunStatus(models.TextChoices):
+    PENDING = "pending", _("待機中")
+    RUNNING = "running", _("実行中")
+    DONE = "done", _("完了")
+    FAILED = "failed", _("失敗")
+    INTERRUPTED = "interrupted", _("中断")
+
+
+class ImportRun(models.Model):
+    """One run of an import from kintone (``cases.services.imports``), dry or not: for which agency (the owner of
+    what it registers), by whom, over which channel, how far it got, and what it did with each record
+    (``ImportReportLine``). ``mapping_text`` is the mapping it used (field names and codes, no personal data);
+    ``files`` are where a browser upload keeps its (encrypted) files until the run is over."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source = models.CharField(max_length=16, default="kintone")
+    app_id = models.CharField(max_length=32, blank=True)
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    channel = models.CharField(max_length=8)
+    dry_run = models.BooleanField(default=True)
+    carries_out = models.ForeignKey(  # the dry run whose report this run's operator confirmed (browser)
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=12, choices=ImportRunStatus.choices, default=ImportRunStatus.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    total = models.PositiveIntegerField(null=True, blank=True)  # records in the export, when counted
+    processed = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)  # created / updated / unchanged / skipped / error / entries…
+    error = models.CharField(max_length=500, blank=True)  # why the whole run failed (a bad mapping, a broken file)
+    mapping_text = models.TextField(blank=True)
+    files = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "取込"
+        verbose_name_plural = "取込"
+        indexes = [models.Index(fields=["agency", "-created_at"], name="import_run_agency")]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.app_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ImportReportLine(models.Model):
+    """What a run did (or, dry, would do) with one record, or with one part of it that was left out: the line of
+    the report the operator reads before confirming and keeps afterwards."""
+
+    run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="report_lines")
+    position = models.PositiveIntegerField()
+    record_id = models.CharField(max_length=64, blank=True)
+    where = models.CharField(max_length=64, blank=True)
+    item = models.CharField(max_length=80, blank=True)  # "" for the record; "row 123" / "comment 7" for a part
+    outcome = models.CharField(max_length=16)  # created / updated / unchanged / skipped / error / item_skipped
+    reason = models.CharField(max_length=32, blank=True)
+    message = models.TextField(blank=True)
+    case_number = models.CharField(max_length=24, blank=True)
+    entries = models.PositiveIntegerField(default=0)  # entries added (dry: to be added) for this record
+    shares = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["run", "position"], name="import_report_position")]
+
+
+class ImportedClient(models.Model):
+    """The kintone record a client was imported from: a second run finds it here and adds only what is new."""
+
+    client = models.OneToOneField(Client, on_delete=models.PROTECT, primary_key=True, related_name="import_origin")
+    source = models.CharField(max_length=16)
+    app_id = models.CharField(max_length=32)
+    record_id = models.CharField(max_length=64)
+    revision = models.CharField(max_length=32, blank=True)
+    run = models.ForeignKey(ImportRun, on_delete=models.PROTECT, related_name="+")
+    updated_by_run = models.ForeignKey(ImportRun, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "app_id", "record_id"], name="imported_client_source")]
+
+
+class ImportedEntry(models.Model):
+    """Where an imported timeline entry came from (a table row or a comment of a kintone record) and who wrote it
+    there: ``author_name`` keeps a kintone author that maps to no Tsunagu user. Immutable like the entry."""
+
+    entry = models.OneToOneField(
+        TimelineEntry, on_delete=models.PROTECT, primary_key=True, related_name="import_origin"
+    )
+    source = models.CharField(max_length=16)
+    app_id = models.CharField(max_length=32)
+    record_id = models.CharField(max_length=64)
+    item_type = models.CharField(max_length=8)  # row / comment
+    item_id = models.CharField(max_length=160)
+    author_code = models.CharField(max_length=100, blank=True)
+    author_name = models.CharField(max_length=100, blank=True)
+    run = models.ForeignKey(ImportRun, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "app_id", "record_id", "item_type", "item_id"], name="imported_entry_source"
+            )
+        ]

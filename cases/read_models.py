@@ -15,7 +15,7 @@ from agencies.people import person_name
 
 from .access import attachment_masked, may_append, may_correct, may_edit_client, may_manage_shares
 from .assignees import AssigneeView
-from .models import USER_ENTRY_KINDS, Attachment, Client, Share, TimelineEntry
+from .models import USER_ENTRY_KINDS, Attachment, Client, ImportedEntry, Share, TimelineEntry
 from .timeline_events import entry_text, inquiry_of
 
 
@@ -170,6 +170,7 @@ class EntryView:
     can_correct: bool  # the viewer may write a correction of this entry
     inquiry_id: str | None = None  # an entry of kind ``inquiry``: the inquiry it belongs to (its page)
     attachments: tuple[AttachmentView, ...] = ()  # its files, in the order they were added
+    imported_from: str = ""  # the system it was moved in from ("kintone"), with its original date and author
 
     @property
     def is_system(self) -> bool:
@@ -184,10 +185,13 @@ class EntryView:
         viewer: Actor,
         level: str,
         attachments: "tuple[AttachmentView, ...]" = (),
+        origin: "ImportedEntry | None" = None,
     ) -> "EntryView":
-        """``entry`` as ``viewer`` sees it at ``level`` (the viewer's agency's access to its client)."""
+        """``entry`` as ``viewer`` sees it at ``level`` (the viewer's agency's access to its client). ``origin``:
+        where an imported entry came from; an author there who is no Tsunagu user is shown by the name kept."""
         author = entry.author
         staff = getattr(author, "staff", None) if author is not None else None
+        kept_name = origin.author_name if origin is not None and author is None else ""
         return cls(
             id=entry.id,
             client_id=entry.client_id,
@@ -195,9 +199,10 @@ class EntryView:
             occurred_at=entry.occurred_at,
             recorded_at=entry.recorded_at,
             body=entry_text(entry),
-            author_username=author.get_username() if author else "system",
-            author_display_name=(staff.display_name if staff else "")
-            or (gettext("システム") if author is None else ""),
+            author_username=author.get_username() if author else ("" if origin is not None else "system"),
+            author_display_name=kept_name
+            or (staff.display_name if staff else "")
+            or (gettext("システム") if author is None and origin is None else ""),
             agency_code=entry.agency.code if entry.agency else "",
             agency_name=entry.agency.name if entry.agency else "",
             corrects=entry.corrects_id,
@@ -205,6 +210,7 @@ class EntryView:
             can_correct=not entry.event and may_correct(viewer, level, kind=entry.kind, agency_id=entry.agency_id),
             inquiry_id=inquiry_of(entry),
             attachments=attachments,
+            imported_from=origin.source if origin is not None else "",
         )
 
 

@@ -348,7 +348,7 @@ class TimelineQuery:
 
 def _timeline_page(actor: Actor, access: Access, query: TimelineQuery) -> Page:
     """One page of the client's timeline read from an access (no audit), each entry with its corrections' ids."""
-    qs = TimelineEntry.objects.filter(client=access.client).select_related("agency", "author")
+    qs = TimelineEntry.objects.filter(client=access.client).select_related("agency", "author", "import_origin")
     qs = qs.prefetch_related(Prefetch("author__staff", queryset=Staff.objects.all()))
     if query.kinds:
         qs = qs.filter(kind__in=query.kinds)
@@ -384,6 +384,7 @@ def _timeline_page(actor: Actor, access: Access, query: TimelineQuery) -> Page:
             viewer=actor,
             level=access.level,
             attachments=tuple(files.get(e.pk, ())),
+            origin=getattr(e, "import_origin", None),
         )
         for e in page.items
     ]
