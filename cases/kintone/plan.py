@@ -13,7 +13,9 @@ from datetime import date, datetime
 class Problem:
     """Why a record (or one of its rows or comments) is skipped: a stable code and a Japanese message."""
 
-    reason: str  # missing_name, missing_birth_date, bad_date, unknown_agency, bad_value, duplicate…
+    # missing_name, missing_kana, missing_birth_date, bad_date, unknown_agency, bad_value, empty_body, too_long,
+    # duplicate…
+    reason: str
     message: str
     item: str = ""  # "" for the record itself; "row 123" / "comment 7" for a part of it
 
@@ -45,7 +47,9 @@ class RecordPlan:
     record_id: str
     revision: str
     where: str
-    profile: dict[str, object]  # name, name_kana, birth_date (date), address, phone, tags, address_confidential
+    # name, name_kana (as written: clean_profile normalises it), birth_date (a date; absent when unreadable), and
+    # only where the mapping maps them: address, phone, tags, address_confidential
+    profile: dict[str, object]
     shares: list[ShareSpec] = field(default_factory=list)
     entries: list[EntryPlan] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)  # any with item == "": the record is skipped
