@@ -123,6 +123,8 @@ def layout_for(header: list[str], tables: dict[str, list[str]], record_id_column
     layout = Layout(header, start, id_at, revision)
     in_tables: set[int] = set()
     for table, columns in tables.items():
+        if table not in index and not any(name in index for name in columns):
+            continue  # the table was not exported: no rows, rather than an empty list that claims it was
         layout.table_id[table] = index.get(table)
         layout.table_columns[table] = [index[name] for name in columns if name in index and name != table]
         in_tables.update(layout.table_columns[table])
@@ -153,7 +155,9 @@ def build_record(pending: Pending, layout: Layout) -> KRecord | BadRecord:
     if pending.problem:
         return BadRecord(where, record_id, "bad_row", f"{where}: {pending.problem}")
     if not record_id:
-        return BadRecord(where, "", "no_record_id", f"{where}: レコード ID ({layout.header[layout.record_id]}) が空です。")
+        return BadRecord(
+            where, "", "no_record_id", f"{where}: レコード ID ({layout.header[layout.record_id]}) が空です。"
+        )
     first = pending.lines[0][1]
     fields = {layout.header[p]: KField("", value_of(first[p])) for p in layout.record_columns}
     tables: dict[str, list[KRow]] = {table: [] for table in layout.table_columns}
@@ -223,7 +227,9 @@ def iter_csv_records(
         elif pending is None:
             pending = Pending(line, problem="レコードの開始行 (*) の前に行があります。")
         if len(values) != len(header):
-            pending.problem = pending.problem or f"{line}行目の列の数が見出しと違います ({len(values)} 列 / {len(header)} 列)。"
+            pending.problem = (
+                pending.problem or f"{line}行目の列の数が見出しと違います ({len(values)} 列 / {len(header)} 列)。"
+            )
         elif any(line <= bad <= previous_end for bad in source.bad_lines):
             pending.problem = pending.problem or f"{line}行目に文字コードの読めない文字があります。"
         else:
@@ -244,8 +250,9 @@ def count_csv_records(stream: IO[bytes]) -> int:
         except StopIteration:
             return count
         except csv.Error:
+            count = max(count, 1)  # a broken first line is a record (a BadRecord) of its own
             continue
         if not values:
             continue
-        if start is None or values[start].strip() == START_MARK:
-            count += 1
+        if start is None or values[start].strip() == START_MARK or count == 0:
+            count += 1  # lines before the first * are one BadRecord

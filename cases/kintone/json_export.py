@@ -70,7 +70,7 @@ def iter_json_records(stream: IO[bytes], record_id_field: str | None = None) -> 
             yield record_from_json(obj, position, record_id_field)
     except ijson.JSONError as error:
         raise ExportError(
-            f"JSON ファイルが途中で壊れています ({position} 件目のレコードの後): {error}。"
+            f"JSON ファイルが途中で壊れています ({position} 件目のレコードの後): {' '.join(str(error).split())}。"
             " 書き出しをやり直してください (ファイルが最後まで保存されているか確かめてください)。"
         ) from error
     if position == 0 and prefix == "records.item" and not has_records_key(stream):
@@ -102,7 +102,7 @@ def count_json_records(stream: IO[bytes]) -> int:
                 count += 1
     except ijson.JSONError as error:
         raise ExportError(
-            f"JSON ファイルが途中で壊れています ({count} 件目のレコードの後): {error}。"
+            f"JSON ファイルが途中で壊れています ({count} 件目のレコードまたはその後): {' '.join(str(error).split())}。"
             " 書き出しをやり直してください (ファイルが最後まで保存されているか確かめてください)。"
         ) from error
     return count
@@ -115,7 +115,9 @@ def record_from_json(obj: object, position: int, record_id_field: str | None = N
         return BadRecord(at, "", "bad_record", f"{at}: レコードがオブジェクトではありません ({type(obj).__name__})。")
     record_id = find_record_id(obj, record_id_field)
     if not record_id:
-        return BadRecord(at, "", "no_record_id", f"{at}: レコード ID ({record_id_field or '$id / レコード番号'}) がありません。")
+        return BadRecord(
+            at, "", "no_record_id", f"{at}: レコード ID ({record_id_field or '$id / レコード番号'}) がありません。"
+        )
     where = f"record {record_id}"
     fields: dict[str, KField] = {}
     tables: dict[str, list[KRow]] = {}
