@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import tracemalloc
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
+from cases.kintone.mapping import load_mapping
 from cases.kintone.model import BadRecord, Entity, KComment, KField, KRecord
 from cases.kintone.readers import ExportError, count_records, read_comments, read_records
 
@@ -452,3 +453,33 @@ def test_reading_a_large_csv_export_keeps_memory_bounded(tmp_path):
         tracemalloc.stop()
     assert seen == count_records(path) == 20_000
     assert peak < size / 10, (peak, size)
+
+
+# --- the fixtures through the example mapping -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "record_id_column"),
+    [("records.json", "$id"), ("records_sjis.csv", "レコード番号"), ("records_utf8bom_tab.csv", "$id")],
+)
+def test_fixtures_give_the_example_mapping_what_the_readme_says(name, record_id_column):
+    """Each format of the same records plans the same: the README's 和暦, missing and impossible birth dates, the
+    unknown organization and the bad row date reach the mapping from JSON and CSV alike."""
+    mapping = load_mapping(Path(__file__).parents[2] / "docs" / "kintone-mapping.example.toml")
+    plans = {}
+    for record in read_records(FIXTURES / name, tables=mapping.tables(), record_id_column=record_id_column):
+        assert isinstance(record, KRecord)
+        assert mapping.missing_fields(record) == []
+        comments = read_comments(FIXTURES / "comments", record.record_id).comments
+        plans[record.record_id] = mapping.plan(record, comments, now=datetime(2026, 12, 1, tzinfo=UTC))
+    assert plans["12"].birth_date == date(1948, 5, 3)
+    assert plans["15"].birth_date == date(1950, 4, 1)
+    assert plans["23"].birth_date == date(1989, 1, 8)
+    assert plans["23"].profile["address_confidential"] is True
+    assert len(plans["12"].entries) == 3 + 3  # rows + comments
+    assert len(plans["15"].entries) == 2 + 12
+    assert [p.reason for p in plans["12"].problems + plans["15"].problems + plans["23"].problems] == []
+    if "31" in plans:
+        assert [p.reason for p in plans["31"].problems] == ["missing_birth_date"]
+        assert [(p.reason, p.item) for p in plans["31"].skipped_items] == [("bad_date", "row 50012")]
+        assert sorted(p.reason for p in plans["40"].problems) == ["bad_date", "unknown_agency"]
