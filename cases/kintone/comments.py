@@ -20,6 +20,7 @@ A comment kintone could not have written (no id, no creator, no time with a zone
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,28 +38,52 @@ class Comments:
     problems: list[tuple[str, str]] = field(default_factory=list)
 
 
+class CommentIndex:
+    """Which files hold which record's comments, from one listing of the directory: an export of 100,000 records
+    has as many files or more, and listing the directory once per record would make a run quadratic. Holds file
+    names only (a few dozen bytes each), never comments."""
+
+    def __init__(self, directory: str | Path):
+        self.root = Path(directory)
+        self.files: dict[str, list[str]] = {}
+        if not self.root.is_dir():
+            return
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if entry.is_file() and entry.name.endswith(".json"):
+                    record_id = entry.name[: -len(".json")].split("_", 1)[0]
+                    self.files.setdefault(record_id, []).append(entry.name)
+                elif entry.is_dir() and not entry.name.startswith("."):
+                    pages = [
+                        f"{entry.name}/{name}" for name in sorted(os.listdir(entry.path)) if name.endswith(".json")
+                    ]
+                    if pages:
+                        self.files.setdefault(entry.name, []).extend(pages)
+
+    def paths(self, record_id: str) -> list[Path]:
+        """The files holding ``record_id``'s comments, in name order."""
+        if not record_id or "/" in record_id or "\\" in record_id or record_id.startswith("."):
+            return []
+        return [self.root / name for name in sorted(self.files.get(record_id, ())) if (self.root / name).is_file()]
+
+    def read(self, record_id: str) -> Comments:
+        return read_files(self.root, self.paths(record_id))
+
+
 def comment_files(directory: Path, record_id: str) -> list[Path]:
-    """The files holding ``record_id``'s comments, in name order."""
-    if not record_id or "/" in record_id or "\\" in record_id or record_id.startswith("."):
-        return []
-    if not directory.is_dir():
-        return []
-    found = [path for path in directory.iterdir() if path.is_file() and is_page_of(path.name, record_id)]
-    own = directory / record_id
-    if own.is_dir():
-        found += [path for path in own.iterdir() if path.is_file() and path.suffix == ".json"]
-    return sorted(found)
-
-
-def is_page_of(name: str, record_id: str) -> bool:
-    return name == f"{record_id}.json" or (name.startswith(f"{record_id}_") and name.endswith(".json"))
+    """The files holding ``record_id``'s comments, in name order (one record: a run uses a ``CommentIndex``)."""
+    return CommentIndex(directory).paths(record_id)
 
 
 def read_comments(directory: str | Path, record_id: str) -> Comments:
+    """One record's comments (a run reads many through one ``CommentIndex``)."""
+    return CommentIndex(directory).read(record_id)
+
+
+def read_files(root: Path, paths: list[Path]) -> Comments:
     result = Comments()
     seen: dict[str, KComment] = {}
-    root = Path(directory)
-    for path in comment_files(root, record_id):
+    for path in paths:
         label = path.relative_to(root).as_posix()
         try:
             if path.stat().st_size > MAX_COMMENT_FILE_BYTES:

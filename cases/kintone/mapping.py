@@ -110,7 +110,7 @@ class ShareRule:
 @dataclass(frozen=True)
 class Mapping:
     app_id: str
-    record_id_column: str
+    record_id_column: str | None  # the record id's field / column; None: found by the readers
     client: ClientSpec
     entries: tuple[TableEntries | CommentEntries, ...] = ()
     shares: tuple[ShareRule, ...] = ()
@@ -143,6 +143,15 @@ class Mapping:
         field code misspelt in the mapping (or a CSV exported without that column)."""
         missing = [code for code in self.record_fields() if code not in record.fields]
         return missing + [code for code in self.tables() if code not in record.tables]
+
+    def agency_codes(self) -> list[str]:
+        """Every Tsunagu agency code the mapping names ([agencies] and the shares'): what the import looks up."""
+        codes = [*self.agencies.values(), *(rule.agency for rule in self.shares if rule.agency)]
+        return list(dict.fromkeys(codes))
+
+    def usernames(self) -> list[str]:
+        """Every Tsunagu username the mapping names ([users])."""
+        return list(dict.fromkeys(self.users.values()))
 
     @property
     def reads_comments(self) -> bool:
@@ -524,7 +533,7 @@ class _Loader:
                 self.error("[app]", "id がありません")
         elif not isinstance(app_id, str) or not app_id.strip():
             self.error("[app]", "id はアプリ ID (文字列または数) で指定してください")
-        record_id = self.string(app, "record_id", "[app]") or "$id"
+        record_id = self.string(app, "record_id", "[app]")  # None: $id, else レコード番号 / レコードID (the readers)
         creator = self.string(app, "creator", "[app]")
         client_table = self.table(data, "client", "[client]", required=True)
         client = self.client(client_table) if isinstance(data.get("client"), dict) else None

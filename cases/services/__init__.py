@@ -1,7 +1,7 @@
 """Writes of case data. Each checks access, changes the data and records the audit event in one transaction.
 
 One module per feature: ``clients``, ``timeline``, ``shares``, ``break_glass``, ``assignments``, ``inquiries``,
-``meetings``;
+``meetings``, ``imports`` (moving in from kintone);
 ``validation`` holds the input checks and limits they share. The public services are re-exported here
 (``from cases import services``).
 """
@@ -9,6 +9,7 @@ One module per feature: ``clients``, ``timeline``, ``shares``, ``break_glass``, 
 from .assignments import assignment_add, assignment_remove
 from .break_glass import break_glass_open
 from .clients import client_create, client_status_change, client_update
+from .imports import import_kintone, import_start
 from .inquiries import MAX_ADDRESSEES, MAX_SUBJECT, inquiry_close, inquiry_create, inquiry_reply
 from .meetings import meeting_confirm, meeting_create, meeting_minutes_record, task_done
 from .shares import share_expire_sweep, share_grant, share_revoke
@@ -41,6 +42,8 @@ __all__ = [
     "client_create",
     "client_status_change",
     "client_update",
+    "import_kintone",
+    "import_start",
     "inquiry_close",
     "inquiry_create",
     "inquiry_reply",

@@ -59,7 +59,8 @@ def test_the_copied_vocabularies_are_tsunagus():
 def test_the_documented_example_loads():
     mapping = example()
     assert mapping.app_id == "42"
-    assert mapping.record_id_column == "$id"
+    assert mapping.record_id_column is None  # the readers' default: $id, else レコード番号 / レコードID
+    assert mapping.creator == "作成者"
     assert mapping.client.name == "氏名"
     assert mapping.client.tags == ("支援区分",)
     assert mapping.client.tag_values == {"高齢者": "高齢", "障害": "障がい"}
@@ -571,9 +572,7 @@ def test_a_csv_record_plans_like_the_json_one():
     """The browser's CSV: no types, plain strings, a line per value, codes for users and organizations, local
     times, the creator in a column named by [app].creator."""
     mapping = load_mapping(
-        EXAMPLE.read_text(encoding="utf-8").replace(
-            'record_id = "$id"', 'record_id = "レコード番号"\ncreator = "作成者"'
-        )
+        EXAMPLE.read_text(encoding="utf-8").replace('# record_id = "$id"', 'record_id = "レコード番号"')
     )
     csv = {
         "レコード番号": KField("", "12"),
