@@ -54,7 +54,7 @@ from ..models import (
     TimelineEntry,
 )
 from .clients import _next_case_number, _refresh_keys
-from .permissions import grant_perms
+from .permissions import add_perms, grant_perms
 from .validation import clean_profile
 
 SOURCE = "kintone"
@@ -262,7 +262,8 @@ def _apply(ctx: _Context, mapping: kintone.Mapping, plan: RecordPlan) -> _Outcom
             )
         changed = _update_client(ctx, origin, plan, profile)
         outcome = _Outcome("updated" if changed else "unchanged", case_number=client.case_number, client_id=client.pk)
-    outcome.shares = sum(_grant(ctx, client, spec, plan) for spec in plan.shares)
+    fresh = origin is None
+    outcome.shares = sum(_grant(ctx, client, spec, plan, fresh=fresh) for spec in plan.shares)
     outcome.entries = _add_entries(ctx, mapping, client, plan, outcome)
     if outcome.outcome == "unchanged" and (outcome.shares or outcome.entries):
         outcome.outcome = "updated"
@@ -313,7 +314,7 @@ def _create_client(ctx: _Context, mapping: kintone.Mapping, plan: RecordPlan, pr
         granted_by=actor.account,
         granted_at=actor.now(),
     )
-    grant_perms(client, owner, ShareLevel.MANAGE)
+    add_perms(client, owner, ShareLevel.MANAGE)
     ImportedClient.objects.create(
         client=client,
         source=SOURCE,
@@ -362,14 +363,15 @@ def _update_client(ctx: _Context, origin: ImportedClient, plan: RecordPlan, prof
     return True
 
 
-def _grant(ctx: _Context, client: Client, spec: ShareSpec, plan: RecordPlan) -> int:
+def _grant(ctx: _Context, client: Client, spec: ShareSpec, plan: RecordPlan, *, fresh: bool) -> int:
     """The share the mapping states, on the basis the operator recorded there, unless the agency already holds an
-    active one (an import never lowers or replaces a share a person set). 1 when made."""
+    active one (an import never lowers or replaces a share a person set). 1 when made. ``fresh``: the client was
+    registered in this transaction (the plan names each agency once), so there is nothing to look up or replace."""
     agency = ctx.agencies[spec.agency]
     if agency.pk == ctx.owner.pk:
         return 0
     now = ctx.actor.now()
-    if Share.objects.active(now).filter(client=client, agency=agency).exists():
+    if not fresh and Share.objects.active(now).filter(client=client, agency=agency).exists():
         return 0
     if spec.expires_at is not None and spec.expires_at <= now:
         return 0
@@ -383,7 +385,10 @@ def _grant(ctx: _Context, client: Client, spec: ShareSpec, plan: RecordPlan) -> 
         granted_at=now,
         expires_at=spec.expires_at,
     )
-    grant_perms(client, agency, spec.level)
+    if fresh:
+        add_perms(client, agency, spec.level)
+    else:
+        grant_perms(client, agency, spec.level)
     audit_record(
         actor=ctx.actor,
         action=CaseAction.IMPORT_SHARE,
@@ -401,7 +406,8 @@ def _add_entries(ctx: _Context, mapping: kintone.Mapping, client: Client, plan: 
             "item_type", "item_id"
         )
     )
-    added = 0
+    made: list[tuple[TimelineEntry, ImportedEntry]] = []
+    now = ctx.actor.now()
     for spec in plan.entries:
         if (spec.item_type, spec.item_id) in done:
             continue
@@ -409,16 +415,16 @@ def _add_entries(ctx: _Context, mapping: kintone.Mapping, client: Client, plan: 
         if problem:
             outcome.items.append(problem)
             continue
-        entry = TimelineEntry.objects.create(
+        entry = TimelineEntry(
             client=client,
             kind=spec.kind,
             occurred_at=spec.occurred_at,
             body=spec.body,
             author=author,
             agency=agency,
-            recorded_at=ctx.actor.now(),
+            recorded_at=now,
         )
-        ImportedEntry.objects.create(
+        origin = ImportedEntry(
             entry=entry,
             source=SOURCE,
             app_id=mapping.app_id,
@@ -429,16 +435,20 @@ def _add_entries(ctx: _Context, mapping: kintone.Mapping, client: Client, plan: 
             author_name=spec.author_name[:100],
             run=ctx.run,
         )
+        made.append((entry, origin))
+    # A record's entries in two statements (its comments can be hundreds); each still gets its own audit event.
+    TimelineEntry.objects.bulk_create([entry for entry, _ in made])
+    ImportedEntry.objects.bulk_create([origin for _, origin in made])
+    for entry, origin in made:
         audit_record(
             actor=ctx.actor,
             action=CaseAction.IMPORT_ENTRY,
             client_ids=[client.pk],
             target_type="entry",
             target_id=entry.pk,
-            details={**_origin(ctx, plan), "item": f"{spec.item_type}:{spec.item_id}"[:120], "kind": spec.kind},
+            details={**_origin(ctx, plan), "item": f"{origin.item_type}:{origin.item_id}"[:120], "kind": entry.kind},
         )
-        added += 1
-    return added
+    return len(made)
 
 
 def _author(ctx: _Context, spec: EntryPlan) -> tuple[Any, Agency, Problem | None]:
