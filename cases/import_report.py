@@ -22,6 +22,32 @@ OUTCOME_LABELS = {
     "item_skipped": _("一部スキップ"),
 }
 
+# Why a record (or a part of it) was left out, as the report page shows it (the CSV keeps the code and the message).
+REASON_LABELS = {
+    "missing_name": _("氏名なし"),
+    "missing_kana": _("フリガナなし"),
+    "missing_birth_date": _("生年月日なし"),
+    "bad_date": _("日付を読めない"),
+    "unknown_agency": _("対応表にない機関"),
+    "duplicate": _("重複の可能性"),
+    "bad_value": _("値の誤り"),
+    "other_owner": _("他機関が取込済み"),
+    "no_record_id": _("レコードIDなし"),
+    "bad_row": _("読めない行"),
+    "empty_body": _("内容なし"),
+    "too_long": _("長すぎる"),
+    "conflict": _("同時実行"),
+    "bad_comment": _("読めないコメント"),
+}
+
+
+def outcome_label(code: str) -> str:
+    return str(OUTCOME_LABELS.get(code, code))
+
+
+def reason_label(code: str) -> str:
+    return str(REASON_LABELS.get(code, code))
+
 
 def report_header() -> list[str]:
     return [

@@ -11,6 +11,7 @@ from django.db import InterfaceError, OperationalError
 
 from agencies.actors import Actor
 
+from .import_uploads import import_carry_out, import_files_expire
 from .outbox import outbox_consume, outbox_relay
 from .services import share_expire_sweep
 from .services.attachments import attachments_purge, attachments_verify
@@ -70,3 +71,17 @@ def verify_attachments() -> dict[str, int]:
 def purge_attachments() -> int:
     """Retention: the files of clients closed longer than ATTACHMENT_RETENTION_DAYS ago (0: none)."""
     return attachments_purge(actor=Actor.system(channel="task"))
+
+
+@shared_task(ignore_result=True)
+def run_import(run_id: str) -> dict[str, Any]:
+    """Carry out an import run started in the browser (``cases.import_uploads``), queued after its row commits.
+    Not retried: a run that stopped half-way is ``interrupted``, and a second run adds only what is missing."""
+    run = import_carry_out(run_id=run_id)
+    return {"id": run_id, "status": run.status if run is not None else "skipped"}
+
+
+@shared_task(ignore_result=True)
+def expire_import_files() -> int:
+    """Hourly: the uploaded files of dry runs not confirmed in time (IMPORT_DRY_RUN_KEEP_HOURS) are deleted."""
+    return import_files_expire()

@@ -385,3 +385,44 @@ class InquiryReplyForm(ServiceForm):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "reply-%s")
         super().__init__(*args, **kwargs)
+
+
+class ImportUploadForm(ServiceForm):
+    """機関管理 → kintone から移行: the export, the comments (optional) and the mapping (a file or pasted). What
+    the files may be (size, the ZIP's content) is ``cases.import_uploads``'s rule; the mapping's, the import's."""
+
+    records = forms.FileField(
+        label=_("レコードのファイル"),
+        help_text=_("kintone から書き出した records.json（REST API）または CSV ファイル"),
+        allow_empty_file=True,  # refused with the upload's own message
+        error_messages={"required": _("レコードのファイルを選んでください。")},
+        widget=forms.ClearableFileInput(attrs={"accept": ".json,.csv,.tsv,.txt,application/json,text/csv"}),
+    )
+    comments = forms.FileField(
+        label=_("コメントの ZIP（任意）"),
+        help_text=_("レコードのコメントを保存した JSON（<レコードID>.json、<レコードID>_<n>.json）をまとめた ZIP"),
+        required=False,
+        allow_empty_file=True,
+        widget=forms.ClearableFileInput(attrs={"accept": ".zip,application/zip"}),
+    )
+    mapping_file = forms.FileField(
+        label=_("対応表のファイル（TOML）"),
+        required=False,
+        allow_empty_file=True,
+        widget=forms.ClearableFileInput(attrs={"accept": ".toml,text/plain"}),
+    )
+    mapping_text = forms.CharField(
+        label=_("または対応表を貼り付け"),
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 8, "class": "mono", "spellcheck": "false"}),
+    )
+    error_fields = {"mapping": "mapping_text", "run": "records"}
+
+    def clean(self):
+        cleaned = super().clean() or {}
+        if cleaned.get("mapping_file") and (cleaned.get("mapping_text") or "").strip():
+            self.add_error("mapping_text", _("対応表はファイルか貼り付けのどちらか一方にしてください。"))
+        elif cleaned.get("mapping_file"):
+            self.error_fields = {**self.error_fields, "mapping": "mapping_file"}
+        return cleaned

@@ -520,6 +520,19 @@ CELERY_BEAT_SCHEDULE["attachments-purge"] = {
     "task": "cases.tasks.purge_attachments",
     "schedule": crontab(hour=4, minute=30),
 }
+# Moving in from kintone in the browser (機関管理 → kintone から移行): what one upload may hold in all (the export,
+# the ZIP of comments and the mapping), and what the ZIP of comments may unpack to (entries, bytes). The files are
+# kept encrypted (like attachments) until the import has run; a dry run not confirmed within
+# IMPORT_DRY_RUN_KEEP_HOURS loses them (a beat task, hourly). tsunagu/uploads.py stops a larger request under
+# /agency/imports/; a proxy in front must allow as much there (deploy/nginx: client_max_body_size).
+IMPORT_MAX_UPLOAD = env_int("IMPORT_MAX_UPLOAD", 200 * 1024 * 1024, minimum=1)
+IMPORT_ZIP_MAX_ENTRIES = env_int("IMPORT_ZIP_MAX_ENTRIES", 100_000, minimum=1)
+IMPORT_ZIP_MAX_BYTES = env_int("IMPORT_ZIP_MAX_BYTES", 1024 * 1024 * 1024, minimum=1)
+IMPORT_DRY_RUN_KEEP_HOURS = env_int("IMPORT_DRY_RUN_KEEP_HOURS", 24, minimum=1)
+CELERY_BEAT_SCHEDULE["import-files-expire"] = {
+    "task": "cases.tasks.expire_import_files",
+    "schedule": crontab(minute=15),
+}
 FILE_UPLOAD_HANDLERS = [
     "tsunagu.uploads.BoundedUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",

@@ -48,6 +48,7 @@ WRAP_INFO = b"tsunagu attachment master key"
 WRAP_AAD = b"tsunagu-attachment-key:"
 CONTENT = b"content"
 THUMBNAIL = b"thumbnail"
+PRIVATE = b"private"  # a file kept only while a job needs it (store.store_private)
 
 
 def master_key(secret: str) -> bytes:

@@ -3,20 +3,27 @@
 ``check`` (cheap, before anything is decoded) → ``prepare`` (type by content, images cleaned, scan) → ``store``
 (encrypt under a new file key, save under a random name) → ``read`` / ``digest`` (decrypt, streamed) and
 ``rewrap`` (key rotation). Encryption: ``crypto``; its docstring says why the design is sound.
+
+``store_private`` / ``open_private`` / ``discard_private``: the same encryption for a file that is no attachment
+but must not lie in clear on disk while a job needs it (an uploaded kintone export until its import has run). Its
+reference (``PrivateRef``) is kept as JSON by the caller.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import logging
+import os
 import re
 import tempfile
 import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO
+from pathlib import Path
+from typing import IO, Any
 from uuid import UUID
 
 from django.conf import settings
@@ -260,10 +267,10 @@ def _file_key(blob: BlobRef) -> bytes:
     return crypto.unwrap(blob.wrapped_key, attachment_id=blob.attachment_id, secret=_secret(blob.key_id))
 
 
-def _save(source: IO[bytes], file_key: bytes, purpose: bytes) -> str:
+def _save(source: IO[bytes], file_key: bytes, purpose: bytes, *, folder: str = "a") -> str:
     """Encrypt ``source`` into a temporary file and save it under a new random name (returned)."""
     random_name = uuid.uuid4().hex
-    name = f"a/{random_name[:2]}/{random_name}"
+    name = f"{folder}/{random_name[:2]}/{random_name}"
     with tempfile.TemporaryFile() as sealed:
         source.seek(0)
         crypto.encrypt(file_key, source, sealed, purpose=purpose)
@@ -362,3 +369,82 @@ def rewrap(blob: BlobRef) -> tuple[str, bytes]:
     ``Tampered`` (``UnknownKey``) when the key it is wrapped with is no longer in ``ATTACHMENT_KEYS``."""
     key_id, secret = _current_key()
     return key_id, crypto.wrap(_file_key(blob), attachment_id=blob.attachment_id, secret=secret)
+
+
+# --- private files (not attachments) ---------------------------------------------------------------------------
+
+PRIVATE_FOLDER = "p"  # apart from the attachments' "a/": nothing that walks attachment rows ever meets these
+
+
+@dataclass(frozen=True)
+class PrivateRef:
+    """A file stored by ``store_private``: its random id (what the wrapped key is bound to), the storage name,
+    the master key's id, the wrapped file key and the plaintext size. ``as_json`` / ``from_json`` for a JSON
+    field."""
+
+    id: UUID
+    storage_name: str
+    key_id: str
+    wrapped_key: bytes
+    size: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "storage_name": self.storage_name,
+            "key_id": self.key_id,
+            "wrapped_key": base64.b64encode(self.wrapped_key).decode("ascii"),
+            "size": self.size,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PrivateRef:
+        """The reference ``as_json`` made; ``Tampered`` for anything else."""
+        try:
+            return cls(
+                id=UUID(str(data["id"])),
+                storage_name=str(data["storage_name"]),
+                key_id=str(data["key_id"]),
+                wrapped_key=base64.b64decode(str(data["wrapped_key"]), validate=True),
+                size=int(data["size"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise Tampered("not a reference to a private file") from exc
+
+
+def store_private(source: IO[bytes]) -> PrivateRef:
+    """Encrypt ``source`` (read from its start to its end) under a new file key and save it in
+    ``STORAGES["attachments"]`` under a random name. Raises ``Unavailable``."""
+    ref_id = uuid.uuid4()
+    key_id, secret = _current_key()
+    file_key = crypto.new_file_key()
+    size, _sha = _measure(source)
+    storage_name = _save(source, file_key, crypto.PRIVATE, folder=PRIVATE_FOLDER)
+    return PrivateRef(
+        id=ref_id,
+        storage_name=storage_name,
+        key_id=key_id,
+        wrapped_key=crypto.wrap(file_key, attachment_id=ref_id, secret=secret),
+        size=size,
+    )
+
+
+def read_private(ref: PrivateRef) -> Iterator[bytes]:
+    """The decrypted content, streamed (``Tampered`` when it does not decrypt, ``Unavailable``)."""
+    file_key = crypto.unwrap(ref.wrapped_key, attachment_id=ref.id, secret=_secret(ref.key_id))
+    return _decrypted(ref.storage_name, file_key, crypto.PRIVATE)
+
+
+def open_private(ref: PrivateRef, path: Path) -> Path:
+    """Decrypt the file into ``path`` (created, readable by this process's user only) and return it. A caller
+    puts it in a private temporary directory and removes that when done."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        for chunk in read_private(ref):
+            out.write(chunk)
+    return path
+
+
+def discard_private(refs: Sequence[PrivateRef]) -> None:
+    """Delete private files (best effort, logged)."""
+    discard([ref.storage_name for ref in refs])

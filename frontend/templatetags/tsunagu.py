@@ -13,7 +13,7 @@ from django.template.defaultfilters import date as date_filter
 from django.utils import timezone, translation
 
 from agencies.models import AgencyKind, Role
-from cases.models import ClientStatus, EntryKind, ShareBasis, ShareLevel
+from cases.models import ClientStatus, EntryKind, ImportRunStatus, ShareBasis, ShareLevel
 from tsunagu.wareki import wareki as to_wareki
 
 from ..labels import choice_label
@@ -28,6 +28,7 @@ VOCABULARIES: dict[str, type[TextChoices]] = {
     "status": ClientStatus,
     "role": Role,
     "agency_kind": AgencyKind,
+    "import_status": ImportRunStatus,
 }
 
 
