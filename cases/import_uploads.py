@@ -49,6 +49,7 @@ from tsunagu.ids import parse_uuid
 from .actions import CaseAction
 from .attachments.errors import Tampered, Unavailable
 from .attachments.store import PrivateRef, discard_private, display_name, open_private, store_private
+from .kintone.mapping import MappingError, load_mapping
 from .models import ImportRun, ImportRunStatus
 from .services.imports import import_kintone, import_start
 
@@ -235,6 +236,13 @@ def mapping_from_bytes(data: bytes) -> str:
         raise InvalidInput({"mapping": [gettext("対応表は UTF-8 の TOML ファイルにしてください。")]}) from None
 
 
+def mapping_as_text(text: str) -> str:
+    """The mapping as the import reads it: always as TOML text. ``kintone.mapping.load_mapping`` takes a one-line
+    string for the name of a file to read (the command line's ``--mapping``); text from a browser never names a
+    file on the server, so it always ends with a line break."""
+    return text if text.endswith("\n") else text + "\n"
+
+
 def _check_upload(records: Upload, comments: Upload | None, mapping_text: str) -> None:
     errors: dict[str, list[str]] = {}
     limit = settings.IMPORT_MAX_UPLOAD
@@ -249,6 +257,11 @@ def _check_upload(records: Upload, comments: Upload | None, mapping_text: str) -
         errors["mapping"] = [gettext("対応表を指定してください（ファイルまたは貼り付け）。")]
     elif len(mapping_text.encode("utf-8")) > MAX_MAPPING_BYTES:
         errors["mapping"] = [gettext("対応表が大きすぎます（256 KB まで）。")]
+    else:
+        try:
+            load_mapping(mapping_as_text(mapping_text))  # checked before anything is stored; the import checks again
+        except MappingError as exc:
+            errors["mapping"] = list(exc.messages)
     if comments is not None:
         try:
             with open_zip(comments.file) as archive:
@@ -293,6 +306,7 @@ def import_upload(*, actor: Actor, records: Upload, comments: Upload | None, map
     ``mapping``) with nothing stored and no run; ``Forbidden`` (audited) for anyone but the agency's
     administrator; ``Unavailable`` when the file storage is unreachable."""
     require_import_admin(actor)
+    mapping_text = mapping_as_text(mapping_text)
     _check_upload(records, comments, mapping_text)
     files: dict[str, Any] = {}
     try:
