@@ -234,6 +234,7 @@ def _frontend_paths(cast) -> list[str]:
         "task_id": "00000000-0000-0000-0000-000000000000",
         "inquiry_id": "00000000-0000-0000-0000-000000000000",
         "attachment_id": "00000000-0000-0000-0000-000000000000",
+        "run_id": "00000000-0000-0000-0000-000000000000",
     }
     paths = []
     for pattern in get_resolver("frontend.urls").url_patterns:
