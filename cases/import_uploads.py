@@ -39,6 +39,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from agencies.actions import AgencyReason
 from agencies.actors import Actor
 from agencies.models import Agency
 from audit.refusals import Refusal, refusals_audited, refuse
@@ -89,7 +90,7 @@ def require_import_admin(actor: Actor, action: str = CaseAction.IMPORT_RUN) -> A
         refuse(
             actor=actor,
             action=action,
-            reason="role",
+            reason=AgencyReason.NOT_AGENCY_ADMIN,
             error=Forbidden(gettext("kintone からの移行は機関管理者のみが行えます。")),
         )
     return agency
