@@ -44,7 +44,7 @@ from agencies.actors import Actor
 from agencies.models import Agency
 from audit.refusals import Refusal, refusals_audited, refuse
 from tsunagu import errors
-from tsunagu.errors import Forbidden, InvalidInput, NotFound
+from tsunagu.errors import DomainError, Forbidden, InvalidInput, NotFound
 from tsunagu.ids import parse_uuid
 
 from .actions import CaseAction
@@ -60,6 +60,7 @@ RUN_IMPORT_TASK = "cases.tasks.run_import"  # queued by name: tasks import this 
 MAX_MAPPING_BYTES = 256 * 1024  # a mapping names fields and codes: anything larger is not one
 COMMENT_FILE_MAX_BYTES = 16 * 1024 * 1024  # one saved comments response (10 comments)
 COPY_CHUNK = 64 * 1024
+ABANDONED_AFTER = timedelta(days=7)
 FINISHED = (ImportRunStatus.DONE, ImportRunStatus.FAILED, ImportRunStatus.INTERRUPTED)
 RECORD_SUFFIXES = (".json", ".csv", ".tsv", ".txt")
 # What archivers add beside the files: skipped, never unpacked.
@@ -391,14 +392,17 @@ def _materialise(run: ImportRun, directory: Path) -> tuple[Path, Path | None]:
 
 
 def import_carry_out(*, run_id: object) -> ImportRun | None:
-    """Carry out a pending run as the person who started it (the task's body). The files are decrypted into a
-    private temporary directory that is removed afterwards; the stored files are deleted when the real run is
-    over, or when a dry run did not finish (a finished one keeps them for the confirmation). Returns the run, or
-    None for a run that is unknown or not pending (a task delivered twice)."""
+    """Carry out a pending run as the person who started it (the task's body). The run is claimed first (pending →
+    running in one update), so a task delivered twice does the work once. The files are decrypted into a private
+    temporary directory that is removed afterwards; the stored files are deleted when the real run is over, or
+    when a dry run did not finish (a finished one keeps them for the confirmation). Returns the run, or None for a
+    run that is unknown or not pending."""
     rid = parse_uuid(run_id)
-    run = ImportRun.objects.select_related("started_by", "agency").filter(pk=rid).first() if rid else None
-    if run is None or run.status != ImportRunStatus.PENDING:
+    if rid is None or not ImportRun.objects.filter(pk=rid, status=ImportRunStatus.PENDING).update(
+        status=ImportRunStatus.RUNNING, started_at=timezone.now()
+    ):
         return None
+    run = ImportRun.objects.select_related("started_by", "agency").get(pk=rid)
     actor = Actor.for_user(run.started_by, channel="task")
     try:
         with tempfile.TemporaryDirectory(prefix="tsunagu-import-") as tmp:
@@ -408,13 +412,19 @@ def import_carry_out(*, run_id: object) -> ImportRun | None:
                 records, comments = _materialise(run, directory)
             except InvalidInput as exc:
                 _fail(run, " ".join(m for messages in exc.errors.values() for m in messages))
+                return run
             except (Tampered, Unavailable) as exc:
                 log.warning("import run %s: its files could not be read (%s)", run.pk, type(exc).__name__)
                 _fail(run, str(FILES_UNREADABLE))
-            else:
-                import_kintone(
-                    actor=actor, run=run, records=records, comments=comments, progress=partial(_progress, run.pk)
-                )
+                return run
+            except Exception:
+                _fail(run, str(FILES_UNREADABLE))
+                raise
+            try:
+                progress = partial(_progress, run.pk)
+                import_kintone(actor=actor, run=run, records=records, comments=comments, progress=progress)
+            except DomainError as exc:  # refused (audited): the person is no longer the agency's administrator
+                _fail(run, exc.message)
     finally:
         run.refresh_from_db()
         if not run.dry_run or run.status != ImportRunStatus.DONE:
@@ -449,8 +459,10 @@ def import_files_expire() -> int:
         .exclude(status=ImportRunStatus.RUNNING)
     )
     over = ImportRun.objects.exclude(files={}).filter(dry_run=False, status__in=FINISHED)
+    # A run whose worker was killed stays "running": its files go after a week whatever it says.
+    abandoned = ImportRun.objects.exclude(files={}).filter(created_at__lt=timezone.now() - ABANDONED_AFTER)
     released = 0
-    for run in (stale | over).distinct():
+    for run in (stale | over | abandoned).distinct():
         release_files(run)
         released += 1
     return released

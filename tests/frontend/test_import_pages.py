@@ -349,3 +349,31 @@ def test_the_fixtures_dry_run_with_the_example_mapping(cast, records, record_id,
     assert "この内容で取り込む" in text
     csv_text = b"".join(ada.get(reverse("frontend:import_report_csv", args=[run.pk])).streaming_content).decode()
     assert csv_text.count("\r\n") >= 1 + run.total
+
+
+def test_a_task_delivered_twice_does_the_work_once(cast):
+    from cases.import_uploads import import_carry_out
+
+    _upload(_as(cast, "ada"))  # commit callbacks not run: the run waits for its task
+    run = ImportRun.objects.get()
+    assert import_carry_out(run_id=str(run.pk)).status == "done"
+    assert import_carry_out(run_id=str(run.pk)) is None
+    assert import_carry_out(run_id="not-a-run") is None
+
+
+def test_a_run_whose_starter_is_no_longer_the_administrator_fails(
+    cast, import_storage, django_capture_on_commit_callbacks
+):
+    from agencies.models import Staff
+    from cases.import_uploads import import_carry_out
+
+    _upload(_as(cast, "ada"))
+    run = ImportRun.objects.get()
+    Staff.objects.filter(user=cast.users["ada"]).update(role="caseworker")
+    with django_capture_on_commit_callbacks(execute=True):
+        import_carry_out(run_id=str(run.pk))
+    run.refresh_from_db()
+    assert run.status == "failed" and run.error
+    assert run.files == {}
+    assert _stored(import_storage) == []
+    assert AuditEvent.objects.filter(action=str(CaseAction.IMPORT_RUN), outcome="denied").exists()
