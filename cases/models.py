@@ -742,6 +742,9 @@ class ImportedClient(models.Model):
     app_id = models.CharField(max_length=32)
     record_id = models.CharField(max_length=64)
     revision = models.CharField(max_length=32, blank=True)
+    # The profile as last imported (JSON values): a field whose value in Tsunagu differs from it was changed here
+    # since, and a later import leaves it as it is.
+    profile = models.JSONField(default=dict, blank=True)
     run = models.ForeignKey(ImportRun, on_delete=models.PROTECT, related_name="+")
     updated_by_run = models.ForeignKey(ImportRun, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 

@@ -85,6 +85,7 @@ class Migration(migrations.Migration):
                 ('app_id', models.CharField(max_length=32)),
                 ('record_id', models.CharField(max_length=64)),
                 ('revision', models.CharField(blank=True, max_length=32)),
+                ('profile', models.JSONField(blank=True, default=dict)),
                 ('run', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='cases.importrun')),
                 ('updated_by_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='cases.importrun')),
             ],

@@ -260,8 +260,9 @@ def _apply(ctx: _Context, mapping: kintone.Mapping, plan: RecordPlan) -> _Outcom
                 "other_owner",
                 gettext("このレコードは別の機関が取り込み済みです。"),
             )
-        changed = _update_client(ctx, origin, plan, profile)
-        outcome = _Outcome("updated" if changed else "unchanged", case_number=client.case_number, client_id=client.pk)
+        outcome = _Outcome("unchanged", case_number=client.case_number, client_id=client.pk)
+        if _update_client(ctx, origin, plan, profile, outcome):
+            outcome.outcome = "updated"
     fresh = origin is None
     outcome.shares = sum(_grant(ctx, client, spec, plan, fresh=fresh) for spec in plan.shares)
     outcome.entries = _add_entries(ctx, mapping, client, plan, outcome)
@@ -321,6 +322,7 @@ def _create_client(ctx: _Context, mapping: kintone.Mapping, plan: RecordPlan, pr
         app_id=mapping.app_id,
         record_id=plan.record_id,
         revision=plan.revision,
+        profile=_as_json(profile),
         run=ctx.run,
     )
     audit_record(
@@ -335,17 +337,37 @@ def _create_client(ctx: _Context, mapping: kintone.Mapping, plan: RecordPlan, pr
     return client
 
 
-def _update_client(ctx: _Context, origin: ImportedClient, plan: RecordPlan, profile: dict[str, Any]) -> bool:
-    """A record imported before: its profile follows kintone when the record changed there (a new revision).
-    ``address_confidential`` is only ever turned on by an import, never off (a person decides that)."""
+def _update_client(
+    ctx: _Context, origin: ImportedClient, plan: RecordPlan, profile: dict[str, Any], outcome: _Outcome
+) -> bool:
+    """A record imported before: its profile follows kintone where the record changed there, except where the
+    field was changed in Tsunagu since the last import (a caseworker's correction wins; the report names the
+    field). ``address_confidential`` is only ever turned on by an import, never off: a person decides that."""
     client = origin.client
     if plan.revision and plan.revision == origin.revision:
         return False
-    changes = {name: value for name, value in profile.items() if getattr(client, name) != value}
-    if changes.get("address_confidential") is False:
-        del changes["address_confidential"]
-    origin.revision, origin.updated_by_run = plan.revision, ctx.run
-    origin.save(update_fields=["revision", "updated_by_run"])
+    imported = dict(origin.profile)
+    changes: dict[str, Any] = {}
+    kept: list[str] = []
+    for name, value in profile.items():
+        current = getattr(client, name)
+        if current == value or (name == "address_confidential" and not value):
+            continue
+        if name in imported and _as_json({name: current})[name] != imported[name]:
+            kept.append(name)
+        else:
+            changes[name] = value
+        imported[name] = _as_json({name: value})[name]
+    origin.revision, origin.updated_by_run, origin.profile = plan.revision, ctx.run, imported
+    origin.save(update_fields=["revision", "updated_by_run", "profile"])
+    if kept:
+        outcome.items.append(
+            Problem(
+                "edited_in_tsunagu",
+                gettext("Tsunagu で変更された項目は変更していません: %(fields)s") % {"fields": ", ".join(kept)},
+                item="profile",
+            )
+        )
     if not changes:
         return False
     for name, value in changes.items():
@@ -361,6 +383,10 @@ def _update_client(ctx: _Context, origin: ImportedClient, plan: RecordPlan, prof
         details={**_origin(ctx, plan, created=False), "fields": sorted(changes)},
     )
     return True
+
+
+def _as_json(profile: dict[str, Any]) -> dict[str, Any]:
+    return {name: value.isoformat() if isinstance(value, date) else value for name, value in profile.items()}
 
 
 def _grant(ctx: _Context, client: Client, spec: ShareSpec, plan: RecordPlan, *, fresh: bool) -> int:

@@ -499,3 +499,25 @@ def test_a_truncated_export_fails_before_anything_is_imported(cast, demo_agencie
     assert run.status == ImportRunStatus.FAILED and run.error
     assert not _imported_clients().exists()
     assert AuditEvent.objects.get(action="import.run").outcome == "error"
+
+
+def test_a_field_changed_in_tsunagu_since_the_import_is_not_overwritten_by_a_later_one(cast, export):
+    records, comments = export()
+    _run(cast, records, comments)
+    hanako = Client.objects.get(import_origin__record_id="101")
+    services.client_update(actor=cast.actor("sam"), client_id=hanako.pk, changes={"phone": "0256-34-9999"})
+    data = _records()
+    data[0]["$revision"]["value"] = "5"
+    data[0]["電話番号"]["value"] = "0256-35-0000"  # changed in kintone too: Tsunagu's correction wins
+    data[0]["住所"]["value"] = "新潟県三条市元町1-1"  # changed in kintone only: followed
+    records, comments = export(data, _comments())
+    run = _run(cast, records, comments)
+    hanako.refresh_from_db()
+    assert (hanako.phone, hanako.address) == ("0256-34-9999", "新潟県三条市元町1-1")
+    lines = _lines(run)
+    assert lines[("101", "")].outcome == "updated"
+    assert (lines[("101", "profile")].reason, lines[("101", "profile")].outcome) == (
+        "edited_in_tsunagu",
+        "item_skipped",
+    )
+    assert "phone" in lines[("101", "profile")].message
