@@ -21,8 +21,9 @@ from tsunagu.errors import NotFound
 from tsunagu.ids import parse_uuid
 
 from .actions import CaseAction
-from .import_uploads import FINISHED, require_import_admin
+from .import_uploads import FINISHED
 from .models import Client, ImportReportLine, ImportRun
+from .services.imports import require_importer
 
 REPORT_PAGE_LINES = 200
 
@@ -64,7 +65,7 @@ def _view(run: ImportRun, confirmations: dict) -> RunView:
 
 def import_runs(*, actor: Actor, limit: int = 50) -> list[RunView]:
     """The agency's runs, newest first (agency administrators only: otherwise an audited 403)."""
-    agency = require_import_admin(actor, CaseAction.IMPORT_REPORT)
+    agency = require_importer(actor, CaseAction.IMPORT_REPORT)
     runs = list(ImportRun.objects.filter(agency=agency).select_related("started_by").order_by("-created_at")[:limit])
     confirmations = {run.carries_out_id: run for run in runs if run.carries_out_id is not None}
     return [_view(run, confirmations) for run in runs]
@@ -86,7 +87,7 @@ def _confirmations(run: ImportRun) -> dict:
 def import_run_get(*, actor: Actor, run_id: object) -> RunView:
     """One run's status and progress (the page's polling); not audited, it shows no case data. Another agency's
     run is not found (audited)."""
-    agency = require_import_admin(actor, CaseAction.IMPORT_REPORT)
+    agency = require_importer(actor, CaseAction.IMPORT_REPORT)
     with refusals_audited(actor=actor, action=CaseAction.IMPORT_REPORT, target_type="import_run", target_id=run_id):
         run = _run_for(agency, run_id)
         return _view(run, _confirmations(run))
@@ -95,7 +96,7 @@ def import_run_get(*, actor: Actor, run_id: object) -> RunView:
 def import_report(*, actor: Actor, run_id: object, limit: int = REPORT_PAGE_LINES) -> ReportView:
     """The run with the first ``limit`` lines of its report, audited as ``import.report`` with the clients those
     lines name (by case number, within the agency: one query)."""
-    agency = require_import_admin(actor, CaseAction.IMPORT_REPORT)
+    agency = require_importer(actor, CaseAction.IMPORT_REPORT)
     with (
         refusals_audited(actor=actor, action=CaseAction.IMPORT_REPORT, target_type="import_run", target_id=run_id),
         transaction.atomic(),
@@ -123,7 +124,7 @@ def import_report(*, actor: Actor, run_id: object, limit: int = REPORT_PAGE_LINE
 def import_report_download(*, actor: Actor, run_id: object) -> ImportRun:
     """The run whose whole report is about to be downloaded (``cases.import_report.csv_chunks``), audited as
     ``import.report`` with every client the report names (one query)."""
-    agency = require_import_admin(actor, CaseAction.IMPORT_REPORT)
+    agency = require_importer(actor, CaseAction.IMPORT_REPORT)
     with (
         refusals_audited(actor=actor, action=CaseAction.IMPORT_REPORT, target_type="import_run", target_id=run_id),
         transaction.atomic(),

@@ -15,8 +15,10 @@ is what the browser needs around it, so that the view and the task stay thin ada
 - ``import_files_expire``: a dry run's files are kept ``IMPORT_DRY_RUN_KEEP_HOURS`` for the confirmation, no longer.
 
 The task is queued by name after commit (``transaction.on_commit``, robust: a broker outage leaves the run pending,
-it does not fail the request), like the audit log's CSV export. The outbox carries only notification topics (its
-consumer fans out notices and webhooks), so it is not used here.
+it does not fail the request), like the audit log's CSV export. The pending run's row is what makes that durable:
+``import_requeue`` (beat, every minute) queues again a run nobody has taken, so a broker outage delays an import
+and loses none. The outbox carries only notification topics (its consumer fans out notices and webhooks), so it is
+not used here.
 """
 
 from __future__ import annotations
@@ -39,12 +41,10 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from agencies.actions import AgencyReason
 from agencies.actors import Actor
-from agencies.models import Agency
-from audit.refusals import Refusal, refusals_audited, refuse
+from audit.refusals import Refusal, refusals_audited
 from tsunagu import errors
-from tsunagu.errors import DomainError, Forbidden, InvalidInput, NotFound
+from tsunagu.errors import DomainError, InvalidInput, NotFound
 from tsunagu.ids import parse_uuid
 
 from .actions import CaseAction
@@ -52,7 +52,7 @@ from .attachments.errors import Tampered, Unavailable
 from .attachments.store import PrivateRef, discard_private, display_name, open_private, store_private
 from .kintone.mapping import MappingError, load_mapping
 from .models import ImportRun, ImportRunStatus
-from .services.imports import import_kintone, import_start
+from .services.imports import import_kintone, import_start, require_importer
 
 log = logging.getLogger(__name__)
 
@@ -79,22 +79,6 @@ class Upload:
 
 
 # --- who may -----------------------------------------------------------------------------------------------------
-
-
-def require_import_admin(actor: Actor, action: str = CaseAction.IMPORT_RUN) -> Agency:
-    """The actor's agency, if the actor is its agency administrator; otherwise an audited refusal (403). Moving
-    an agency's records in is the agency administrator's work, like its staff and API keys; not a privacy
-    officer's who does no casework (``Actor.reads_cases``): the import registers clients and its report names
-    them."""
-    agency = actor.agency
-    if agency is None or not actor.administers_agency or not actor.reads_cases:
-        refuse(
-            actor=actor,
-            action=action,
-            reason=AgencyReason.NOT_AGENCY_ADMIN,
-            error=Forbidden(gettext("kintone からの移行は機関管理者のみが行えます。")),
-        )
-    return agency
 
 
 # --- the ZIP of comments --------------------------------------------------------------------------------------
@@ -238,13 +222,6 @@ def mapping_from_bytes(data: bytes) -> str:
         raise InvalidInput({"mapping": [gettext("対応表は UTF-8 の TOML ファイルにしてください。")]}) from None
 
 
-def mapping_as_text(text: str) -> str:
-    """The mapping as the import reads it: always as TOML text. ``kintone.mapping.load_mapping`` takes a one-line
-    string for the name of a file to read (the command line's ``--mapping``); text from a browser never names a
-    file on the server, so it always ends with a line break."""
-    return text if text.endswith("\n") else text + "\n"
-
-
 def _check_upload(records: Upload, comments: Upload | None, mapping_text: str) -> None:
     errors: dict[str, list[str]] = {}
     limit = settings.IMPORT_MAX_UPLOAD
@@ -261,7 +238,7 @@ def _check_upload(records: Upload, comments: Upload | None, mapping_text: str) -
         errors["mapping"] = [gettext("対応表が大きすぎます（256 KB まで）。")]
     else:
         try:
-            load_mapping(mapping_as_text(mapping_text))  # checked before anything is stored; the import checks again
+            load_mapping(mapping_text)  # checked before anything is stored; the import checks again
         except MappingError as exc:
             errors["mapping"] = list(exc.messages)
     if comments is not None:
@@ -307,8 +284,7 @@ def import_upload(*, actor: Actor, records: Upload, comments: Upload | None, map
     checks the mapping and audits), its task queued after commit. ``InvalidInput`` (``records``, ``comments``,
     ``mapping``) with nothing stored and no run; ``Forbidden`` (audited) for anyone but the agency's
     administrator; ``Unavailable`` when the file storage is unreachable."""
-    require_import_admin(actor)
-    mapping_text = mapping_as_text(mapping_text)
+    require_importer(actor)
     _check_upload(records, comments, mapping_text)
     files: dict[str, Any] = {}
     try:
@@ -335,7 +311,7 @@ def import_confirm(*, actor: Actor, run_id: object) -> ImportRun:
     """The real run of a finished dry run, with its mapping and files (which move to the new run). Refused as
     not found (audited) for a run of another agency or none; ``InvalidInput`` (``run``) for a run that is not a
     finished dry run, already confirmed, or whose files have expired."""
-    agency = require_import_admin(actor)
+    agency = require_importer(actor)
     with (
         refusals_audited(actor=actor, action=CaseAction.IMPORT_RUN, target_type="import_run", target_id=run_id),
         transaction.atomic(),
@@ -447,6 +423,20 @@ def release_files(run: ImportRun) -> None:
         ImportRun.objects.filter(pk=run.pk).update(files={})
         transaction.on_commit(partial(discard_private, refs))
     run.files = {}
+
+
+def import_requeue() -> int:
+    """Queue again the runs still pending ``IMPORT_REQUEUE_AFTER_SECONDS`` after they were created: their task was
+    lost before a worker took it (the broker was down when the request committed). The run's row is the durable
+    record of the work, as the outbox's are for notices; a task delivered twice does the work once (it claims the
+    run). Returns how many were queued."""
+    cutoff = timezone.now() - timedelta(seconds=settings.IMPORT_REQUEUE_AFTER_SECONDS)
+    pending = list(
+        ImportRun.objects.filter(status=ImportRunStatus.PENDING, created_at__lt=cutoff).values_list("pk", flat=True)
+    )
+    for run_id in pending:
+        _queue(run_id)
+    return len(pending)
 
 
 def import_files_expire() -> int:

@@ -11,7 +11,7 @@ from django.db import InterfaceError, OperationalError
 
 from agencies.actors import Actor
 
-from .import_uploads import import_carry_out, import_files_expire
+from .import_uploads import import_carry_out, import_files_expire, import_requeue
 from .outbox import outbox_consume, outbox_relay
 from .services import share_expire_sweep
 from .services.attachments import attachments_purge, attachments_verify
@@ -79,6 +79,12 @@ def run_import(run_id: str) -> dict[str, Any]:
     Not retried: a run that stopped half-way is ``interrupted``, and a second run adds only what is missing."""
     run = import_carry_out(run_id=run_id)
     return {"id": run_id, "status": run.status if run is not None else "skipped"}
+
+
+@shared_task(ignore_result=True)
+def requeue_imports() -> int:
+    """Every minute: an import run whose task was lost (a broker outage) is queued again."""
+    return import_requeue()
 
 
 @shared_task(ignore_result=True)

@@ -15,7 +15,8 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from cases import import_selectors
 from cases.import_report import csv_chunks, outcome_label, reason_label
-from cases.import_uploads import Upload, import_confirm, import_upload, mapping_from_bytes, require_import_admin
+from cases.import_uploads import Upload, import_confirm, import_upload, mapping_from_bytes
+from cases.services.imports import require_importer
 from tsunagu.downloads import content_disposition
 from tsunagu.errors import InvalidInput
 
@@ -34,7 +35,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
     """The agency's runs and the upload form; a valid upload starts a dry run and opens its page."""
     actor = web_actor(request)
     if request.method == "POST":
-        require_import_admin(actor)  # an upload from anyone else is refused (403, audited) before it is looked at
+        require_importer(actor)  # an upload from anyone else is refused (403, audited) before it is looked at
     runs = import_selectors.import_runs(actor=actor)  # refuses (403, audited) anyone but the agency's administrator
     form = ImportUploadForm(request.POST or None, request.FILES or None) if request.method == "POST" else None
     if form is None or not form.is_valid():

@@ -529,6 +529,9 @@ IMPORT_MAX_UPLOAD = env_int("IMPORT_MAX_UPLOAD", 200 * 1024 * 1024, minimum=1)
 IMPORT_ZIP_MAX_ENTRIES = env_int("IMPORT_ZIP_MAX_ENTRIES", 100_000, minimum=1)
 IMPORT_ZIP_MAX_BYTES = env_int("IMPORT_ZIP_MAX_BYTES", 1024 * 1024 * 1024, minimum=1)
 IMPORT_DRY_RUN_KEEP_HOURS = env_int("IMPORT_DRY_RUN_KEEP_HOURS", 24, minimum=1)
+# A run still pending this long after it was created lost its task (a broker outage): beat queues it again.
+IMPORT_REQUEUE_AFTER_SECONDS = env_int("IMPORT_REQUEUE_AFTER_SECONDS", 120, minimum=10)
+CELERY_BEAT_SCHEDULE["import-requeue"] = {"task": "cases.tasks.requeue_imports", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["import-files-expire"] = {
     "task": "cases.tasks.expire_import_files",
     "schedule": crontab(minute=15),

@@ -419,14 +419,14 @@ def _kind(spec: KindSpec, row: KRow) -> str | None:
 
 
 def load_mapping(source: str | Path) -> Mapping:
-    """A mapping from a ``Path`` (or a one-line ``str`` naming a file) or from TOML text; ``MappingError`` with
-    every mistake otherwise."""
-    if isinstance(source, Path) or ("\n" not in source and not source.lstrip().startswith("[") and source.strip()):
-        path = Path(source)
+    """A mapping from TOML text, or from the file at a ``Path``; ``MappingError`` with every mistake otherwise. A
+    string is always the text, never a file name: a mapping pasted in the browser must not name a file on the
+    server."""
+    if isinstance(source, Path):
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            text = source.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as error:
-            raise MappingError([f"対応表 {path} を読めません: {error}"]) from None
+            raise MappingError([f"対応表 {source} を読めません: {error}"]) from None
     else:
         text = source
     try:

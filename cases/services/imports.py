@@ -32,7 +32,7 @@ from django.utils.translation import gettext
 
 from agencies.actions import AgencyReason
 from agencies.actors import Actor
-from agencies.models import Agency, Role, Staff
+from agencies.models import Agency, Staff
 from audit.refusals import refuse
 from audit.services import audit_record
 from tsunagu.errors import Forbidden, InvalidInput
@@ -103,7 +103,7 @@ def import_start(
 ) -> ImportRun:
     """A new run for the actor's agency, waiting to be carried out by ``import_kintone``. Only the system (the
     command line) or the agency's administrator starts one; the mapping must load."""
-    owner = _require_importer(actor)
+    owner = require_importer(actor)
     mapping = _load_mapping(mapping_text)
     return ImportRun.objects.create(
         agency=owner,
@@ -128,7 +128,7 @@ def import_kintone(
     """Carry out ``run`` (dry or not) over the export at ``records`` (kintone's JSON or CSV) and the comment files
     in ``comments``. Returns the run, finished: ``done``, or ``failed`` with ``error`` when the export cannot be read
     at all. A ``KeyboardInterrupt`` (or a lost worker) leaves it ``interrupted``; running it again continues."""
-    owner = _require_importer(actor)
+    owner = require_importer(actor)
     if run.agency_id != owner.pk:
         refuse(
             actor=actor,
@@ -497,16 +497,19 @@ def _author(ctx: _Context, spec: EntryPlan) -> tuple[Any, Agency, Problem | None
 # --- the run ---------------------------------------------------------------------------------------------------
 
 
-def _require_importer(actor: Actor) -> Agency:
-    """Who may import for an agency: the system on the command line acting for it (the operator chose it with
-    ``--owner``), or that agency's administrator. Anyone else is refused, and the refusal audited."""
-    if actor.agency is not None and (actor.is_system or actor.role == Role.AGENCY_ADMIN):
-        return actor.agency
+def require_importer(actor: Actor, action: str = CaseAction.IMPORT_RUN) -> Agency:
+    """The agency an actor may import for (or read the imports of): the system on the command line acting for the
+    agency the operator chose with ``--owner``, or the agency's administrator — not a privacy officer who does no
+    casework (``Actor.reads_cases``): an import registers clients and its report names them. Anyone else is
+    refused, and the refusal audited."""
+    agency = actor.agency
+    if agency is not None and (actor.is_system or (actor.administers_agency and actor.reads_cases)):
+        return agency
     refuse(
         actor=actor,
-        action=CaseAction.IMPORT_RUN,
+        action=action,
         reason=AgencyReason.NOT_AGENCY_ADMIN,
-        error=Forbidden(gettext("取込は機関管理者のみが行えます。")),
+        error=Forbidden(gettext("kintone からの移行は機関管理者のみが行えます。")),
     )
 
 

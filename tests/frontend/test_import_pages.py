@@ -377,3 +377,24 @@ def test_a_run_whose_starter_is_no_longer_the_administrator_fails(
     assert run.files == {}
     assert _stored(import_storage) == []
     assert AuditEvent.objects.filter(action=str(CaseAction.IMPORT_RUN), outcome="denied").exists()
+
+
+def test_a_run_whose_task_was_lost_is_queued_again_by_beat(cast, settings):
+    """The request committed but its task never reached a worker (a broker outage): the pending row is the durable
+    record, and the requeue task (beat, every minute) queues it again once it has waited long enough."""
+    from cases.import_uploads import import_requeue
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    ada = _as(cast, "ada")
+    _upload(ada)  # no commit callbacks run: the task was never queued
+    run = ImportRun.objects.get()
+    assert import_requeue() == 0 and ImportRun.objects.get().status == "pending"  # not waited long enough yet
+    ImportRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    assert import_requeue() == 1
+    run.refresh_from_db()
+    assert run.status == "done" and run.counts["created"] == 2
+    assert import_requeue() == 0  # done: nothing more to queue
+
+
+def test_the_requeue_runs_every_minute():
+    assert django_settings.CELERY_BEAT_SCHEDULE["import-requeue"]["task"] == "cases.tasks.requeue_imports"

@@ -89,10 +89,12 @@ def test_the_examples_commented_out_options_load():
     assert mapping.shares[0].expires_in_days == 365
 
 
-def test_a_mapping_loads_from_text_a_path_or_a_path_string(tmp_path):
+def test_a_mapping_loads_from_text_or_a_path_and_a_string_is_never_a_file_name(tmp_path):
     path = tmp_path / "m.toml"
     path.write_text(MINIMAL, encoding="utf-8")
-    for source in (MINIMAL, path, str(path)):
+    with pytest.raises(MappingError, match="TOML"):
+        load_mapping(str(path))  # read as TOML (and refused), not opened
+    for source in (MINIMAL, path):
         mapping = load_mapping(source)
         assert mapping.app_id == "7"
         assert mapping.entries == ()
