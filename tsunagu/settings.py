@@ -150,6 +150,31 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Request queries are short; PostgreSQL's JIT compiler spent ~400 ms compiling a 30 ms search whose cost the
     # planner over-estimated (see BENCHMARKS.md). Off unless DATABASE_URL's options say otherwise.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+# A PostgreSQL streaming replica for the privacy officer's read-only searches and dashboard (tsunagu.db_router):
+# DATABASE_REPLICA_URL (unset: everything on the primary). A replica that does not answer within connect_timeout
+# (2 s unless the URL says otherwise), or lags more than DATABASE_REPLICA_MAX_LAG_SECONDS, is passed over for the
+# primary; an unreachable one is tried again after DATABASE_REPLICA_RETRY_SECONDS.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+DATABASE_REPLICA_MAX_LAG_SECONDS = env_int("DATABASE_REPLICA_MAX_LAG_SECONDS", 30, minimum=0)
+DATABASE_REPLICA_RETRY_SECONDS = env_int("DATABASE_REPLICA_RETRY_SECONDS", 30, minimum=1)
+if DATABASE_REPLICA_URL:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs PostgreSQL in DATABASE_URL (a streaming replica)")
+    try:
+        DATABASES["replica"] = dj_database_url.parse(
+            DATABASE_REPLICA_URL, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"], conn_health_checks=True
+        )
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_REPLICA_URL is not a valid database URL: {exc}") from exc
+    if DATABASES["replica"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must be a PostgreSQL URL")
+    _replica_options = DATABASES["replica"].setdefault("OPTIONS", {})
+    _replica_options.setdefault("connect_timeout", 2)
+    _replica_options.setdefault("options", "-c jit=off")
+    # Tests read "the replica" from the test database itself (it is then not a standby: the searches use the
+    # primary); the replica test starts a real one.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["tsunagu.db_router.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [

@@ -11,6 +11,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from tsunagu.db_router import officer_reads
 from tsunagu.errors import InvalidInput
 from tsunagu.timezones import JST
 
@@ -30,6 +31,7 @@ class ReviewStats:
     last_day: date
 
 
+@officer_reads
 def review_stats(*, actor: AuditActor, days: int = 30) -> ReviewStats:
     """Dashboard figures for the last ``days`` JST days (today included), counted by the database (GROUP BY)."""
     require_privacy_officer(actor=actor, action=AuditAction.VIEW)
@@ -58,6 +60,7 @@ def review_stats(*, actor: AuditActor, days: int = 30) -> ReviewStats:
     )
 
 
+@officer_reads
 def review_seal_status(*, actor: AuditActor) -> SealStatus:
     """The last seal and the last verification result."""
     require_privacy_officer(actor=actor, action=AuditAction.VIEW)

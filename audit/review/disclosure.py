@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from tsunagu.db_router import officer_reads
 from tsunagu.periods import check_period
 
 from ..actions import AuditAction
@@ -23,6 +24,7 @@ class DisclosureReport:
     capped: bool  # true when there were more than DISCLOSURE_CAP events: narrow the period
 
 
+@officer_reads
 def review_disclosure(*, actor: AuditActor, client_id: object, since: datetime, until: datetime) -> DisclosureReport:
     """For a resident's disclosure request (開示請求): every event that targeted or exposed the client in
     [since, until), oldest first, denied attempts included, at most ``DISCLOSURE_CAP``.

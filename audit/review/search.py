@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils.translation import gettext
 
+from tsunagu.db_router import officer_reads
 from tsunagu.errors import InvalidInput
 from tsunagu.keyset import Page, keyset_page
 from tsunagu.periods import check_period
@@ -49,6 +50,7 @@ def event_filters(
     return {k: v for k, v in values.items() if v}
 
 
+@officer_reads
 def review_events(
     *,
     actor: AuditActor,
@@ -96,6 +98,7 @@ def review_events(
     return page
 
 
+@officer_reads
 def review_term_search(
     *,
     actor: AuditActor,
@@ -142,6 +145,7 @@ def review_term_search(
 AUTHORISED_BY_MAX = 500
 
 
+@officer_reads
 def review_events_authorised_by(
     *, actor: AuditActor, authorised_by: list[str], cursor: str | None = None, limit: int = 50
 ) -> Page:
@@ -189,6 +193,7 @@ class ClientHistory:
         return sum(self.hidden.values())
 
 
+@officer_reads
 def review_client_history(
     *, actor: AuditActor, client_id: object, everything: bool = False, cursor: str | None = None, limit: int = 50
 ) -> ClientHistory:

@@ -29,6 +29,7 @@ from cases import meeting_review
 from cases import review as case_review
 from cases.actions import CaseAction
 from cases.text import normalize
+from tsunagu.db_router import replica_status
 from tsunagu.errors import InvalidInput, NotFound
 from tsunagu.ids import parse_uuid
 
@@ -223,6 +224,7 @@ def dashboard(request: HttpRequest, actor) -> HttpResponse:
         "digest": status.digest,
         "digest_signature_ok": status.digest_signature_ok,
         "files": files,
+        "replica": replica_status(),  # None without a replica: the card is not shown
         "files_failed_url": reverse("frontend:privacy_events") + "?" + urlencode({"action": INTEGRITY_FAILED}),
         "flags": flags,
         "names": names,
