@@ -57,7 +57,7 @@ def replica_configured() -> bool:
 class ReplicaStatus:
     usable: bool  # the officer's searches read from it now
     lag_seconds: float | None  # None: unknown (unreachable, or not a standby)
-    reason: str = ""  # why it is not used: "unreachable", "not_standby", "lagging", "" when usable
+    passed_over: str = ""  # why it is not used: "unreachable", "not_standby", "lagging"; "" when usable
 
 
 def _mark_down() -> None:
@@ -92,24 +92,24 @@ def replica_status() -> ReplicaStatus | None:
     if not replica_configured():
         return None
     if time.monotonic() < _down_until:
-        return ReplicaStatus(usable=False, lag_seconds=None, reason="unreachable")
+        return ReplicaStatus(usable=False, lag_seconds=None, passed_over="unreachable")
     try:
         in_recovery, lag = _measure()
     except DatabaseError as exc:
         first_line = (str(exc).strip().splitlines() or [""])[0]
         logger.warning("replica unreachable, reading from the primary: %s", first_line)
         _mark_down()
-        return ReplicaStatus(usable=False, lag_seconds=None, reason="unreachable")
+        return ReplicaStatus(usable=False, lag_seconds=None, passed_over="unreachable")
     if not in_recovery:
         logger.warning("DATABASE_REPLICA_URL is not a standby (not in recovery): reading from the primary")
-        return ReplicaStatus(usable=False, lag_seconds=None, reason="not_standby")
+        return ReplicaStatus(usable=False, lag_seconds=None, passed_over="not_standby")
     if lag is None or lag > settings.DATABASE_REPLICA_MAX_LAG_SECONDS:
         logger.warning(
             "replica lags %s s (bound %s s): reading from the primary",
             "?" if lag is None else f"{lag:.1f}",
             settings.DATABASE_REPLICA_MAX_LAG_SECONDS,
         )
-        return ReplicaStatus(usable=False, lag_seconds=lag, reason="lagging")
+        return ReplicaStatus(usable=False, lag_seconds=lag, passed_over="lagging")
     return ReplicaStatus(usable=True, lag_seconds=lag)
 
 
