@@ -167,14 +167,16 @@ def officer_reads[**P, R](func: Callable[P, R]) -> Callable[P, R]:
 
 
 class ReplicaRouter:
-    """``DATABASE_ROUTERS``: reads of ``REPLICA_MODELS`` inside ``officer_reads`` go where it decided; everything
-    else is left to Django (the primary). The replica is never migrated: it is a physical copy of the primary."""
+    """``DATABASE_ROUTERS``: reads of ``REPLICA_MODELS`` inside ``officer_reads`` go where it decided; every other
+    read and every write goes to the primary. The replica is never migrated: it is a physical copy of the primary."""
 
     def db_for_read(self, model: type, **hints: Any) -> str | None:
         alias = _reading_from.get()
-        if alias is None or model._meta.label_lower not in REPLICA_MODELS:  # type: ignore[attr-defined]
-            return None
-        return alias
+        if alias is not None and model._meta.label_lower in REPLICA_MODELS:  # type: ignore[attr-defined]
+            return alias
+        # The primary, even for a related object reached from a row read on the replica (Django would otherwise
+        # read it where that row came from, outside officer_reads and its checks).
+        return DEFAULT_DB_ALIAS
 
     def db_for_write(self, model: type, **hints: Any) -> str | None:
         # Always the primary, even for an object read from the replica (Django would otherwise write where the

@@ -174,7 +174,8 @@ if DATABASE_REPLICA_URL:
     # Tests read "the replica" from the test database itself (it is then not a standby: the searches use the
     # primary); the replica test starts a real one.
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
-DATABASE_ROUTERS = ["tsunagu.db_router.ReplicaRouter"]
+# Without a replica there is nothing to route: no router, every query as before.
+DATABASE_ROUTERS = ["tsunagu.db_router.ReplicaRouter"] if DATABASE_REPLICA_URL else []
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [

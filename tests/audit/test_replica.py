@@ -93,10 +93,11 @@ def _replica_at(port: int):
 
 
 @pytest.fixture
-def replicated(cast, clusters, tmp_path, monkeypatch):
+def replicated(cast, clusters, tmp_path, monkeypatch, settings):
     """(standby URL, standby data directory): the test database on a new primary and its standby, the application
     pointed at them."""
     monkeypatch.setattr(db_router, "_down_until", 0.0)
+    settings.DATABASE_ROUTERS = ["tsunagu.db_router.ReplicaRouter"]  # as settings.py sets it with a replica
     _allow_alias(monkeypatch, db_router.REPLICA)
     source = connections[DEFAULT_DB_ALIAS].settings_dict
     name = source["NAME"]

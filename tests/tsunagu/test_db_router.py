@@ -20,9 +20,12 @@ from .test_settings import _load_settings
 router = ReplicaRouter()
 
 
-def test_outside_officer_reads_the_router_leaves_every_read_to_django():
-    assert router.db_for_read(AuditEvent) is None
-    assert router.db_for_read(Client) is None
+def test_outside_officer_reads_everything_reads_the_primary():
+    assert router.db_for_read(AuditEvent) == DEFAULT_DB_ALIAS
+    assert router.db_for_read(Client) == DEFAULT_DB_ALIAS
+    event = AuditEvent()
+    event._state.db = REPLICA  # read by an officer's search: what it leads to is read on the primary
+    assert router.db_for_read(AuditExposure, instance=event) == DEFAULT_DB_ALIAS
 
 
 def test_without_a_replica_officer_reads_read_the_primary():
@@ -32,7 +35,7 @@ def test_without_a_replica_officer_reads_read_the_primary():
     def search():
         return router.db_for_read(AuditEvent), router.db_for_read(AuditExposure), router.db_for_read(Client)
 
-    assert search() == (DEFAULT_DB_ALIAS, DEFAULT_DB_ALIAS, None)
+    assert search() == (DEFAULT_DB_ALIAS, DEFAULT_DB_ALIAS, DEFAULT_DB_ALIAS)
 
 
 def test_only_the_audit_log_is_read_from_the_replica_and_writes_go_to_the_primary(monkeypatch):
@@ -42,7 +45,12 @@ def test_only_the_audit_log_is_read_from_the_replica_and_writes_go_to_the_primar
     def search():
         return {model.__name__: router.db_for_read(model) for model in (AuditEvent, AuditExposure, AnomalyFlag, Client)}
 
-    assert search() == {"AuditEvent": REPLICA, "AuditExposure": REPLICA, "AnomalyFlag": None, "Client": None}
+    assert search() == {
+        "AuditEvent": REPLICA,
+        "AuditExposure": REPLICA,
+        "AnomalyFlag": DEFAULT_DB_ALIAS,
+        "Client": DEFAULT_DB_ALIAS,
+    }
     event = AuditEvent()
     event._state.db = REPLICA
     assert router.db_for_write(AuditEvent, instance=event) == DEFAULT_DB_ALIAS
@@ -101,7 +109,8 @@ def test_the_replica_setting_makes_an_alias_with_a_short_connect_timeout():
     code = (
         "import json, django; django.setup(); from django.conf import settings; "
         "r = settings.DATABASES['replica']; "
-        "print(json.dumps([r['HOST'], r['PORT'], r['OPTIONS'], r['TEST'], settings.DATABASE_REPLICA_MAX_LAG_SECONDS]))"
+        "print(json.dumps([r['HOST'], r['PORT'], r['OPTIONS'], r['TEST'], settings.DATABASE_REPLICA_MAX_LAG_SECONDS, "
+        "settings.DATABASE_ROUTERS]))"
     )
     result = _load_settings(
         {
@@ -113,9 +122,18 @@ def test_the_replica_setting_makes_an_alias_with_a_short_connect_timeout():
         code,
     )
     assert result.returncode == 0, result.stderr
-    host, port, options, test, max_lag = json.loads(result.stdout)
+    host, port, options, test, max_lag, routers = json.loads(result.stdout)
+    assert routers == ["tsunagu.db_router.ReplicaRouter"]
     assert (host, port, max_lag) == ("db2", 5433, 10)
     assert options["connect_timeout"] == 2 and test["MIRROR"] == "default"
+
+
+def test_without_a_replica_there_is_no_router():
+    result = _load_settings(
+        {"DEBUG": "true"},
+        "import django; django.setup(); from django.conf import settings; print(settings.DATABASE_ROUTERS)",
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr
 
 
 def test_a_replica_needs_postgresql():
