@@ -27,7 +27,7 @@ from tests.mfa import sign_in
 from tsunagu import db_router
 
 from .conftest import ProbeAction
-from .test_restore import Clusters, _as_postgres, _run
+from .test_restore import Clusters, _as_postgres, _pg_bin, _run
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -112,7 +112,7 @@ def replicated(cast, clusters, tmp_path, monkeypatch, settings):
     _run(
         _as_postgres(
             [
-                *("pg_basebackup", "-h", "127.0.0.1", "-p", str(_port(primary)), "-U", "postgres"),
+                *(_pg_bin("pg_basebackup"), "-h", "127.0.0.1", "-p", str(_port(primary)), "-U", "postgres"),
                 *("-D", str(standby_data), "-R", "-X", "stream", "-c", "fast", "--no-sync"),
             ]
         )
