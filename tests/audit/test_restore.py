@@ -113,6 +113,9 @@ def _manage(*args: str, database: str, anchors: Path | str) -> subprocess.Comple
     )
 
 
+FAST = ("-X", "fetch", "-c", "fast")  # WAL fetched at the end; a fast checkpoint to start with
+
+
 def test_restore_drill_into_a_fresh_cluster_verifies_and_keeps_sealing(sealed_cast, second_cluster, settings, tmp_path):
     settings.AUDIT_ANCHOR_DIR = str(tmp_path / "anchors")
     seal_all()
@@ -186,7 +189,9 @@ def test_point_in_time_recovery_keeps_verifying_and_sealing(sealed_cast, cluster
     base = clusters.base / "base"
     port = target.split(":")[-1].split("/")[0]
     _run(
-        _as_postgres(["pg_basebackup", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "-D", str(base), "-X", "fetch"])
+        # A fast checkpoint: the default spread one waits out checkpoint_completion_target (minutes on a quiet
+        # cluster) before the backup starts.
+        _as_postgres(["pg_basebackup", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "-D", str(base), *FAST])
     )
     done = _manage("restore_drill", "--target", target, "--check-restored", database=target, anchors=anchors)
     assert done.returncode == 0, done.stderr
