@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext
-from guardian.shortcuts import get_group_perms, get_objects_for_group
 
 from agencies.actors import Actor
 from agencies.models import Agency, Role
@@ -27,7 +28,16 @@ from audit.refusals import Refusal, refusals_audited
 from tsunagu.errors import Forbidden, NotFound
 from tsunagu.ids import parse_uuid
 
-from .models import LEVEL_RANK, USER_ENTRY_KINDS, BreakGlassGrant, Client, Share, ShareLevel
+from .models import (
+    ALL_CLIENT_PERMS,
+    LEVEL_RANK,
+    USER_ENTRY_KINDS,
+    BreakGlassGrant,
+    Client,
+    ClientGroupObjectPermission,
+    Share,
+    ShareLevel,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -128,12 +138,17 @@ def active_break_glass(user: User, agency: Agency, now: datetime | None = None) 
 
 
 def visible_clients(agency: Agency, user: User | None = None) -> QuerySet[Client]:
-    """Clients the agency may see (plus the user's active break-glass grants), annotated with ``my_level``."""
+    """Clients the agency may see (plus the user's active break-glass grants), annotated with ``my_level``.
+
+    The same rule as guardian's ``get_objects_for_group`` and the share check, read from the permission rows
+    themselves: the client's id among the ids the agency group holds ``view_client`` on (one index range of the
+    group-object-permission table, hashed once per statement), and an active share of the agency for the client (a
+    probe of the share index per candidate row). No self-join on clients: guardian's queryset, used as a subquery,
+    looked every permitted client up by key on each page."""
     share = active_shares(agency).filter(client=OuterRef("pk"))
-    # any_perm=True with a single permission makes guardian return a subquery (one SQL statement), rather than
-    # loading every permitted primary key into Python first.
-    guarded = get_objects_for_group(agency.group, "view_client", klass=Client, any_perm=True, accept_global_perms=False)
-    shared: Q | Combinable = Q(pk__in=guarded.values("pk")) & Exists(share)
+    shared: Q | Combinable = Q(pk__in=group_permissions(agency, "view_client").values("content_object_id")) & Exists(
+        share
+    )
     if user is not None:
         shared |= Exists(active_break_glass(user, agency).filter(client=OuterRef("pk")))
     return Client.objects.filter(shared).annotate(
@@ -159,8 +174,24 @@ def _level_from_perms(codenames: set[str]) -> str | None:
     return ShareLevel.READ
 
 
+def group_permissions(agency: Agency, codename: str) -> QuerySet[ClientGroupObjectPermission]:
+    """The agency group's guardian object permission ``codename`` (``view_client`` …) on clients: the rows
+    ``get_group_perms`` and ``get_objects_for_group`` read, queried directly (no global permissions: none are
+    granted on clients). The permission is matched by id through a scalar subquery, so that the index on (group,
+    permission, client) is used as one ordered range."""
+    permission = Permission.objects.filter(codename=codename, content_type=ContentType.objects.get_for_model(Client))
+    return ClientGroupObjectPermission.objects.filter(
+        group_id=agency.group_id, permission=Subquery(permission.order_by().values("pk")[:1])
+    )
+
+
 def check_access(actor: Actor, client_id: object, need: str, *, lock: bool = False) -> Access:
-    """The client and the share that lets ``actor`` act on it at ``need`` level, or ``Denied``."""
+    """The client and the share that lets ``actor`` act on it at ``need`` level, or ``Denied``.
+
+    An allowed access is one statement: the agency's active share of the client, the client (locked when asked)
+    and the group's object permissions on it, read together. Without an active share, the client, any break-glass
+    grant and the last share are looked up by id whether or not the client exists, so that a hidden client costs
+    the same statements as a missing one and the response time does not tell them apart."""
     agency = actor.agency
     if agency is None:
         raise Denied("no_agency", NotFound())
@@ -169,14 +200,26 @@ def check_access(actor: Actor, client_id: object, need: str, *, lock: bool = Fal
     pk = parse_uuid(client_id)
     if pk is None:
         raise Denied("not_found", NotFound())
-    clients = Client.objects.select_related("owner_agency")
+    perms = {codename: f"perm_{codename}" for codename in ALL_CLIENT_PERMS}
+    shares = (
+        active_shares(agency)
+        .filter(client_id=pk)
+        .select_related("client__owner_agency")
+        .annotate(
+            **{
+                name: Exists(group_permissions(agency, codename).filter(content_object=OuterRef("client_id")))
+                for codename, name in perms.items()
+            }
+        )
+    )
     if lock:
-        clients = clients.select_for_update(of=("self",))
-    client = clients.filter(pk=pk).first()
-    # The lookups below run by id whether or not the client exists, so that a hidden client costs the same
-    # statements as a missing one and the response time does not tell them apart.
-    share = active_shares(agency).filter(client_id=pk).first()
+        shares = shares.select_for_update(of=("client",))
+    share = shares.first()
     if share is None:
+        clients = Client.objects.select_related("owner_agency")
+        if lock:
+            clients = clients.select_for_update(of=("self",))
+        client = clients.filter(pk=pk).first()
         grant = None
         if actor.account is not None and actor.may_break_glass:
             grant = active_break_glass(actor.account, agency).filter(client_id=pk).order_by("-expires_at").first()
@@ -196,10 +239,8 @@ def check_access(actor: Actor, client_id: object, need: str, *, lock: bool = Fal
             else:
                 reason = "share_expired"
         raise Denied(reason, NotFound())
-    if client is None:  # a share of a client that no longer exists: cannot happen (cascade), but never trust it
-        raise Denied("not_found", NotFound())
-    codenames = get_group_perms(agency.group, client)  # guardian annotates these codenames as Permission rows
-    guardian_level = _level_from_perms(set(codenames))  # type: ignore[arg-type]
+    client = share.client  # a share's client always exists (the foreign key is protected)
+    guardian_level = _level_from_perms({codename for codename, name in perms.items() if getattr(share, name)})
     if guardian_level is None:
         raise Denied("no_permission", NotFound())
     # The share row and the object permissions are written together; if they ever disagree, the lower one wins.
