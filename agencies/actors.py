@@ -139,8 +139,14 @@ class Actor:
 
 
 def _staff_of(user: User | AnonymousUser | None) -> Staff | None:
+    """The user's staff record with its agency. No query when the user was loaded with it (``select_related(
+    "user__staff__agency__group")``, as API-key authentication does): building the actor then costs nothing."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
+    if type(user).staff.is_cached(user):  # type: ignore[union-attr]  # the reverse one-to-one descriptor
+        staff = getattr(user, "staff", None)
+        if staff is None or Staff.agency.is_cached(staff):
+            return staff
     try:
         return Staff.objects.select_related("agency__group").get(user=user)
     except Staff.DoesNotExist:

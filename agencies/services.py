@@ -291,7 +291,8 @@ def apikey_authenticate(raw: str) -> ApiKey:
     if not raw.startswith(KEY_PREFIX) or raw.count("_") < 2 or not (raw.isascii() and raw.isprintable()):
         raise KeyRejected("malformed")
     prefix, _, secret = raw[len(KEY_PREFIX) :].partition("_")
-    key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+    # The user's staff record and agency come with the key: the request's actor is built from them (agencies.actors).
+    key = ApiKey.objects.select_related("user__staff__agency__group").filter(prefix=prefix).first()
     if key is None or not hmac.compare_digest(key.secret_hash, _hash_secret(secret)):
         raise KeyRejected("unknown")
     now = timezone.now()

@@ -52,8 +52,16 @@ def outbox_enqueue(*, topic: str, payload: dict) -> OutboxMessage:
     if request_id:
         payload = {**payload, "request_id": request_id}
     message = OutboxMessage.objects.create(topic=topic, payload=payload)
-    transaction.on_commit(_nudge)
+    if not _nudge_pending():
+        transaction.on_commit(_nudge)
     return message
+
+
+def _nudge_pending() -> bool:
+    """Whether the current transaction will already nudge the relay after commit: one relay run publishes every
+    message due, so a transaction that writes several messages sends one nudge, not one each. (A nudge registered
+    in a savepoint that was rolled back is no longer pending: Django drops it from the list.)"""
+    return any(callback[1] is _nudge for callback in transaction.get_connection().run_on_commit)
 
 
 def _task(name: str):
@@ -61,9 +69,16 @@ def _task(name: str):
 
 
 def _nudge() -> None:
+    """After commit, ask a worker to run the relay: one message to the broker, nothing else in the request. The
+    relay's work (taking due rows, publishing each to its consumer) is the worker's. Only in the quick start, with
+    no broker (``CELERY_TASK_ALWAYS_EAGER``), does the task run right here, consumers and all; a deployment or a
+    benchmark of one has a broker and workers (docs/operations.md).
+
+    The publish is not retried: a broker that is slow or away must not hold the response (the periodic relay
+    publishes what a lost nudge would have)."""
     relay = _task(RELAY_TASK)
     try:
-        relay.delay()
+        relay.apply_async(retry=False)
     except Exception as exc:  # broker unreachable: the periodic relay will publish it later
         log.warning("outbox nudge not sent (%s: %s); the periodic relay will publish it", type(exc).__name__, exc)
 
