@@ -143,9 +143,10 @@ def _staff_of(user: User | AnonymousUser | None) -> Staff | None:
     "user__staff__agency__group")``, as API-key authentication does): building the actor then costs nothing."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
-    if type(user).staff.is_cached(user):  # type: ignore[union-attr]  # the reverse one-to-one descriptor
-        staff = getattr(user, "staff", None)
-        if staff is None or Staff.agency.is_cached(staff):
+    loaded = user._state.fields_cache  # what select_related brought (works through the request's lazy user)
+    if "staff" in loaded:  # None: loaded, and the user has no staff record
+        staff = loaded["staff"]
+        if staff is None or "agency" in staff._state.fields_cache:
             return staff
     try:
         return Staff.objects.select_related("agency__group").get(user=user)

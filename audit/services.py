@@ -171,16 +171,21 @@ def audit_record(
         cid = as_uuid(target_id)
         if cid is not None:
             exposed.setdefault(cid, False)
-    exposures = [AuditExposure(client_id=cid, exposed=flag) for cid, flag in exposed.items()]
+    _write(event, [AuditExposure(client_id=cid, exposed=flag) for cid, flag in exposed.items()])
+    return event
+
+
+def _write(event: AuditEvent, exposures: list[AuditExposure]) -> None:
+    """Insert the event and its exposure rows: one statement on PostgreSQL, two elsewhere. The one place an audit
+    row is written (a failure here aborts the caller's access: tests break it to prove it)."""
     connection = connections[router.db_for_write(AuditEvent)]
     if exposures and connection.vendor == "postgresql":
         _insert_with_exposures(connection, event, exposures)
-    else:
-        event.save(force_insert=True, using=connection.alias)
-        for exposure in exposures:
-            exposure.event = event
-        AuditExposure.objects.using(connection.alias).bulk_create(exposures)
-    return event
+        return
+    event.save(force_insert=True, using=connection.alias)
+    for exposure in exposures:
+        exposure.event = event
+    AuditExposure.objects.using(connection.alias).bulk_create(exposures)
 
 
 def _insert_with_exposures(connection: BaseDatabaseWrapper, event: AuditEvent, exposures: list[AuditExposure]) -> None:
@@ -202,11 +207,11 @@ def _insert_with_exposures(connection: BaseDatabaseWrapper, event: AuditEvent, e
     # The first row of VALUES carries the column types (a bare %s would be text); the others follow it.
     casts = [f.cast_db_type(connection) for f in exposure_fields]
     rows[0] = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
-    seq = qn(AuditEvent._meta.pk.column)
+    seq = qn(str(AuditEvent._meta.pk.column))
     event_table, exposure_table = qn(AuditEvent._meta.db_table), qn(AuditExposure._meta.db_table)
-    event_columns = ", ".join(qn(f.column) for f in event_fields)
+    event_columns = ", ".join(qn(str(f.column)) for f in event_fields)
     event_values = ", ".join("%s" for _ in event_fields)
-    names = [qn(f.column) for f in exposure_fields]
+    names = [qn(str(f.column)) for f in exposure_fields]
     columns, selected = ", ".join(names), ", ".join(f"x.{name}" for name in names)
     # Only quoted model names and placeholders are formatted in; every value is a parameter.
     insert_event = f"INSERT INTO {event_table} ({event_columns}) VALUES ({event_values}) RETURNING {seq}"  # noqa: S608

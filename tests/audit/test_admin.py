@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from agencies.models import Staff
+from audit import services as audit_services
 from audit.admin import AuditedAdminMixin
 from audit.checks import admin_is_audited
 from audit.models import AuditEvent, AuditExposure
@@ -191,7 +192,7 @@ def test_an_admin_change_is_not_kept_when_its_audit_event_cannot_be_written(oper
     def broken(*args, **kwargs):
         raise RuntimeError("audit table unavailable")
 
-    monkeypatch.setattr(AuditEvent.objects, "create", broken)
+    monkeypatch.setattr(audit_services, "_write", broken)
     operator.raise_request_exception = True
     with pytest.raises(RuntimeError):
         operator.post(

@@ -6,6 +6,7 @@ import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from audit import services as audit_services
 from audit.models import AuditEvent
 from cases import selectors, services
 from cases.models import Client, Share, TimelineEntry
@@ -21,7 +22,7 @@ def audit_fails(monkeypatch):
     def broken(*args, **kwargs):
         raise AuditDown("audit table unavailable")
 
-    monkeypatch.setattr(AuditEvent.objects, "create", broken)
+    monkeypatch.setattr(audit_services, "_write", broken)
 
 
 def test_no_data_is_returned_when_the_audit_row_cannot_be_written(cast, audit_fails):
