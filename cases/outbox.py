@@ -52,16 +52,8 @@ def outbox_enqueue(*, topic: str, payload: dict) -> OutboxMessage:
     if request_id:
         payload = {**payload, "request_id": request_id}
     message = OutboxMessage.objects.create(topic=topic, payload=payload)
-    if not _nudge_pending():
-        transaction.on_commit(_nudge)
+    transaction.on_commit(_nudge)
     return message
-
-
-def _nudge_pending() -> bool:
-    """Whether the current transaction will already nudge the relay after commit: one relay run publishes every
-    message due, so a transaction that writes several messages sends one nudge, not one each. (A nudge registered
-    in a savepoint that was rolled back is no longer pending: Django drops it from the list.)"""
-    return any(callback[1] is _nudge for callback in transaction.get_connection().run_on_commit)
 
 
 def _task(name: str):
