@@ -11,15 +11,12 @@ HMAC, not a public-key signature: the verifier is the application itself (``veri
 officer's console, both of which hold the key; no third party needs to check a signature without it.
 """
 
-import hashlib
 import hmac
-import json
 
 from django.conf import settings
 from django.db import models
 
-from .canonical import event_record
-from .models import AuditEvent
+from .canonical import EventLike, canonical_parts
 
 
 def _keys() -> list[tuple[str, str]]:
@@ -28,16 +25,20 @@ def _keys() -> list[tuple[str, str]]:
 
 def hmac_hex(secret: str, data: bytes) -> str:
     """Hex HMAC-SHA256 of ``data`` under ``secret``: the audit layer's one keyed hash."""
-    return hmac.new(secret.encode("utf-8"), data, hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode("utf-8"), data, "sha256").hex()
 
 
-def _unnumbered_line(event: AuditEvent) -> bytes:
-    record = event_record(event, seq=0)
-    del record["seq"]
-    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+def unnumbered_line(parts: tuple[str, str]) -> bytes:
+    """The canonical line without its ``seq`` (``canonical_parts``): what the MAC covers."""
+    head, tail = parts
+    return f"{head},{tail}".encode()
 
 
-def event_mac(event: AuditEvent) -> str:
+def _unnumbered_line(event: EventLike) -> bytes:
+    return unnumbered_line(canonical_parts(event))
+
+
+def event_mac(event: EventLike) -> str:
     key_id, secret = _keys()[0]
     tag = hmac_hex(secret, str(event.uuid).encode("ascii"))[:16]
     return f"{key_id}:{tag}.{hmac_hex(secret, _unnumbered_line(event))}"
@@ -50,7 +51,8 @@ class MacCheck(models.TextChoices):
     ALTERED = "altered"  # the tag verifies, the content does not: a genuine event was changed
 
 
-def check_event_mac(event: AuditEvent) -> str:
+def check_event_mac(event: EventLike, *, parts: tuple[str, str] | None = None) -> str:
+    """Whether the event is as the application wrote it (``parts``: its ``canonical_parts``, when already made)."""
     value = getattr(event, "mac", None) or ""
     key_id, sep, rest = value.partition(":")
     tag, dot, mac = rest.partition(".")
@@ -61,7 +63,8 @@ def check_event_mac(event: AuditEvent) -> str:
             continue
         if not hmac.compare_digest(hmac_hex(secret, str(event.uuid).encode("ascii"))[:16], tag):
             return MacCheck.FORGED
-        if hmac.compare_digest(hmac_hex(secret, _unnumbered_line(event)), mac):
+        line = unnumbered_line(parts) if parts is not None else _unnumbered_line(event)
+        if hmac.compare_digest(hmac_hex(secret, line), mac):
             return MacCheck.OK
         return MacCheck.ALTERED
     return MacCheck.FORGED

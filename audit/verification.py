@@ -32,10 +32,15 @@ from .anchors import Anchor, read_anchors
 from .canonical import (
     DIGEST_SIZE,
     GENESIS_HASH,
+    ROW_COLUMNS,
+    EventLike,
+    EventRow,
     Hasher,
     canonical_line,
+    canonical_parts,
     decode_seqs,
     feed_line,
+    join_line,
     line_digest,
     seal_hasher,
 )
@@ -90,7 +95,7 @@ class _Verifier:
         self.pg = connection.vendor == "postgresql"
         self.events_checked = 0
         self.pending = 0
-        self.mismatches: list[tuple[int, _SealState, int, AuditEvent]] = []  # (seq, seal state, position, event)
+        self.mismatches: list[tuple[int, _SealState, int, EventLike]] = []  # (seq, seal state, position, event)
         self.orphans: list[int] = []  # events in no seal that cannot be pending (inserted, or of a deleted seal)
         self.gap_after: list[tuple[int | None, AuditSeal]] = []  # (previous seal id, seal) where ids skip and break
         self.cluster = current_cluster()
@@ -178,20 +183,21 @@ class _Verifier:
         st.position += b - a + 1
         self.maybe_finish(st)
 
-    def member(self, event: AuditEvent, seal_id: int) -> None:
+    def member(self, event: EventRow, seal_id: int) -> None:
         st = self.state(seal_id)
         if st.purged:
             self.problem(event.seq, VerifyKind.INSERTED_EVENT, f"seq {event.seq} exists although its batch was purged")
             return
         self.check_late(event, own_seal=st.seal)
-        line = canonical_line(event)
+        parts = canonical_parts(event)  # once for both the seal's line and the MAC's
+        line = join_line(*parts, event.seq)
         feed_line(st.hasher, line, first=st.position == 0)
         ref = st.digests[st.position * DIGEST_SIZE : (st.position + 1) * DIGEST_SIZE]
         if line_digest(line) != ref:
             st.mismatches.append(event.seq)
             self.mismatches.append((event.seq, st, st.position, event))
         else:
-            mac = self.mac_check(event)
+            mac = self.mac_check(event, parts)
             if mac == MacCheck.ALTERED:  # matches its seal, not its MAC: the seal was recomputed over the change
                 self.problem(
                     event.seq,
@@ -203,24 +209,24 @@ class _Verifier:
         st.position += 1
         self.maybe_finish(st)
 
-    def mac_check(self, event: AuditEvent) -> str:
-        result = check_event_mac(event)
+    def mac_check(self, event: EventRow, parts: tuple[str, str] | None = None) -> str:
+        result = check_event_mac(event, parts=parts)
         if result == MacCheck.MISSING and (self.first_mac_seq is None or event.seq < self.first_mac_seq):
             return MacCheck.OK  # written before events were signed
         return result
 
-    def check_late(self, event: AuditEvent, own_seal: AuditSeal | None) -> bool:
+    def check_late(self, event: EventRow, own_seal: AuditSeal | None) -> bool:
         """PostgreSQL: an event whose number a seal had already passed must have begun before that seal."""
         if not self.pg:
             return False
         past = self.first_seal_past(event.seq)
         if past is None or (own_seal is not None and own_seal.pk <= past.pk):
             return False
-        cluster = getattr(event, "_cluster", None)
+        cluster = event._cluster
         # After a restore into another cluster every new number is above every number of the old one (the sequence
         # is restored with the data): an event of another cluster below a sealed number cannot be genuine.
         foreign = past.cluster is not None and cluster is not None and cluster != past.cluster
-        txid = getattr(event, "_txid", None)
+        txid = event._txid
         if foreign or txid is None or past.sealer_txid is None or txid >= past.sealer_txid:
             self.problem(
                 event.seq,
@@ -232,7 +238,7 @@ class _Verifier:
             return True
         return False
 
-    def unsealed(self, event: AuditEvent) -> None:
+    def unsealed(self, event: EventRow) -> None:
         mac = self.mac_check(event)
         if mac != MacCheck.OK:  # not sealed yet, but not as the application wrote it either
             if mac == MacCheck.ALTERED:
@@ -246,8 +252,8 @@ class _Verifier:
         if self.pg:
             if self.check_late(event, own_seal=None):
                 return
-            txid = getattr(event, "_txid", None)
-            cluster = getattr(event, "_cluster", None)
+            txid = event._txid
+            cluster = event._cluster
             restored = cluster is not None and cluster == self.cluster and last.cluster not in (None, cluster)
             same = last.cluster is None or cluster == last.cluster
             if not restored and (
@@ -295,15 +301,18 @@ class _Verifier:
 
     def walk(self) -> None:
         events = AuditEvent.objects.order_by("seq")
+        columns: tuple[str, ...] = ROW_COLUMNS
         if self.pg:
             events = events.annotate(
                 _txid=RawSQL("audit_auditevent.txid", ()), _cluster=RawSQL("audit_auditevent.cluster", ())
             )
+            columns = (*ROW_COLUMNS, "_txid", "_cluster")
         intervals = self.intervals
         i = 0
         nxt = intervals[0][0] if intervals else 0  # next expected seq within intervals[i] (unused past the last)
         max_seen = None
-        for event in events.iterator(chunk_size=2000):
+        for row in events.values_list(*columns).iterator(chunk_size=5000):
+            event = EventRow(row)
             seq = event.seq
             max_seen = seq
             self.events_checked += 1
