@@ -328,3 +328,26 @@ class AuditExport(models.Model):
 
     def __str__(self) -> str:
         return f"export {self.pk} {self.status}"
+
+
+class AuditDailyCount(models.Model):
+    """How many events of one seal happened on one JST day in one agency, and how many of them were denied: the
+    dashboard's statistics without reading the events (audit.daily). Written with the seal, in its transaction,
+    so every sealed event is counted exactly once; events not sealed yet are counted live. Derived data, not part
+    of any proof: ``seal_id`` is no database foreign key (verification, not this table, speaks for the seals)."""
+
+    id = models.BigAutoField(primary_key=True)
+    seal_id = models.BigIntegerField()
+    day = models.DateField()
+    agency_code = models.CharField(max_length=32, blank=True)
+    events = models.PositiveIntegerField()
+    denied = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["seal_id", "day", "agency_code"], name="audit_daily_count_unique"),
+        ]
+        indexes = [models.Index(fields=["day", "seal_id"], name="audit_daily_count_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.agency_code or '-'}: {self.events} (seal #{self.seal_id})"
