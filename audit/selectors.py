@@ -6,7 +6,7 @@ however many events the client has, rather than a scan of the event table.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Q
@@ -61,10 +61,50 @@ def event_condition(
     errors.update(period_errors(since, until))
     if errors:
         raise InvalidInput(errors)
+    return condition & period_condition(since, until, prefix=prefix)
+
+
+# How far out of order ``occurred_at`` may be with respect to ``seq`` (see ``seq_bounds``).
+CLOCK_SKEW_MARGIN = timedelta(minutes=5)
+
+
+def seq_bounds(since: datetime | None, until: datetime | None) -> tuple[int | None, int | None]:
+    """Sequence numbers outside which no event of the period ``[since, until)`` can lie: ``(low, high)``, every such
+    event has ``low < seq < high`` (None: no bound). Each is one look-up in the ``occurred_at`` index.
+
+    ``occurred_at`` is the application's clock when the event is written and ``seq`` is drawn in the same INSERT,
+    so the two rise together, up to the clocks of different processes disagreeing. Assumed: an event numbered
+    before another never happened more than ``CLOCK_SKEW_MARGIN`` after it. So an event numbered below an event G
+    that happened before ``since - margin`` happened before ``since``: ``low`` is the number of the latest such G.
+    Likewise an event numbered above an event H that happened at or after ``until + margin`` happened at or after
+    ``until``: ``high`` is the number of the earliest such H. The period's own ``occurred_at`` condition stays in
+    the query: the bounds only let it be found in the ``seq``-ordered indexes without reading every later event.
+    (Only the demo seeder writes events with another time than the clock's, ``Actor.at``, in time order.)"""
+    low = high = None
+    if since is not None:
+        before = AuditEvent.objects.filter(occurred_at__lt=since - CLOCK_SKEW_MARGIN).order_by("-occurred_at")
+        low = before.values_list("seq", flat=True).first()
+    if until is not None:
+        after = AuditEvent.objects.filter(occurred_at__gte=until + CLOCK_SKEW_MARGIN).order_by("occurred_at")
+        high = after.values_list("seq", flat=True).first()
+    return low, high
+
+
+def period_condition(since: datetime | None, until: datetime | None, *, prefix: str = "") -> Q:
+    """``since <= occurred_at < until`` (either side optional), with the ``seq`` bounds of ``seq_bounds`` so that the
+    newest-first scans (by ``seq``, or ``event_seq`` through ``AuditExposure`` with ``prefix`` ``"event__"``) start
+    and stop at the period instead of filtering the whole log: a day's search at 10M events read 7.6M rows."""
+    condition = Q()
     if since is not None:
         condition &= Q(**{f"{prefix}occurred_at__gte": since})
     if until is not None:
         condition &= Q(**{f"{prefix}occurred_at__lt": until})
+    seq_field = "event_id" if prefix == "event__" else f"{prefix}seq"
+    low, high = seq_bounds(since, until)
+    if low is not None:
+        condition &= Q(**{f"{seq_field}__gt": low})
+    if high is not None:
+        condition &= Q(**{f"{seq_field}__lt": high})
     return condition
 
 

@@ -17,7 +17,7 @@ from tsunagu.periods import check_period
 
 from ..actions import AuditAction, Trait, with_trait
 from ..models import AuditEvent, AuditExposure
-from ..selectors import EVENT_ORDER, EXPOSURE_ORDER, audit_event_list
+from ..selectors import EVENT_ORDER, EXPOSURE_ORDER, audit_event_list, period_condition
 from ..services import AuditActor, audit_record, terms_hash_candidates
 from .officer import client_uuid, require_privacy_officer
 
@@ -130,10 +130,7 @@ def review_term_search(
             | Q(details__filters__tag_hash__in=hashes)
             | Q(details__username_hash__in=hashes)
         )
-        if since is not None:
-            qs = qs.filter(occurred_at__gte=since)
-        if until is not None:
-            qs = qs.filter(occurred_at__lt=until)
+        qs = qs.filter(period_condition(since, until))
         page = keyset_page(qs, order=TERM_SEARCH_ORDER, limit=limit, cursor=cursor)
         details = {"purpose": "term_search", "count": len(page.items)}
         details.update(event_filters(since=since, until=until))
