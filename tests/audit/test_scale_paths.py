@@ -75,7 +75,9 @@ def random_event(rng: random.Random, *, nul: bool = True) -> AuditEvent:
         action=_text(rng, nul=nul),
         outcome=rng.choice(["allowed", "denied"]),
         reason=_text(rng, nul=nul),
-        client_ids=rng.choice([[], None, [str(uuid.uuid4()) for _ in range(rng.randrange(1, 4))], [_text(rng, nul=nul)]]),
+        client_ids=rng.choice(
+            [[], None, [str(uuid.uuid4()) for _ in range(rng.randrange(1, 4))], [_text(rng, nul=nul)]]
+        ),
         target_type=_text(rng, nul=nul),
         target_id=_text(rng, nul=nul),
         request_id=_text(rng, nul=nul),
