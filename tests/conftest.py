@@ -34,13 +34,38 @@ PROCESS_FIXTURES = ("redis_server", "clusters", "clamd", "moto_s3")
 BROWSER_FIXTURES = ("browser",)
 
 
+def _join_group(item) -> None:
+    """What pytest-xdist's ``--dist loadgroup`` does on a worker: the group's name after an ``@`` in the node id,
+    which the controller reads to send the group's tests to one worker. pytest-xdist 3.8 writes ``item._nodeid``,
+    which pytest 9.2 no longer reads (the id is ``item._id``; pytest-xdist issue #1386), so every test was
+    scheduled on its own; and it does so before this conftest's markers are added. Done here, for both."""
+    groups = sorted(
+        {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+    )
+    if not groups or "@" in item.nodeid.rpartition("]")[2]:
+        return  # no group, or pytest-xdist has already named it
+    nodeid = f"{item.nodeid}@{'_'.join(groups)}"
+    if hasattr(item, "_id"):
+        from _pytest.nodeid import NodeId
+
+        item._id = NodeId.parse(nodeid)
+    else:
+        item._nodeid = nodeid
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``postgres`` need PostgreSQL; on SQLite they are deselected (reported in the summary)."""
+    loadgroup = getattr(config.option, "loadgroup", False)  # set on pytest-xdist's workers for --dist loadgroup
     for item in items:
         if any(name in item.fixturenames for name in BROWSER_FIXTURES):
             item.add_marker(pytest.mark.xdist_group("browser"))
         elif any(name in item.fixturenames for name in PROCESS_FIXTURES):
             item.add_marker(pytest.mark.xdist_group("processes"))
+        if loadgroup:
+            _join_group(item)
     if connection.vendor == "postgresql":
         return
     selected, deselected = [], []
