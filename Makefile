@@ -58,16 +58,20 @@ services:
 
 test: install services lint typecheck check-deploy test-postgres test-sqlite
 
-# Both passes run on pytest-xdist workers (each with its own test database); tests that start processes of their
-# own share one worker (see tests/conftest.py). PYTEST_WORKERS=0 runs in one process.
+# Both passes run on pytest-xdist workers (each with its own test database); the browser tests share one worker and
+# the tests that start processes of their own another (see tests/conftest.py). PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= 2
 PARALLEL = -n $(PYTEST_WORKERS) --dist loadgroup
 
+# The PostgreSQL pass runs everything. The SQLite pass (the quick start's database) runs what can differ there:
+# every test that uses the database (the ORM, migrations, triggers, transactions); --db-tests-only leaves out the
+# tests that cannot reach it, which are the same on either engine and ran in the PostgreSQL pass. Tests marked
+# postgres (browser, processes, schemathesis) are PostgreSQL's alone.
 test-postgres: install
 	DATABASE_URL=$(PG_URL) $(BIN)/pytest $(PARALLEL) $(PYTEST_ARGS)
 
 test-sqlite: install
-	$(BIN)/pytest $(PARALLEL) $(PYTEST_ARGS)
+	$(BIN)/pytest $(PARALLEL) --db-tests-only $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -56,8 +56,31 @@ def _join_group(item) -> None:
         item._nodeid = nodeid
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--db-tests-only",
+        action="store_true",
+        help="run only the tests that use the database (make test-sqlite: the others ran in the PostgreSQL pass)",
+    )
+
+
+def _needs_db(item) -> bool:
+    """Whether the test can reach the database: through pytest-django's fixtures or marker, or through a fixture of
+    this suite that unblocks it (``django_db_blocker``). A test that cannot is the same on either engine."""
+    if _uses_db(item) or "django_db_setup" in getattr(item, "fixturenames", ()):
+        return True
+    definitions = getattr(item, "_fixtureinfo", None)
+    return definitions is None or any(
+        "django_db_blocker" in definition.argnames and definition.baseid  # baseid "": a plugin's (pytest-django's)
+        for chain in definitions.name2fixturedefs.values()
+        for definition in chain
+    )
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``postgres`` need PostgreSQL; on SQLite they are deselected (reported in the summary)."""
+    """Tests marked ``postgres`` need PostgreSQL; on SQLite they are deselected (reported in the summary). With
+    ``--db-tests-only`` (the SQLite pass of ``make test``) the tests that use no database are deselected too: they
+    run the same on either engine, and the PostgreSQL pass has run them."""
     loadgroup = getattr(config.option, "loadgroup", False)  # set on pytest-xdist's workers for --dist loadgroup
     for item in items:
         if any(name in item.fixturenames for name in BROWSER_FIXTURES):
@@ -66,11 +89,14 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group("processes"))
         if loadgroup:
             _join_group(item)
-    if connection.vendor == "postgresql":
+    postgres = connection.vendor == "postgresql"
+    db_tests_only = config.getoption("db_tests_only")
+    if postgres and not db_tests_only:
         return
     selected, deselected = [], []
     for item in items:
-        (deselected if item.get_closest_marker("postgres") else selected).append(item)
+        left_out = (not postgres and item.get_closest_marker("postgres")) or (db_tests_only and not _needs_db(item))
+        (deselected if left_out else selected).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected
