@@ -96,7 +96,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The benchmark of record (bench/run.py; BENCH_SCALE=smoke|default|full). django-auditlog, for one comparison only,
+# goes to var/bench/deps, never into the application's environment.
 bench: install services
+	$(BIN)/pip install --quiet --upgrade --no-deps --target var/bench/deps -r bench/requirements.txt
 	$(BIN)/python bench/run.py
 
 clean:

@@ -1,0 +1,1 @@
+"""The benchmark of record (see run.py)."""
