@@ -46,11 +46,11 @@ class Scale:
 
 _PRESETS = {
     "smoke": dict(
-        clients=300,
-        visible=120,
-        entries=3000,
-        events=20000,
-        backlog=3000,
+        clients=200,
+        visible=110,
+        entries=2000,
+        events=10000,
+        backlog=2000,
         agencies=4,
         audit_days=60,
         repeat=3,

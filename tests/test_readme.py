@@ -35,6 +35,8 @@ NOT_RUN = {
     r"^make test\b": "is the CI run itself, this test included",
     r"celery -A tsunagu (worker|beat)\b": "starts a Celery worker or beat (servers, with Redis)",
     r"manage\.py restore_drill\b": "needs PostgreSQL and a scratch PostgreSQL server (tests/audit/test_restore.py)",
+    r"^(BENCH_\w+=\S+ +)*make bench\b": "the benchmark: PostgreSQL, Redis, minutes to an hour (its smoke profile runs "
+    "in tests/test_bench_smoke.py)",
 }
 COLLECT_ONLY = {r"tests/api/test_schemathesis\.py": "the long schemathesis profile: ≈ 13,000 requests"}
 PASSWORD = "Kenkou-Sanjo-2026-readme"  # what a user would type for --password-stdin
