@@ -38,6 +38,10 @@ class AuthorisedBy(models.TextChoices):
 
 
 class AuditEvent(models.Model):
+    """One audited action. On PostgreSQL the table is partitioned by month of ``occurred_at`` (audit.partitions,
+    migration 0011): the database's primary key there is ``(seq, occurred_at)``, ``seq`` staying unique by
+    construction (one sequence), and the model keeps ``seq`` as its primary key."""
+
     seq = models.BigAutoField(primary_key=True)
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     occurred_at = models.DateTimeField(db_index=True)
@@ -86,7 +90,11 @@ class AuditExposure(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    event = models.ForeignKey(AuditEvent, on_delete=models.DO_NOTHING, db_column="event_seq", related_name="exposures")
+    # No database foreign key: on PostgreSQL the events table is partitioned by month (audit.partitions) and a key
+    # to it would have to name occurred_at too. Rows are written with their event, in its transaction.
+    event = models.ForeignKey(
+        AuditEvent, on_delete=models.DO_NOTHING, db_column="event_seq", related_name="exposures", db_constraint=False
+    )
     client_id = models.UUIDField()
     exposed = models.BooleanField(default=True)
 

@@ -5,16 +5,24 @@ older), and only a prefix of the chain, so the remaining seals still verify. The
 (``AuditPurge``: the last purged seal and its hash) and writes its own ``audit.purge`` event, in the same
 transaction as the deletion. Seal rows are kept: they hold no personal data and keep the chain checkable.
 
+On PostgreSQL the events table is partitioned by month (``audit.partitions``): a month that lies wholly before the
+cutoff and whose every remaining event belongs to the purged batch is detached and dropped whole, instead of its
+rows being deleted one by one. Any other purged event (a month only partly expired, an event of the month still
+unsealed or sealed after the cutoff, the default partition) is deleted row by row as before, so what is removed,
+what ``AuditPurge`` records and what verification expects afterwards are the same either way.
+
 The delete trigger is bypassed only inside that transaction (``tsunagu.appendonly.purge_allowed``). In
 production the application role has no DELETE privilege on the audit tables; run the purge as the owner role,
 e.g. ``DATABASE_URL=postgres://tsunagu_owner@.../tsunagu python manage.py purge_audit``.
 """
 
+import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -23,6 +31,7 @@ from tsunagu.appendonly import purge_allowed
 from .actions import AuditAction
 from .canonical import decode_seqs
 from .models import AuditEvent, AuditExposure, AuditPurge, AuditSeal
+from .partitions import PARENT, Partition, ensure_partitions, partitions
 from .sealing import take_sealing_lock
 from .services import AuditActor, SystemActor, audit_record
 
@@ -38,7 +47,12 @@ class PurgeResult:
     message: str
 
 
-def _delete_ranges(ranges: list[tuple[int, int]]) -> int:
+def _delete_ranges(ranges: list[tuple[int, int]], *, keep: Sequence[Partition] = ()) -> int:
+    """Delete the exposures and events numbered in ``ranges``; events in the partitions ``keep`` are left to be
+    dropped whole."""
+    spared = Q()
+    for part in keep:
+        spared |= Q(occurred_at__gte=part.lower, occurred_at__lt=part.upper)
     deleted = 0
     for start in range(0, len(ranges), _RANGES_PER_STATEMENT):
         chunk = ranges[start : start + _RANGES_PER_STATEMENT]
@@ -48,8 +62,78 @@ def _delete_ranges(ranges: list[tuple[int, int]]) -> int:
             by_event |= Q(event_id__gte=a, event_id__lte=b)
             by_seq |= Q(seq__gte=a, seq__lte=b)
         AuditExposure.objects.filter(by_event).delete()
-        deleted += AuditEvent.objects.filter(by_seq).delete()[0]
+        events = AuditEvent.objects.filter(by_seq)
+        if keep:
+            events = events.exclude(spared)
+        deleted += events.delete()[0]
     return deleted
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(ranges):
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _covered(part: Partition, ranges: list[tuple[int, int]]) -> int | None:
+    """How many events ``part`` holds if every one of them is numbered in ``ranges`` (merged, sorted); None if
+    any is not. The partition is first locked against writers (an event dated that long ago is unusual, but one
+    written now must not be dropped unsealed); a lock not granted at once leaves the month to the row path."""
+    starts = [a for a, _b in ranges]
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f'LOCK TABLE "{part.name}" IN SHARE MODE NOWAIT')
+    except DatabaseError:
+        return None
+    count = 0
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(f'SELECT seq FROM "{part.name}" ORDER BY seq')  # noqa: S608 - a name from the catalogue
+        while rows := cursor.fetchmany(10_000):
+            for (seq,) in rows:
+                index = bisect.bisect_right(starts, seq) - 1
+                if index < 0 or seq > ranges[index][1]:
+                    return None
+            count += len(rows)
+    return count
+
+
+def _droppable(ranges: list[tuple[int, int]], cutoff: datetime) -> list[tuple[Partition, int]]:
+    """The month partitions wholly before ``cutoff`` whose every event is in ``ranges``, with their event counts.
+    (Empty on SQLite and on an unpartitioned table.) Empty months go too."""
+    merged = _merged(ranges)
+    found: list[tuple[Partition, int]] = []
+    for part in partitions():
+        if part.is_default or part.upper is None or part.upper > cutoff:
+            continue
+        count = _covered(part, merged)
+        if count is not None:
+            found.append((part, count))
+    return found
+
+
+def _drop(parts: list[Partition]) -> list[Partition]:
+    """Detach and drop ``parts``; those whose lock is not granted within a few seconds (a long transaction that
+    wrote events holds the parent) have their rows deleted instead. Returns the partitions dropped."""
+    dropped: list[Partition] = []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        previous = cursor.fetchone()[0]
+        cursor.execute("SET LOCAL lock_timeout = '5s'")
+        for part in parts:
+            try:
+                with transaction.atomic():
+                    cursor.execute(f'ALTER TABLE "{PARENT}" DETACH PARTITION "{part.name}"')
+                    cursor.execute(f'DROP TABLE "{part.name}"')
+            except DatabaseError:
+                AuditEvent.objects.filter(occurred_at__gte=part.lower, occurred_at__lt=part.upper).delete()
+                continue
+            dropped.append(part)
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+    return dropped
 
 
 def purge_expired(
@@ -84,8 +168,12 @@ def purge_expired(
         if dry_run:
             count = sum(seal.count for seal in batch)
             return PurgeResult(None, count, len(batch), cutoff, f"削除対象: 封印 {len(batch)} 件、記録 約{count} 件")
+        droppable = _droppable(ranges, cutoff)
+        whole = [part for part, _count in droppable]
         with purge_allowed(connection):
-            deleted = _delete_ranges(ranges)
+            deleted = _delete_ranges(ranges, keep=whole) + sum(count for _part, count in droppable)
+            # Then the whole months: from here the parent is locked until the commit, a moment later.
+            dropped = _drop(whole)
         purge = AuditPurge.objects.create(
             purged_at=timezone.now(),
             up_to_seal=boundary,
@@ -107,12 +195,15 @@ def purge_expired(
                 "events_deleted": deleted,
                 "cutoff": cutoff.isoformat(),
                 "retention_days": days,
+                **({"partitions_dropped": [part.name for part in dropped]} if dropped else {}),
             },
         )
+    ensure_partitions()
     return PurgeResult(
         purge,
         deleted,
         len(batch),
         cutoff,
-        f"封印 #{batch[0].pk}〜#{boundary.pk} の記録 {deleted} 件を削除しました（{cutoff:%Y-%m-%d} より前）。",
+        f"封印 #{batch[0].pk}〜#{boundary.pk} の記録 {deleted} 件を削除しました（{cutoff:%Y-%m-%d} より前）。"
+        + (f"うち {len(dropped)} か月分は月ごとの区画ごと削除しました。" if dropped else ""),
     )

@@ -46,6 +46,14 @@ def role_statements(*, app_role: str, tables: tuple[str, ...] = AUDIT_TABLES) ->
                 f"REVOKE ALL ON TABLE {quoted} FROM {role}",
                 f"GRANT SELECT, INSERT ON TABLE {quoted} TO {role}",
             ]
+            # The partitions of a partitioned table (audit.partitions): the application goes through the parent
+            # only, so it gets nothing on them (a schema-wide GRANT would otherwise let it name one directly).
+            cursor.execute("SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = %s::regclass", [table])
+            for (partition,) in cursor.fetchall():
+                statements += [
+                    f"REVOKE ALL ON TABLE {partition} FROM PUBLIC",
+                    f"REVOKE ALL ON TABLE {partition} FROM {role}",
+                ]
             cursor.execute(
                 "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
                 "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = %s::regclass AND i.indisprimary",

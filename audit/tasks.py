@@ -1,5 +1,6 @@
-"""Celery tasks of the audit log: sealing every few seconds, verification nightly, the signed digest daily, anomaly
-detection every few minutes (see CELERY_BEAT_SCHEDULE), and the CSV exports a privacy officer starts.
+"""Celery tasks of the audit log: sealing every few seconds, the next month's partition hourly (PostgreSQL),
+verification nightly, the signed digest daily, anomaly detection every few minutes (see CELERY_BEAT_SCHEDULE), and
+the CSV exports a privacy officer starts.
 
 Tasks import the services they run; no module of the audit app imports this one (``audit.review.export`` queues
 the export task by name; ``AuditConfig.ready`` registers the tasks, as the worker's autodiscovery does)."""
@@ -10,6 +11,7 @@ from celery import shared_task
 
 from .anchors import publish_digest as publish
 from .exports import build
+from .partitions import ensure_partitions
 from .review import detect_anomalies as detect
 from .sealing import seal_pending
 from .services import SystemActor
@@ -20,6 +22,13 @@ from .verification import verify_and_record
 def seal_audit() -> int:
     """Seal every event that can be sealed now; returns the number of new seals."""
     return len(seal_pending())
+
+
+@shared_task(ignore_result=True)
+def ensure_audit_partitions() -> int:
+    """PostgreSQL: make this month's and next month's partitions of the events table if missing (audit.partitions;
+    a no-op on SQLite). Returns how many were made."""
+    return ensure_partitions()
 
 
 @shared_task(ignore_result=True)

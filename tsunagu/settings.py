@@ -468,6 +468,8 @@ AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 3 * 365, minimum=0)
 AUDIT_SEAL_BATCH_SIZE = env_int("AUDIT_SEAL_BATCH_SIZE", 10000, minimum=1)
 AUDIT_SEAL_INTERVAL_SECONDS = env_int("AUDIT_SEAL_INTERVAL_SECONDS", 5, minimum=1)
 CELERY_BEAT_SCHEDULE["audit-seal"] = {"task": "audit.tasks.seal_audit", "schedule": float(AUDIT_SEAL_INTERVAL_SECONDS)}
+# PostgreSQL: the events table is partitioned by month (audit.partitions); next month's partition is made ahead.
+CELERY_BEAT_SCHEDULE["audit-partitions"] = {"task": "audit.tasks.ensure_audit_partitions", "schedule": 3600.0}
 CELERY_BEAT_SCHEDULE["audit-digest"] = {"task": "audit.tasks.publish_digest", "schedule": crontab(hour=7, minute=0)}
 CELERY_BEAT_SCHEDULE["audit-verify"] = {
     "task": "audit.tasks.verify_audit",
