@@ -119,6 +119,8 @@ def _drop(parts: list[Partition]) -> list[Partition]:
     """Detach and drop ``parts``; those whose lock is not granted within a few seconds (a long transaction that
     wrote events holds the parent) have their rows deleted instead. Returns the partitions dropped."""
     dropped: list[Partition] = []
+    if not parts:
+        return dropped
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('lock_timeout')")
         previous = cursor.fetchone()[0]
