@@ -17,7 +17,8 @@ e.g. ``DATABASE_URL=postgres://tsunagu_owner@.../tsunagu python manage.py purge_
 """
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -82,11 +83,12 @@ def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def _covered(part: Partition, ranges: list[tuple[int, int]]) -> int | None:
     """How many events ``part`` holds if every one of them is numbered in ``ranges`` (merged, sorted); None if
     any is not. The partition is first locked against writers (an event dated that long ago is unusual, but one
-    written now must not be dropped unsealed); a lock not granted at once leaves the month to the row path."""
+    written now must not be dropped unsealed); a lock not granted within ``lock_timeout`` (an anti-wraparound
+    vacuum of the old month, say; an ordinary autovacuum gives way) leaves the month to the row path."""
     starts = [a for a, _b in ranges]
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f'LOCK TABLE "{part.name}" IN SHARE MODE NOWAIT')
+            cursor.execute(f'LOCK TABLE "{part.name}" IN SHARE MODE')
     except DatabaseError:
         return None
     count = 0
@@ -119,12 +121,7 @@ def _drop(parts: list[Partition]) -> list[Partition]:
     """Detach and drop ``parts``; those whose lock is not granted within a few seconds (a long transaction that
     wrote events holds the parent) have their rows deleted instead. Returns the partitions dropped."""
     dropped: list[Partition] = []
-    if not parts:
-        return dropped
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('lock_timeout')")
-        previous = cursor.fetchone()[0]
-        cursor.execute("SET LOCAL lock_timeout = '5s'")
         for part in parts:
             try:
                 with transaction.atomic():
@@ -134,8 +131,22 @@ def _drop(parts: list[Partition]) -> list[Partition]:
                 AuditEvent.objects.filter(occurred_at__gte=part.lower, occurred_at__lt=part.upper).delete()
                 continue
             dropped.append(part)
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
     return dropped
+
+
+@contextmanager
+def _lock_timeout(value: str) -> Iterator[None]:
+    """PostgreSQL: wait at most ``value`` for each lock inside the block (the purge's own transaction)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        previous = cursor.fetchone()[0]
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [value])
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
 
 
 def purge_expired(
@@ -170,12 +181,13 @@ def purge_expired(
         if dry_run:
             count = sum(seal.count for seal in batch)
             return PurgeResult(None, count, len(batch), cutoff, f"削除対象: 封印 {len(batch)} 件、記録 約{count} 件")
-        droppable = _droppable(ranges, cutoff)
-        whole = [part for part, _count in droppable]
-        with purge_allowed(connection):
-            deleted = _delete_ranges(ranges, keep=whole) + sum(count for _part, count in droppable)
-            # Then the whole months: from here the parent is locked until the commit, a moment later.
-            dropped = _drop(whole)
+        with _lock_timeout("5s"):
+            droppable = _droppable(ranges, cutoff)
+            whole = [part for part, _count in droppable]
+            with purge_allowed(connection):
+                deleted = _delete_ranges(ranges, keep=whole) + sum(count for _part, count in droppable)
+                # Then the whole months: from here the parent is locked until the commit, a moment later.
+                dropped = _drop(whole)
         purge = AuditPurge.objects.create(
             purged_at=timezone.now(),
             up_to_seal=boundary,
