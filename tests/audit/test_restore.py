@@ -184,7 +184,8 @@ def test_point_in_time_recovery_keeps_verifying_and_sealing(sealed_cast, cluster
     call_command("restore_drill", "--target", target)  # the application's database, now on that cluster
     anchors = tmp_path / "anchors-primary"
     shutil.copytree(tmp_path / "anchors", anchors)
-    assert _manage("seal_audit", database=target, anchors=anchors).returncode == 0
+    sealed = _manage("seal_audit", database=target, anchors=anchors)
+    assert sealed.returncode == 0, sealed.stdout + sealed.stderr
 
     base = clusters.base / "base"
     port = target.split(":")[-1].split("/")[0]
