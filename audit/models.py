@@ -39,7 +39,7 @@ class AuthorisedBy(models.TextChoices):
 
 class AuditEvent(models.Model):
     """One audited action. On PostgreSQL the table is partitioned by month of ``occurred_at`` (audit.partitions,
-    migration 0011): the database's primary key there is ``(seq, occurred_at)``, ``seq`` staying unique by
+    migration 0012): the database's primary key there is ``(seq, occurred_at)``, ``seq`` staying unique by
     construction (one sequence), and the model keeps ``seq`` as its primary key."""
 
     seq = models.BigAutoField(primary_key=True)

@@ -4,7 +4,7 @@ Why: at millions of events a month, the retention purge deleting rows one by one
 the index bloat that go with it) costs more than the log itself; a month whose events are all purged is dropped
 whole instead (``audit.retention``). Searches by period also touch only the months they span.
 
-The layout (migration 0011, PostgreSQL only; SQLite keeps one plain table and everything below is a no-op there):
+The layout (migration 0012, PostgreSQL only; SQLite keeps one plain table and everything below is a no-op there):
 
 * ``audit_auditevent`` is partitioned by range of ``occurred_at``, one partition per calendar month in UTC
   (``audit_auditevent_p202612`` holds [2026-12-01 00:00 UTC, 2027-01-01 00:00 UTC)), plus a default partition
@@ -135,7 +135,7 @@ class Partition:
 
 
 def is_partitioned() -> bool:
-    """Whether the events table is partitioned here (PostgreSQL after migration 0011)."""
+    """Whether the events table is partitioned here (PostgreSQL after migration 0012)."""
     if connection.vendor != "postgresql":
         return False
     with connection.cursor() as cursor:

@@ -1,4 +1,4 @@
-"""The events table partitioned by month on PostgreSQL (audit.partitions, migration 0011): rows land in their month,
+"""The events table partitioned by month on PostgreSQL (audit.partitions, migration 0012): rows land in their month,
 the append-only trigger holds on every partition, sealing and verification run across months, retention drops a
 wholly expired month, a month without a partition still takes events, and the migration converts a populated
 table without changing an event. On SQLite the table stays as it is and the same code paths are no-ops."""
@@ -246,7 +246,7 @@ def test_the_migration_converts_a_populated_table_and_back(db):
     before = snapshot()
     assert before and verify_log().ok
 
-    call_command("migrate", "audit", "0010", verbosity=0)
+    call_command("migrate", "audit", "0011", verbosity=0)
     try:
         assert not partitions.is_partitioned()
         assert snapshot() == before

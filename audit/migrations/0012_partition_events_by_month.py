@@ -124,7 +124,7 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("audit", "0010_authorised_by_index")]
+    dependencies = [("audit", "0011_sealing_index_daily_counts")]
 
     operations = [
         migrations.AlterField(
