@@ -297,6 +297,7 @@ def _audit_events(connection, sc: Scale, rng: random.Random, client_ids, owner_o
     from django.conf import settings
     from django.db import transaction
 
+    from audit import partitions
     from audit.anchors import publish_anchors
     from audit.canonical import GENESIS_HASH, canonical_line, encode_seqs
     from audit.models import AuditEvent, AuditSeal
@@ -391,6 +392,9 @@ def _audit_events(connection, sc: Scale, rng: random.Random, client_ids, owner_o
         seal_lines = sha256(prev_hash.encode("ascii"))
         seal_seqs, seal_digests = [], []
 
+    # PostgreSQL partitions the events by month (audit.partitions): make the months the log spans first, so that
+    # the COPY fills them as a real log would rather than the default partition.
+    partitions.add_months(end - timedelta(days=sc.audit_days + 1), end)
     with transaction.atomic():
         rebuild = drop_secondary(connection, "audit_auditevent") + drop_secondary(connection, "audit_auditexposure")
         with _raw(connection).cursor() as cursor, cursor.copy(f"COPY audit_auditevent ({columns}) FROM STDIN") as copy:
