@@ -325,3 +325,30 @@ def test_the_app_role_writes_through_the_parent_only(db):
                 cursor.execute("SELECT tsunagu_audit_add_month('2001-01-01')")
         finally:
             cursor.execute("RESET ROLE")
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_month_that_cannot_be_detached_in_time_is_purged_row_by_row(db, settings):
+    """A long transaction reading the log holds the parent: the purge waits a few seconds for the detach, then
+    deletes that month's rows instead, and the outcome is the same."""
+    import psycopg
+
+    settings.AUDIT_RETENTION_DAYS = 3 * 365
+    old = datetime(2020, 9, 10, tzinfo=UTC)
+    partitions.add_month(old)
+    seqs = [write(old + timedelta(hours=i)).seq for i in range(3)]
+    seal_all()
+    _age_all_seals(4 * 365)
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params) as reader:
+        reader.execute("SELECT count(*) FROM audit_auditevent")  # holds ACCESS SHARE until the end of its transaction
+        result = purge_expired()
+    assert result.events_deleted == len(seqs)
+    assert not AuditEvent.objects.filter(seq__in=seqs).exists()
+    assert exists("audit_auditevent_p202009")  # kept, emptied
+    assert "partitions_dropped" not in AuditEvent.objects.get(action="audit.purge").details
+    verdict = verify_log()
+    assert verdict.ok, verdict.message
