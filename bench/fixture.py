@@ -300,6 +300,7 @@ def _audit_events(connection, sc: Scale, rng: random.Random, client_ids, owner_o
     from audit import partitions
     from audit.anchors import publish_anchors
     from audit.canonical import GENESIS_HASH, canonical_line, encode_seqs
+    from audit.daily import count_uncounted_seals
     from audit.models import AuditEvent, AuditSeal
     from audit.signing import event_mac
 
@@ -493,6 +494,7 @@ def _audit_events(connection, sc: Scale, rng: random.Random, client_ids, owner_o
             )
         for start in range(0, len(seals), 50):
             AuditSeal.objects.bulk_create(seals[start : start + 50])
+        count_uncounted_seals()  # the dashboard's daily counts, which audit.sealing writes with each seal
     publish_anchors()
     log(f"{n:,} events, {len(seals):,} seals in {time.perf_counter() - t0:.0f} s (events per transaction: {group})")
     busiest = max(counts_by_day, key=counts_by_day.get) if counts_by_day else ""

@@ -9,8 +9,6 @@
 """
 
 from django.db import migrations, models
-from django.db.models import Count, Q
-from django.db.models.functions import TruncDate
 
 _INDEX = "audit_event_txid_seq"
 
@@ -39,39 +37,14 @@ def drop_sealing_index(apps, schema_editor):
 
 
 def count_sealed_events(apps, schema_editor):
-    from audit.canonical import decode_seqs
-    from tsunagu.timezones import JST
+    from audit.daily import count_uncounted_seals
 
-    seal_model = apps.get_model("audit", "AuditSeal")
-    event_model = apps.get_model("audit", "AuditEvent")
-    count_model = apps.get_model("audit", "AuditDailyCount")
-    purge_model = apps.get_model("audit", "AuditPurge")
-    purged = purge_model.objects.order_by("-up_to_seal_id").values_list("up_to_seal_id", flat=True).first() or 0
-    for seal_id, seqs in seal_model.objects.filter(id__gt=purged).order_by("id").values_list("id", "seqs").iterator():
-        try:
-            ranges = decode_seqs(seqs)
-        except ValueError:
-            continue  # a malformed seal: verification reports it
-        counts: dict[tuple, list[int]] = {}
-        for i in range(0, len(ranges), 200):
-            condition = Q()
-            for a, b in ranges[i : i + 200]:
-                condition |= Q(seq__gte=a, seq__lte=b)
-            rows = (
-                event_model.objects.filter(condition)
-                .annotate(day=TruncDate("occurred_at", tzinfo=JST))
-                .order_by()
-                .values("day", "actor_agency_code")
-                .annotate(n=Count("seq"), d=Count("seq", filter=Q(outcome="denied")))
-            )
-            for row in rows:
-                slot = counts.setdefault((row["day"], row["actor_agency_code"]), [0, 0])
-                slot[0] += row["n"]
-                slot[1] += row["d"]
-        count_model.objects.bulk_create(
-            count_model(seal_id=seal_id, day=day, agency_code=agency, events=n, denied=d)
-            for (day, agency), (n, d) in counts.items()
-        )
+    count_uncounted_seals(
+        seal_model=apps.get_model("audit", "AuditSeal"),
+        event_model=apps.get_model("audit", "AuditEvent"),
+        count_model=apps.get_model("audit", "AuditDailyCount"),
+        purge_model=apps.get_model("audit", "AuditPurge"),
+    )
 
 
 class Migration(migrations.Migration):

@@ -24,6 +24,7 @@ from audit.canonical import (
     event_record,
     reference_canonical_line,
 )
+from audit.daily import count_uncounted_seals
 from audit.models import AuditDailyCount, AuditEvent
 from audit.selectors import CLOCK_SKEW_MARGIN, audit_event_list, seq_bounds
 from audit.services import SystemActor, audit_record
@@ -263,4 +264,6 @@ def test_the_daily_counts_equal_a_count_of_the_events_sealed_or_not(sealed_cast,
     AuditDailyCount.objects.all().delete()
     migration = import_module("audit.migrations.0011_sealing_index_daily_counts")
     migration.count_sealed_events(django_apps, None)
+    _stats_match(officer)
+    assert count_uncounted_seals() == 0  # each seal is counted once
     _stats_match(officer)
