@@ -8,7 +8,9 @@ that refusal is audited.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 
@@ -105,11 +107,7 @@ def import_report(*, actor: Actor, run_id: object, limit: int = REPORT_PAGE_LINE
         lines = list(run.report_lines.order_by("position")[:limit])
         count = run.report_lines.count() if len(lines) == limit else len(lines)
         numbers = {line.case_number for line in lines if line.case_number}
-        client_ids = list(
-            Client.objects.filter(owner_agency=agency, case_number__in=numbers).values_list("pk", flat=True)
-            if numbers
-            else []
-        )
+        client_ids = _named(numbers) if numbers else []
         audit_record(
             actor=actor,
             action=CaseAction.IMPORT_REPORT,
@@ -119,6 +117,12 @@ def import_report(*, actor: Actor, run_id: object, limit: int = REPORT_PAGE_LINE
             details={"kind": "page", "lines": len(lines)},
         )
         return ReportView(run=_view(run, _confirmations(run)), lines=lines, more=count - len(lines))
+
+
+def _named(case_numbers: Iterable[Any]) -> list[object]:
+    """The clients a report names by case number (its created and updated records, and the existing clients it
+    calls likely duplicates, which another agency may own): an exposure, as on a list page. One query."""
+    return list(Client.objects.filter(case_number__in=case_numbers).values_list("pk", flat=True))
 
 
 def import_report_download(*, actor: Actor, run_id: object) -> ImportRun:
@@ -131,9 +135,7 @@ def import_report_download(*, actor: Actor, run_id: object) -> ImportRun:
     ):
         run = _run_for(agency, run_id)
         numbers = ImportReportLine.objects.filter(run=run).exclude(case_number="").values("case_number")
-        client_ids = list(
-            Client.objects.filter(owner_agency=agency, case_number__in=numbers).values_list("pk", flat=True)
-        )
+        client_ids = _named(numbers)
         audit_record(
             actor=actor,
             action=CaseAction.IMPORT_REPORT,

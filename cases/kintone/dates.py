@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from tsunagu.wareki import wareki  # the 和暦 the UI writes (pure Python): "that day was ..." in messages
+
 JST = ZoneInfo("Asia/Tokyo")
 
 
@@ -77,15 +79,6 @@ def _make(year: int, month: int, day: int, original: str) -> date:
         return date(year, month, day)
     except ValueError:
         raise DateParseError(f"{original} は存在しない日付です") from None
-
-
-def wareki(day: date) -> str:
-    """``day`` in 和暦 (the later era on a day that belongs to two), for messages: 昭和64年1月7日."""
-    era = next((e for e in reversed(ERAS) if e.first <= day), None)
-    if era is None:
-        return f"{day.year}年{day.month}月{day.day}日"
-    year = day.year - era.first.year + 1
-    return f"{era.name}{'元' if year == 1 else year}年{day.month}月{day.day}日"
 
 
 def parse_date(value: str | date) -> date:

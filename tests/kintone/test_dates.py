@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from cases.kintone.dates import JST, DateParseError, parse_date, parse_datetime, wareki
+from cases.kintone.dates import JST, DateParseError, parse_date, parse_datetime
 
 
 @pytest.mark.parametrize(
@@ -88,20 +88,6 @@ def test_impossible_dates_are_refused(text, message):
 def test_a_date_object_is_taken_as_it_is():
     assert parse_date(date(1950, 4, 1)) == date(1950, 4, 1)
     assert parse_date(datetime(1950, 4, 1, 10, 0)) == date(1950, 4, 1)
-
-
-@pytest.mark.parametrize(
-    ("day", "text"),
-    [
-        (date(1989, 1, 7), "昭和64年1月7日"),
-        (date(1989, 1, 8), "平成元年1月8日"),
-        (date(1926, 12, 25), "昭和元年12月25日"),
-        (date(2019, 5, 1), "令和元年5月1日"),
-        (date(1800, 1, 1), "1800年1月1日"),
-    ],
-)
-def test_wareki(day, text):
-    assert wareki(day) == text
 
 
 @pytest.mark.parametrize(
