@@ -111,7 +111,9 @@ def drop_secondary(connection, table: str) -> list[str]:
             [table],
         )
         for name, definition in cursor.fetchall():
-            statements.append(definition)
+            # A partitioned table's index reads "CREATE INDEX … ON ONLY <table>": made that way it would cover no
+            # partition (and stay invalid). Made on the table, it is built on every partition and attached.
+            statements.append(definition.replace(" ON ONLY ", " ON ", 1))
             cursor.execute(f"DROP INDEX {name}")
     return statements
 

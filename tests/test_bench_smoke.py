@@ -66,6 +66,21 @@ def test_every_scenario_runs_and_reports_numbers(tmp_path, redis_url):
             timeout=300,
         )
         assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-5000:]
+        # The fixture drops the indexes for its COPY and re-creates them: the measured schema must be main's, every
+        # index valid and, on the partitioned audit table, present on every partition (an index made ON ONLY the
+        # parent serves no query: the figures would be a table without its indexes).
+        import psycopg
+
+        with psycopg.connect(database.replace("postgres://", "postgresql://", 1)) as conn:
+            invalid = conn.execute("SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid").fetchall()
+            assert invalid == [], invalid
+            missing = conn.execute(
+                "SELECT p.relname, i.indexrelid::regclass::text FROM pg_inherits h "
+                "JOIN pg_class p ON p.oid = h.inhrelid JOIN pg_index i ON i.indrelid = h.inhparent "
+                "WHERE NOT EXISTS (SELECT 1 FROM pg_index c JOIN pg_inherits ci ON ci.inhrelid = c.indexrelid "
+                "WHERE c.indrelid = h.inhrelid AND ci.inhparent = i.indexrelid)"
+            ).fetchall()
+            assert missing == [], missing
     finally:
         import psycopg
 
