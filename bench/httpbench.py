@@ -113,7 +113,31 @@ def cpu_busy() -> tuple[float, float]:
     return sum(fields) - idle, sum(fields)
 
 
+PROCESS_GROUPS = {"gunicorn": "gunicorn", "celery": "Celery", "postgres": "PostgreSQL"}
+
+
+def cpu_by_process() -> dict[str, float]:
+    """CPU seconds spent so far by the live processes of each group (``PROCESS_GROUPS``, by command name)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = dict.fromkeys(PROCESS_GROUPS, 0.0)
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as handle:
+                raw = handle.read()
+        except OSError:  # gone meanwhile
+            continue
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        group = next((g for g in PROCESS_GROUPS if comm.startswith(g)), None)
+        if group:
+            fields = raw[raw.rindex(")") + 2 :].split()
+            out[group] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return out
+
+
 def load(ports: list[int], key: str, clients_file: Path, profile: str, concurrency: int, seconds: float) -> dict:
+    by0 = cpu_by_process()
     busy0, total0 = cpu_busy()
     completed = subprocess.run(  # noqa: S603 - fixed arguments
         [
@@ -140,11 +164,20 @@ def load(ports: list[int], key: str, clients_file: Path, profile: str, concurren
         timeout=seconds + 120,
     )
     busy1, total1 = cpu_busy()
+    by1 = cpu_by_process()
     result = json.loads(completed.stdout)
     cores = os.cpu_count() or 1
     busy_cores = (busy1 - busy0) / (total1 - total0) * cores if total1 > total0 else float("nan")
     result["machine_busy_cores"] = busy_cores
     result["cpu_ms_per_request"] = busy_cores * result["seconds"] * 1000 / result["ok"] if result["ok"] else None
+    if result["ok"]:
+        # Where that CPU went, per request: each group's processes (those alive at both samples), the load
+        # generator's own, and the rest (the kernel's network and scheduling work, processes that ended, others).
+        share = {g: max(0.0, by1[g] - by0[g]) * 1000 / result["ok"] for g in PROCESS_GROUPS}
+        share["loadgen"] = result.get("loadgen_cpu_s", 0.0) * 1000 / result["ok"]
+        if result["cpu_ms_per_request"]:
+            share["other"] = max(0.0, result["cpu_ms_per_request"] - sum(share.values()))
+        result["cpu_ms_by_process"] = share
     return result
 
 
