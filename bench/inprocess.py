@@ -151,6 +151,7 @@ def run_all(sc: Scale, info: dict) -> dict:
         ("keyset", keyset_vs_offset),
         ("auditlog", audit_write_vs_auditlog),
         ("sealing", sealing),
+        ("dashboard", dashboard),
         ("verify", verification),
     ):
         started = time.perf_counter()
@@ -185,12 +186,26 @@ def officer_searches(sc: Scale, info: dict, *, officer, rng, **_) -> dict:
         "agency_30_days": lambda: review_events(
             actor=officer, agency=agency_code(rng.randrange(sc.agencies)), since=now - timedelta(days=30)
         ),
-        "dashboard_30_days": lambda: review_stats(actor=officer, days=30),
+        # Here with the fixture's backlog not sealed yet (the sealing scenario's), which the dashboard counts live:
+        # a figure; the target is measured once the sealer has caught up (``dashboard``).
+        "dashboard_30_days_backlog": lambda: review_stats(actor=officer, days=30),
     }
     out = {name: timed(fn, sc.repeat) for name, fn in calls.items()}
     for name, fn in calls.items():
         out[name]["_plan"] = fn  # evidence taken by the report only for misses
     return out
+
+
+def dashboard(sc: Scale, info: dict, *, officer, **_) -> dict:
+    """The dashboard's 30-day statistics in the steady state: the sealer caught up (sealing ran just before), so
+    the sealed events come from the daily counts and only the few not sealed yet are counted live."""
+    from audit.review.dashboard import review_stats
+    from audit.sealing import unsealed_count
+
+    out = timed(lambda: review_stats(actor=officer, days=30), sc.repeat)
+    out["unsealed"] = unsealed_count()
+    out["_plan"] = lambda: review_stats(actor=officer, days=30)
+    return {"days_30": out}
 
 
 def visibility(sc: Scale, info: dict, *, worker, **_) -> dict:

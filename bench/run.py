@@ -201,11 +201,30 @@ def evaluate(results: dict) -> list[dict]:
     for name, label in (
         ("by_day", "officer search by day"),
         ("agency_30_days", "officer search agency + 30 days"),
-        ("dashboard_30_days", "dashboard statistics, 30 days"),
     ):
         r = officer.get(name)
         if r:
             row(label, _ms(r), "p95 ≤ 100 ms", r["p95_ms"] <= 100, ("officer", name))
+    r = _get(ip, "dashboard", "days_30")
+    if r:
+        row(
+            "dashboard statistics, 30 days (sealer caught up)",
+            f"{_ms(r)} ({r['unsealed']:,} events not sealed yet, counted live)",
+            "p95 ≤ 100 ms",
+            r["p95_ms"] <= 100,
+            ("dashboard", "days_30"),
+        )
+    r = officer.get("dashboard_30_days_backlog")
+    if r:
+        backlog = _get(ip, "sealing", "backlog")
+        row(
+            "dashboard statistics, 30 days, before the sealing scenario"
+            + (f" ({backlog:,} events not sealed yet)" if backlog else ""),
+            _ms(r),
+            "(figure)",
+            None,
+            ("officer", "dashboard_30_days_backlog"),
+        )
     seal = ip.get("sealing")
     if seal and seal.get("seals"):
         per = seal["per_seal"]
