@@ -17,14 +17,24 @@ One pass over the events in ``seq`` order, merged with the sequence numbers the 
 Gaps in the numbering (rolled-back inserts) are never reported: each seal lists exactly what it holds.
 Events of seals up to the latest purge boundary are gone by design; their seals are still chained and the
 boundary seal's hash must equal the one the purge recorded.
+
+On PostgreSQL a large log is read by several processes at once (``AUDIT_VERIFY_WORKERS``): the numbers are cut
+where no seal spans the cut, each process walks its part in the snapshot the verification began with
+(``pg_export_snapshot``), and the parts' findings are merged before anything is classified or reported — the
+same findings, in the same order, as one pass.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
+import multiprocessing
+import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.db import connection
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -74,6 +84,7 @@ class VerifyResult:
     pending_events: int
     latest_seal: AuditSeal | None
     problems: list[tuple[int, str, str]] = field(default_factory=list)
+    processes: int = 1  # how many processes walked the events
 
 
 @dataclass
@@ -88,14 +99,17 @@ class _SealState:
 
 
 class _Verifier:
-    def __init__(self, *, expect_hash: str | None, expect_seal_id: int | None):
+    def __init__(self, *, expect_hash: str | None, expect_seal_id: int | None, own_snapshot: bool = False):
         self.expect_hash = expect_hash
+        self.own_snapshot = own_snapshot  # in verify_log's repeatable-read transaction, which children may share
         self.expect_seal_id = expect_seal_id
         self.problems: list[tuple[int, str, str]] = []
         self.pg = connection.vendor == "postgresql"
         self.events_checked = 0
         self.pending = 0
-        self.mismatches: list[tuple[int, _SealState, int, EventLike]] = []  # (seq, seal state, position, event)
+        self.max_seen: int | None = None
+        # (seq, seal id, the digest sealed at that position, the event — None where too many to pair)
+        self.mismatches: list[tuple[int, int, bytes, EventLike | None]] = []
         self.orphans: list[int] = []  # events in no seal that cannot be pending (inserted, or of a deleted seal)
         self.gap_after: list[tuple[int | None, AuditSeal]] = []  # (previous seal id, seal) where ids skip and break
         self.cluster = current_cluster()
@@ -195,7 +209,7 @@ class _Verifier:
         ref = st.digests[st.position * DIGEST_SIZE : (st.position + 1) * DIGEST_SIZE]
         if line_digest(line) != ref:
             st.mismatches.append(event.seq)
-            self.mismatches.append((event.seq, st, st.position, event))
+            self.mismatches.append((event.seq, st.seal.pk, ref, event))
         else:
             mac = self.mac_check(event, parts)
             if mac == MacCheck.ALTERED:  # matches its seal, not its MAC: the seal was recomputed over the change
@@ -280,41 +294,47 @@ class _Verifier:
         """An event that matches the digest sealed for another number was moved there; any other is changed."""
         paired: set[int] = set()
         candidates = self.mismatches if len(self.mismatches) <= _MAX_PAIRING else []  # quadratic: keep it small
-        for seq_a, _st_a, _pos_a, event_a in candidates:
-            if seq_a in paired:
+        for seq_a, _seal_a, _ref_a, event_a in candidates:
+            if seq_a in paired or event_a is None:
                 continue
-            for seq_b, st_b, pos_b, _event_b in candidates:
+            for seq_b, seal_b, ref_b, _event_b in candidates:
                 if seq_b == seq_a or seq_b in paired:
                     continue
-                ref_b = st_b.digests[pos_b * DIGEST_SIZE : (pos_b + 1) * DIGEST_SIZE]
                 if line_digest(canonical_line(event_a, seq=seq_b)) == ref_b:
                     self.problem(
                         min(seq_a, seq_b),
                         VerifyKind.REORDERED_EVENTS,
-                        f"seq {seq_a} holds the event sealed as seq {seq_b} (seal #{st_b.seal.pk})",
+                        f"seq {seq_a} holds the event sealed as seq {seq_b} (seal #{seal_b})",
                     )
                     paired.update((seq_a, seq_b))
                     break
-        for seq, st, _pos, _event in self.mismatches:
+        for seq, seal_id, _ref, _event in self.mismatches:
             if seq not in paired:
-                self.problem(seq, VerifyKind.CHANGED_EVENT, f"seq {seq} differs from seal #{st.seal.pk}")
+                self.problem(seq, VerifyKind.CHANGED_EVENT, f"seq {seq} differs from seal #{seal_id}")
 
-    def walk(self) -> None:
+    def walk(
+        self, low: int | None = None, high: int | None = None, intervals: list[tuple[int, int, int]] | None = None
+    ) -> None:
+        """Merge the events with ``low <= seq < high`` (all when unbounded) with the sealed ranges ``intervals``
+        (all by default: a part's must be exactly the ranges of the seals that lie in it)."""
         events = AuditEvent.objects.order_by("seq")
+        if low is not None:
+            events = events.filter(seq__gte=low)
+        if high is not None:
+            events = events.filter(seq__lt=high)
         columns: tuple[str, ...] = ROW_COLUMNS
         if self.pg:
             events = events.annotate(
                 _txid=RawSQL("audit_auditevent.txid", ()), _cluster=RawSQL("audit_auditevent.cluster", ())
             )
             columns = (*ROW_COLUMNS, "_txid", "_cluster")
-        intervals = self.intervals
+        intervals = self.intervals if intervals is None else intervals
         i = 0
         nxt = intervals[0][0] if intervals else 0  # next expected seq within intervals[i] (unused past the last)
-        max_seen = None
         for row in events.values_list(*columns).iterator(chunk_size=5000):
             event = EventRow(row)
             seq = event.seq
-            max_seen = seq
+            self.max_seen = seq if self.max_seen is None else max(self.max_seen, seq)
             self.events_checked += 1
             while i < len(intervals) and intervals[i][1] < seq:
                 self.missing(nxt, intervals[i][1], intervals[i][2])
@@ -334,13 +354,88 @@ class _Verifier:
             self.missing(nxt, intervals[i][1], intervals[i][2])
             i += 1
             nxt = intervals[i][0] if i < len(intervals) else 0
-        # Sealed numbers missing with no event after them: the newest events were removed.
+
+    def mark_missing_tail(self) -> None:
+        """Sealed numbers missing with no event after them: the newest events were removed."""
+        max_seen = self.max_seen
         self.problems = [
             (seq, VerifyKind.MISSING_TAIL, msg.replace("is missing", "is missing (the end of the log was removed)"))
             if kind == VerifyKind.DELETED_EVENT and (max_seen is None or seq > max_seen)
             else (seq, kind, msg)
             for seq, kind, msg in self.problems
         ]
+
+    # --- the events, in parallel (PostgreSQL) ---------------------------------------------------------------
+
+    def parts(self, count: int) -> list[tuple[int | None, int | None, list[tuple[int, int, int]]]]:
+        """The seq space cut into at most ``count`` parts of about equal width, each cut where no seal spans it
+        (a seal's events are hashed in order by one process): ``(low, high, the part's sealed ranges)``."""
+        spans: dict[int, list[int]] = {}
+        for a, b, seal_id in self.intervals:
+            span = spans.setdefault(seal_id, [a, b])
+            span[0], span[1] = min(span[0], a), max(span[1], b)
+        cuts: list[int] = []  # every number at which the log may be cut
+        reach = None
+        for a, b in sorted(spans.values()):
+            if reach is not None and a > reach:
+                cuts.append(a)
+            reach = b if reach is None else max(reach, b)
+        chosen: list[int] = []
+        if cuts and reach is not None and count > 1:
+            first = self.intervals[0][0]
+            for k in range(1, count):
+                index = bisect.bisect_left(cuts, first + (reach - first) * k // count)
+                if index < len(cuts) and (not chosen or cuts[index] > chosen[-1]):
+                    chosen.append(cuts[index])
+        bounds: list[int | None] = [None, *chosen, None]
+        result = []
+        for low, high in itertools.pairwise(bounds):
+            mine = [iv for iv in self.intervals if (low is None or iv[0] >= low) and (high is None or iv[0] < high)]
+            result.append((low, high, mine))
+        return result
+
+    def walk_parallel(self, workers: int) -> None:
+        """``walk`` over the parts in ``workers`` forked processes, each in this transaction's snapshot."""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_export_snapshot()")
+            snapshot = cursor.fetchone()[0]
+        global _forked  # read by the forked children: fork copies it, nothing is pickled
+        _forked = self
+        try:
+            context = multiprocessing.get_context("fork")
+            with warnings.catch_warnings():
+                # Python warns of fork() in a process with other threads (a log shipper's, a test runner's): a lock
+                # one of them held would stay held in the child. The child touches none of theirs: a connection of
+                # its own, the ORM, hashlib and the pool's pipe (logging re-creates its locks after a fork).
+                warnings.filterwarnings("ignore", r".*multi-threaded, use of fork\(\)", DeprecationWarning)
+                pool = context.Pool(workers, initializer=_part_start, initargs=(snapshot,))
+            with pool:
+                findings = pool.map(_walk_part, self.parts(workers * 2), chunksize=1)
+        finally:
+            _forked = None
+        pairing = sum(len(f["mismatches"]) for f in findings) <= _MAX_PAIRING
+        for found in findings:
+            self.problems.extend(found["problems"])
+            self.events_checked += found["events_checked"]
+            self.pending += found["pending"]
+            self.orphans.extend(found["orphans"])
+            self.mismatches.extend(
+                (seq, seal_id, ref, event if pairing else None) for seq, seal_id, ref, event in found["mismatches"]
+            )
+            if found["max_seen"] is not None:
+                self.max_seen = max(self.max_seen or found["max_seen"], found["max_seen"])
+
+    def use_parallel(self) -> int:
+        """How many processes to walk the events with (1: this one)."""
+        workers = settings.AUDIT_VERIFY_WORKERS
+        sealed = sum(seal.count for seal in self.seals if seal.pk > self.boundary)
+        if not self.pg or workers < 2 or sealed < settings.AUDIT_VERIFY_PARALLEL_MIN_EVENTS:
+            return 1
+        if not self.own_snapshot or multiprocessing.current_process().daemon:
+            return 1  # in a caller's transaction (children could not see it), or a daemonic process (no children)
+        if "fork" not in multiprocessing.get_all_start_methods():
+            return 1
+        return workers
 
     # --- anchors ------------------------------------------------------------------------------------------
 
@@ -444,7 +539,12 @@ class _Verifier:
 
     def run(self) -> VerifyResult:
         self.check_chain()
-        self.walk()
+        workers = self.processes = self.use_parallel()
+        if workers > 1:
+            self.walk_parallel(workers)
+        else:
+            self.walk()
+        self.mark_missing_tail()
         self.classify_mismatches()
         self.report_deleted_seals()
         self.check_external_anchors()
@@ -464,6 +564,7 @@ class _Verifier:
                 events_checked=self.events_checked,
                 pending_events=self.pending,
                 latest_seal=latest,
+                processes=self.processes,
             )
         self.problems.sort(key=lambda p: (p[0], _PRIORITY[p[1]]))
         seq, kind, message = self.problems[0]
@@ -478,12 +579,59 @@ class _Verifier:
             pending_events=self.pending,
             latest_seal=latest,
             problems=self.problems,
+            processes=self.processes,
         )
 
 
+# --- the forked processes of ``walk_parallel`` ---------------------------------------------------------------
+
+_forked: _Verifier | None = None  # the verifier whose parts the children walk (set in the parent before forking)
+_inherited: Any = None  # in a child: the parent's connection, kept referenced and never used or closed
+
+
+def _part_start(snapshot: str) -> None:
+    """A child's own connection, in one read-only transaction on the parent's snapshot. The inherited connection
+    is the parent's session: closing it here (or letting it be collected) would end the parent's transaction."""
+    global _inherited
+    _inherited = connections[DEFAULT_DB_ALIAS]
+    connections[DEFAULT_DB_ALIAS] = connections.create_connection(DEFAULT_DB_ALIAS)
+    transaction.atomic().__enter__()  # left open: the process exits when the pool closes, ending it
+    with connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+
+
+def _walk_part(part: tuple[int | None, int | None, list[tuple[int, int, int]]]) -> dict[str, Any]:
+    parent = _forked
+    assert parent is not None
+    low, high, intervals = part
+    verifier = _Verifier.__new__(_Verifier)
+    verifier.__dict__.update(parent.__dict__)  # the chain as the parent read it; findings of its own
+    verifier.problems, verifier.mismatches, verifier.orphans, verifier.states = [], [], [], {}
+    verifier.events_checked, verifier.pending, verifier.max_seen = 0, 0, None
+    verifier.walk(low, high, intervals)
+    many = len(verifier.mismatches) > _MAX_PAIRING  # too many to pair anyway: their events are not sent back
+    return {
+        "problems": verifier.problems,
+        "events_checked": verifier.events_checked,
+        "pending": verifier.pending,
+        "orphans": verifier.orphans,
+        "mismatches": [(seq, seal, ref, None if many else event) for seq, seal, ref, event in verifier.mismatches],
+        "max_seen": verifier.max_seen,
+    }
+
+
 def verify_log(*, expect_hash: str | None = None, expect_seal_id: int | None = None) -> VerifyResult:
-    """Recompute every seal. Read-only; see ``verify_and_record`` to keep the result."""
-    return _Verifier(expect_hash=expect_hash, expect_seal_id=expect_seal_id).run()
+    """Recompute every seal. Read-only; see ``verify_and_record`` to keep the result.
+
+    On PostgreSQL, outside any transaction, the whole verification reads one snapshot (so a large log can be
+    walked by several processes, ``AUDIT_VERIFY_WORKERS``); inside a caller's transaction it reads that one."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return _Verifier(expect_hash=expect_hash, expect_seal_id=expect_seal_id).run()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        return _Verifier(expect_hash=expect_hash, expect_seal_id=expect_seal_id, own_snapshot=True).run()
 
 
 def verify_and_record(

@@ -390,6 +390,7 @@ def verification(sc: Scale, info: dict, **_) -> dict:
         "seals": result.seals_checked,
         "seconds": seconds,
         "events_s": result.events_checked / seconds if seconds else float("nan"),
+        "processes": result.processes,
     }
     return out
 

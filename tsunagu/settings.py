@@ -5,6 +5,7 @@ environment: ``DATABASE_URL``, ``CELERY_BROKER_URL``, ``SECRET_KEY``, ``ALLOWED_
 """
 
 import ipaddress
+import os
 from pathlib import Path
 from typing import Any
 
@@ -467,6 +468,10 @@ AUDIT_DIGEST_EMAILS = env_list("AUDIT_DIGEST_EMAILS", [])
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 3 * 365, minimum=0)
 AUDIT_SEAL_BATCH_SIZE = env_int("AUDIT_SEAL_BATCH_SIZE", 10000, minimum=1)
 AUDIT_SEAL_INTERVAL_SECONDS = env_int("AUDIT_SEAL_INTERVAL_SECONDS", 5, minimum=1)
+# verify_audit on PostgreSQL: a log of at least AUDIT_VERIFY_PARALLEL_MIN_EVENTS sealed events is walked by this many
+# processes (audit.verification; the nightly run at 03:15 and the command). 1: one process.
+AUDIT_VERIFY_WORKERS = env_int("AUDIT_VERIFY_WORKERS", os.cpu_count() or 1, minimum=1)
+AUDIT_VERIFY_PARALLEL_MIN_EVENTS = env_int("AUDIT_VERIFY_PARALLEL_MIN_EVENTS", 200_000, minimum=0)
 CELERY_BEAT_SCHEDULE["audit-seal"] = {"task": "audit.tasks.seal_audit", "schedule": float(AUDIT_SEAL_INTERVAL_SECONDS)}
 # PostgreSQL: the events table is partitioned by month (audit.partitions); next month's partition is made ahead.
 CELERY_BEAT_SCHEDULE["audit-partitions"] = {"task": "audit.tasks.ensure_audit_partitions", "schedule": 3600.0}

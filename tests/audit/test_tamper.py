@@ -6,6 +6,7 @@ The superuser holds neither the application's signing key nor write access to th
 (``AUDIT_ANCHOR_DIR``, a temporary directory here). Runs on both databases.
 """
 
+import os
 import uuid
 
 import pytest
@@ -13,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 
+from audit import verification
 from audit.anchors import read_anchors
 from audit.canonical import DIGEST_SIZE, canonical_line, decode_seqs, line_digest, seal_hash
 from audit.models import AuditEvent, AuditExposure, AuditSeal, AuditVerification
@@ -51,6 +53,18 @@ def make_gap() -> int:
 def anchor_dir(settings, tmp_path):
     settings.AUDIT_ANCHOR_DIR = str(tmp_path / "anchors")
     return tmp_path / "anchors"
+
+
+# PostgreSQL walks a large log in several processes (audit.verification): every case runs both ways there, the
+# parallel walk forced on these few events and cut into as many parts as the seals allow.
+WALKERS = [1, 2] if connection.vendor == "postgresql" else [1]
+
+
+@pytest.fixture(params=WALKERS, ids=lambda n: "one process" if n == 1 else f"{n} processes")
+def walkers(request, settings):
+    settings.AUDIT_VERIFY_WORKERS = request.param
+    settings.AUDIT_VERIFY_PARALLEL_MIN_EVENTS = 0
+    return request.param
 
 
 @pytest.fixture
@@ -240,7 +254,7 @@ CASES = [
 
 @sealing_db
 @pytest.mark.parametrize(("tamper", "kind"), CASES, ids=[tamper.__name__ for tamper, _ in CASES])
-def test_verify_audit_names_the_first_bad_sequence_number_and_the_kind(history, tamper, kind):
+def test_verify_audit_names_the_first_bad_sequence_number_and_the_kind(history, tamper, kind, walkers):
     bad_seq = tamper(history)
     result = verify_log()
     assert (result.ok, result.kind, result.first_bad_seq) == (False, kind, bad_seq), result.message
@@ -251,7 +265,7 @@ def test_verify_audit_names_the_first_bad_sequence_number_and_the_kind(history, 
 
 
 @sealing_db
-def test_the_untouched_log_verifies_with_counts_and_the_latest_hash(history, capsys):
+def test_the_untouched_log_verifies_with_counts_and_the_latest_hash(history, capsys, walkers):
     call_command("verify_audit")
     out = capsys.readouterr().out
     latest = AuditSeal.objects.order_by("-id").first()
@@ -327,3 +341,70 @@ def test_a_deleted_seal_is_named_without_the_anchor_too(history, settings):
     seq = delete_seal(history)
     result = verify_log()
     assert (result.ok, result.kind, result.first_bad_seq) == (False, "deleted_seal", seq), result.message
+
+
+def _walk_part_in(directory):
+    """``_walk_part`` that leaves a file named by the process that walked the part."""
+    real = verification._walk_part
+
+    def walk(part):
+        (directory / f"{os.getpid()}-{part[0]}").write_text("")
+        return real(part)
+
+    return walk
+
+
+_walk_part_recorded = None  # the forked children look it up by name (module-level, so the pool can refer to it)
+
+
+def _recorded_walk(part):
+    return _walk_part_recorded(part)
+
+
+@pytest.mark.postgres  # the parallel walk is PostgreSQL's
+@sealing_db
+def test_the_parallel_walk_cuts_between_seals_and_finds_what_one_pass_finds(history, settings, monkeypatch, tmp_path):
+    global _walk_part_recorded
+    # Three breaks in different seals: the walk must report all of them, in the same order, either way.
+    change(history)
+    removed = history["seqs"][-4]
+    with triggers_bypassed():
+        AuditExposure.objects.filter(event_id=removed).delete()
+        AuditEvent.objects.filter(seq=removed).delete()
+    reorder_across_seals(history)
+    settings.AUDIT_VERIFY_WORKERS = 1
+    one = verify_log()
+    assert not one.ok and len(one.problems) >= 3, one.message
+
+    settings.AUDIT_VERIFY_WORKERS, settings.AUDIT_VERIFY_PARALLEL_MIN_EVENTS = 2, 0
+    walked = tmp_path / "walked"
+    walked.mkdir()
+    _walk_part_recorded = _walk_part_in(walked)
+    monkeypatch.setattr(verification, "_walk_part", _recorded_walk)
+    many = verify_log()
+    assert (many.ok, many.kind, many.first_bad_seq, many.problems) == (False, one.kind, one.first_bad_seq, one.problems)
+    assert (many.events_checked, many.pending_events) == (one.events_checked, one.pending_events)
+    # Walked by other processes than this one, in parts no seal spans.
+    pids = {name.split("-")[0] for name in os.listdir(walked)}
+    assert str(os.getpid()) not in pids and len(os.listdir(walked)) >= 2
+    with transaction.atomic():
+        verifier = verification._Verifier(expect_hash=None, expect_seal_id=None)
+        verifier.check_chain()
+        parts = verifier.parts(4)
+    assert len(parts) >= 2 and parts[0][0] is None and parts[-1][1] is None
+    for seal in AuditSeal.objects.all():
+        holding = [i for i, (_low, _high, ivs) in enumerate(parts) if any(iv[2] == seal.pk for iv in ivs)]
+        assert len(holding) == 1, f"seal #{seal.pk} is cut"
+    assert sorted(iv for _low, _high, ivs in parts for iv in ivs) == verifier.intervals
+
+
+@sealing_db
+def test_inside_a_callers_transaction_the_walk_stays_in_this_process(history, settings, monkeypatch):
+    """Children could not see the caller's uncommitted writes: the walk stays here and still finds them."""
+    settings.AUDIT_VERIFY_WORKERS, settings.AUDIT_VERIFY_PARALLEL_MIN_EVENTS = 2, 0
+    monkeypatch.setattr(verification, "_walk_part", None)  # any attempt to fork would fail
+    with transaction.atomic():
+        seq = forge(action="client.view", mac=None)
+        result = verify_log()
+        transaction.set_rollback(True)
+    assert (result.ok, result.kind, result.first_bad_seq) == (False, "forged_event", seq), result.message
