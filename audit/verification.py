@@ -29,6 +29,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import multiprocessing
+import signal
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -587,21 +588,32 @@ class _Verifier:
 
 _forked: _Verifier | None = None  # the verifier whose parts the children walk (set in the parent before forking)
 _inherited: Any = None  # in a child: the parent's connection, kept referenced and never used or closed
+_start_error: str | None = None  # in a child: why it could not join the snapshot (reported by its first part)
 
 
 def _part_start(snapshot: str) -> None:
     """A child's own connection, in one read-only transaction on the parent's snapshot. The inherited connection
-    is the parent's session: closing it here (or letting it be collected) would end the parent's transaction."""
-    global _inherited
+    is the parent's session: closing it here (or letting it be collected) would end the parent's transaction.
+
+    A failure is kept for the first part to raise: a pool replaces a child whose start fails, again and again."""
+    global _inherited, _start_error
+    # Ended by the pool with SIGTERM: die at once, as the default does, whatever handler the parent had (a task
+    # worker's would unwind Python and could close the inherited connection on the way out).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _inherited = connections[DEFAULT_DB_ALIAS]
-    connections[DEFAULT_DB_ALIAS] = connections.create_connection(DEFAULT_DB_ALIAS)
-    transaction.atomic().__enter__()  # left open: the process exits when the pool closes, ending it
-    with connection.cursor() as cursor:
-        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+    try:
+        connections[DEFAULT_DB_ALIAS] = connections.create_connection(DEFAULT_DB_ALIAS)
+        transaction.atomic().__enter__()  # left open: the process exits when the pool closes, ending it
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+    except Exception as exc:  # raised again, with its message, by _walk_part
+        _start_error = f"{type(exc).__name__}: {exc}"
 
 
 def _walk_part(part: tuple[int | None, int | None, list[tuple[int, int, int]]]) -> dict[str, Any]:
+    if _start_error is not None:
+        raise RuntimeError(f"a verification process could not read the log's snapshot: {_start_error}")
     parent = _forked
     assert parent is not None
     low, high, intervals = part

@@ -7,6 +7,7 @@ The superuser holds neither the application's signing key nor write access to th
 """
 
 import os
+import threading
 import uuid
 
 import pytest
@@ -408,3 +409,28 @@ def test_inside_a_callers_transaction_the_walk_stays_in_this_process(history, se
         result = verify_log()
         transaction.set_rollback(True)
     assert (result.ok, result.kind, result.first_bad_seq) == (False, "forged_event", seq), result.message
+
+
+@pytest.mark.postgres
+@sealing_db
+def test_a_process_that_cannot_join_the_snapshot_fails_the_verification_instead_of_hanging(
+    history, settings, monkeypatch
+):
+    settings.AUDIT_VERIFY_WORKERS, settings.AUDIT_VERIFY_PARALLEL_MIN_EVENTS = 2, 0
+    real = verification._part_start
+    monkeypatch.setattr(verification, "_part_start", lambda snapshot: real("00000003-0000001B-1"))
+    outcome: list = []
+
+    def run():
+        try:
+            outcome.append(verify_log())
+        except Exception as exc:
+            outcome.append(exc)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "the verification hung"
+    assert isinstance(outcome[0], RuntimeError) and "snapshot" in str(outcome[0]), outcome
