@@ -279,7 +279,13 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 120, minimum=1)
 # Redis hands a task held by a vanished worker to another after this long (kombu's default is an hour). Keep it
 # above the longest task run and the longest retry countdown (60 s), or tasks run twice.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900, minimum=120)}
+# max_retries 0: a publish whose connection is refused fails at once. Without it kombu retries the connection, with
+# sleeps, until CELERY_BROKER_CONNECTION_TIMEOUT: 2 s added to every request while the broker is away. (A worker
+# reconnects by broker_connection_max_retries; publishes that retry follow CELERY_TASK_PUBLISH_RETRY_POLICY.)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900, minimum=120),
+    "max_retries": 0,
+}
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "cases.tasks.relay_outbox", "schedule": 10.0},
     "sweep-expired-shares": {"task": "cases.tasks.sweep_expired_shares", "schedule": 300.0},

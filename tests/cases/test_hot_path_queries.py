@@ -185,3 +185,26 @@ def test_the_outbox_nudge_only_enqueues_and_never_retries(monkeypatch):
 
     monkeypatch.setattr(relay, "apply_async", down)
     outbox._nudge()  # logged, not raised: the response is not failed by the broker
+
+
+def test_a_broker_that_is_away_costs_the_request_no_waiting(monkeypatch, caplog):
+    """The real publish path (kombu) against a port nothing listens on: the nudge gives up at the first refused
+    connection instead of retrying the connection with sleeps until the connect timeout (2 s a request)."""
+    import kombu.utils.functional
+
+    from cases import outbox
+    from tests.cases.processes import free_port
+    from tsunagu.celery import app as celery_app
+
+    slept = []
+    monkeypatch.setattr(kombu.utils.functional, "sleep", slept.append)
+    saved = {"broker_url": celery_app.conf.broker_url, "task_always_eager": celery_app.conf.task_always_eager}
+    celery_app.conf.update(broker_url=f"redis://127.0.0.1:{free_port()}/0", task_always_eager=False)
+    celery_app._pool, celery_app.amqp._producer_pool = None, None
+    try:
+        outbox._nudge()
+    finally:
+        celery_app.conf.update(**saved)
+        celery_app._pool, celery_app.amqp._producer_pool = None, None
+    assert "outbox nudge not sent" in caplog.text
+    assert slept == []
