@@ -109,6 +109,7 @@ class _Verifier:
         self.events_checked = 0
         self.pending = 0
         self.max_seen: int | None = None
+        self.processes = 1  # how many processes walk the events (use_parallel)
         # (seq, seal id, the digest sealed at that position, the event — None where too many to pair)
         self.mismatches: list[tuple[int, int, bytes, EventLike | None]] = []
         self.orphans: list[int] = []  # events in no seal that cannot be pending (inserted, or of a deleted seal)

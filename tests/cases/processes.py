@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.db import connection
@@ -75,6 +76,29 @@ class RedisServer:
         import redis
 
         return redis.Redis(host="127.0.0.1", port=self.port)
+
+
+def reset_broker_connections() -> None:
+    """Forget pooled broker connections so the next publish connects to the configured broker."""
+    from tsunagu.celery import app
+
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@contextmanager
+def celery_broker(url: str):
+    """Publish to the broker at ``url`` (not eagerly) for the block; the configuration is restored after it."""
+    from tsunagu.celery import app
+
+    saved = {"broker_url": app.conf.broker_url, "task_always_eager": app.conf.task_always_eager}
+    app.conf.update(broker_url=url, task_always_eager=False)
+    reset_broker_connections()
+    try:
+        yield
+    finally:
+        app.conf.update(**saved)
+        reset_broker_connections()
 
 
 def worker_database_url() -> str:

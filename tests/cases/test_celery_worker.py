@@ -12,7 +12,7 @@ from celery.contrib.testing.worker import start_worker
 from cases import services
 from cases.models import Notification, OutboxMessage
 from cases.outbox import outbox_relay
-from tests.cases.processes import RedisServer
+from tests.cases.processes import RedisServer, celery_broker
 from tests.cast import build_cast
 from tsunagu.celery import app as celery_app
 
@@ -23,19 +23,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 def redis_server():
     server = RedisServer()
     server.start()
-    saved = {"broker_url": celery_app.conf.broker_url, "task_always_eager": celery_app.conf.task_always_eager}
-    celery_app.conf.update(broker_url=f"redis://127.0.0.1:{server.port}/0", task_always_eager=False)
-    _reset_connections()
-    yield server
-    server.stop()
-    celery_app.conf.update(broker_url=saved["broker_url"], task_always_eager=saved["task_always_eager"])
-    _reset_connections()
-
-
-def _reset_connections():
-    """Forget pooled broker connections so the next publish connects to the configured broker."""
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
+    with celery_broker(server.url):
+        yield server
+        server.stop()
 
 
 def _wait_for(condition, timeout=30.0):

@@ -193,18 +193,11 @@ def test_a_broker_that_is_away_costs_the_request_no_waiting(monkeypatch, caplog)
     import kombu.utils.functional
 
     from cases import outbox
-    from tests.cases.processes import free_port
-    from tsunagu.celery import app as celery_app
+    from tests.cases.processes import celery_broker, free_port
 
     slept = []
     monkeypatch.setattr(kombu.utils.functional, "sleep", slept.append)
-    saved = {"broker_url": celery_app.conf.broker_url, "task_always_eager": celery_app.conf.task_always_eager}
-    celery_app.conf.update(broker_url=f"redis://127.0.0.1:{free_port()}/0", task_always_eager=False)
-    celery_app._pool, celery_app.amqp._producer_pool = None, None
-    try:
+    with celery_broker(f"redis://127.0.0.1:{free_port()}/0"):
         outbox._nudge()
-    finally:
-        celery_app.conf.update(**saved)
-        celery_app._pool, celery_app.amqp._producer_pool = None, None
     assert "outbox nudge not sent" in caplog.text
     assert slept == []

@@ -19,9 +19,15 @@ from django.db import connection
 from cases import services
 from cases.models import Notification, OutboxMessage
 from cases.outbox import outbox_relay
-from tests.cases.processes import RedisServer, Worker, wait_for, worker_database_url
+from tests.cases.processes import (
+    RedisServer,
+    Worker,
+    celery_broker,
+    reset_broker_connections,
+    wait_for,
+    worker_database_url,
+)
 from tests.cast import build_cast
-from tsunagu.celery import app as celery_app
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -33,13 +39,9 @@ RECIPIENTS = {"alice", "sam", "ada", "bob"}  # carol appends: the other sharing 
 def redis_server():
     server = RedisServer()
     server.start()
-    saved = {"broker_url": celery_app.conf.broker_url, "task_always_eager": celery_app.conf.task_always_eager}
-    celery_app.conf.update(broker_url=server.url, task_always_eager=False)
-    _reset_connections()
-    yield server
-    server.stop()
-    celery_app.conf.update(**saved)
-    _reset_connections()
+    with celery_broker(server.url):
+        yield server
+        server.stop()
 
 
 @pytest.fixture
@@ -56,12 +58,6 @@ def workers(redis_server, tmp_path):
     yield start
     for worker in started:
         worker.stop()
-
-
-def _reset_connections():
-    """Forget pooled broker connections so the next publish connects to the configured broker."""
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
 
 
 def _append_entries(cast) -> list:
@@ -156,7 +152,7 @@ def test_a_broker_restart_without_persistence_loses_no_notice(redis_server, work
 
     redis_server.stop()  # Redis restarts empty: everything it held is gone
     redis_server.start()
-    _reset_connections()
+    reset_broker_connections()
     assert redis_server.client().llen("celery") == 0
 
     workers(lease=3)
